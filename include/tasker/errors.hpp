@@ -1,0 +1,136 @@
+#pragma once
+// The one exception hierarchy of tasker. Every error carries what a person
+// needs to act on it; whether an operation may be retried is part of the type.
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tasker/diagnostics.hpp"
+#include "tasker/json.hpp"
+
+namespace tasker {
+
+/// Base of everything tasker throws.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A template (or set of templates) failed to load or validate. `diagnostics()`
+/// holds every problem found, not just the first.
+class TemplateError : public Error {
+ public:
+  explicit TemplateError(std::vector<Diagnostic> diagnostics);
+  TemplateError(const std::string& message, std::vector<Diagnostic> diagnostics);
+  [[nodiscard]] const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+/// A configuration value is missing or invalid; names the key and where it came from.
+class ConfigurationError : public Error {
+ public:
+  ConfigurationError(std::string key, std::string source, const std::string& problem);
+  [[nodiscard]] const std::string& key() const { return key_; }
+  [[nodiscard]] const std::string& source() const { return source_; }
+
+ private:
+  std::string key_;
+  std::string source_;
+};
+
+/// No handler is registered under a callable name.
+class HandlerNotFoundError : public Error {
+ public:
+  explicit HandlerNotFoundError(std::string callable, const std::vector<std::string>& known = {});
+  [[nodiscard]] const std::string& callable() const { return callable_; }
+
+ private:
+  std::string callable_;
+};
+
+/// A submission matched an existing task's identity; names that task.
+class DuplicateTaskError : public Error {
+ public:
+  DuplicateTaskError(std::string existing_task_uuid, std::string identity_hash);
+  [[nodiscard]] const std::string& existing_task_uuid() const { return existing_task_uuid_; }
+  [[nodiscard]] const std::string& identity_hash() const { return identity_hash_; }
+
+ private:
+  std::string existing_task_uuid_;
+  std::string identity_hash_;
+};
+
+/// A task, step or template that does not exist.
+class NotFoundError : public Error {
+ public:
+  NotFoundError(std::string kind, std::string id, const std::string& hint = {});
+  [[nodiscard]] const std::string& kind() const { return kind_; }
+  [[nodiscard]] const std::string& id() const { return id_; }
+
+ private:
+  std::string kind_;
+  std::string id_;
+};
+
+/// A request that can never succeed as written (unknown bypass step, priority
+/// out of range, an operation not allowed in the current state, ...).
+class InvalidRequestError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The database failed. `retryable()` says whether repeating the whole
+/// operation is safe (the transaction certainly did not commit).
+class StorageError : public Error {
+ public:
+  StorageError(const std::string& message, bool retryable) : Error(message), retryable_(retryable) {}
+  [[nodiscard]] bool retryable() const { return retryable_; }
+
+ private:
+  bool retryable_{false};
+};
+
+/// The connection broke while committing: the transaction may or may not have
+/// committed. Never retried blindly; callers decide (fencing makes result
+/// recording safe to repeat, task creation is not).
+class StorageInDoubtError : public StorageError {
+ public:
+  explicit StorageInDoubtError(const std::string& message) : StorageError(message, false) {}
+};
+
+/// Base of the errors a step handler throws to fail its step.
+class StepError : public Error {
+ public:
+  StepError(const std::string& message, json context) : Error(message), context_(std::move(context)) {}
+  [[nodiscard]] const json& context() const { return context_; }
+
+ private:
+  json context_;
+};
+
+/// The step failed and must not be retried (invalid input, card declined, ...).
+class PermanentError : public StepError {
+ public:
+  explicit PermanentError(const std::string& message, json context = json::object())
+      : StepError(message, std::move(context)) {}
+};
+
+/// The step failed transiently; it is retried while the policy allows.
+/// `retry_after`, when given, replaces the policy's backoff for this retry.
+class RetryableError : public StepError {
+ public:
+  explicit RetryableError(const std::string& message,
+                          std::optional<std::chrono::milliseconds> retry_after = std::nullopt,
+                          json context = json::object())
+      : StepError(message, std::move(context)), retry_after_(retry_after) {}
+  [[nodiscard]] std::optional<std::chrono::milliseconds> retry_after() const { return retry_after_; }
+
+ private:
+  std::optional<std::chrono::milliseconds> retry_after_;
+};
+
+}  // namespace tasker

@@ -1,0 +1,32 @@
+#pragma once
+// Drawing a DAG as Graphviz dot or Mermaid text, for templates and for tasks
+// (nodes coloured by state). Pure text generation, no I/O.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tasker {
+
+struct TaskTemplate;
+
+enum class GraphFormat { dot, mermaid };
+
+struct GraphNode {
+  std::string id;                    ///< the step name
+  std::vector<std::string> details;  ///< extra label lines (callable, retry, attempts, ...)
+  std::optional<std::string> state;  ///< a step state name: colours the node
+};
+
+struct GraphSpec {
+  std::string title;
+  std::vector<GraphNode> nodes;
+  std::vector<std::pair<std::size_t, std::size_t>> edges;  ///< parent -> child, by node index
+};
+
+/// The graph of a template, nodes labelled with callable and retry policy.
+[[nodiscard]] GraphSpec graph_of(const TaskTemplate& tmpl);
+
+[[nodiscard]] std::string render_graph(const GraphSpec& graph, GraphFormat format);
+
+}  // namespace tasker

@@ -1,0 +1,15 @@
+#pragma once
+// Umbrella header: everything a host application uses.
+#include "tasker/clock.hpp"
+#include "tasker/config.hpp"
+#include "tasker/dag.hpp"
+#include "tasker/diagnostics.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/graph.hpp"
+#include "tasker/identity.hpp"
+#include "tasker/json.hpp"
+#include "tasker/loader.hpp"
+#include "tasker/retry.hpp"
+#include "tasker/states.hpp"
+#include "tasker/template.hpp"
+#include "tasker/template_set.hpp"

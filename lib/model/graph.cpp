@@ -1,0 +1,95 @@
+#include "tasker/graph.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "tasker/dag.hpp"
+#include "tasker/template.hpp"
+
+namespace tasker {
+
+GraphSpec graph_of(const TaskTemplate& tmpl) {
+  GraphSpec graph;
+  graph.title = tmpl.qualified_name();
+  Dag dag = Dag::of(tmpl);
+  graph.nodes.reserve(tmpl.steps.size());
+  for (const auto& step : tmpl.steps) {
+    GraphNode node{step.name, {step.handler.callable}, std::nullopt};
+    const RetryPolicy& r = step.retry;
+    if (!r.retryable || r.max_attempts <= 1)
+      node.details.push_back("no retry");
+    else
+      node.details.push_back(fmt::format("{}x {} {}ms..{}ms", r.max_attempts, to_string(r.backoff), r.backoff_base_ms,
+                                         r.max_backoff_ms));
+    graph.nodes.push_back(std::move(node));
+  }
+  for (std::size_t i = 0; i < dag.size(); ++i)
+    for (auto child : dag.children(i)) graph.edges.emplace_back(i, child);
+  return graph;
+}
+
+namespace {
+
+// Fill colours by state, shared by both formats so they read the same.
+const std::map<std::string, std::string, std::less<>> kStateColours{
+    {"pending", "#e0e0e0"},          {"enqueued", "#bbdefb"}, {"in_progress", "#fff59d"},
+    {"complete", "#a5d6a7"},         {"waiting_for_retry", "#ffcc80"}, {"error", "#ef9a9a"},
+    {"cancelled", "#bdbdbd"},        {"resolved_manually", "#c5e1a5"},
+};
+
+std::string escape(std::string_view text, bool dot) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"') out += dot ? "\\\"" : "#quot;";
+    else if (c == '\\' && dot) out += "\\\\";
+    else out += c;
+  }
+  return out;
+}
+
+std::string label_of(const GraphNode& node, std::string_view newline, bool dot) {
+  std::string label = escape(node.id, dot);
+  for (const auto& line : node.details) label += std::string(newline) + escape(line, dot);
+  if (node.state) label += std::string(newline) + "[" + *node.state + "]";
+  return label;
+}
+
+}  // namespace
+
+std::string render_graph(const GraphSpec& graph, GraphFormat format) {
+  std::string out;
+  if (format == GraphFormat::dot) {
+    out += fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\"];\n",
+                       escape(graph.title, true));
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& node = graph.nodes[i];
+      std::string colour;
+      if (node.state)
+        if (auto it = kStateColours.find(*node.state); it != kStateColours.end())
+          colour = fmt::format(", fillcolor=\"{}\"", it->second);
+      out += fmt::format("  n{} [label=\"{}\"{}];\n", i, label_of(node, "\\n", true), colour);
+    }
+    for (const auto& [from, to] : graph.edges) out += fmt::format("  n{} -> n{};\n", from, to);
+    out += "}\n";
+  } else {
+    out += fmt::format("---\ntitle: {}\n---\nflowchart TD\n", graph.title);
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i)
+      out += fmt::format("  n{}[\"{}\"]\n", i, label_of(graph.nodes[i], "<br/>", false));
+    for (const auto& [from, to] : graph.edges) out += fmt::format("  n{} --> n{}\n", from, to);
+    std::map<std::string, std::vector<std::size_t>> by_state;
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i)
+      if (graph.nodes[i].state) by_state[*graph.nodes[i].state].push_back(i);
+    for (const auto& [state, nodes] : by_state) {
+      auto it = kStateColours.find(state);
+      if (it == kStateColours.end()) continue;
+      out += fmt::format("  classDef {} fill:{},stroke:#555\n", state, it->second);
+      std::string ids;
+      for (auto n : nodes) ids += (ids.empty() ? "" : ",") + fmt::format("n{}", n);
+      out += fmt::format("  class {} {}\n", ids, state);
+    }
+  }
+  return out;
+}
+
+}  // namespace tasker
