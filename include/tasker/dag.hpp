@@ -56,7 +56,7 @@ class Dag {
   [[nodiscard]] std::vector<std::size_t> leaves() const;
 
   [[nodiscard]] bool acyclic() const { return order_.size() == names_.size(); }
-  /// Parents before children; among ready nodes, template order.
+  /// Parents before children (Kahn's algorithm, first-in first-out from the roots in template order).
   [[nodiscard]] const std::vector<std::size_t>& topological_order() const { return order_; }
   /// Level of each node: 0 for roots, else 1 + the deepest parent's level.
   [[nodiscard]] const std::vector<int>& levels() const { return levels_; }

@@ -67,7 +67,8 @@ void check_url(const std::string& key, const std::string& source, const std::str
 /// Applies one mapping of settings (the file's top level or an environment section).
 class Section {
  public:
-  Section(Config& config, std::string source) : config_(config), source_(std::move(source)) {}
+  Section(Config& config, std::string source, std::string label = {})
+      : config_(config), source_(std::move(source)), label_(std::move(label)) {}
 
   void apply(const YAML::Node& node, const std::string& prefix = {}) {
     if (!node.IsMap())
@@ -87,7 +88,8 @@ class Section {
  private:
   std::string where(const YAML::Node& node) const {
     auto mark = node.Mark();
-    return mark.line >= 0 ? fmt::format("{}:{}:{}", source_, mark.line + 1, mark.column + 1) : source_;
+    std::string at = mark.line >= 0 ? fmt::format("{}:{}:{}", source_, mark.line + 1, mark.column + 1) : source_;
+    return label_.empty() ? at : fmt::format("{} ({})", at, label_);
   }
 
   void set(const std::string& key, const YAML::Node& node) {
@@ -124,6 +126,7 @@ class Section {
 
   Config& config_;
   std::string source_;
+  std::string label_;
 };
 
 void apply_yaml(Config& config, const std::string& yaml, const std::string& source) {
@@ -137,8 +140,13 @@ void apply_yaml(Config& config, const std::string& yaml, const std::string& sour
   if (root.IsNull()) return;
   Section(config, source).apply(root);
   if (auto envs = root["environments"]) {
-    if (auto section = envs[config.environment]) {
-      if (!section.IsNull()) Section(config, source + " (environments." + config.environment + ")").apply(section);
+    if (!envs.IsMap()) throw ConfigurationError("environments", source, "must map environment names to settings");
+    for (const auto& env : envs) {
+      if (env.second.IsNull()) continue;
+      // Every section is checked; only the active environment's applies.
+      Config scratch = config;
+      bool active = env.first.Scalar() == config.environment;
+      Section(active ? config : scratch, source, "environments." + env.first.Scalar()).apply(env.second);
     }
   }
 }

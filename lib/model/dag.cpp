@@ -41,6 +41,7 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
   std::unordered_map<std::string_view, std::uint32_t> index;
   index.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
+    if (names[i].empty()) continue;  // unnamed: nothing can depend on it
     auto [it, inserted] = index.emplace(names[i], static_cast<std::uint32_t>(i));
     if (!inserted) {
       DagIssue issue{DagIssue::Kind::duplicate_step, i, 0, it->second, {},
@@ -197,6 +198,7 @@ std::vector<Diagnostic> validate_graph(const TaskTemplate& tmpl) {
   std::vector<Diagnostic> out;
   for (auto& issue : issues) {
     const StepTemplate& step = tmpl.steps[issue.step];
+    if (step.name.empty()) continue;  // a step without a name is reported by the loader
     SourceLocation at = step.location;
     if (at.file.empty()) at.file = tmpl.location.file;
     bool about_dependency = issue.kind == DagIssue::Kind::unknown_dependency ||

@@ -64,9 +64,10 @@ std::optional<std::int64_t> parse_integer(const std::string& s) {
   std::string_view v = s;
   bool negative = false;
   if (!v.empty() && (v[0] == '+' || v[0] == '-')) negative = v[0] == '-', v.remove_prefix(1);
+  if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0]))) return std::nullopt;  // one sign, then digits
   int base = 10;
   if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'o')) base = v[1] == 'x' ? 16 : 8, v.remove_prefix(2);
-  if (v.empty()) return std::nullopt;
+  if (v.empty() || !std::isxdigit(static_cast<unsigned char>(v[0]))) return std::nullopt;
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value, base);
   if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
@@ -82,9 +83,15 @@ std::optional<double> parse_float(const std::string& s) {
   if (nan.count(s)) return std::numeric_limits<double>::quiet_NaN();
   if (s.empty() || s.find_first_not_of("+-.0123456789eE") != std::string::npos) return std::nullopt;
   if (s.find_first_of("0123456789") == std::string::npos) return std::nullopt;
+  // from_chars takes a leading '-' but not '+'; YAML allows both, once.
+  std::string_view v = s;
+  if (v[0] == '+' || v[0] == '-') {
+    if (v.size() < 2 || v[1] == '+' || v[1] == '-') return std::nullopt;
+    if (v[0] == '+') v.remove_prefix(1);
+  }
   double value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+  if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
   return value;
 }
 
@@ -97,6 +104,11 @@ json scalar_to_json(const YAML::Node& node) {
   if (auto i = parse_integer(s)) return *i;
   if (auto f = parse_float(s)) return *f;
   return s;
+}
+
+/// Absent, `~`, `null` or an empty value.
+bool is_null(const YAML::Node& node) {
+  return !node || node.IsNull() || (node.IsScalar() && !is_quoted_or_str(node) && scalar_to_json(node).is_null());
 }
 
 json to_json(const YAML::Node& node) {
@@ -336,6 +348,7 @@ class Parser {
     std::string hpath = join_key(path, "handler");
     if (!expect_map(handler_entry, path)) return;
     out.has_handler = true;
+    std::optional<YAML::Node> quoted_command;
     for (const auto& e : entries(handler_entry.value, hpath)) {
       if (e.key == "callable") {
         out.callable_key = true;
@@ -353,6 +366,7 @@ class Parser {
                     "each element of `handler.command` must be a non-empty text value");
           }
         } else if (e.value.IsScalar() && !e.value.Scalar().empty()) {
+          if (e.value.Scalar().find_first_of("'\"") != std::string::npos) quoted_command = e.value;
           std::istringstream words(e.value.Scalar());
           for (std::string w; words >> w;) argv.push_back(w);
         }
@@ -368,6 +382,12 @@ class Parser {
         out.handler_extra[e.key] = to_json(e.value);
         unknown_key(e, hpath, kHandlerKeys);
       }
+    }
+    if (quoted_command && !out.shell.value_or(false)) {
+      // Without a shell the string is split on spaces: quotes would end up inside arguments.
+      error(*quoted_command, join_key(hpath, "command"), "a `command` string is split on spaces and cannot quote arguments",
+            "write it as a list, e.g. `command: [python3, \"my script.py\"]`, or set `shell: true`");
+      out.command.reset();
     }
   }
 
@@ -408,9 +428,9 @@ class Parser {
         out.name = string_value(e, path);
         out.location = location(e.value);
       } else if (e.key == "description") {
-        out.description = string_value(e, path, true);
+        if (!is_null(e.value)) out.description = string_value(e, path, true);
       } else if (e.key == "handler") {
-        parse_handler(e, path, out);
+        if (!(override && is_null(e.value))) parse_handler(e, path, out);
       } else if (e.key == "dependencies" || e.key == "depends_on") {
         if (override) {
           error(e.key_node, join_key(path, e.key), "dependencies cannot be changed per environment",
@@ -423,10 +443,14 @@ class Parser {
           parse_dependencies(e, path, out);
         }
       } else if (e.key == "retry") {
-        parse_retry(e, path, out.retry);
+        if (!is_null(e.value)) parse_retry(e, path, out.retry);
       } else if (e.key == "timeout_seconds") {
+        if (is_null(e.value)) continue;  // tasker-core: absent means the default
         if (auto v = integer_value(e, path, 1, kMaxTimeoutSeconds, " s")) out.timeout_seconds = static_cast<int>(*v);
-      } else if (e.key == "type" && !override) {
+      } else if ((e.key == "type" || e.key == "step_type") && override) {
+        error(e.key_node, join_key(path, e.key), "a step's type cannot be changed per environment",
+              "declare `type` on the step itself");
+      } else if (e.key == "type" || e.key == "step_type") {  // tasker-core accepts `step_type` as an alias
         if (auto type = string_value(e, path)) {
           if (std::find(kUnsupportedStepTypes.begin(), kUnsupportedStepTypes.end(), *type) !=
               kUnsupportedStepTypes.end())
@@ -591,7 +615,7 @@ class Parser {
                   "use MAJOR.MINOR.PATCH, e.g. 1.0.0");
         }
       } else if (e.key == "description") {
-        tmpl.description = string_value(e, "", true).value_or("");
+        if (!is_null(e.value)) tmpl.description = string_value(e, "", true).value_or("");
       } else if (e.key == "metadata") {
         tmpl.metadata = e.value.IsNull() ? json::object() : to_json(e.value);
       } else if (e.key == "identity_strategy") {

@@ -8,8 +8,9 @@
 
 namespace tasker {
 
-int compare_versions(std::string_view a, std::string_view b) {
-  // Compare dot-separated parts; numeric parts numerically, others as text.
+namespace {
+/// Dot-separated parts compared numerically when both are numbers, else as text.
+int compare_dotted(std::string_view a, std::string_view b) {
   while (!a.empty() || !b.empty()) {
     auto take = [](std::string_view& s) {
       auto dot = s.find('.');
@@ -30,6 +31,20 @@ int compare_versions(std::string_view a, std::string_view b) {
     }
   }
   return 0;
+}
+}  // namespace
+
+int compare_versions(std::string_view a, std::string_view b) {
+  // Semantic-versioning precedence: build metadata (+...) is ignored, and a
+  // pre-release (1.0.0-rc1) ranks below its release (1.0.0).
+  auto strip_build = [](std::string_view v) { return v.substr(0, v.find('+')); };
+  a = strip_build(a);
+  b = strip_build(b);
+  auto dash_a = a.find('-'), dash_b = b.find('-');
+  if (int c = compare_dotted(a.substr(0, dash_a), b.substr(0, dash_b)); c != 0) return c;
+  bool pre_a = dash_a != std::string_view::npos, pre_b = dash_b != std::string_view::npos;
+  if (pre_a != pre_b) return pre_a ? -1 : 1;
+  return pre_a ? compare_dotted(a.substr(dash_a + 1), b.substr(dash_b + 1)) : 0;
 }
 
 TemplateRef TemplateRef::parse(std::string_view text) {

@@ -1,0 +1,64 @@
+#pragma once
+// The API for submitting and inspecting tasks and for operator actions.
+// The CLI, the examples and the tests use only this (and Worker).
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tasker/clock.hpp"
+#include "tasker/events.hpp"
+#include "tasker/store.hpp"
+#include "tasker/task.hpp"
+#include "tasker/template_set.hpp"
+
+namespace tasker {
+
+struct ClientOptions {
+  const Clock* clock{&SystemClock::instance()};
+  std::shared_ptr<EventBus> events;  ///< lifecycle events of the client's own actions go here
+};
+
+/// Thread-safe. Submitting needs templates; everything else works without.
+class Client {
+ public:
+  Client(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options = {});
+
+  /// Create a task from the template the request names (latest version when
+  /// none is given). Throws NotFoundError (unknown template), InvalidRequestError
+  /// (unknown bypass step, priority out of range, non-object context, missing
+  /// idempotency key), DuplicateTaskError (naming the existing task).
+  TaskView submit(const TaskRequest& request);
+
+  /// Throws InvalidRequestError for a malformed uuid, NotFoundError for an unknown one.
+  [[nodiscard]] TaskView get_task(const std::string& task_uuid);
+  [[nodiscard]] TaskPage list_tasks(const TaskFilter& filter = {});
+  [[nodiscard]] std::vector<StepView> list_steps(const std::string& task_uuid);
+  [[nodiscard]] StepView get_step(const std::string& task_uuid, const std::string& step_name);
+  /// The task's transitions (and its steps'), oldest first; or one step's.
+  [[nodiscard]] std::vector<Transition> transitions(const std::string& task_uuid,
+                                                    const std::optional<std::string>& step_name = std::nullopt);
+
+  /// Cancel every unfinished step; late results of running attempts are discarded.
+  TaskView cancel(const std::string& task_uuid, const std::string& reason = "cancelled by operator");
+  /// A failed step gets a fresh set of attempts; the task resumes.
+  StepView reset_step_for_retry(const std::string& task_uuid, const std::string& step_name,
+                                const std::string& reason = "reset by operator");
+  /// Mark a step done without a result; dependents proceed.
+  StepView resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
+                                 const std::string& reason = "resolved by operator");
+  /// Mark a step complete with `result`; dependents see it as the step's result.
+  StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
+                                  const std::string& reason = "completed by operator");
+
+  [[nodiscard]] Store& store() { return *store_; }
+  [[nodiscard]] const TemplateSet* templates() const { return templates_.get(); }
+
+ private:
+  void publish(const std::vector<LifecycleEvent>& events) const;
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<const TemplateSet> templates_;
+  ClientOptions options_;
+};
+
+}  // namespace tasker

@@ -1,0 +1,163 @@
+#pragma once
+// The storage interface (design.md, "Layers"): every method that changes state
+// is one transaction. Implementations: SQLite (`sqlite://...`, the embedded
+// default) and PostgreSQL (`postgresql://...`). The engine (Worker, Client) is
+// the only intended caller; host applications use Client and Worker.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tasker/clock.hpp"
+#include "tasker/config.hpp"
+#include "tasker/events.hpp"
+#include "tasker/json.hpp"
+#include "tasker/task.hpp"
+#include "tasker/template.hpp"
+
+namespace tasker {
+
+/// A step handed to a worker. `claim_token` fences its result: the result is
+/// recorded only while the token is still the step's current one.
+struct ClaimedStep {
+  std::int64_t step_id{0};
+  std::int64_t claim_token{0};
+  std::string step_uuid;
+  std::string step_name;
+  std::string task_uuid;
+  std::string namespace_name;
+  std::string task_name;
+  std::string task_version;
+  std::string callable;
+  json initialization = json::object();
+  json context = json::object();
+  json dependency_results = json::object();  ///< step name -> result
+  int attempt{1};                            ///< this attempt's number, 1-based
+  RetryPolicy retry;
+  int timeout_seconds{kDefaultTimeoutSeconds};
+  TimePoint claimed_at;
+  TimePoint lease_expires_at;
+};
+
+/// What a worker reports for a claimed step.
+struct StepOutcome {
+  enum class Kind {
+    success,  ///< result recorded, dependents advance
+    failure,  ///< retried or failed per the step's policy and failure.retryable
+    release,  ///< handed back unrun (worker stopping): attempt not counted
+  };
+  std::int64_t step_id{0};
+  std::int64_t claim_token{0};
+  Kind kind{Kind::success};
+  json result;
+  StepFailure failure;
+  std::optional<std::chrono::milliseconds> retry_after;
+};
+
+struct ClaimRequest {
+  std::string worker_id;
+  std::vector<std::string> callables;   ///< only steps whose handler the worker has
+  std::vector<std::string> namespaces;  ///< empty: all
+  int limit{1};
+  std::chrono::milliseconds lease{30'000};
+  bool reclaim_expired{false};  ///< first fail steps whose lease expired (worker_lost)
+};
+
+struct ExchangeResult {
+  std::vector<std::int64_t> discarded;  ///< outcomes fenced out (stale token, cancelled, reset)
+  std::vector<ClaimedStep> claimed;
+  std::size_t reclaimed{0};             ///< expired leases failed as worker_lost
+  std::vector<LifecycleEvent> events;   ///< to publish; already committed
+};
+
+/// A lease to renew: the step and the token of the claim that holds it.
+struct LeaseRef {
+  std::int64_t step_id{0};
+  std::int64_t claim_token{0};
+};
+
+/// The result of an operator action: the step (if one was named) and events.
+struct OperatorResult {
+  TaskView task;
+  std::optional<StepView> step;
+  std::vector<LifecycleEvent> events;
+};
+
+struct CreateResult {
+  TaskView task;
+  std::vector<LifecycleEvent> events;
+};
+
+/// Everything that changes state takes `now` from the caller's Clock, so time
+/// is injectable. Implementations are thread-safe.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// "sqlite" or "postgresql".
+  [[nodiscard]] virtual std::string backend() const = 0;
+  /// The URL with any password masked, for messages.
+  [[nodiscard]] virtual std::string describe() const = 0;
+  /// Apply pending schema migrations (open_store does this); safe to repeat and
+  /// to run from many processes at once.
+  virtual void migrate() = 0;
+  [[nodiscard]] virtual int schema_version() = 0;
+
+  /// Create a task, its steps and edges from `tmpl` in one transaction.
+  /// `identity_hash` empty: never deduplicated. Throws DuplicateTaskError.
+  virtual CreateResult create_task(const TaskTemplate& tmpl, const TaskRequest& request,
+                                   const std::optional<std::string>& identity_hash, TimePoint now) = 0;
+
+  [[nodiscard]] virtual std::optional<TaskView> find_task(const std::string& task_uuid, TimePoint now) = 0;
+  [[nodiscard]] virtual TaskPage list_tasks(const TaskFilter& filter, TimePoint now) = 0;
+  /// Steps in template order; empty when the task does not exist.
+  [[nodiscard]] virtual std::vector<StepView> list_steps(const std::string& task_uuid) = 0;
+  [[nodiscard]] virtual std::vector<Transition> transitions(const std::string& task_uuid,
+                                                            const std::optional<std::string>& step_name) = 0;
+
+  /// Record outcomes and (when `claim` is given) claim new steps, in one transaction.
+  virtual ExchangeResult exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,
+                                  TimePoint now) = 0;
+  /// Extend leases still held; returns the steps whose claim was lost.
+  virtual std::vector<std::int64_t> renew_leases(const std::vector<LeaseRef>& leases, TimePoint expires_at) = 0;
+  /// The earliest time a step with one of `callables` becomes claimable
+  /// (enqueued or waiting_for_retry), or nullopt when none is waiting.
+  [[nodiscard]] virtual std::optional<TimePoint> next_due(const std::vector<std::string>& callables,
+                                                          const std::vector<std::string>& namespaces) = 0;
+
+  // Operator actions (design.md, "States"). Throw NotFoundError or InvalidRequestError.
+  virtual OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) = 0;
+  virtual OperatorResult reset_step(const std::string& task_uuid, const std::string& step_name,
+                                    const std::string& reason, TimePoint now) = 0;
+  virtual OperatorResult resolve_step(const std::string& task_uuid, const std::string& step_name,
+                                      const std::string& reason, TimePoint now) = 0;
+  virtual OperatorResult complete_step(const std::string& task_uuid, const std::string& step_name,
+                                       const json& result, const std::string& reason, TimePoint now) = 0;
+
+  /// Call `callback` (from any thread) whenever work may have become available:
+  /// a commit in this process enqueued steps, or (PostgreSQL) a NOTIFY arrived
+  /// from another process. Returns a handle; the subscription ends when it is destroyed.
+  [[nodiscard]] virtual std::shared_ptr<void> on_work_available(std::function<void()> callback) = 0;
+};
+
+struct StoreOptions {
+  int pool_size{4};                 ///< connections per process
+  long long busy_timeout_ms{10'000};  ///< SQLite: wait this long for the write lock
+  bool jitter{true};                ///< randomise retry delays (design.md: off in the test environment)
+  bool listen{true};                ///< PostgreSQL: LISTEN for cross-process wake-ups
+  bool migrate{true};               ///< apply migrations on open
+
+  /// Pool size, busy timeout and jitter from configuration.
+  static StoreOptions from(const Config& config);
+};
+
+/// Open `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite::memory:` or
+/// `postgresql://user:pass@host:port/db[?schema=name]`. Throws ConfigurationError
+/// for a malformed URL and StorageError when the database cannot be opened.
+[[nodiscard]] std::shared_ptr<Store> open_store(const std::string& url, const StoreOptions& options = {});
+
+}  // namespace tasker

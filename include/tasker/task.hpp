@@ -1,0 +1,144 @@
+#pragma once
+// Submitting tasks and reading them back: the request, and read-only views of
+// tasks, steps and their transition history (design.md, "Submitting", "States").
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tasker/clock.hpp"
+#include "tasker/json.hpp"
+#include "tasker/retry.hpp"
+#include "tasker/states.hpp"
+
+namespace tasker {
+
+inline constexpr int kMinPriority = -100;
+inline constexpr int kMaxPriority = 100;
+
+/// What to run: a template by namespace/name[/version] and its context.
+struct TaskRequest {
+  std::string namespace_name;
+  std::string name;
+  std::string version;  ///< empty: the latest loaded version
+  json context = json::object();
+  std::string initiator;
+  std::string source_system;
+  std::string reason;
+  std::vector<std::string> tags;
+  int priority{0};  ///< kMinPriority..kMaxPriority; higher runs first
+  std::string correlation_id;
+  std::optional<std::string> idempotency_key;  ///< wins over the template's identity strategy
+  std::vector<std::string> bypass_steps;       ///< left out; dependencies on them count as satisfied
+};
+
+/// Why an attempt failed. error_type: the exception type, `permanent_error`,
+/// `retryable_error`, `timeout`, `worker_lost`, `handler_not_found`, ...
+struct StepFailure {
+  std::string message;
+  std::string error_type;
+  bool retryable{false};
+  json context = json::object();
+};
+
+struct StepView {
+  std::string task_uuid;
+  std::string step_uuid;
+  std::string name;
+  std::string callable;
+  StepState state{StepState::pending};
+  std::vector<std::string> dependencies;
+  int attempts{0};
+  int retry_count{0};  ///< max(attempts - 1, 0)
+  int max_attempts{0};
+  bool retryable{true};
+  RetryPolicy retry;
+  int timeout_seconds{0};
+  std::optional<json> results;
+  std::optional<StepFailure> error;  ///< the last failure, kept after a later success for audit
+  std::string worker_id;             ///< the worker of the current or last attempt
+  TimePoint created_at;
+  std::optional<TimePoint> last_attempted_at;
+  std::optional<TimePoint> completed_at;
+  std::optional<TimePoint> next_retry_at;     ///< when waiting_for_retry
+  std::optional<TimePoint> lease_expires_at;  ///< when in_progress
+};
+
+/// tasker-core's step counts of a task.
+struct StepCounts {
+  int total{0};
+  int pending{0};      ///< waiting for dependencies
+  int ready{0};        ///< claimable now (enqueued, or waiting_for_retry and due)
+  int in_progress{0};
+  int waiting_for_retry{0};
+  int completed{0};    ///< complete or resolved_manually
+  int failed{0};       ///< error
+  int cancelled{0};
+};
+
+struct TaskView {
+  std::string uuid;
+  std::string namespace_name;
+  std::string name;
+  std::string version;
+  TaskState state{TaskState::pending};
+  json context = json::object();
+  std::string initiator;
+  std::string source_system;
+  std::string reason;
+  std::vector<std::string> tags;
+  int priority{0};
+  std::string correlation_id;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::string> identity_hash;
+  std::vector<std::string> bypassed_steps;
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::optional<TimePoint> completed_at;
+
+  StepCounts counts;
+  ExecutionStatus execution_status{ExecutionStatus::waiting_for_dependencies};
+  double completion_percentage{0};
+  HealthStatus health_status{HealthStatus::unknown};
+};
+
+/// Derive execution_status, completion_percentage and health_status from
+/// counts, with tasker-core's precedence (design.md, "States").
+void derive_statuses(TaskView& view);
+
+/// One recorded state change of a task (step_name empty) or of a step.
+struct Transition {
+  std::string task_uuid;
+  std::string step_name;
+  std::string from_state;  ///< empty when the row was created in to_state
+  std::string to_state;
+  TimePoint at;
+  std::string worker_id;
+  std::string reason;
+  int attempt{0};
+};
+
+struct TaskFilter {
+  std::optional<std::string> namespace_name;
+  std::optional<TaskState> state;
+  int limit{50};                     ///< 1..1000
+  std::optional<std::string> cursor;  ///< from TaskPage::next_cursor, for the next page
+};
+
+/// Newest first.
+struct TaskPage {
+  std::vector<TaskView> tasks;
+  std::optional<std::string> next_cursor;  ///< set when more tasks follow
+};
+
+/// JSON forms of the views, for --json output and the command-handler protocol.
+[[nodiscard]] json to_json(const TaskView& task);
+[[nodiscard]] json to_json(const StepView& step);
+[[nodiscard]] json to_json(const Transition& transition);
+[[nodiscard]] std::string format_time(TimePoint t);  ///< ISO 8601 UTC with milliseconds
+
+/// Whether `text` is a canonical 36-character UUID.
+[[nodiscard]] bool is_uuid(std::string_view text);
+/// A new random (v4) UUID.
+[[nodiscard]] std::string new_uuid();
+
+}  // namespace tasker

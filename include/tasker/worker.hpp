@@ -1,0 +1,75 @@
+#pragma once
+// Workers run steps (design.md, "Claiming, leases, fencing"): they claim steps
+// whose handler they have, run them on N threads, record results in batches,
+// renew leases, fail steps whose lease expired, and wake on new work.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tasker/clock.hpp"
+#include "tasker/config.hpp"
+#include "tasker/events.hpp"
+#include "tasker/handler.hpp"
+#include "tasker/store.hpp"
+
+namespace tasker {
+
+struct WorkerOptions {
+  std::string worker_id;      ///< default: host:pid:random
+  int concurrency{4};         ///< handler threads
+  int batch_size{16};         ///< most steps claimed per transaction
+  std::chrono::milliseconds lease{30'000};
+  std::chrono::milliseconds heartbeat_interval{0};  ///< default lease/3; negative disables (tests of fencing)
+  std::chrono::milliseconds reclaim_interval{0};    ///< how often to look for expired leases; default lease/2
+  EventMode event_mode{EventMode::hybrid};
+  std::chrono::milliseconds fallback_interval{1'000};
+  std::chrono::milliseconds stop_grace{10'000};  ///< stop(): how long running handlers may finish
+  std::vector<std::string> namespaces;           ///< empty: all
+  const Clock* clock{&SystemClock::instance()};
+
+  /// Settings from configuration (concurrency, batch, lease, event mode).
+  static WorkerOptions from(const Config& config);
+};
+
+struct WorkerStats {
+  std::uint64_t claimed{0};
+  std::uint64_t succeeded{0};
+  std::uint64_t failed{0};      ///< attempts that failed (retried or not)
+  std::uint64_t discarded{0};   ///< results fenced out
+  std::uint64_t reclaimed{0};   ///< expired leases this worker failed as worker_lost
+  std::uint64_t transactions{0};
+};
+
+/// Owns its threads; thread-safe. The destructor stops the worker.
+class Worker {
+ public:
+  Worker(std::shared_ptr<Store> store, std::shared_ptr<const HandlerRegistry> handlers, WorkerOptions options = {},
+         std::shared_ptr<EventBus> events = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Run in background threads until stop().
+  void start();
+  /// Stop claiming, let running handlers finish (up to stop_grace; then they
+  /// are told to cancel and their steps are handed back), record every result,
+  /// and join the threads. Idempotent.
+  void stop();
+  /// Ask to stop without waiting (safe from a signal-handling thread).
+  void request_stop();
+  /// Run in the calling thread until no step this worker can run is claimable
+  /// now or waiting for a retry, and nothing is running. Cannot be combined with start().
+  void run_until_idle();
+
+  [[nodiscard]] const std::string& id() const;
+  [[nodiscard]] WorkerStats stats() const;
+  [[nodiscard]] bool running() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tasker

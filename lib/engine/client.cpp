@@ -1,0 +1,141 @@
+#include "tasker/client.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "tasker/errors.hpp"
+#include "tasker/identity.hpp"
+
+namespace tasker {
+
+namespace {
+void check_uuid(const std::string& task_uuid) {
+  if (!is_uuid(task_uuid))
+    throw InvalidRequestError(
+        fmt::format("`{}` is not a task uuid (expected 36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)",
+                    task_uuid));
+}
+}  // namespace
+
+Client::Client(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options)
+    : store_(std::move(store)), templates_(std::move(templates)), options_(std::move(options)) {
+  if (!store_) throw InvalidRequestError("Client needs a store (open one with open_store(url))");
+}
+
+void Client::publish(const std::vector<LifecycleEvent>& events) const {
+  if (options_.events) options_.events->publish(events);
+}
+
+TaskView Client::submit(const TaskRequest& request) {
+  if (!templates_)
+    throw InvalidRequestError("this client has no templates: construct it with a TemplateSet to submit tasks");
+  const TaskTemplate& tmpl = templates_->get(request.namespace_name, request.name, request.version);
+  if (!request.context.is_object())
+    throw InvalidRequestError(fmt::format("the task context must be a JSON object, not {} (e.g. {{\"order_id\": 42}})",
+                                          request.context.type_name()));
+  try {
+    (void)request.context.dump();  // rejects invalid UTF-8 before anything is written
+  } catch (const json::exception& e) {
+    throw InvalidRequestError(fmt::format("the task context cannot be stored: {}", e.what()));
+  }
+  if (request.priority < kMinPriority || request.priority > kMaxPriority)
+    throw InvalidRequestError(
+        fmt::format("priority {} is outside {}..{}", request.priority, kMinPriority, kMaxPriority));
+  std::vector<std::string> names;
+  for (const auto& s : tmpl.steps) names.push_back(s.name);
+  std::set<std::string> seen;
+  for (const auto& b : request.bypass_steps) {
+    if (!tmpl.find_step(b)) {
+      std::string suggestion = closest_match(b, names);
+      throw InvalidRequestError(fmt::format("cannot bypass `{}`: {} has no such step{}", b, tmpl.qualified_name(),
+                                            suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion)));
+    }
+    if (!seen.insert(b).second) throw InvalidRequestError(fmt::format("step `{}` is bypassed twice", b));
+  }
+  auto hash = identity_hash(tmpl.identity_strategy, tmpl.namespace_name, tmpl.name, tmpl.version, request.context,
+                            request.idempotency_key);
+  CreateResult created = store_->create_task(tmpl, request, hash, options_.clock->now());
+  publish(created.events);
+  return std::move(created.task);
+}
+
+TaskView Client::get_task(const std::string& task_uuid) {
+  check_uuid(task_uuid);
+  auto task = store_->find_task(task_uuid, options_.clock->now());
+  if (!task) throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
+  return std::move(*task);
+}
+
+TaskPage Client::list_tasks(const TaskFilter& filter) { return store_->list_tasks(filter, options_.clock->now()); }
+
+std::vector<StepView> Client::list_steps(const std::string& task_uuid) {
+  check_uuid(task_uuid);
+  auto steps = store_->list_steps(task_uuid);
+  if (steps.empty() && !store_->find_task(task_uuid, options_.clock->now()))
+    throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
+  return steps;
+}
+
+StepView Client::get_step(const std::string& task_uuid, const std::string& step_name) {
+  std::vector<std::string> names;
+  for (auto& s : list_steps(task_uuid)) {
+    if (s.name == step_name) return std::move(s);
+    names.push_back(s.name);
+  }
+  std::string suggestion = closest_match(step_name, names);
+  throw NotFoundError("step", step_name,
+                      suggestion.empty() ? fmt::format("task {} has steps: {}", task_uuid, fmt::join(names, ", "))
+                                         : fmt::format("did you mean `{}`?", suggestion));
+}
+
+std::vector<Transition> Client::transitions(const std::string& task_uuid, const std::optional<std::string>& step_name) {
+  if (step_name) (void)get_step(task_uuid, *step_name);
+  else (void)get_task(task_uuid);
+  return store_->transitions(task_uuid, step_name);
+}
+
+TaskView Client::cancel(const std::string& task_uuid, const std::string& reason) {
+  check_uuid(task_uuid);
+  OperatorResult r = store_->cancel_task(task_uuid, reason, options_.clock->now());
+  publish(r.events);
+  return std::move(r.task);
+}
+
+namespace {
+StepView step_of(OperatorResult& r, const std::string& step_name) {
+  if (!r.step) throw NotFoundError("step", step_name);
+  return std::move(*r.step);
+}
+}  // namespace
+
+StepView Client::reset_step_for_retry(const std::string& task_uuid, const std::string& step_name,
+                                      const std::string& reason) {
+  check_uuid(task_uuid);
+  OperatorResult r = store_->reset_step(task_uuid, step_name, reason, options_.clock->now());
+  publish(r.events);
+  return step_of(r, step_name);
+}
+
+StepView Client::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
+                                       const std::string& reason) {
+  check_uuid(task_uuid);
+  OperatorResult r = store_->resolve_step(task_uuid, step_name, reason, options_.clock->now());
+  publish(r.events);
+  return step_of(r, step_name);
+}
+
+StepView Client::complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
+                                        const std::string& reason) {
+  check_uuid(task_uuid);
+  try {
+    (void)result.dump();
+  } catch (const json::exception& e) {
+    throw InvalidRequestError(fmt::format("the result cannot be stored: {}", e.what()));
+  }
+  OperatorResult r = store_->complete_step(task_uuid, step_name, result, reason, options_.clock->now());
+  publish(r.events);
+  return step_of(r, step_name);
+}
+
+}  // namespace tasker

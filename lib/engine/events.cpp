@@ -1,0 +1,61 @@
+#include "tasker/events.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace tasker {
+
+namespace {
+bool matches(const std::string& pattern, const std::string& name) {
+  if (pattern == "*") return true;
+  if (!pattern.empty() && pattern.back() == '*') return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+  return pattern == name;
+}
+}  // namespace
+
+EventBus::SubscriptionId EventBus::subscribe(std::string pattern, Handler handler) {
+  std::lock_guard lock(mutex_);
+  SubscriptionId id = next_id_++;
+  subscriptions_.push_back({id, std::move(pattern), std::move(handler)});
+  return id;
+}
+
+void EventBus::unsubscribe(SubscriptionId id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(subscriptions_, [id](const Subscription& s) { return s.id == id; });
+}
+
+void EventBus::publish(const LifecycleEvent& event) const noexcept {
+  std::vector<Subscription> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& s : subscriptions_)
+      if (matches(s.pattern, event.name)) targets.push_back(s);
+  }
+  // Subscribers run outside the lock, so one may (un)subscribe from its callback.
+  for (const auto& s : targets) {
+    try {
+      s.handler(event);
+    } catch (const std::exception& e) {
+      spdlog::warn("tasker: event subscriber for `{}` threw on {}: {}", s.pattern, event.name, e.what());
+      std::lock_guard lock(mutex_);
+      ++failures_;
+    } catch (...) {
+      spdlog::warn("tasker: event subscriber for `{}` threw on {}", s.pattern, event.name);
+      std::lock_guard lock(mutex_);
+      ++failures_;
+    }
+  }
+}
+
+void EventBus::publish(const std::vector<LifecycleEvent>& events) const noexcept {
+  for (const auto& e : events) publish(e);
+}
+
+std::size_t EventBus::subscriber_failures() const {
+  std::lock_guard lock(mutex_);
+  return failures_;
+}
+
+}  // namespace tasker

@@ -1,0 +1,28 @@
+#pragma once
+// The schema, as one ordered list of migrations shared by every backend:
+// `{id}` and `{json}` are replaced by the dialect's type names, so SQLite and
+// PostgreSQL cannot drift apart.
+#include <string>
+#include <vector>
+
+#include "storage/sql/connection.hpp"
+
+namespace tasker::detail::sql {
+
+struct Migration {
+  int version;
+  std::string description;
+  std::string sql;  ///< with {id} and {json} placeholders
+};
+
+[[nodiscard]] const std::vector<Migration>& migrations();
+
+/// Apply every migration newer than the database's version, each in its own
+/// transaction, under the backend's migration lock. Safe when many processes
+/// start at once. Throws StorageError when the database is newer than this build.
+void migrate(Backend& backend, Connection& connection);
+
+/// The schema version of the database (0 when empty).
+[[nodiscard]] int schema_version(Connection& connection);
+
+}  // namespace tasker::detail::sql

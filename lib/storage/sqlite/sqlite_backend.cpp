@@ -1,0 +1,196 @@
+// SQLite: the embedded default. One writer at a time (BEGIN IMMEDIATE with a
+// busy timeout), WAL so readers never block the writer, several processes may
+// share a file. Statements are prepared once per connection.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+#include "storage/backends.hpp"
+#include "tasker/errors.hpp"
+
+namespace tasker::detail {
+
+namespace {
+
+using sql::ColumnType;
+using sql::Param;
+using sql::Rows;
+
+/// `$1` -> `?1` (SQLite's numbered parameters); `$` not followed by a digit
+/// (JSON paths such as '$[0]') is left alone.
+std::string translate_placeholders(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1])))
+      out += '?';
+    else
+      out += text[i];
+  }
+  return out;
+}
+
+[[noreturn]] void rethrow(const SQLite::Exception& e, const std::string& what) {
+  int code = e.getErrorCode();
+  bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+  throw StorageError(fmt::format("SQLite: {}: {}{}", what, e.what(),
+                                 busy ? " (the database is locked by another writer; it is retried)" : ""),
+                     busy);
+}
+
+class SqliteConnection final : public sql::Connection {
+ public:
+  SqliteConnection(const std::string& path, const std::string& synchronous, long long busy_timeout_ms)
+      : db_(open(path)) {
+    db_.setBusyTimeout(static_cast<int>(busy_timeout_ms));
+    if (path != ":memory:") db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA synchronous=" + synchronous);
+    db_.exec("PRAGMA foreign_keys=ON");
+  }
+
+  void begin() override { exec("BEGIN IMMEDIATE"); }
+  void commit() override { exec("COMMIT"); }
+  void rollback() noexcept override {
+    try {
+      if (!db_.getHandle() || sqlite3_get_autocommit(db_.getHandle())) return;
+      db_.exec("ROLLBACK");
+    } catch (...) {
+      // Nothing to undo, or the connection is gone: either way there is no transaction left.
+    }
+  }
+
+  Rows query(const std::string& sql, std::span<const Param> params) override {
+    SQLite::Statement& stmt = prepared(sql);
+    try {
+      stmt.reset();
+      stmt.clearBindings();
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        int index = static_cast<int>(i + 1);
+        std::visit(
+            [&](const auto& v) {
+              using T = std::decay_t<decltype(v)>;
+              if constexpr (std::is_same_v<T, std::nullptr_t>)
+                stmt.bind(index);
+              else if constexpr (std::is_same_v<T, std::int64_t>)
+                stmt.bind(index, static_cast<int64_t>(v));
+              else
+                stmt.bindNoCopy(index, v);
+            },
+            params[i]);
+      }
+      Rows rows;
+      const int columns = stmt.getColumnCount();
+      while (stmt.executeStep()) {
+        Rows::Row row(static_cast<std::size_t>(columns));
+        for (int c = 0; c < columns; ++c) {
+          SQLite::Column col = stmt.getColumn(c);
+          if (!col.isNull()) row[static_cast<std::size_t>(c)] = std::string(col.getText(), static_cast<std::size_t>(col.getBytes()));
+        }
+        rows.rows.push_back(std::move(row));
+      }
+      stmt.reset();
+      return rows;
+    } catch (const SQLite::Exception& e) {
+      try {
+        stmt.reset();
+      } catch (...) {
+      }
+      rethrow(e, "statement failed");
+    }
+  }
+
+  void execute_script(const std::string& sql) override { exec(sql); }
+  bool healthy() const override { return true; }
+
+ private:
+  static SQLite::Database open(const std::string& path) {
+    try {
+      return SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    } catch (const SQLite::Exception& e) {
+      throw StorageError(fmt::format("cannot open the SQLite database `{}`: {}; check that its folder exists and is "
+                                     "writable",
+                                     path, e.what()),
+                         false);
+    }
+  }
+
+  void exec(const std::string& sql) {
+    try {
+      db_.exec(sql);
+    } catch (const SQLite::Exception& e) {
+      rethrow(e, sql.size() > 40 ? sql.substr(0, 40) + "..." : sql);
+    }
+  }
+
+  SQLite::Statement& prepared(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return *it->second;
+    try {
+      auto stmt = std::make_unique<SQLite::Statement>(db_, translate_placeholders(sql));
+      return *statements_.emplace(sql, std::move(stmt)).first->second;
+    } catch (const SQLite::Exception& e) {
+      rethrow(e, "cannot prepare statement");
+    }
+  }
+
+  SQLite::Database db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+};
+
+sql::Dialect sqlite_dialect() {
+  sql::Dialect d;
+  d.name = "sqlite";
+  d.id_column = "INTEGER PRIMARY KEY";
+  d.json_type = "TEXT";
+  d.json_rows = [](int param, const std::vector<std::pair<std::string, ColumnType>>& columns, const std::string& alias) {
+    std::string select;
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      select += fmt::format("{}json_extract(value, '$[{}]') AS {}", i ? ", " : "", i, columns[i].first);
+    return fmt::format("(SELECT {} FROM json_each(${})) AS {}", select, param, alias);
+  };
+  d.json_list = [](int param, ColumnType) { return fmt::format("(SELECT value FROM json_each(${}))", param); };
+  return d;
+}
+
+class SqliteBackend final : public sql::Backend {
+ public:
+  SqliteBackend(std::string path, std::string synchronous, const StoreOptions& options)
+      : path_(std::move(path)), synchronous_(std::move(synchronous)), options_(options), dialect_(sqlite_dialect()) {}
+
+  const sql::Dialect& dialect() const override { return dialect_; }
+  std::string name() const override { return "sqlite"; }
+  std::string describe() const override { return path_ == ":memory:" ? "sqlite::memory:" : "sqlite://" + path_; }
+  std::unique_ptr<sql::Connection> connect() override {
+    return std::make_unique<SqliteConnection>(path_, synchronous_, options_.busy_timeout_ms);
+  }
+  // An in-memory database exists once per connection: it must have exactly one.
+  int pool_size() const override { return path_ == ":memory:" ? 1 : options_.pool_size; }
+  // BEGIN IMMEDIATE already serialises migrators on SQLite.
+  void lock_migrations(sql::Connection&) override {}
+  void unlock_migrations(sql::Connection&) noexcept override {}
+
+ private:
+  std::string path_;
+  std::string synchronous_;
+  StoreOptions options_;
+  sql::Dialect dialect_;
+};
+
+}  // namespace
+
+std::unique_ptr<sql::Backend> make_sqlite_backend(const std::string& path, const std::string& query,
+                                                  const StoreOptions& options) {
+  std::string synchronous = "FULL";
+  if (!query.empty()) {
+    if (query == "synchronous=normal" || query == "synchronous=NORMAL")
+      synchronous = "NORMAL";
+    else if (query != "synchronous=full" && query != "synchronous=FULL")
+      throw ConfigurationError("database_url", "sqlite://" + path + "?" + query,
+                               "unknown SQLite URL option; the only option is synchronous=full|normal");
+  }
+  return std::make_unique<SqliteBackend>(path, synchronous, options);
+}
+
+}  // namespace tasker::detail

@@ -1,0 +1,87 @@
+// Step and task states: names, terminal states, what satisfies dependents.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "tasker/states.hpp"
+
+using tasker::ExecutionStatus;
+using tasker::HealthStatus;
+using tasker::StepState;
+using tasker::TaskState;
+
+namespace {
+constexpr StepState kStepStates[] = {StepState::pending,  StepState::enqueued,          StepState::in_progress,
+                                     StepState::complete, StepState::waiting_for_retry, StepState::error,
+                                     StepState::cancelled, StepState::resolved_manually};
+constexpr TaskState kTaskStates[] = {TaskState::pending,   TaskState::in_progress, TaskState::complete,
+                                     TaskState::error,     TaskState::cancelled,   TaskState::resolved_manually};
+}  // namespace
+
+TEST_CASE("states: step state names round-trip") {
+  std::set<std::string_view> names;
+  for (auto s : kStepStates) {
+    auto name = tasker::to_string(s);
+    CAPTURE(name);
+    CHECK(name != "unknown");
+    CHECK(tasker::parse_step_state(name) == s);
+    names.insert(name);
+  }
+  CHECK(names.size() == 8u);  // all distinct
+  CHECK(tasker::to_string(StepState::waiting_for_retry) == "waiting_for_retry");
+  CHECK(tasker::to_string(StepState::resolved_manually) == "resolved_manually");
+  CHECK(tasker::to_string(StepState::in_progress) == "in_progress");
+  CHECK_FALSE(tasker::parse_step_state("done").has_value());
+  CHECK_FALSE(tasker::parse_step_state("Complete").has_value());
+  CHECK_FALSE(tasker::parse_step_state("").has_value());
+}
+
+TEST_CASE("states: task state names round-trip") {
+  std::set<std::string_view> names;
+  for (auto s : kTaskStates) {
+    auto name = tasker::to_string(s);
+    CAPTURE(name);
+    CHECK(name != "unknown");
+    CHECK(tasker::parse_task_state(name) == s);
+    names.insert(name);
+  }
+  CHECK(names.size() == 6u);
+  CHECK_FALSE(tasker::parse_task_state("enqueued").has_value());  // a step state only
+  CHECK_FALSE(tasker::parse_task_state("waiting_for_retry").has_value());
+}
+
+TEST_CASE("states: terminal states") {
+  const std::set<StepState> terminal_steps{StepState::complete, StepState::error, StepState::cancelled,
+                                           StepState::resolved_manually};
+  for (auto s : kStepStates) {
+    CAPTURE(tasker::to_string(s));
+    CHECK(tasker::is_terminal(s) == (terminal_steps.count(s) == 1));
+  }
+  const std::set<TaskState> terminal_tasks{TaskState::complete, TaskState::error, TaskState::cancelled,
+                                           TaskState::resolved_manually};
+  for (auto s : kTaskStates) {
+    CAPTURE(tasker::to_string(s));
+    CHECK(tasker::is_terminal(s) == (terminal_tasks.count(s) == 1));
+  }
+}
+
+TEST_CASE("states: only complete and resolved_manually satisfy dependents") {
+  for (auto s : kStepStates) {
+    CAPTURE(tasker::to_string(s));
+    CHECK(tasker::satisfies_dependents(s) == (s == StepState::complete || s == StepState::resolved_manually));
+  }
+}
+
+TEST_CASE("states: derived status names") {
+  CHECK(tasker::to_string(ExecutionStatus::blocked_by_failures) == "blocked_by_failures");
+  CHECK(tasker::to_string(ExecutionStatus::has_ready_steps) == "has_ready_steps");
+  CHECK(tasker::to_string(ExecutionStatus::processing) == "processing");
+  CHECK(tasker::to_string(ExecutionStatus::all_complete) == "all_complete");
+  CHECK(tasker::to_string(ExecutionStatus::waiting_for_dependencies) == "waiting_for_dependencies");
+  CHECK(tasker::to_string(HealthStatus::healthy) == "healthy");
+  CHECK(tasker::to_string(HealthStatus::recovering) == "recovering");
+  CHECK(tasker::to_string(HealthStatus::blocked) == "blocked");
+  CHECK(tasker::to_string(HealthStatus::unknown) == "unknown");
+}
