@@ -177,6 +177,9 @@ Target parse_url(const std::string& url) {
     if (key == "host") socket_host = *value;
     libpq_query += (libpq_query.empty() ? "?" : "&") + item;
   }
+  // Name the sessions in pg_stat_activity unless the URL does.
+  if (libpq_query.find("application_name=") == std::string::npos)
+    libpq_query += std::string(libpq_query.empty() ? "?" : "&") + "fallback_application_name=tasker";
   if (where_hosts.empty()) where_hosts = socket_host.empty() ? "localhost:5432 (the default socket)" : socket_host;
   t.where = where_hosts + "/" + (database->empty() ? "(the user's database)" : *database);
   t.libpq_uri = scheme + authority + (has_path ? "/" + path : "") + libpq_query;
