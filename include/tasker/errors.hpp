@@ -107,9 +107,13 @@ class StepError : public Error {
  public:
   StepError(const std::string& message, json context) : Error(message), context_(std::move(context)) {}
   [[nodiscard]] const json& context() const { return context_; }
+  /// The step's recorded error_type; empty means permanent_error / retryable_error.
+  [[nodiscard]] const std::string& error_type() const { return error_type_; }
+  void set_error_type(std::string type) { error_type_ = std::move(type); }
 
  private:
   json context_;
+  std::string error_type_;
 };
 
 /// The step failed and must not be retried (invalid input, card declined, ...).

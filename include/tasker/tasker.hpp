@@ -2,6 +2,7 @@
 // Umbrella header: everything a host application uses.
 #include "tasker/client.hpp"
 #include "tasker/clock.hpp"
+#include "tasker/command_handler.hpp"
 #include "tasker/config.hpp"
 #include "tasker/dag.hpp"
 #include "tasker/diagnostics.hpp"
@@ -12,6 +13,7 @@
 #include "tasker/identity.hpp"
 #include "tasker/json.hpp"
 #include "tasker/loader.hpp"
+#include "tasker/logging.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
 #include "tasker/store.hpp"

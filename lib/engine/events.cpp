@@ -1,6 +1,6 @@
+#include "engine/log.hpp"
 #include "tasker/events.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -38,11 +38,11 @@ void EventBus::publish(const LifecycleEvent& event) const noexcept {
     try {
       s.handler(event);
     } catch (const std::exception& e) {
-      spdlog::warn("tasker: event subscriber for `{}` threw on {}: {}", s.pattern, event.name, e.what());
+      detail::log().warn("event subscriber for `{}` threw on {}: {}", s.pattern, event.name, e.what());
       std::lock_guard lock(mutex_);
       ++failures_;
     } catch (...) {
-      spdlog::warn("tasker: event subscriber for `{}` threw on {}", s.pattern, event.name);
+      detail::log().warn("event subscriber for `{}` threw on {}", s.pattern, event.name);
       std::lock_guard lock(mutex_);
       ++failures_;
     }

@@ -3,11 +3,11 @@
 // enforce timeouts); N handler threads only run handlers. Handler threads share
 // nothing with the coordinator but a queue, so a slow handler never delays
 // recording another step's result.
+#include "engine/log.hpp"
 #include "tasker/worker.hpp"
 
 #include <cxxabi.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -78,9 +78,9 @@ struct Job {
       out.kind = StepOutcome::Kind::success;
       (void)out.result.dump();  // a result that cannot be stored fails here, not in the batch
     } catch (const PermanentError& e) {
-      fail(e.what(), "permanent_error", false, e.context());
+      fail(e.what(), e.error_type().empty() ? "permanent_error" : e.error_type(), false, e.context());
     } catch (const RetryableError& e) {
-      fail(e.what(), "retryable_error", true, e.context());
+      fail(e.what(), e.error_type().empty() ? "retryable_error" : e.error_type(), true, e.context());
       out.retry_after = e.retry_after();
     } catch (const HandlerNotFoundError& e) {
       fail(e.what(), "handler_not_found", true, json::object());
@@ -169,7 +169,7 @@ class Worker::Impl {
     mode_ = Mode::background;
     start_handlers();
     coordinator_ = std::thread([this] { guarded_loop(false); });
-    spdlog::info("tasker: worker {} started ({} handler threads, {} callables)", options_.worker_id,
+    detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id,
                  options_.concurrency, callables_.size());
   }
 
@@ -188,7 +188,7 @@ class Worker::Impl {
     if (coordinator_.joinable()) coordinator_.join();
     stop_handlers();
     mode_ = Mode::stopped;
-    spdlog::info("tasker: worker {} stopped", options_.worker_id);
+    detail::log().info("worker {} stopped", options_.worker_id);
   }
 
   void run_until_idle() {
@@ -263,7 +263,7 @@ class Worker::Impl {
         t.detach();
     }
     if (!all_exited)
-      spdlog::warn("tasker: worker {}: a handler ignored cancellation; its thread was detached", options_.worker_id);
+      detail::log().warn("worker {}: a handler ignored cancellation; its thread was detached", options_.worker_id);
     threads_.clear();
   }
 
@@ -271,7 +271,7 @@ class Worker::Impl {
     try {
       loop(until_idle);
     } catch (const std::exception& e) {
-      spdlog::error("tasker: worker {} stopped on an unexpected error: {}", options_.worker_id, e.what());
+      detail::log().error("worker {} stopped on an unexpected error: {}", options_.worker_id, e.what());
     }
   }
 
@@ -331,8 +331,7 @@ class Worker::Impl {
                          want_claim ? std::min(free, options_.batch_size) : 0, options_.lease, reclaim};
         try {
           ExchangeResult r = store_->exchange(batch, (want_claim || reclaim) ? &req : nullptr, t);
-          record(r);
-          if (events_) events_->publish(r.events);
+          publish(r);
           if (reclaim) next_reclaim = t + options_.reclaim_interval;
           if (want_claim) {
             next_poll = t + options_.fallback_interval;
@@ -343,8 +342,11 @@ class Worker::Impl {
           dispatch(r.claimed);
         } catch (const StorageError& e) {
           // Results are kept and sent again: fencing makes a repeat harmless
-          // even when the failed commit was in doubt.
-          spdlog::warn("tasker: worker {}: database error, retrying: {}", options_.worker_id, e.what());
+          // even when the failed commit was in doubt. A result the database
+          // refuses (not a transient error) must not hold back the others.
+          detail::log().warn("worker {}: database error, retrying: {}", options_.worker_id, e.what());
+          if (!e.retryable() && !dynamic_cast<const StorageInDoubtError*>(&e) && !batch.empty())
+            batch = record_one_by_one(std::move(batch), t);
           unsent = std::move(batch);
           more = false;
           std::unique_lock lock(shared_->mutex);
@@ -379,12 +381,45 @@ class Worker::Impl {
       if (more && !stop && free > 0) continue;
       std::unique_lock lock(shared_->mutex);
       auto wait = std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(wake_at - now()));
-      // Bounded so that a clock that is moved by hand (tests) is noticed.
-      wait = std::min(wait, std::max(options_.fallback_interval, milliseconds{10}));
+      // A clock moved by hand (tests) does not wake anyone: look at it often.
+      if (options_.clock != &SystemClock::instance()) wait = std::min(wait, milliseconds{10});
       shared_->wake.wait_for(lock, wait, [&] {
         return !shared_->outcomes.empty() || shared_->work_signal || shared_->stop_requested != stop;
       });
     }
+  }
+
+  /// Record outcomes singly; one the database rejects becomes a permanent
+  /// failure of its step (a result it cannot store will not become storable).
+  /// Returns what still could not be recorded, to be sent again.
+  std::vector<StepOutcome> record_one_by_one(std::vector<StepOutcome> batch, TimePoint t) {
+    std::vector<StepOutcome> unsent;
+    for (auto& o : batch) {
+      try {
+        publish(store_->exchange({o}, nullptr, t));
+      } catch (const StorageError& e) {
+        if (e.retryable() || dynamic_cast<const StorageInDoubtError*>(&e) || o.kind != StepOutcome::Kind::success) {
+          unsent.push_back(std::move(o));
+          continue;
+        }
+        StepOutcome failed = o;
+        failed.kind = StepOutcome::Kind::failure;
+        failed.result = nullptr;
+        failed.failure = {fmt::format("the database cannot store this step's result: {}", e.what()),
+                          "invalid_result", false, json::object()};
+        try {
+          publish(store_->exchange({failed}, nullptr, t));
+        } catch (const StorageError&) {
+          unsent.push_back(std::move(failed));
+        }
+      }
+    }
+    return unsent;
+  }
+
+  void publish(const ExchangeResult& r) {
+    record(r);
+    if (events_) events_->publish(r.events);
   }
 
   void count_outcome(const StepOutcome& o) {
@@ -452,7 +487,7 @@ class Worker::Impl {
         for (auto& [key, f] : in_flight_)
           if (key.first == id) f.cancelled->store(true);  // its result will be fenced out
     } catch (const StorageError& e) {
-      spdlog::warn("tasker: worker {}: could not renew leases: {}", options_.worker_id, e.what());
+      detail::log().warn("worker {}: could not renew leases: {}", options_.worker_id, e.what());
     }
   }
 

@@ -7,7 +7,6 @@
 // libpqxx 6.4 API only (pqxx::connection, pqxx::work, prepare/exec_prepared,
 // notification_receiver). Nothing here leaks into a public header.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/log.hpp"
 #include "storage/backends.hpp"
 #include "tasker/errors.hpp"
 
@@ -252,7 +252,7 @@ class LogNotices final : public pqxx::errorhandler {
   using pqxx::errorhandler::errorhandler;
   bool operator()(const char msg[]) noexcept override {
     try {
-      spdlog::debug("tasker: PostgreSQL: {}", one_line(msg));
+      detail::log().debug("PostgreSQL: {}", one_line(msg));
     } catch (...) {
     }
     return false;
@@ -544,7 +544,7 @@ class Receiver final : public pqxx::notification_receiver {
       : pqxx::notification_receiver(conn, channel), callback_(callback), own_(own) {}
   void operator()(const std::string&, int backend_pid) override {
     if (own_.contains(backend_pid)) {
-      spdlog::trace("tasker: ignoring a NOTIFY from this store's own session {}", backend_pid);
+      detail::log().trace("ignoring a NOTIFY from this store's own session {}", backend_pid);
       return;
     }
     callback_();
@@ -619,7 +619,7 @@ class PostgresBackend final : public sql::Backend {
       connection.query("SELECT pg_advisory_unlock(CAST($1 AS BIGINT))", {&key, 1});
     } catch (const std::exception& e) {
       // A broken connection ends its session, which releases the lock.
-      spdlog::debug("tasker: releasing the migration lock on {}: {}", target_.where, e.what());
+      detail::log().debug("releasing the migration lock on {}: {}", target_.where, e.what());
     }
   }
 
@@ -638,7 +638,7 @@ class PostgresBackend final : public sql::Backend {
     try {
       first = open_listener();
     } catch (const std::exception& e) {
-      spdlog::warn("tasker: cannot LISTEN on {} yet ({}); retrying in the background", target_.where, e.what());
+      detail::log().warn("cannot LISTEN on {} yet ({}); retrying in the background", target_.where, e.what());
     }
     thread_ = std::thread([this, l = std::move(first)]() mutable { listen_loop(std::move(l)); });
   }
@@ -674,13 +674,13 @@ class PostgresBackend final : public sql::Backend {
       if (!listener) {
         try {
           listener = open_listener();
-          spdlog::info("tasker: LISTEN on {} (channel {}) re-established", target_.where, channel_);
+          detail::log().info("LISTEN on {} (channel {}) re-established", target_.where, channel_);
           backoff = std::chrono::milliseconds{100};
           reported = false;
           // Notifications sent while no connection listened are lost: look for work once.
           safe_callback();
         } catch (const std::exception& e) {
-          if (!reported) spdlog::warn("tasker: cannot LISTEN on {}: {}; retrying", target_.where, e.what());
+          if (!reported) detail::log().warn("cannot LISTEN on {}: {}; retrying", target_.where, e.what());
           reported = true;
           if (!pause(backoff)) break;
           backoff = std::min(backoff * 2, std::chrono::milliseconds{5'000});
@@ -693,7 +693,7 @@ class PostgresBackend final : public sql::Backend {
         if (!listener->conn->is_open()) throw pqxx::broken_connection("the server closed the connection");
       } catch (const std::exception& e) {
         if (stop_) break;
-        spdlog::warn("tasker: lost the LISTEN connection to {} ({}); reconnecting", target_.where, one_line(e.what()));
+        detail::log().warn("lost the LISTEN connection to {} ({}); reconnecting", target_.where, one_line(e.what()));
         listener.reset();
         if (!pause(std::chrono::milliseconds{50})) break;
       }
@@ -705,7 +705,7 @@ class PostgresBackend final : public sql::Backend {
     try {
       if (callback_) callback_();
     } catch (const std::exception& e) {
-      spdlog::warn("tasker: a work-available callback threw: {}", e.what());
+      detail::log().warn("a work-available callback threw: {}", e.what());
     }
   }
 

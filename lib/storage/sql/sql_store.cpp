@@ -9,10 +9,10 @@
 //
 // Lock order (matters on PostgreSQL): step rows by id, then children by id,
 // then task rows by id. Deadlocks that slip through are retried.
+#include "engine/log.hpp"
 #include "storage/sql/sql_store.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -116,6 +116,14 @@ class Pool {
     Pool* pool_;
     std::unique_ptr<Connection> conn_;
   };
+
+  /// After a connection broke, the idle ones most likely broke with it (server restart).
+  void discard_idle() {
+    std::lock_guard lock(mutex_);
+    open_ -= static_cast<int>(idle_.size());
+    idle_.clear();
+    available_.notify_all();
+  }
 
   Lease acquire() {
     std::unique_lock lock(mutex_);
@@ -308,7 +316,7 @@ class SqlStore final : public Store {
     }
     const bool empty = steps.empty();
 
-    std::vector<LifecycleEvent> events = transact([&](Connection& c) {
+    CreateResult created = transact([&](Connection& c) {
       Changes ch;
       std::vector<Param> p{task_uuid,
                            tmpl.namespace_name,
@@ -361,25 +369,20 @@ class SqlStore final : public Store {
         }
         ch.enqueued = roots > 0;
       }
-      return finish(c, ch, now, /*tasks_changed=*/false);
+      CreateResult out;
+      out.events = finish(c, ch, now, /*tasks_changed=*/false);
+      // Read back in the same transaction: the view is the task as created,
+      // even if a worker claims a step the moment this commits.
+      out.task = std::move(load_task(c, task_uuid, now).value());
+      return out;
     });
     if (roots > 0) notify_local();
-    auto view = find_task(task_uuid, now);
-    if (!view) throw StorageError("the task just created could not be read back", false);
-    return {std::move(*view), std::move(events)};
+    return created;
   }
 
   // -------------------------------------------------------------------------
   std::optional<TaskView> find_task(const std::string& task_uuid, TimePoint now) override {
-    return read([&](Connection& c) -> std::optional<TaskView> {
-      Param u{task_uuid};
-      Rows r = c.query(sql_.task_by_uuid, {&u, 1});
-      if (r.empty()) return std::nullopt;
-      std::vector<TaskView> views{task_from_row(r, 0)};
-      std::vector<std::int64_t> ids{r.integer(0, 0)};
-      fill_counts(c, ids, views, now);
-      return std::move(views.front());
-    });
+    return read([&](Connection& c) { return load_task(c, task_uuid, now); });
   }
 
   TaskPage list_tasks(const TaskFilter& filter, TimePoint now) override {
@@ -420,14 +423,7 @@ class SqlStore final : public Store {
   }
 
   std::vector<StepView> list_steps(const std::string& task_uuid) override {
-    return read([&](Connection& c) {
-      Param u{task_uuid};
-      Rows r = c.query(sql_.steps_of_task, {&u, 1});
-      std::vector<StepView> out;
-      out.reserve(r.size());
-      for (std::size_t i = 0; i < r.size(); ++i) out.push_back(step_from_row(r, i));
-      return out;
-    });
+    return read([&](Connection& c) { return load_steps(c, task_uuid); });
   }
 
   std::vector<Transition> transitions(const std::string& task_uuid,
@@ -696,7 +692,8 @@ class SqlStore final : public Store {
         "LEFT JOIN tasker_steps s ON s.id = tr.step_id WHERE t.uuid = $1";
     sql_.transitions_of_task = transitions_sql + " ORDER BY tr.id";
     sql_.transitions_of_step = transitions_sql + " AND s.name = $2 ORDER BY tr.id";
-    sql_.task_id_by_uuid = "SELECT id, state FROM tasker_tasks WHERE uuid = $1";
+    // Operator actions lock the task first, so two of them on one task serialise.
+    sql_.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
     sql_.step_by_name = fmt::format(
         "SELECT id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, "
         "max_backoff_ms, name, worker_id FROM tasker_steps WHERE task_id = $1 AND name = $2{}",
@@ -726,11 +723,12 @@ class SqlStore final : public Store {
   auto run(bool write, F&& body) -> decltype(body(std::declval<Connection&>())) {
     constexpr int kAttempts = 8;
     for (int attempt = 1;; ++attempt) {
+      bool connection_lost = false;
       try {
         auto conn = pool_.acquire();
-        if (!write) return body(*conn);
-        conn->begin();
         try {
+          if (!write) return body(*conn);
+          conn->begin();
           if constexpr (std::is_void_v<decltype(body(*conn))>) {
             body(*conn);
             conn->commit();
@@ -740,18 +738,20 @@ class SqlStore final : public Store {
             conn->commit();
             return result;
           }
-        } catch (const StorageInDoubtError&) {
-          throw;  // the connection is already marked broken
         } catch (...) {
-          conn->rollback();
+          connection_lost = !conn->healthy();
+          if (write && !connection_lost) conn->rollback();
           throw;
         }
       } catch (const StorageInDoubtError&) {
+        pool_.discard_idle();
         throw;
       } catch (const StorageError& e) {
+        if (connection_lost) pool_.discard_idle();
         if (!e.retryable() || attempt == kAttempts) throw;
-        spdlog::debug("tasker: retrying a transaction on {} after: {}", backend_->name(), e.what());
-        std::this_thread::sleep_for(std::chrono::milliseconds(2 * attempt * attempt));
+        detail::log().debug("retrying a transaction on {} after: {}", backend_->name(), e.what());
+        // 10, 20, 40, ... 640 ms: about 1.3 s in all, enough to ride out a deadlock or a brief outage.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10 << (attempt - 1)));
       }
     }
   }
@@ -888,7 +888,7 @@ class SqlStore final : public Store {
     }
     std::vector<std::int64_t> ignored;
     apply_outcomes(c, outcomes, now, ch, fmt::format("lease expired; reclaimed by {}", ch.worker_id), ignored);
-    spdlog::info("tasker: worker {} reclaimed {} step(s) whose lease expired", ch.worker_id, outcomes.size() - ignored.size());
+    detail::log().info("worker {} reclaimed {} step(s) whose lease expired", ch.worker_id, outcomes.size() - ignored.size());
     return outcomes.size() - ignored.size();
   }
 
@@ -1047,8 +1047,7 @@ class SqlStore final : public Store {
   }
 
   struct OperationOutput {
-    std::optional<std::string> step;
-    std::vector<LifecycleEvent> events;
+    OperatorResult result;
     bool enqueued{false};
   };
 
@@ -1065,22 +1064,20 @@ class SqlStore final : public Store {
       if (state == TaskState::cancelled && step_name)
         throw InvalidRequestError(fmt::format("task {} is cancelled: its steps can no longer change", task_uuid));
       OperationOutput out;
-      out.step = action(c, task_id, state, ch);
+      std::optional<std::string> touched = action(c, task_id, state, ch);
       ch.tasks[task_id];
-      out.events = finish(c, ch, now, true);
+      out.result.events = finish(c, ch, now, true);
       out.enqueued = ch.enqueued;
+      // The views are read inside the transaction: they show the operation's
+      // effect, not whatever a worker did right after the commit.
+      out.result.task = std::move(load_task(c, task_uuid, now).value());
+      if (touched)
+        for (auto& s : load_steps(c, task_uuid))
+          if (s.name == *touched) out.result.step = std::move(s);
       return out;
     });
     if (done.enqueued) notify_local();
-    OperatorResult out;
-    auto view = find_task(task_uuid, now);
-    if (!view) throw NotFoundError("task", task_uuid);
-    out.task = std::move(*view);
-    if (done.step)
-      for (auto& s : list_steps(task_uuid))
-        if (s.name == *done.step) out.step = std::move(s);
-    out.events = std::move(done.events);
-    return out;
+    return std::move(done.result);
   }
 
   OperatorResult satisfy_manually(const std::string& task_uuid, const std::string& step_name, StepState target,
@@ -1110,6 +1107,25 @@ class SqlStore final : public Store {
 
   // -------------------------------------------------------------------------
   // Reads
+
+  std::optional<TaskView> load_task(Connection& c, const std::string& task_uuid, TimePoint now) {
+    Param u{task_uuid};
+    Rows r = c.query(sql_.task_by_uuid, {&u, 1});
+    if (r.empty()) return std::nullopt;
+    std::vector<TaskView> views{task_from_row(r, 0)};
+    std::vector<std::int64_t> ids{r.integer(0, 0)};
+    fill_counts(c, ids, views, now);
+    return std::move(views.front());
+  }
+
+  std::vector<StepView> load_steps(Connection& c, const std::string& task_uuid) {
+    Param u{task_uuid};
+    Rows r = c.query(sql_.steps_of_task, {&u, 1});
+    std::vector<StepView> out;
+    out.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) out.push_back(step_from_row(r, i));
+    return out;
+  }
 
   TaskView task_from_row(const Rows& r, std::size_t i) const {
     TaskView v;

@@ -1,0 +1,130 @@
+#pragma once
+// tasker::testing::Harness: run workflows end to end in a test (design.md,
+// "Testing strategy"). It opens a store for the chosen backend (a temporary
+// SQLite file, or a fresh schema on a PostgreSQL server), loads templates,
+// registers handlers, runs a worker in the background, and waits for tasks.
+// Framework-neutral: failures are exceptions carrying every step's state.
+//
+//   tasker::testing::Harness h({.template_paths = {"templates"}});
+//   h.register_handler("math.square", square_fn, {"python3", "square.py"});
+//   h.start_worker();
+//   auto task = h.submit(h.create_task_request("ns", "name", {{"x", 6}}));
+//   auto done = h.wait_for_task_completion(task.uuid);
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tasker/client.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/events.hpp"
+#include "tasker/handler.hpp"
+#include "tasker/store.hpp"
+#include "tasker/template_set.hpp"
+#include "tasker/worker.hpp"
+
+namespace tasker::testing {
+
+enum class Backend { sqlite, postgres };
+/// Which implementation register_handler() installs: the C++ callable, or the command.
+enum class HandlerKind { cpp, command };
+
+[[nodiscard]] std::string_view to_string(Backend backend);
+[[nodiscard]] std::string_view to_string(HandlerKind kind);
+
+/// TASKER_TEST_BACKEND (sqlite | postgres), default sqlite.
+[[nodiscard]] Backend backend_from_environment();
+/// TASKER_TEST_HANDLERS (cpp | command), default cpp.
+[[nodiscard]] HandlerKind handler_kind_from_environment();
+/// The PostgreSQL server for tests: TASKER_TEST_DATABASE_URL, else the first
+/// line of the file named by TASKER_TEST_DATABASE_URL_FILE; empty when neither is set.
+[[nodiscard]] std::string postgres_url_from_environment();
+
+struct HarnessOptions {
+  Backend backend{backend_from_environment()};
+  HandlerKind handler_kind{handler_kind_from_environment()};
+  std::string postgres_url{postgres_url_from_environment()};  ///< server URL; each harness gets its own schema
+  std::vector<std::filesystem::path> template_paths;
+  std::string environment{"test"};  ///< template overrides applied (test: short backoff, no jitter)
+  WorkerOptions worker{test_worker_options()};
+  bool jitter{false};
+  const Clock* clock{&SystemClock::instance()};
+
+  /// Worker settings that suit tests: 4 threads, 5 s leases, 20 ms fallback poll.
+  static WorkerOptions test_worker_options();
+};
+
+/// A wait timed out or ended in the wrong state; the message shows every step.
+class HarnessError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Owns a store, a client, a handler registry and (once started) a worker.
+/// Not thread-safe; one per test. The destructor stops the worker and deletes
+/// the temporary SQLite file.
+class Harness {
+ public:
+  explicit Harness(HarnessOptions options = {});
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  [[nodiscard]] Backend backend() const { return options_.backend; }
+  [[nodiscard]] HandlerKind handler_kind() const { return options_.handler_kind; }
+  /// The store's URL, for worker processes started by the test.
+  [[nodiscard]] const std::string& database_url() const { return url_; }
+
+  [[nodiscard]] HandlerRegistry& handlers() { return *handlers_; }
+  /// Register `cpp` or `command` under `callable`, as handler_kind() says.
+  void register_handler(const std::string& callable, StepHandler cpp, std::vector<std::string> command);
+
+  [[nodiscard]] Client& client() { return *client_; }
+  [[nodiscard]] std::shared_ptr<Store> store() { return store_; }
+  [[nodiscard]] EventBus& events() { return *events_; }
+  [[nodiscard]] const TemplateSet& templates() const { return *templates_; }
+
+  /// Start the background worker (handlers must be registered first).
+  void start_worker();
+  void stop_worker();
+  [[nodiscard]] Worker& worker();
+  /// A second worker on the same store with its own options (e.g. for fencing tests).
+  [[nodiscard]] std::unique_ptr<Worker> make_worker(WorkerOptions options);
+
+  [[nodiscard]] TaskRequest create_task_request(const std::string& namespace_name, const std::string& name,
+                                                json context = json::object()) const;
+  [[nodiscard]] TaskRequest create_task_request_with_bypass(const std::string& namespace_name,
+                                                            const std::string& name, json context,
+                                                            std::vector<std::string> bypass_steps) const;
+  TaskView submit(const TaskRequest& request);
+
+  /// Wait until the task is complete; throws HarnessError (with every step's
+  /// state and last error) on timeout or if it ends in another state.
+  TaskView wait_for_task_completion(const std::string& task_uuid,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds{30});
+  /// Wait until the task is in error (a step failed and nothing else can run).
+  TaskView wait_for_task_failure(const std::string& task_uuid,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds{30});
+  /// Wait until `done(task)` holds; `what` names the expectation in errors.
+  TaskView wait_for(const std::string& task_uuid, const std::function<bool(const TaskView&)>& done,
+                    const std::string& what, std::chrono::milliseconds timeout = std::chrono::seconds{30});
+
+  /// The task and each step: state, attempts, last error. For failure messages.
+  [[nodiscard]] std::string describe_task(const std::string& task_uuid);
+
+ private:
+  HarnessOptions options_;
+  std::string url_;
+  std::filesystem::path sqlite_file_;
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<TemplateSet> templates_;
+  std::shared_ptr<HandlerRegistry> handlers_ = std::make_shared<HandlerRegistry>();
+  std::shared_ptr<EventBus> events_ = std::make_shared<EventBus>();
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<Worker> worker_;
+};
+
+}  // namespace tasker::testing

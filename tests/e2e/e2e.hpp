@@ -1,0 +1,31 @@
+#pragma once
+// Checks over recorded results and transitions, shared by the e2e scenarios.
+// The harness is configured from the command line (see main.cpp).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "handlers.hpp"
+
+namespace e2e {
+
+/// The step's result, or fails the test naming the step.
+json result_of(Harness& h, const std::string& task_uuid, const std::string& step);
+
+/// From the transition history: no step entered in_progress before all its
+/// dependencies had completed (compared by the order transitions were recorded).
+void check_dependency_order(Harness& h, const std::string& task_uuid);
+
+/// Times the step entered in_progress, in order (one per attempt).
+std::vector<tasker::TimePoint> attempt_starts(Harness& h, const std::string& task_uuid, const std::string& step);
+/// Times an attempt of the step failed (entered waiting_for_retry or error from in_progress).
+std::vector<tasker::TimePoint> attempt_failures(Harness& h, const std::string& task_uuid, const std::string& step);
+
+/// Checks that each retry started no sooner than the policy's delay after the failure before it.
+void check_backoff_respected(Harness& h, const std::string& task_uuid, const std::string& step);
+
+}  // namespace e2e

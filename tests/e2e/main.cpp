@@ -1,0 +1,26 @@
+// The e2e suite's entry point. `--backend=sqlite|postgres` and
+// `--handlers=cpp|command` select what every scenario runs against (ctest
+// registers the suite once per combination); everything else goes to doctest.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--backend=", 0) == 0) setenv("TASKER_TEST_BACKEND", arg.substr(10).c_str(), 1);
+    if (arg.rfind("--handlers=", 0) == 0) setenv("TASKER_TEST_HANDLERS", arg.substr(11).c_str(), 1);
+  }
+  // Handlers (in this process or as commands) leave marker files here.
+  char pattern[] = "/tmp/tasker-e2e-XXXXXX";
+  const char* dir = mkdtemp(pattern);
+  if (dir) setenv("TASKER_E2E_MARKER_DIR", dir, 1);
+  doctest::Context context;
+  context.applyCommandLine(argc, argv);
+  int rc = context.run();
+  if (dir) std::filesystem::remove_all(dir);
+  return rc;
+}

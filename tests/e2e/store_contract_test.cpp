@@ -1,0 +1,228 @@
+// The Store contract, driven directly with a ManualClock: claims, fencing,
+// leases, backoff timing, filters and ordering. Every backend must pass it.
+#include "e2e.hpp"
+#include "tasker/clock.hpp"
+#include "tasker/errors.hpp"
+
+using namespace e2e;
+using std::chrono::milliseconds;
+using tasker::ClaimRequest;
+using tasker::StepOutcome;
+using tasker::StepState;
+
+namespace {
+struct Fixture {
+  tasker::ManualClock clock;
+  std::unique_ptr<Harness> h;
+  std::shared_ptr<tasker::Store> store;
+
+  Fixture() {
+    tasker::testing::HarnessOptions options;
+    options.clock = &clock;
+    h = make_harness(false, options);
+    store = h->store();
+  }
+
+  ClaimRequest claim(std::vector<std::string> callables, int limit = 10, milliseconds lease = milliseconds{1000},
+                     std::string worker = "w1") {
+    ClaimRequest r;
+    r.worker_id = std::move(worker);
+    r.callables = std::move(callables);
+    r.limit = limit;
+    r.lease = lease;
+    return r;
+  }
+
+  std::vector<tasker::ClaimedStep> claim_now(const ClaimRequest& r) { return store->exchange({}, &r, clock.now()).claimed; }
+
+  tasker::ExchangeResult report(const tasker::ClaimedStep& s, StepOutcome::Kind kind, tasker::json result = nullptr,
+                                bool retryable = true, std::optional<milliseconds> retry_after = std::nullopt) {
+    StepOutcome o;
+    o.step_id = s.step_id;
+    o.claim_token = s.claim_token;
+    o.kind = kind;
+    o.result = std::move(result);
+    o.failure = {"boom", retryable ? "retryable_error" : "permanent_error", retryable, tasker::json::object()};
+    o.retry_after = retry_after;
+    return store->exchange({o}, nullptr, clock.now());
+  }
+};
+}  // namespace
+
+TEST_CASE("store: a claim sets attempt, token and lease, a claimed step is not claimed twice") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("error_scenarios", "success_only"));
+  auto claimed = f.claim_now(f.claim({"errors.succeed"}));
+  REQUIRE(claimed.size() == 1);
+  CHECK(claimed[0].task_uuid == task.uuid);
+  CHECK(claimed[0].attempt == 1);
+  CHECK(claimed[0].lease_expires_at == f.clock.now() + milliseconds{1000});
+  CHECK(f.claim_now(f.claim({"errors.succeed"}, 10, milliseconds{1000}, "w2")).empty());
+  auto step = f.h->client().get_step(task.uuid, "success_step");
+  CHECK(step.state == StepState::in_progress);
+  CHECK(step.worker_id == "w1");
+}
+
+TEST_CASE("store: an expired lease is reclaimed as worker_lost and the stale result is fenced out") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("error_scenarios", "success_only"));
+  auto first = f.claim_now(f.claim({"errors.succeed"}, 1, milliseconds{500}));
+  REQUIRE(first.size() == 1);
+  f.clock.advance(milliseconds{499});
+  auto early = f.claim({"errors.succeed"});
+  early.reclaim_expired = true;
+  CHECK(f.store->exchange({}, &early, f.clock.now()).reclaimed == 0);  // not yet expired
+  f.clock.advance(milliseconds{2});
+  auto late = f.claim({"errors.succeed"}, 10, milliseconds{500}, "w2");
+  late.reclaim_expired = true;
+  auto reclaim = f.store->exchange({}, &late, f.clock.now());
+  CHECK(reclaim.reclaimed == 1);
+  auto step = f.h->client().get_step(task.uuid, "success_step");
+  CHECK(step.state == StepState::waiting_for_retry);
+  REQUIRE(step.error);
+  CHECK(step.error->error_type == "worker_lost");
+  // The presumed-dead worker answers late: discarded.
+  auto stale = f.report(first[0], StepOutcome::Kind::success, {{"from", "w1"}});
+  CHECK(stale.discarded == std::vector<std::int64_t>{first[0].step_id});
+  CHECK_FALSE(f.h->client().get_step(task.uuid, "success_step").results.has_value());
+  // A new claim (after the backoff) carries a newer token; its result lands.
+  f.clock.advance(std::chrono::seconds{60});
+  auto second = f.claim_now(f.claim({"errors.succeed"}, 1, milliseconds{500}, "w2"));
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].attempt == 2);
+  CHECK(second[0].claim_token > first[0].claim_token);
+  CHECK(f.report(second[0], StepOutcome::Kind::success, {{"from", "w2"}}).discarded.empty());
+  CHECK(f.h->client().get_step(task.uuid, "success_step").results->at("from") == "w2");
+}
+
+TEST_CASE("store: renewing a lease keeps it, renewing a lost claim reports it") {
+  Fixture f;
+  f.h->submit(f.h->create_task_request("error_scenarios", "success_only"));
+  auto claimed = f.claim_now(f.claim({"errors.succeed"}, 1, milliseconds{500}));
+  REQUIRE(claimed.size() == 1);
+  tasker::LeaseRef lease{claimed[0].step_id, claimed[0].claim_token};
+  CHECK(f.store->renew_leases({lease}, f.clock.now() + milliseconds{5000}).empty());
+  f.clock.advance(milliseconds{1000});  // past the original lease, within the renewed one
+  auto r = f.claim({"errors.succeed"});
+  r.reclaim_expired = true;
+  CHECK(f.store->exchange({}, &r, f.clock.now()).reclaimed == 0);
+  tasker::LeaseRef stale{claimed[0].step_id, claimed[0].claim_token - 1};
+  CHECK(f.store->renew_leases({stale}, f.clock.now()) == std::vector<std::int64_t>{claimed[0].step_id});
+}
+
+TEST_CASE("store: a failure schedules the retry exactly one backoff later, retry_after wins") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("error_scenarios", "retry_mechanics"));
+  auto policy = f.h->templates().get("error_scenarios", "retry_mechanics").steps[0].retry;
+  auto first = f.claim_now(f.claim({"errors.fail_n_times"}));
+  REQUIRE(first.size() == 1);
+  f.report(first[0], StepOutcome::Kind::failure);
+  auto step = f.h->client().get_step(task.uuid, "fail_twice_then_succeed");
+  REQUIRE(step.next_retry_at);
+  CHECK(*step.next_retry_at == f.clock.now() + policy.delay_before_retry(1));
+  f.clock.advance(policy.delay_before_retry(1) - milliseconds{1});
+  CHECK(f.claim_now(f.claim({"errors.fail_n_times"})).empty());
+  CHECK(f.store->next_due({"errors.fail_n_times"}, {}) == step.next_retry_at);
+  f.clock.advance(milliseconds{1});
+  auto second = f.claim_now(f.claim({"errors.fail_n_times"}));
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].attempt == 2);
+  f.report(second[0], StepOutcome::Kind::failure, nullptr, true, milliseconds{7'777});
+  CHECK(*f.h->client().get_step(task.uuid, "fail_twice_then_succeed").next_retry_at ==
+        f.clock.now() + milliseconds{7'777});
+}
+
+TEST_CASE("store: the first attempt always runs, max_attempts counts it") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("error_scenarios", "retryable_error_only"));
+  auto first = f.claim_now(f.claim({"errors.fail_retryably"}));
+  REQUIRE(first.size() == 1);
+  f.report(first[0], StepOutcome::Kind::failure);
+  f.clock.advance(std::chrono::seconds{10});
+  auto second = f.claim_now(f.claim({"errors.fail_retryably"}));
+  REQUIRE(second.size() == 1);
+  f.report(second[0], StepOutcome::Kind::failure);
+  auto step = f.h->client().get_step(task.uuid, "retryable_error_step");
+  CHECK(step.state == StepState::error);  // max_attempts 2: no third attempt
+  CHECK(step.attempts == 2);
+  CHECK(f.h->client().get_task(task.uuid).state == tasker::TaskState::error);
+}
+
+TEST_CASE("store: a child is enqueued in the transaction that completes its last parent") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("tree_workflow", "hierarchical_tree", {{"even_number", 2}}));
+  auto run = [&](const std::string& callable) {
+    auto claimed = f.claim_now(f.claim({callable}, 10));
+    for (const auto& s : claimed) f.report(s, StepOutcome::Kind::success, 1);
+    return claimed.size();
+  };
+  CHECK(run("math.square_input") == 1);  // root
+  CHECK(run("math.square") == 2);        // left, right
+  CHECK(run("math.square") == 4);        // the four leaves
+  // Complete the leaves' parent-of-convergence one by one: it waits for the last.
+  auto steps = f.h->client().list_steps(task.uuid);
+  auto convergence = f.h->client().get_step(task.uuid, "tree_final_convergence");
+  CHECK(convergence.state == StepState::enqueued);
+  auto transitions = f.h->client().transitions(task.uuid);
+  // The enqueue of the convergence step directly follows the completion of the last leaf.
+  std::size_t enqueue = 0;
+  for (std::size_t i = 0; i < transitions.size(); ++i)
+    if (transitions[i].step_name == "tree_final_convergence" && transitions[i].to_state == "enqueued") enqueue = i;
+  REQUIRE(enqueue > 0);
+  CHECK(transitions[enqueue - 1].to_state == "complete");
+  CHECK(transitions[enqueue - 1].step_name.rfind("tree_leaf_", 0) == 0);
+  CHECK(transitions[enqueue - 1].at == transitions[enqueue].at);
+  int completed_leaves_before = 0;
+  for (std::size_t i = 0; i < enqueue; ++i)
+    if (transitions[i].to_state == "complete" && transitions[i].step_name.rfind("tree_leaf_", 0) == 0)
+      ++completed_leaves_before;
+  CHECK(completed_leaves_before == 4);
+}
+
+TEST_CASE("store: claims only the callables and namespaces asked for, highest priority first") {
+  Fixture f;
+  auto low = f.h->create_task_request("error_scenarios", "success_only", {{"n", 1}});
+  low.priority = -5;
+  auto high = f.h->create_task_request("error_scenarios", "success_only", {{"n", 2}});
+  high.priority = 50;
+  auto low_task = f.h->submit(low);
+  f.clock.advance(milliseconds{1});
+  auto high_task = f.h->submit(high);
+  f.h->submit(f.h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2}}));
+  CHECK(f.claim_now(f.claim({"no.such.callable"})).empty());
+  auto r = f.claim({"errors.succeed", "math.square_input"}, 1);
+  r.namespaces = {"error_scenarios"};
+  auto first = f.claim_now(r);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].task_uuid == high_task.uuid);
+  auto second = f.claim_now(r);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].task_uuid == low_task.uuid);
+  CHECK(f.claim_now(r).empty());  // the linear task is in another namespace
+  r.namespaces.clear();
+  CHECK(f.claim_now(r).size() == 1);
+}
+
+TEST_CASE("store: cancelling fences an attempt in flight") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("error_scenarios", "error_testing"));
+  auto claimed = f.claim_now(f.claim({"errors.succeed"}));
+  REQUIRE(claimed.size() == 1);
+  f.h->client().cancel(task.uuid);
+  auto late = f.report(claimed[0], StepOutcome::Kind::success, {{"late", true}});
+  CHECK(late.discarded.size() == 1);
+  CHECK(f.h->client().get_step(task.uuid, "success_step").state == StepState::cancelled);
+  CHECK(f.claim_now(f.claim({"errors.fail_permanently", "errors.fail_retryably"})).empty());
+}
+
+TEST_CASE("store: outcomes for unknown steps are discarded, migrations are idempotent") {
+  Fixture f;
+  StepOutcome ghost;
+  ghost.step_id = 987654321;
+  ghost.claim_token = 1;
+  CHECK(f.store->exchange({ghost}, nullptr, f.clock.now()).discarded.size() == 1);
+  int version = f.store->schema_version();
+  CHECK(version >= 1);
+  f.store->migrate();
+  CHECK(f.store->schema_version() == version);
+}

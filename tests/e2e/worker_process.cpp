@@ -1,0 +1,47 @@
+// A worker in its own process, for tests that kill one: runs the e2e handlers
+// against --db until it is killed. Prints `ready <worker id>` once started.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "handlers.hpp"
+#include "tasker/command_handler.hpp"
+
+int main(int argc, char** argv) {
+  std::string url, kind = "cpp", id = "victim";
+  long long lease_ms = 1000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--db") url = argv[i + 1];
+    else if (flag == "--handlers") kind = argv[i + 1];
+    else if (flag == "--lease-ms") lease_ms = std::stoll(argv[i + 1]);
+    else if (flag == "--id") id = argv[i + 1];
+  }
+  if (url.empty()) {
+    std::cerr << "usage: tasker_e2e_worker --db URL [--handlers cpp|command] [--lease-ms N] [--id ID]\n";
+    return 2;
+  }
+  auto registry = std::make_shared<tasker::HandlerRegistry>();
+  e2e::for_each_handler([&](const std::string& callable, tasker::StepHandler cpp, std::vector<std::string> command) {
+    if (kind == "cpp") {
+      registry->add(callable, std::move(cpp));
+    } else {
+      tasker::CommandSpec spec;
+      spec.argv = std::move(command);
+      registry->add(callable, tasker::make_command_handler(std::move(spec)));
+    }
+  });
+  tasker::StoreOptions store_options;
+  store_options.jitter = false;
+  auto store = tasker::open_store(url, store_options);
+  tasker::WorkerOptions options = tasker::testing::HarnessOptions::test_worker_options();
+  options.worker_id = id;
+  options.lease = std::chrono::milliseconds{lease_ms};
+  tasker::Worker worker(store, registry, options);
+  worker.start();
+  std::cout << "ready " << worker.id() << std::endl;
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
