@@ -62,10 +62,46 @@ void print_step_table(tasker::Client& client, const std::string& task_uuid,
   }
 }
 
+namespace {
 std::vector<std::filesystem::path> template_paths(const std::string& given, const tasker::Config& config) {
   if (!given.empty()) return {given};
   if (!config.template_paths.empty()) return config.template_paths;
   return {TASKER_EXAMPLE_TEMPLATES};
+}
+}  // namespace
+
+Session::Session(const std::string& db_url, const std::string& templates_dir)
+    : config(tasker::Config::load()), db(db_url.empty() ? config.database_url : db_url) {
+  tasker::set_log_level(config.log_level);
+  templates = std::make_shared<tasker::TemplateSet>(
+      tasker::TemplateSet::load(template_paths(templates_dir, config), {config.environment}));
+  store = tasker::open_store(db, tasker::StoreOptions::from(config));
+  client = std::make_unique<tasker::Client>(store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus});
+}
+
+tasker::TaskView Session::run(const tasker::TaskRequest& request, const tasker::WorkerOptions& options,
+                              const Describe& describe) {
+  ProgressPrinter progress(*bus, describe);
+  tasker::TaskView task = client->submit(request);
+  progress.follow(task.uuid);
+  fmt::print("submitted task {} ({}/{}@{}, {} steps)\n\n", task.uuid, task.namespace_name, task.name, task.version,
+             task.counts.total);
+  tasker::Worker worker(store, handlers, options, bus);
+  worker.run_until_idle();
+  print_step_table(*client, task.uuid, describe);
+  return client->get_task(task.uuid);
+}
+
+int guarded_main(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const tasker::TemplateError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
+    return 4;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    return 1;
+  }
 }
 
 }  // namespace example

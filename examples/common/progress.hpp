@@ -32,7 +32,29 @@ class ProgressPrinter {
 void print_step_table(tasker::Client& client, const std::string& task_uuid,
                       const std::function<std::string(const std::string& step, const tasker::json&)>& describe_result);
 
-/// Templates from --templates, else TASKER_TEMPLATE_PATH, else the project's templates/ folder.
-std::vector<std::filesystem::path> template_paths(const std::string& given, const tasker::Config& config);
+using Describe = std::function<std::string(const std::string& step, const tasker::json& result)>;
+
+/// What every example sets up: configuration, templates (from --templates,
+/// else TASKER_TEMPLATE_PATH, else the project's templates/), the store, an
+/// empty handler registry, an event bus and a client.
+struct Session {
+  Session(const std::string& db, const std::string& templates_dir);
+
+  tasker::Config config;
+  std::string db;
+  std::shared_ptr<tasker::TemplateSet> templates;
+  std::shared_ptr<tasker::Store> store;
+  std::shared_ptr<tasker::HandlerRegistry> handlers = std::make_shared<tasker::HandlerRegistry>();
+  std::shared_ptr<tasker::EventBus> bus = std::make_shared<tasker::EventBus>();
+  std::unique_ptr<tasker::Client> client;
+
+  /// Submit `request`, run a worker until nothing is left to do while printing
+  /// each step as it happens, then print the step table. Returns the task.
+  tasker::TaskView run(const tasker::TaskRequest& request, const tasker::WorkerOptions& options,
+                       const Describe& describe);
+};
+
+/// Runs `body`, turning tasker's errors into a message and an exit code.
+int guarded_main(const char* program, const std::function<int()>& body);
 
 }  // namespace example

@@ -104,41 +104,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"users", "orders", "products"}));
   app.add_option("--templates", templates_dir, "Template folder (default: TASKER_TEMPLATE_PATH, else the project's)");
   CLI11_PARSE(app, argc, argv);
-  try {
-    tasker::Config config = tasker::Config::load();
-    tasker::set_log_level(config.log_level);
-    if (db.empty()) db = config.database_url;
-    auto templates = std::make_shared<tasker::TemplateSet>(
-        tasker::TemplateSet::load(example::template_paths(templates_dir, config), {config.environment}));
-    auto store = tasker::open_store(db, tasker::StoreOptions::from(config));
-    auto registry = std::make_shared<tasker::HandlerRegistry>();
-    register_handlers(*registry, failing);
-    auto bus = std::make_shared<tasker::EventBus>();
-    tasker::Client client(store, templates, {&tasker::SystemClock::instance(), bus});
-    example::ProgressPrinter progress(*bus, describe);
-
+  return example::guarded_main("data_pipeline", [&] {
+    example::Session session(db, templates_dir);
+    register_handlers(*session.handlers, failing);
     tasker::TaskRequest request;
     request.namespace_name = "data_pipeline";
     request.name = "analytics_pipeline";
     request.context = {{"pipeline_run_id", tasker::new_uuid()},
                        {"date_range", {{"start_date", "2026-10-01"}, {"end_date", "2026-10-31"}}}};
     request.initiator = "examples/data_pipeline";
-    fmt::print("tasker example: analytics pipeline on {}\n", store->describe());
-    auto task = client.submit(request);
-    progress.follow(task.uuid);
-    tasker::WorkerOptions options = tasker::WorkerOptions::from(config);
+    fmt::print("tasker example: analytics pipeline on {}\n", session.store->describe());
+    tasker::WorkerOptions options = tasker::WorkerOptions::from(session.config);
     options.concurrency = 3;  // the three extracts run side by side
-    tasker::Worker worker(store, registry, options, bus);
-    worker.run_until_idle();
-    auto done = client.get_task(task.uuid);
-    example::print_step_table(client, task.uuid, describe);
-    fmt::print("\ntask {} is {} ({})\n", done.uuid, tasker::to_string(done.state), tasker::to_string(done.execution_status));
+    tasker::TaskView done = session.run(request, options, describe);
+    fmt::print("\ntask {} is {} ({})\n", done.uuid, tasker::to_string(done.state),
+               tasker::to_string(done.execution_status));
     return done.state == tasker::TaskState::complete ? 0 : 1;
-  } catch (const tasker::TemplateError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
-    return 4;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "data_pipeline: error: {}\n", e.what());
-    return 1;
-  }
+  });
 }

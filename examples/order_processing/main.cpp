@@ -86,58 +86,28 @@ int main(int argc, char** argv) {
   app.add_option("--templates", templates_dir, "Template folder (default: TASKER_TEMPLATE_PATH, else the project's)");
   CLI11_PARSE(app, argc, argv);
 
-  try {
-    tasker::Config config = tasker::Config::load();
-    tasker::set_log_level(config.log_level);
-    if (db.empty()) db = config.database_url;
-    auto templates = std::make_shared<tasker::TemplateSet>(
-        tasker::TemplateSet::load(example::template_paths(templates_dir, config), {config.environment}));
-    auto store = tasker::open_store(db, tasker::StoreOptions::from(config));
-
+  return example::guarded_main("order_processing", [&] {
+    example::Session session(db, templates_dir);
     auto gateway = std::make_shared<shop::PaymentGateway>();
-    auto inventory = std::make_shared<shop::Inventory>();
-    auto mailer = std::make_shared<shop::Mailer>();
-    auto registry = std::make_shared<tasker::HandlerRegistry>();
-    register_handlers(*registry, gateway, inventory, mailer);
+    register_handlers(*session.handlers, gateway, std::make_shared<shop::Inventory>(), std::make_shared<shop::Mailer>());
 
-    auto bus = std::make_shared<tasker::EventBus>();
-    tasker::Client client(store, templates, {&tasker::SystemClock::instance(), bus});
-    example::ProgressPrinter progress(*bus, describe);
-
-    json context = {
+    tasker::TaskRequest request;
+    request.namespace_name = "ecommerce";
+    request.name = "order_processing";
+    request.context = {
         {"order_reference", tasker::new_uuid()},  // a new order each run (identity is strict)
         {"customer_info", {{"id", 4217}, {"email", "ada@example.com"}, {"tier", "gold"}}},
         {"cart_items", {{{"product_id", 1}, {"quantity", 1}}, {{"product_id", 2}, {"quantity", 3}}}},
         {"payment_info", {{"method", "credit_card"}, {"token", card}, {"amount", 0}}}};
-    tasker::TaskRequest request;
-    request.namespace_name = "ecommerce";
-    request.name = "order_processing";
-    request.context = context;
     request.initiator = "examples/order_processing";
     request.reason = "demo order";
 
-    fmt::print("tasker demo: e-commerce order on {} (environment {}, card {})\n", store->describe(),
-               config.environment, card);
-    tasker::TaskView task = client.submit(request);
-    progress.follow(task.uuid);
-    fmt::print("submitted task {} ({}/{}@{}, {} steps)\n\n", task.uuid, task.namespace_name, task.name, task.version,
-               task.counts.total);
-
-    tasker::WorkerOptions options = tasker::WorkerOptions::from(config);
-    tasker::Worker worker(store, registry, options, bus);
-    worker.run_until_idle();
-
-    tasker::TaskView done = client.get_task(task.uuid);
-    example::print_step_table(client, task.uuid, describe);
-    fmt::print("\ntask {} is {} ({:.0f}% complete, {} transactions)\n", done.uuid, tasker::to_string(done.state),
-               done.completion_percentage, worker.stats().transactions);
-    fmt::print("inspect it: tasker status {} --db {}\n", done.uuid, db);
+    fmt::print("tasker demo: e-commerce order on {} (environment {}, card {})\n", session.store->describe(),
+               session.config.environment, card);
+    tasker::TaskView done = session.run(request, tasker::WorkerOptions::from(session.config), describe);
+    fmt::print("\ntask {} is {} ({:.0f}% complete)\n", done.uuid, tasker::to_string(done.state),
+               done.completion_percentage);
+    fmt::print("inspect it: tasker status {} --db {}\n", done.uuid, session.db);
     return done.state == tasker::TaskState::complete ? 0 : 1;
-  } catch (const tasker::TemplateError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
-    return 4;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "order_processing: error: {}\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -119,7 +120,32 @@ json command_input(const StepContext& ctx) {
 
 namespace {
 
+/// Blocks SIGPIPE in this thread while it lives: a command that exits without
+/// reading its input must make write() fail with EPIPE, not kill the worker.
+/// A library must not change the process-wide disposition, so only this
+/// thread's mask changes, and a SIGPIPE left pending is consumed before restoring it.
+class SigpipeBlock {
+ public:
+  SigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
+  }
+  ~SigpipeBlock() {
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SigpipeBlock(const SigpipeBlock&) = delete;
+  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_{}, previous_{};
+};
+
 Finished run_process(const CommandSpec& spec, const std::string& input, const StepContext& ctx, const Clock& clock) {
+  SigpipeBlock no_sigpipe;
   std::vector<std::string> args = spec.argv;
   if (spec.shell) args = {"/bin/sh", "-c", joined(spec.argv)};
   std::vector<char*> argv;

@@ -240,9 +240,12 @@ class Worker::Impl {
       shared_->closing = false;
       shared_->exited = 0;
     }
-    subscription_ = store_->on_work_available([weak = std::weak_ptr<Shared>(shared_)] {
-      if (auto s = weak.lock()) s->signal_work();
-    });
+    // polling_only means what it says: wake-ups (in-process or NOTIFY) are
+    // ignored, and work is found by the fallback poll alone.
+    if (options_.event_mode != EventMode::polling_only)
+      subscription_ = store_->on_work_available([weak = std::weak_ptr<Shared>(shared_)] {
+        if (auto s = weak.lock()) s->signal_work();
+      });
     threads_.clear();
     for (int i = 0; i < options_.concurrency; ++i) threads_.emplace_back(handler_thread, shared_);
   }
@@ -446,30 +449,29 @@ class Worker::Impl {
   void enforce_deadlines(TimePoint t, std::vector<StepOutcome>& batch) {
     for (auto& [key, f] : in_flight_) {
       if (f.decided || t < f.deadline) continue;
-      f.decided = true;
-      f.cancelled->store(true);
-      StepOutcome o;
-      o.step_id = key.first;
-      o.claim_token = key.second;
-      o.kind = StepOutcome::Kind::failure;
+      StepOutcome o = decide(key, f, StepOutcome::Kind::failure);
       o.failure = {"the step did not finish within its timeout_seconds", "timeout", true, json::object()};
       count_outcome(o);
       batch.push_back(std::move(o));
     }
   }
 
+  /// The worker itself settles an attempt (timeout, release): the handler is
+  /// told to cancel, and whatever it returns later is dropped.
+  static StepOutcome decide(const FlightKey& key, Flight& f, StepOutcome::Kind kind) {
+    f.decided = true;
+    f.cancelled->store(true);
+    StepOutcome o;
+    o.step_id = key.first;
+    o.claim_token = key.second;
+    o.kind = kind;
+    return o;
+  }
+
   /// Stopping and out of grace: hand the steps back unrun; late results are dropped.
   void release_all(std::vector<StepOutcome>& batch) {
-    for (auto& [key, f] : in_flight_) {
-      if (f.decided) continue;
-      f.decided = true;
-      f.cancelled->store(true);
-      StepOutcome o;
-      o.step_id = key.first;
-      o.claim_token = key.second;
-      o.kind = StepOutcome::Kind::release;
-      batch.push_back(std::move(o));
-    }
+    for (auto& [key, f] : in_flight_)
+      if (!f.decided) batch.push_back(decide(key, f, StepOutcome::Kind::release));
     // Decided flights no longer hold the worker back from stopping.
     std::erase_if(in_flight_, [](const auto& entry) { return entry.second.decided; });
   }

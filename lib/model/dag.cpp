@@ -184,17 +184,26 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
   return dag;
 }
 
-std::vector<Diagnostic> validate_graph(const TaskTemplate& tmpl) {
+namespace {
+/// A template's step names and dependency lists, as Dag::build takes them.
+struct GraphInput {
   std::vector<std::string> names;
-  std::vector<std::vector<std::string>> deps;
-  names.reserve(tmpl.steps.size());
-  deps.reserve(tmpl.steps.size());
-  for (const auto& s : tmpl.steps) {
-    names.push_back(s.name);
-    deps.push_back(s.dependencies);
+  std::vector<std::vector<std::string>> dependencies;
+  explicit GraphInput(const TaskTemplate& tmpl) {
+    names.reserve(tmpl.steps.size());
+    dependencies.reserve(tmpl.steps.size());
+    for (const auto& s : tmpl.steps) {
+      names.push_back(s.name);
+      dependencies.push_back(s.dependencies);
+    }
   }
+};
+}  // namespace
+
+std::vector<Diagnostic> validate_graph(const TaskTemplate& tmpl) {
+  GraphInput input(tmpl);
   std::vector<DagIssue> issues;
-  (void)Dag::build(names, deps, issues);
+  (void)Dag::build(input.names, input.dependencies, issues);
   std::vector<Diagnostic> out;
   for (auto& issue : issues) {
     const StepTemplate& step = tmpl.steps[issue.step];
@@ -218,16 +227,9 @@ std::vector<Diagnostic> validate_graph(const TaskTemplate& tmpl) {
 Dag Dag::of(const TaskTemplate& tmpl) {
   std::vector<Diagnostic> diagnostics = validate_graph(tmpl);
   if (has_errors(diagnostics)) throw TemplateError(std::move(diagnostics));
-  std::vector<std::string> names;
-  std::vector<std::vector<std::string>> deps;
-  names.reserve(tmpl.steps.size());
-  deps.reserve(tmpl.steps.size());
-  for (const auto& s : tmpl.steps) {
-    names.push_back(s.name);
-    deps.push_back(s.dependencies);
-  }
+  GraphInput input(tmpl);
   std::vector<DagIssue> ignored;  // only duplicate-dependency warnings remain
-  return build(names, deps, ignored);
+  return build(input.names, input.dependencies, ignored);
 }
 
 std::optional<std::size_t> Dag::find(std::string_view step_name) const {

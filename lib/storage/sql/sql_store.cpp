@@ -558,6 +558,10 @@ class SqlStore final : public Store {
       "id, uuid, namespace_name, name, version, state, context, initiator, source_system, reason, tags, priority, "
       "correlation_id, idempotency_key, identity_hash, bypassed_steps, created_at, updated_at, completed_at, "
       "total_steps";
+  /// The columns locked_from() reads, in its order.
+  static constexpr const char* kLockedStepColumns =
+      "id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, "
+      "name, worker_id";
   static constexpr const char* kStepColumns =
       "s.id, s.uuid, s.name, s.callable, s.state, s.dependencies, s.attempts, s.max_attempts, s.retryable, "
       "s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds, s.results, s.error, s.worker_id, "
@@ -606,10 +610,8 @@ class SqlStore final : public Store {
         rows(1, {{"seq", kInt}, {"task_id", kInt}, {"step_id", kInt}, {"from_state", kText}, {"to_state", kText},
                  {"worker_id", kText}, {"reason", kText}, {"attempt", kInt}}));
 
-    sql_.lock_steps = fmt::format(
-        "SELECT id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, "
-        "max_backoff_ms, name, worker_id FROM tasker_steps WHERE id IN {} ORDER BY id{}",
-        ints(1), d.for_update);
+    sql_.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE id IN {} ORDER BY id{}", kLockedStepColumns,
+                                  ints(1), d.for_update);
     sql_.update_steps = fmt::format(
         "UPDATE tasker_steps SET state = x.new_state, "
         "results = CASE WHEN x.set_results = 1 THEN x.new_results ELSE results END, "
@@ -694,10 +696,8 @@ class SqlStore final : public Store {
     sql_.transitions_of_step = transitions_sql + " AND s.name = $2 ORDER BY tr.id";
     // Operator actions lock the task first, so two of them on one task serialise.
     sql_.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
-    sql_.step_by_name = fmt::format(
-        "SELECT id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, "
-        "max_backoff_ms, name, worker_id FROM tasker_steps WHERE task_id = $1 AND name = $2{}",
-        d.for_update);
+    sql_.step_by_name = fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}",
+                                    kLockedStepColumns, d.for_update);
     sql_.unfinished_steps_of_task = fmt::format(
         "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
         "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",
