@@ -9,6 +9,8 @@
 namespace tasker {
 
 struct TaskTemplate;
+struct TaskView;
+struct StepView;
 
 enum class GraphFormat { dot, mermaid };
 
@@ -26,6 +28,10 @@ struct GraphSpec {
 
 /// The graph of a template, nodes labelled with callable and retry policy.
 [[nodiscard]] GraphSpec graph_of(const TaskTemplate& tmpl);
+
+/// The graph of a task (running or finished): one node per step (bypassed
+/// steps are absent), labelled with callable and attempts, coloured by state.
+[[nodiscard]] GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps);
 
 [[nodiscard]] std::string render_graph(const GraphSpec& graph, GraphFormat format);
 

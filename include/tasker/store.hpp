@@ -150,6 +150,10 @@ struct StoreOptions {
   bool jitter{true};                ///< randomise retry delays (design.md: off in the test environment)
   bool listen{true};                ///< PostgreSQL: LISTEN for cross-process wake-ups
   bool migrate{true};               ///< apply migrations on open
+  /// SQLite: create the file when it does not exist. When false, open_store
+  /// throws NotFoundError instead (for tools that only read or act on existing
+  /// tasks, so a mistyped path is reported rather than silently created).
+  bool create_if_missing{true};
 
   /// Pool size, busy timeout and jitter from configuration.
   static StoreOptions from(const Config& config);
@@ -157,7 +161,9 @@ struct StoreOptions {
 
 /// Open `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite::memory:` or
 /// `postgresql://user:pass@host:port/db[?schema=name]`. Throws ConfigurationError
-/// for a malformed URL and StorageError when the database cannot be opened.
+/// for a malformed URL, NotFoundError for a missing SQLite file when
+/// `options.create_if_missing` is false, and StorageError when the database
+/// cannot be opened.
 [[nodiscard]] std::shared_ptr<Store> open_store(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace tasker

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "tasker/dag.hpp"
+#include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
 namespace tasker {
@@ -26,6 +27,23 @@ GraphSpec graph_of(const TaskTemplate& tmpl) {
   }
   for (std::size_t i = 0; i < dag.size(); ++i)
     for (auto child : dag.children(i)) graph.edges.emplace_back(i, child);
+  return graph;
+}
+
+GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps) {
+  GraphSpec graph;
+  graph.title = fmt::format("{}/{}@{} task {}", task.namespace_name, task.name, task.version, task.uuid);
+  std::map<std::string, std::size_t, std::less<>> index;
+  graph.nodes.reserve(steps.size());
+  for (const auto& step : steps) {
+    index.emplace(step.name, graph.nodes.size());
+    graph.nodes.push_back({step.name,
+                           {step.callable, fmt::format("attempts {}/{}", step.attempts, step.max_attempts)},
+                           std::string(to_string(step.state))});
+  }
+  for (std::size_t child = 0; child < steps.size(); ++child)
+    for (const auto& parent : steps[child].dependencies)
+      if (auto it = index.find(parent); it != index.end()) graph.edges.emplace_back(it->second, child);
   return graph;
 }
 

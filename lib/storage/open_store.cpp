@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "storage/backends.hpp"
 #include "storage/sql/sql_store.hpp"
 #include "tasker/errors.hpp"
@@ -25,6 +27,12 @@ std::shared_ptr<Store> open_store(const std::string& url, const StoreOptions& op
     if (auto q = rest.find('?'); q != std::string::npos) query = rest.substr(q + 1), rest.resize(q);
     if (rest.empty())
       throw ConfigurationError("database_url", url, "the sqlite URL names no file; use sqlite://tasker.db");
+    std::error_code ec;
+    if (!options.create_if_missing && rest != ":memory:" && !std::filesystem::exists(rest, ec))
+      throw NotFoundError("database", url,
+                          fmt::format("there is no file {}; check the URL (a new database is created by "
+                                      "`tasker migrate --db {}`)",
+                                      std::filesystem::absolute(rest, ec).string(), url));
     return detail::sql::make_sql_store(detail::make_sqlite_backend(rest, query, options), options);
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)

@@ -7,6 +7,7 @@
 #include "helpers.hpp"
 #include "tasker/graph.hpp"
 #include "tasker/loader.hpp"
+#include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
 using tasker::GraphFormat;
@@ -107,4 +108,33 @@ TEST_CASE("graph: quotes in labels are escaped") {
   CHECK(contains(dot, "label=\"say \\\"hi\\\"\\nback\\\\slash\""));
   auto mermaid = tasker::render_graph(graph, GraphFormat::mermaid);
   CHECK(contains(mermaid, "n0[\"say #quot;hi#quot;<br/>back\\slash\"]"));
+}
+
+TEST_CASE("graph: graph_of a task has its steps, their states and dependencies") {
+  tasker::TaskView task;
+  task.uuid = "3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b";
+  task.namespace_name = "shop";
+  task.name = "checkout";
+  task.version = "1.0.0";
+  auto step = [](std::string name, tasker::StepState state, std::vector<std::string> deps, int attempts) {
+    tasker::StepView s;
+    s.name = std::move(name);
+    s.callable = "shop." + s.name;
+    s.state = state;
+    s.dependencies = std::move(deps);
+    s.attempts = attempts;
+    s.max_attempts = 3;
+    return s;
+  };
+  // `pay` was bypassed: `ship`'s dependency on it has no node and draws no edge.
+  std::vector<tasker::StepView> steps{step("cart", tasker::StepState::complete, {}, 1),
+                                      step("ship", tasker::StepState::error, {"cart", "pay"}, 3)};
+  auto graph = tasker::graph_of(task, steps);
+  CHECK(graph.title == "shop/checkout@1.0.0 task 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b");
+  REQUIRE(graph.nodes.size() == 2u);
+  CHECK(graph.nodes[0].details == std::vector<std::string>{"shop.cart", "attempts 1/3"});
+  CHECK(graph.nodes[1].state == "error");
+  REQUIRE(graph.edges.size() == 1u);
+  CHECK(graph.edges[0] == std::pair<std::size_t, std::size_t>{0, 1});
+  CHECK(contains(tasker::render_graph(graph, GraphFormat::dot), "[error]\", fillcolor=\"#ef9a9a\""));
 }
