@@ -1,13 +1,20 @@
 #pragma once
-// Each subcommand registers itself on the app; its callback sets the exit code.
+// Each subcommand registers itself on the app; its callback does the work and
+// throws on failure (main maps the exception to an exit code, exit_codes.cpp).
+// The helpers here are what several subcommands share: the database option,
+// JSON arguments, template loading.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tasker/config.hpp"
+#include "tasker/json.hpp"
+#include "tasker/store.hpp"
+#include "tasker/template_set.hpp"
 
 namespace tasker::cli {
 
@@ -15,19 +22,51 @@ namespace tasker::cli {
 struct Invocation {
   int exit_code{0};
   std::optional<std::filesystem::path> config_file;  ///< --config
+  std::string log_level;                             ///< --log-level; empty: configuration
 
   /// Configuration, loaded on first use (so `--help` never fails on a bad environment).
   const Config& config();
+  /// Set the library's log level from --log-level, else the configuration.
+  void apply_log_level();
 
  private:
   std::optional<Config> config_;
 };
 
 /// Template folders: the given ones, else TASKER_TEMPLATE_PATH, else ./templates.
-std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::vector<std::string>& given);
+std::vector<std::filesystem::path> template_paths(Invocation& inv,
+                                                  const std::vector<std::string>& given);
+
+/// Load templates from `given` (see template_paths) with `env`'s overrides
+/// (empty: TASKER_ENV, else development). Throws TemplateError.
+TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given,
+                              const std::string& env);
+
+/// Add `--db URL` to `cmd`.
+void add_db_option(CLI::App* cmd, std::string& db);
+
+/// Whether a command may create a missing SQLite database.
+enum class DbAccess {
+  create,    ///< submit, run, worker, migrate
+  existing,  ///< commands that read or act on tasks: a missing file is an error
+};
+
+/// Open the store named by --db, else the configuration's URL.
+std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access);
+
+/// A JSON argument given inline, as `@path` (a file) or `@-` (stdin). `option`
+/// names it in messages. Throws InvalidRequestError saying what is malformed and where.
+json parse_json_argument(const std::string& text, const std::string& option);
 
 void add_validate_command(CLI::App& app, Invocation& inv);
 void add_graph_command(CLI::App& app, Invocation& inv);
 void add_templates_command(CLI::App& app, Invocation& inv);
+void add_submit_command(CLI::App& app, Invocation& inv);
+void add_inspect_commands(CLI::App& app, Invocation& inv);  ///< status, list, steps, audit
+void add_operator_commands(CLI::App& app,
+                           Invocation& inv);  ///< cancel, step reset|resolve|complete
+void add_watch_command(CLI::App& app, Invocation& inv);
+void add_migrate_command(CLI::App& app, Invocation& inv);
+void add_worker_commands(CLI::App& app, Invocation& inv);  ///< worker, run
 
 }  // namespace tasker::cli

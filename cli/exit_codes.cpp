@@ -4,18 +4,46 @@
 
 #include <cstdio>
 
-#include "tasker/errors.hpp"
-
 namespace tasker::cli {
 
+namespace {
+// Messages from databases and the OS may span lines; the CLI promises one.
+std::string one_line(std::string_view text) {
+  std::string out;
+  bool gap = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      gap = true;
+      continue;
+    }
+    if (gap && !out.empty())
+      out += out.back() == '.' || out.back() == ';' || out.back() == ':' ? " " : "; ";
+    gap = false;
+    out += c;
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
+}
+}  // namespace
+
 int report_current_exception() {
-  auto print = [](const char* message) { fmt::print(stderr, "tasker: error: {}\n", message); };
+  auto print = [](const char* message) {
+    fmt::print(stderr, "tasker: error: {}\n", one_line(message));
+  };
   try {
     throw;
   } catch (const TemplateError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
+    // One line per problem, compiler-style, so editors can jump to it.
+    for (const auto& d : e.diagnostics())
+      fmt::print(stderr, "tasker: {}\n", one_line(d.to_string()));
     if (e.diagnostics().empty()) print(e.what());
     return kInvalid;
+  } catch (const TaskFailedError& e) {
+    print(e.what());
+    return kTaskFailed;
+  } catch (const InterruptedError& e) {
+    print(e.what());
+    return kInterrupted;
   } catch (const NotFoundError& e) {
     print(e.what());
     return kNotFound;

@@ -5,36 +5,62 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 
-namespace tasker::cli {
+namespace {
 
-const Config& Invocation::config() {
-  if (!config_) config_ = Config::load(config_file);
-  return *config_;
+// CLI11's own errors (unknown option, missing argument, ...) as one line
+// naming the command whose --help explains it.
+std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
+  if (app->get_subcommands().empty() && !app->remaining().empty()) {
+    std::string names;
+    for (const CLI::App* sub : app->get_subcommands({}))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    return fmt::format(
+        "tasker: error: unknown command `{}`; the commands are {}; see `tasker --help`\n",
+        app->remaining().front(), names);
+  }
+  std::string command = app->get_name();
+  for (const CLI::App* sub = app; sub;) {
+    auto parsed = sub->get_subcommands();
+    sub = parsed.empty() ? nullptr : parsed.front();
+    if (sub) command += " " + sub->get_name();
+  }
+  return fmt::format("tasker: error: {}; see `{} --help`\n", e.what(), command);
 }
 
-std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::vector<std::string>& given) {
-  if (!given.empty()) return {given.begin(), given.end()};
-  if (!inv.config().template_paths.empty()) return inv.config().template_paths;
-  return {"templates"};
-}
-
-}  // namespace tasker::cli
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace tasker::cli;
-  CLI::App app{"tasker: durable workflow orchestration. Validate templates, submit and inspect tasks, run workers.",
-               "tasker"};
+  CLI::App app{
+      "tasker: durable workflow orchestration. Validate templates, submit and inspect tasks, run "
+      "workers.",
+      "tasker"};
   app.require_subcommand(1);
+  app.fallthrough();  // --config and --log-level also work after the subcommand
   app.set_version_flag("--version", "tasker 0.1.0");
+  app.failure_message(usage_failure);
   app.footer(
-      "Configuration: TASKER_ENV, TASKER_DATABASE_URL (or DATABASE_URL), TASKER_TEMPLATE_PATH, TASKER_CONFIG.\n"
-      "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 not found, 4 invalid input, 5 task failed.\n"
+      "Configuration: TASKER_ENV, TASKER_DATABASE_URL (or DATABASE_URL), TASKER_TEMPLATE_PATH, "
+      "TASKER_CONFIG,\n"
+      "TASKER_LOG_LEVEL.\n"
+      "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 not found, 4 invalid input, 5 task failed, "
+      "130 interrupted.\n"
       "Run `tasker COMMAND --help` for a command's options and an example.");
   Invocation inv;
   app.add_option("--config", inv.config_file, "YAML configuration file (default: TASKER_CONFIG)");
+  app.add_option(
+      "--log-level", inv.log_level,
+      "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
+      "configuration, else warn)");
   add_validate_command(app, inv);
   add_templates_command(app, inv);
   add_graph_command(app, inv);
+  add_submit_command(app, inv);
+  add_inspect_commands(app, inv);
+  add_operator_commands(app, inv);
+  add_watch_command(app, inv);
+  add_migrate_command(app, inv);
+  add_worker_commands(app, inv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

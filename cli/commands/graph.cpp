@@ -1,10 +1,12 @@
-// tasker graph TEMPLATE: the DAG as Graphviz dot or Mermaid.
+// tasker graph TEMPLATE|UUID: a template's DAG, or a task's with nodes coloured
+// by state, as Graphviz dot or Mermaid.
 #include <fmt/format.h>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "request.hpp"
+#include "tasker/client.hpp"
 #include "tasker/graph.hpp"
-#include "tasker/template_set.hpp"
 
 namespace tasker::cli {
 
@@ -12,30 +14,37 @@ void add_graph_command(CLI::App& app, Invocation& inv) {
   struct Options {
     std::string target;
     std::string format{"dot"};
-    std::vector<std::string> templates;
-    std::string env;
+    TemplateOptions templates;
+    std::string db;
   };
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("graph", "Draw a template's DAG (nodes: callable and retry policy)");
-  cmd->add_option("target", opts->target, "A template file, or NAMESPACE/NAME[@VERSION] found under --templates")
+  auto* cmd = app.add_subcommand("graph",
+                                 "Draw a template's DAG (callable, retry policy), or a task's "
+                                 "(attempts, nodes coloured by state)");
+  cmd->add_option(
+         "target", opts->target,
+         "A task uuid, a template file, or NAMESPACE/NAME[@VERSION] found under --templates")
       ->required();
-  cmd->add_option("--format", opts->format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
-  cmd->add_option("--templates", opts->templates, "Template folders (default: TASKER_TEMPLATE_PATH, else ./templates)");
-  cmd->add_option("--env", opts->env, "Environment whose overrides apply");
+  cmd->add_option("--format", opts->format, "dot or mermaid")
+      ->check(CLI::IsMember({"dot", "mermaid"}));
+  add_template_options(cmd, opts->templates);
+  add_db_option(cmd, opts->db);
   cmd->footer(
       "Examples:\n  tasker graph templates/math/diamond.yaml | dot -Tsvg > diamond.svg\n"
-      "  tasker graph diamond_workflow/diamond_pattern --format mermaid");
+      "  tasker graph diamond_workflow/diamond_pattern --format mermaid\n"
+      "  tasker graph 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --db sqlite://tasker.db | dot -Tpng > "
+      "task.png");
   cmd->callback([opts, &inv] {
-    LoadOptions load;
-    if (!opts->env.empty()) load.environment = opts->env;
     GraphFormat format = opts->format == "mermaid" ? GraphFormat::mermaid : GraphFormat::dot;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(opts->target, ec)) {
-      fmt::print("{}", render_graph(graph_of(load_template_file(opts->target, load)), format));
+    if (is_uuid(opts->target)) {
+      Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
+      TaskView task = client.get_task(opts->target);
+      fmt::print("{}", render_graph(graph_of(task, client.list_steps(opts->target)), format));
       return;
     }
-    TemplateSet set = TemplateSet::load(template_paths(inv, opts->templates), load);
-    fmt::print("{}", render_graph(graph_of(set.get(TemplateRef::parse(opts->target))), format));
+    ResolvedTemplate resolved =
+        resolve_template(inv, opts->target, opts->templates.paths, opts->templates.env);
+    fmt::print("{}", render_graph(graph_of(*resolved.tmpl), format));
   });
 }
 

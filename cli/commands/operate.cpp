@@ -1,0 +1,111 @@
+// Operator actions: tasker cancel | step reset | step resolve | step complete.
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "tasker/client.hpp"
+#include "views.hpp"
+
+namespace tasker::cli {
+
+namespace {
+
+struct StepActionOptions {
+  std::string uuid;
+  std::string step;
+  std::string reason;
+  std::string result;
+  std::string db;
+  bool json{false};
+};
+
+using StepAction = std::function<StepView(Client&, const StepActionOptions&)>;
+
+void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name,
+                     const std::string& description, const std::string& example, bool takes_result,
+                     StepAction action) {
+  auto opts = std::make_shared<StepActionOptions>();
+  auto* cmd = parent.add_subcommand(name, description);
+  cmd->add_option("uuid", opts->uuid, "The task's uuid")->required();
+  cmd->add_option("step", opts->step, "The step's name")->required();
+  if (takes_result)
+    cmd->add_option("--result", opts->result,
+                    "The step's result: JSON text, @FILE, or @- for stdin")
+        ->required();
+  cmd->add_option("--reason", opts->reason, "Why (recorded in the step's history)");
+  add_db_option(cmd, opts->db);
+  cmd->add_flag("--json", opts->json, "Print the step as JSON");
+  cmd->footer("Example:\n  " + example);
+  cmd->callback([opts, &inv, action = std::move(action), name] {
+    Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
+    StepView step = action(client, *opts);
+    if (opts->json) return print_json(to_json(step));
+    fmt::print("step `{}` of task {}: {} (after {})\n", step.name, step.task_uuid,
+               to_string(step.state), name);
+  });
+}
+
+std::string reason_or(const StepActionOptions& o, const char* fallback) {
+  return o.reason.empty() ? fallback : o.reason;
+}
+
+}  // namespace
+
+void add_operator_commands(CLI::App& app, Invocation& inv) {
+  {
+    struct Options {
+      std::string uuid;
+      std::string reason;
+      std::string db;
+      bool json{false};
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("cancel", "Cancel a task: every unfinished step is cancelled");
+    cmd->add_option("uuid", opts->uuid, "The task's uuid")->required();
+    cmd->add_option("--reason", opts->reason, "Why (recorded in the task's history)");
+    add_db_option(cmd, opts->db);
+    cmd->add_flag("--json", opts->json, "Print the task as JSON");
+    cmd->footer(
+        "Example:\n  tasker cancel 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --reason 'customer "
+        "withdrew the order'\n"
+        "Running attempts are not killed at once: their results are discarded when they report.");
+    cmd->callback([opts, &inv] {
+      Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
+      TaskView task =
+          client.cancel(opts->uuid, opts->reason.empty() ? "cancelled by operator" : opts->reason);
+      if (opts->json) return print_json(to_json(task));
+      fmt::print("task {} {}: {} of {} steps cancelled\n", task.uuid, to_string(task.state),
+                 task.counts.cancelled, task.counts.total);
+    });
+  }
+
+  auto* step = app.add_subcommand("step", "Operator actions on one step: reset, resolve, complete");
+  step->require_subcommand(1);
+  step->footer("Run `tasker step ACTION --help` for an action's options.");
+  add_step_action(
+      *step, inv, "reset", "Give a failed step a fresh set of attempts; the task resumes",
+      "tasker step reset 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment --reason 'gateway "
+      "fixed'",
+      false, [](Client& c, const StepActionOptions& o) {
+        return c.reset_step_for_retry(o.uuid, o.step, reason_or(o, "reset by operator"));
+      });
+  add_step_action(
+      *step, inv, "resolve",
+      "Mark a step done without a result; its dependents proceed (use `complete` to give a result)",
+      "tasker step resolve 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b send_confirmation --reason 'sent "
+      "by hand'",
+      false, [](Client& c, const StepActionOptions& o) {
+        return c.resolve_step_manually(o.uuid, o.step, reason_or(o, "resolved by operator"));
+      });
+  add_step_action(*step, inv, "complete",
+                  "Mark a step complete with a result; its dependents see that result",
+                  "tasker step complete 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment "
+                  "--result '{\"payment_id\": \"pay_manual\"}'",
+                  true, [](Client& c, const StepActionOptions& o) {
+                    json result = parse_json_argument(o.result, "--result");
+                    return c.complete_step_manually(o.uuid, o.step, result,
+                                                    reason_or(o, "completed by operator"));
+                  });
+}
+
+}  // namespace tasker::cli

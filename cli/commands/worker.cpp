@@ -1,0 +1,210 @@
+// tasker worker: run the templates' command handlers until stopped.
+// tasker run: submit a task and work it to the end in this process.
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "live_view.hpp"
+#include "output.hpp"
+#include "request.hpp"
+#include "signals.hpp"
+#include "tasker/client.hpp"
+#include "tasker/command_handler.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/worker.hpp"
+
+namespace tasker::cli {
+
+namespace {
+
+std::vector<std::string> event_mode_names() {
+  std::vector<std::string> names;
+  for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
+    names.emplace_back(to_string(m));
+  return names;
+}
+
+/// The options a worker takes on the command line; unset ones come from configuration.
+struct WorkerFlags {
+  int concurrency{0};
+  std::vector<std::string> namespaces;
+  long long lease_ms{0};
+  std::string event_mode;
+  long long stop_grace_ms{10'000};
+};
+
+void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
+  cmd->add_option("--concurrency", f.concurrency,
+                  "Handler threads (default: configuration, else 4)")
+      ->check(CLI::Range(1, 1024));
+  if (with_namespaces)
+    cmd->add_option("--namespace", f.namespaces,
+                    "Only run steps of tasks in this namespace (repeatable; default: all)");
+  cmd->add_option("--lease-ms", f.lease_ms,
+                  "A claim's lease; a crashed worker's steps are retried after it (default 30000)")
+      ->check(CLI::Range(100LL, 24LL * 3600 * 1000));
+  cmd->add_option("--event-mode", f.event_mode,
+                  "How work is noticed: polling_only, event_driven or hybrid (default)")
+      ->check(CLI::IsMember(event_mode_names()));
+  cmd->add_option("--stop-grace-ms", f.stop_grace_ms,
+                  "On SIGINT/SIGTERM, how long running handlers may finish before they are killed "
+                  "and their steps "
+                  "handed back")
+      ->check(CLI::Range(0LL, 3600LL * 1000));
+}
+
+WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
+  WorkerOptions o = WorkerOptions::from(inv.config());
+  if (f.concurrency > 0) o.concurrency = f.concurrency;
+  if (f.lease_ms > 0) o.lease = std::chrono::milliseconds{f.lease_ms};
+  for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
+    if (to_string(m) == f.event_mode) o.event_mode = m;
+  o.namespaces = f.namespaces;
+  o.stop_grace = std::chrono::milliseconds{f.stop_grace_ms};
+  return o;
+}
+
+/// A registry with a command handler for every step of `set` that has one.
+/// Throws TemplateError when a program is missing, InvalidRequestError when no step has a command.
+std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set,
+                                                  const std::string& where) {
+  auto registry = std::make_shared<HandlerRegistry>();
+  if (register_command_handlers(*registry, set).empty())
+    throw InvalidRequestError(
+        fmt::format("no step of the {} template{} in {} has a `handler.command`, so this worker "
+                    "would have nothing to run; "
+                    "give steps a command (see docs/handlers.md) or point --templates at the "
+                    "templates that have them",
+                    set.size(), set.size() == 1 ? "" : "s", where));
+  return registry;
+}
+
+/// Fails when the worker's loop has ended on its own (it logs why).
+void check_alive(const Worker& worker) {
+  if (!worker.running()) throw Error("the worker stopped unexpectedly; see the log lines above");
+}
+
+void add_worker(CLI::App& app, Invocation& inv) {
+  struct Options {
+    std::string db;
+    bool json{false};
+    TemplateOptions templates;
+    WorkerFlags flags;
+  };
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "worker", "Run the command handlers of the templates' steps until SIGINT or SIGTERM");
+  add_template_options(cmd, opts->templates);
+  add_worker_flags(cmd, opts->flags, true);
+  add_db_option(cmd, opts->db);
+  cmd->add_flag("--json", opts->json,
+                "When stopped, print the worker's counters as JSON on stdout");
+  cmd->footer(
+      "Example:\n  tasker worker --db sqlite://shop.db --templates examples/command_handlers "
+      "--concurrency 8\n"
+      "Steps with `handler.command` run as processes (docs/handlers.md); other steps are left to "
+      "other workers.\n"
+      "Log lines go to stderr (--log-level info shows the worker's life cycle). On SIGINT or "
+      "SIGTERM the worker\n"
+      "stops claiming, lets running handlers finish (--stop-grace-ms), hands back what it holds, "
+      "and exits 0.");
+  cmd->callback([opts, &inv] {
+    SignalWaiter signals;  // before any thread starts, so only wait() receives SIGINT/SIGTERM
+    std::string where;
+    for (const auto& p : template_paths(inv, opts->templates.paths))
+      where += (where.empty() ? "" : ", ") + p.string();
+    TemplateSet set = load_template_set(inv, opts->templates.paths, opts->templates.env);
+    auto handlers = command_handlers(set, where);
+    auto store = open_database(inv, opts->db, DbAccess::create);
+    Worker worker(store, handlers, worker_options(inv, opts->flags));
+    worker.start();
+    fmt::print(stderr,
+               "tasker worker {}: {} command handler{} on {}; stop with Ctrl-C or SIGTERM\n",
+               worker.id(), handlers->size(), handlers->size() == 1 ? "" : "s", store->describe());
+    while (!signals.wait(std::chrono::milliseconds{500})) check_alive(worker);
+    fmt::print(stderr, "tasker worker {}: {} received, stopping\n", worker.id(),
+               signal_name(signals.received()));
+    worker.stop();
+    WorkerStats s = worker.stats();
+    fmt::print(
+        stderr,
+        "tasker worker {}: stopped; {} steps claimed, {} succeeded, {} failed, {} discarded\n",
+        worker.id(), s.claimed, s.succeeded, s.failed, s.discarded);
+    if (opts->json)
+      print_json({{"worker_id", worker.id()},
+                  {"claimed", s.claimed},
+                  {"succeeded", s.succeeded},
+                  {"failed", s.failed},
+                  {"discarded", s.discarded},
+                  {"reclaimed", s.reclaimed}});
+  });
+}
+
+void add_run(CLI::App& app, Invocation& inv) {
+  struct Options {
+    std::string db;
+    RequestOptions request;
+    WorkerFlags flags;
+    ViewOptions view{100};
+  };
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "run", "Submit a task and run its command handlers in this process until it ends");
+  add_request_options(cmd, opts->request);
+  add_worker_flags(cmd, opts->flags, false);
+  add_view_options(cmd, opts->view);
+  add_db_option(cmd, opts->db);
+  cmd->footer(
+      "Example:\n  tasker run examples/command_handlers/order_processing.yaml "
+      "--context @examples/command_handlers/context.json\n"
+      "Every step must have a `handler.command` (docs/handlers.md). Exit code 0 when the task "
+      "completes, 5 when it\n"
+      "fails or is cancelled, 130 when interrupted (the task stays in the database; `tasker "
+      "worker` finishes it).\n"
+      "The worker of `run` serves the template's namespace: on a shared database it also runs "
+      "waiting steps of\n"
+      "other tasks of that template until this task ends.");
+  cmd->callback([opts, &inv] {
+    SignalWaiter signals;
+    ResolvedTemplate resolved = resolve_template(inv, opts->request);
+    const TaskTemplate& tmpl = *resolved.tmpl;
+    TaskRequest request = make_request(opts->request, tmpl);
+    for (const auto& step : tmpl.steps)
+      if (step.handler.command.empty() &&
+          std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) ==
+              request.bypass_steps.end())
+        throw InvalidRequestError(fmt::format(
+            "{}:{}: step `{}` of {} has no `handler.command`, and `tasker run` runs command "
+            "handlers only; give it a "
+            "command (docs/handlers.md), leave it out with --bypass {}, or run the task with your "
+            "application's worker",
+            step.location.file, step.location.line, step.name, tmpl.qualified_name(), step.name));
+    TemplateSet
+        only;  // the task's own handlers: other templates' commands are not this run's business
+    only.add(tmpl);
+    auto handlers = command_handlers(only, tmpl.location.file);
+    auto store = open_database(inv, opts->db, DbAccess::create);
+    Client client(store, resolved.set);
+    WorkerOptions worker_opts = worker_options(inv, opts->flags);
+    worker_opts.namespaces = {tmpl.namespace_name};
+    Worker worker(store, handlers, worker_opts);  // checks its options before anything is written
+    TaskView task = client.submit(request);
+    worker.start();
+    FollowOptions follow = follow_options(opts->view);
+    follow.on_tick = [&worker] { check_alive(worker); };
+    follow_to_outcome(
+        client, task.uuid, follow, signals, opts->view.json,
+        fmt::format("its running steps were handed back; finish it with `tasker worker --db {} "
+                    "--templates {}`",
+                    store->describe(), tmpl.location.file));
+  });
+}
+
+}  // namespace
+
+void add_worker_commands(CLI::App& app, Invocation& inv) {
+  add_worker(app, inv);
+  add_run(app, inv);
+}
+
+}  // namespace tasker::cli

@@ -1,0 +1,94 @@
+// What the subcommands share: configuration, the database, templates, JSON arguments.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/logging.hpp"
+
+namespace tasker::cli {
+
+const Config& Invocation::config() {
+  if (!config_) config_ = Config::load(config_file);
+  return *config_;
+}
+
+void Invocation::apply_log_level() {
+  set_log_level(log_level.empty() ? config().log_level : log_level);
+}
+
+std::vector<std::filesystem::path> template_paths(Invocation& inv,
+                                                  const std::vector<std::string>& given) {
+  if (!given.empty()) return {given.begin(), given.end()};
+  if (!inv.config().template_paths.empty()) return inv.config().template_paths;
+  return {"templates"};
+}
+
+TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given,
+                              const std::string& env) {
+  LoadOptions load;
+  if (!env.empty()) load.environment = env;
+  return TemplateSet::load(template_paths(inv, given), load);
+}
+
+void add_db_option(CLI::App* cmd, std::string& db) {
+  cmd->add_option("--db", db,
+                  "Database URL: sqlite://file.db, sqlite:///abs/file.db or "
+                  "postgresql://user:pass@host:port/db "
+                  "(default: TASKER_DATABASE_URL, DATABASE_URL, else sqlite://tasker.db)");
+}
+
+std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access) {
+  inv.apply_log_level();
+  StoreOptions options = StoreOptions::from(inv.config());
+  options.create_if_missing = access == DbAccess::create;
+  return open_store(db.empty() ? inv.config().database_url : db, options);
+}
+
+namespace {
+std::string read_source(const std::string& path, const std::string& option) {
+  std::stringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream in(path);
+  if (!in)
+    throw InvalidRequestError(
+        fmt::format("cannot read the {} file `{}`: {}; check the path (`@FILE` reads a file, "
+                    "`@-` reads stdin)",
+                    option, path, std::strerror(errno)));
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+}  // namespace
+
+json parse_json_argument(const std::string& text, const std::string& option) {
+  const bool from_file = !text.empty() && text[0] == '@';
+  const std::string source =
+      from_file ? (text == "@-" ? "stdin" : "file `" + text.substr(1) + "`") : "";
+  const std::string body = from_file ? read_source(text.substr(1), option) : text;
+  try {
+    return json::parse(body);
+  } catch (const json::parse_error& e) {
+    std::string detail = e.what();
+    if (auto pos = detail.find("] ");
+        detail.rfind("[json.exception", 0) == 0 && pos != std::string::npos)
+      detail = detail.substr(pos + 2);
+    if (from_file)
+      throw InvalidRequestError(
+          fmt::format("{} is not valid JSON ({}): {}; fix the {}", option, source, detail, source));
+    throw InvalidRequestError(
+        fmt::format("{} is not valid JSON: {}; write a JSON object in single quotes (e.g. {} "
+                    "'{{\"order_id\": 42}}') or "
+                    "read it from a file with {} @context.json",
+                    option, detail, option, option));
+  }
+}
+
+}  // namespace tasker::cli
