@@ -99,6 +99,14 @@ CREATE TABLE tasker_transitions (
 );
 CREATE INDEX tasker_transitions_by_task ON tasker_transitions (task_id, id);
 )SQL"},
+      {2, "claimable steps by due time", R"SQL(
+-- When a claim finds nothing, the worker asks when the next step falls due
+-- (next_due): the first entry of this index. Without it PostgreSQL walked every
+-- scheduled retry, or scanned all of tasker_steps, history included, once the
+-- retry backlog was large. Claims also use it when most claimable steps are
+-- retries scheduled for later.
+CREATE INDEX tasker_steps_due ON tasker_steps (claimable_at) WHERE state IN ('enqueued', 'waiting_for_retry');
+)SQL"},
   };
   return list;
 }

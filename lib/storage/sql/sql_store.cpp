@@ -674,9 +674,11 @@ class SqlStore final : public Store {
         "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
         "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
         rows(1, {{"id", kInt}, {"token", kInt}}));
+    // ORDER BY ... LIMIT 1, not MIN(): with the callable filter a semi-join,
+    // only this form reads tasker_steps_due in order and stops at the first match.
     const std::string next =
-        "SELECT MIN(claimable_at) FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-        "AND callable IN {}{}";
+        "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+        "AND claimable_at IS NOT NULL AND callable IN {}{} ORDER BY claimable_at LIMIT 1";
     sql_.next_due = fmt::format(fmt::runtime(next), texts(1), "");
     sql_.next_due_in_namespaces = fmt::format(fmt::runtime(next), texts(1), " AND namespace_name IN " + texts(2));
 
