@@ -325,9 +325,13 @@ class Worker::Impl {
 
       const int free = options_.concurrency - static_cast<int>(in_flight_.size());
       const bool due = due_at && t >= *due_at;
-      const bool want_claim =
-          !stop && free > 0 && (more || signal || !batch.empty() || (polling && t >= next_poll) || due);
       const bool reclaim = !stop && t >= next_reclaim;
+      // A reclaim pass also claims: the steps it fails as worker_lost become
+      // waiting_for_retry without any NOTIFY, so in event_driven mode nobody
+      // else would look for them. It also makes the pass a slow safety-net
+      // poll (every reclaim_interval) for retries another process scheduled.
+      const bool want_claim =
+          !stop && free > 0 && (more || signal || !batch.empty() || (polling && t >= next_poll) || due || reclaim);
       bool claimed_nothing = false;
       if (!batch.empty() || want_claim || reclaim) {
         ClaimRequest req{options_.worker_id, callables_, options_.namespaces,
