@@ -91,8 +91,7 @@ TEST_CASE("worker: runs submitted tasks until SIGTERM, then exits 0") {
   worker.signal(SIGTERM);
   CHECK(worker.wait() == 0);
   INFO(worker.err());
-  CHECK(worker.err().find("4 command handlers") == std::string::npos);  // five callables
-  CHECK(worker.err().find("5 command handlers on sqlite://") != std::string::npos);
+  CHECK(worker.err().find("5 command handlers on ") != std::string::npos);
   CHECK(worker.err().find("SIGTERM received, stopping") != std::string::npos);
   CHECK(worker.err().find("stopped; 10 steps claimed, 10 succeeded, 0 failed") !=
         std::string::npos);

@@ -14,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include "tasker/task.hpp"
+#include "tasker/testing.hpp"
+
 extern char** environ;
 
 namespace cli_test {
@@ -158,7 +161,15 @@ Sandbox::Sandbox() {
   std::string pattern = (fs::temp_directory_path() / "tasker-cli-test-XXXXXX").string();
   REQUIRE(::mkdtemp(pattern.data()) != nullptr);
   dir_ = pattern;
-  db_ = "sqlite://" + (dir_ / "tasker.db").string();
+  if (tasker::testing::backend_from_environment() == tasker::testing::Backend::sqlite) {
+    db_ = "sqlite://" + (dir_ / "tasker.db").string();
+    return;
+  }
+  const std::string server = tasker::testing::postgres_url_from_environment();
+  REQUIRE_MESSAGE(!server.empty(), "the postgres backend needs TASKER_TEST_DATABASE_URL(_FILE)");
+  std::string id = tasker::new_uuid();
+  db_ = server + (server.find('?') == std::string::npos ? "?" : "&") + "schema=cli_" +
+        id.substr(0, 8) + id.substr(9, 4);
 }
 
 Sandbox::~Sandbox() {

@@ -59,9 +59,10 @@ class Process {
   std::filesystem::path out_, err_;
 };
 
-/// A fresh temporary folder (the commands' working directory) with a SQLite
-/// database URL in it; removed afterwards. Commands run with TASKER_ENV=test
-/// and none of the caller's TASKER_* or DATABASE_URL variables.
+/// A fresh temporary folder (the commands' working directory), removed
+/// afterwards, and a fresh database: a SQLite file in the folder, or (with
+/// TASKER_TEST_BACKEND=postgres) a new schema on the test server. Commands run
+/// with TASKER_ENV=test and none of the caller's TASKER_* or DATABASE_URL variables.
 class Sandbox {
  public:
   Sandbox();
@@ -70,8 +71,9 @@ class Sandbox {
   Sandbox& operator=(const Sandbox&) = delete;
 
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
-  /// `sqlite:///<dir>/tasker.db`
+  /// `sqlite:///<dir>/tasker.db`, or `postgresql://...?schema=cli_...`
   [[nodiscard]] const std::string& db() const { return db_; }
+  [[nodiscard]] bool postgres() const { return db_.rfind("postgresql://", 0) == 0; }
 
   /// Run `tasker args...` to completion (failing the test after `timeout`).
   Result tasker(const std::vector<std::string>& args, const std::string& stdin_text = "",

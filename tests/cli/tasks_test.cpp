@@ -259,6 +259,6 @@ TEST_CASE("migrate creates the database and prints the schema version") {
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("schema version") != std::string::npos);
   json j = s.tasker({"migrate", "--db", s.db(), "--json"}).json_out();
-  CHECK(j.at("backend") == "sqlite");
+  CHECK(j.at("backend") == (s.postgres() ? "postgresql" : "sqlite"));
   CHECK(j.at("schema_version").get<int>() >= 1);
 }
