@@ -34,6 +34,7 @@ struct Invocation {
 };
 
 /// Template folders: the given ones, else TASKER_TEMPLATE_PATH, else ./templates.
+/// Throws InvalidRequestError when none is given and ./templates does not exist.
 std::vector<std::filesystem::path> template_paths(Invocation& inv,
                                                   const std::vector<std::string>& given);
 

@@ -26,6 +26,13 @@ std::vector<std::filesystem::path> template_paths(Invocation& inv,
                                                   const std::vector<std::string>& given) {
   if (!given.empty()) return {given.begin(), given.end()};
   if (!inv.config().template_paths.empty()) return inv.config().template_paths;
+  std::error_code ec;
+  if (!std::filesystem::exists("templates", ec))
+    throw InvalidRequestError(
+        fmt::format("no templates: none were given and there is no ./templates folder in {}; pass "
+                    "--templates PATH or "
+                    "set TASKER_TEMPLATE_PATH",
+                    std::filesystem::current_path(ec).string()));
   return {"templates"};
 }
 

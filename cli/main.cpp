@@ -49,9 +49,10 @@ int main(int argc, char** argv) {
   Invocation inv;
   app.add_option("--config", inv.config_file, "YAML configuration file (default: TASKER_CONFIG)");
   app.add_option(
-      "--log-level", inv.log_level,
-      "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
-      "configuration, else warn)");
+         "--log-level", inv.log_level,
+         "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
+         "configuration, else warn)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   add_validate_command(app, inv);
   add_templates_command(app, inv);
   add_graph_command(app, inv);

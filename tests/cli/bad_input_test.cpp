@@ -188,3 +188,12 @@ TEST_CASE("command-line mistakes are usage errors") {
   Result none = s.tasker({});
   CHECK(none.exit_code == 2);
 }
+
+TEST_CASE("no templates to load says where tasker looked") {
+  Sandbox s;  // its folder has no ./templates
+  check_one_line_error(
+      s.tasker({"worker", "--db", s.db()}), 4,
+      {"no ./templates folder in " + s.dir().string(), "--templates PATH", "TASKER_TEMPLATE_PATH"});
+  check_one_line_error(s.tasker({"submit", "ecommerce/order_processing", "--db", s.db()}), 4,
+                       {"no templates"});
+}
