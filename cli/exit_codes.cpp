@@ -26,12 +26,14 @@ std::string one_line(std::string_view text) {
 }
 }  // namespace
 
-int report_current_exception() {
+int report_current_exception(const CLI::App& app) {
   auto print = [](const char* message) {
     fmt::print(stderr, "tasker: error: {}\n", one_line(message));
   };
   try {
     throw;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
   } catch (const TemplateError& e) {
     // One line per problem, compiler-style, so editors can jump to it.
     for (const auto& d : e.diagnostics())

@@ -1,6 +1,8 @@
 #pragma once
 // The CLI's exit codes, the CLI's own error types, and the one place that maps
 // errors to exit codes (report_current_exception).
+#include <CLI/CLI.hpp>
+
 #include <exception>
 #include <string>
 
@@ -34,7 +36,9 @@ class InterruptedError : public Error {
 };
 
 /// Print `tasker: error: <message>` (one line) for the current exception to
-/// stderr and return its exit code. Call from a catch block.
-int report_current_exception();
+/// stderr and return its exit code. Call from a catch block. Command-line
+/// errors (CLI::ParseError) are printed by `app` (its failure message; --help
+/// and --version print and return kOk).
+int report_current_exception(const CLI::App& app);
 
 }  // namespace tasker::cli

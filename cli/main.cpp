@@ -64,11 +64,8 @@ int main(int argc, char** argv) {
   add_worker_commands(app, inv);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kOk : kUsage;
   } catch (...) {
-    return report_current_exception();
+    return report_current_exception(app);
   }
   return inv.exit_code;
 }
