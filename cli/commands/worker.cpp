@@ -81,7 +81,9 @@ std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set,
 
 /// Fails when the worker's loop has ended on its own (it logs why).
 void check_alive(const Worker& worker) {
-  if (!worker.running()) throw Error("the worker stopped unexpectedly; see the log lines above");
+  if (!worker.running())
+    throw Error(fmt::format("the worker stopped unexpectedly: {}", worker.failure().empty() ? "see the log lines above"
+                                                                                            : worker.failure()));
 }
 
 void add_worker(CLI::App& app, Invocation& inv) {
@@ -161,9 +163,7 @@ void add_run(CLI::App& app, Invocation& inv) {
       "completes, 5 when it\n"
       "fails or is cancelled, 130 when interrupted (the task stays in the database; `tasker "
       "worker` finishes it).\n"
-      "The worker of `run` serves the template's namespace: on a shared database it also runs "
-      "waiting steps of\n"
-      "other tasks of that template until this task ends.");
+      "The worker of `run` runs this task's steps only, even on a shared database.");
   cmd->callback([opts, &inv] {
     SignalWaiter signals;
     ResolvedTemplate resolved = resolve_template(inv, opts->request);
@@ -186,9 +186,10 @@ void add_run(CLI::App& app, Invocation& inv) {
     auto store = open_database(inv, opts->db, DbAccess::create);
     Client client(store, resolved.set);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
-    worker_opts.namespaces = {tmpl.namespace_name};
-    Worker worker(store, handlers, worker_opts);  // checks its options before anything is written
+    worker_opts.validate();  // before anything is written
     TaskView task = client.submit(request);
+    worker_opts.task_uuids = {task.uuid};
+    Worker worker(store, handlers, worker_opts);
     worker.start();
     FollowOptions follow = follow_options(opts->view);
     follow.on_tick = [&worker] { check_alive(worker); };

@@ -58,10 +58,16 @@ struct StepOutcome {
   std::optional<std::chrono::milliseconds> retry_after;
 };
 
-struct ClaimRequest {
-  std::string worker_id;
+/// Which steps a worker takes.
+struct WorkFilter {
   std::vector<std::string> callables;   ///< only steps whose handler the worker has
   std::vector<std::string> namespaces;  ///< empty: all
+  std::vector<std::string> task_uuids;  ///< empty: all
+};
+
+struct ClaimRequest {
+  std::string worker_id;
+  WorkFilter filter;
   int limit{1};
   std::chrono::milliseconds lease{30'000};
   bool reclaim_expired{false};  ///< first fail steps whose lease expired (worker_lost)
@@ -124,10 +130,9 @@ class Store {
                                   TimePoint now) = 0;
   /// Extend leases still held; returns the steps whose claim was lost.
   virtual std::vector<std::int64_t> renew_leases(const std::vector<LeaseRef>& leases, TimePoint expires_at) = 0;
-  /// The earliest time a step with one of `callables` becomes claimable
+  /// The earliest time a step that `filter` admits becomes claimable
   /// (enqueued or waiting_for_retry), or nullopt when none is waiting.
-  [[nodiscard]] virtual std::optional<TimePoint> next_due(const std::vector<std::string>& callables,
-                                                          const std::vector<std::string>& namespaces) = 0;
+  [[nodiscard]] virtual std::optional<TimePoint> next_due(const WorkFilter& filter) = 0;
 
   // Operator actions (design.md, "States"). Throw NotFoundError or InvalidRequestError.
   virtual OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) = 0;

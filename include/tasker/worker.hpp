@@ -27,10 +27,13 @@ struct WorkerOptions {
   std::chrono::milliseconds fallback_interval{1'000};
   std::chrono::milliseconds stop_grace{10'000};  ///< stop(): how long running handlers may finish
   std::vector<std::string> namespaces;           ///< empty: all
+  std::vector<std::string> task_uuids;           ///< only steps of these tasks; empty: all
   const Clock* clock{&SystemClock::instance()};
 
   /// Settings from configuration (concurrency, batch, lease, event mode).
   static WorkerOptions from(const Config& config);
+  /// Throws InvalidRequestError naming the first unusable setting (the Worker constructor calls it).
+  void validate() const;
 };
 
 struct WorkerStats {
@@ -65,7 +68,11 @@ class Worker {
 
   [[nodiscard]] const std::string& id() const;
   [[nodiscard]] WorkerStats stats() const;
+  /// True from start() (or during run_until_idle()) until it stops, and false
+  /// if its loop ended on an unexpected error (see failure()).
   [[nodiscard]] bool running() const;
+  /// Why the worker's loop ended unexpectedly; empty while it runs or after a normal stop.
+  [[nodiscard]] std::string failure() const;
 
  private:
   class Impl;

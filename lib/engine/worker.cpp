@@ -31,6 +31,18 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   return o;
 }
 
+void WorkerOptions::validate() const {
+  if (concurrency < 1) throw InvalidRequestError(fmt::format("worker concurrency {} must be at least 1", concurrency));
+  if (batch_size < 1) throw InvalidRequestError(fmt::format("worker batch_size {} must be at least 1", batch_size));
+  if (lease < std::chrono::milliseconds{100})
+    throw InvalidRequestError(fmt::format("the worker lease ({} ms) must be at least 100 ms", lease.count()));
+  if (heartbeat_interval >= lease)
+    throw InvalidRequestError(fmt::format("the heartbeat interval ({} ms) must be shorter than the lease ({} ms)",
+                                          heartbeat_interval.count(), lease.count()));
+  for (const auto& uuid : task_uuids)
+    if (!is_uuid(uuid)) throw InvalidRequestError(fmt::format("worker task filter: `{}` is not a task uuid", uuid));
+}
+
 namespace {
 
 using std::chrono::milliseconds;
@@ -151,14 +163,12 @@ class Worker::Impl {
       : store_(std::move(store)), handlers_(std::move(handlers)), options_(std::move(options)), events_(std::move(events)) {
     if (!store_) throw InvalidRequestError("Worker needs a store (open one with open_store(url))");
     if (!handlers_) throw InvalidRequestError("Worker needs a HandlerRegistry");
-    if (options_.concurrency < 1) throw InvalidRequestError("worker concurrency must be at least 1");
-    if (options_.batch_size < 1) throw InvalidRequestError("worker batch_size must be at least 1");
-    if (options_.lease < milliseconds{100}) throw InvalidRequestError("the worker lease must be at least 100 ms");
+    options_.validate();
     if (options_.worker_id.empty()) options_.worker_id = default_worker_id();
     if (options_.heartbeat_interval == milliseconds{0}) options_.heartbeat_interval = options_.lease / 3;
     if (options_.reclaim_interval <= milliseconds{0}) options_.reclaim_interval = options_.lease / 2;
     if (!options_.clock) options_.clock = &SystemClock::instance();
-    callables_ = handlers_->callables();
+    filter_ = {handlers_->callables(), options_.namespaces, options_.task_uuids};
   }
 
   ~Impl() { stop(); }
@@ -170,7 +180,7 @@ class Worker::Impl {
     start_handlers();
     coordinator_ = std::thread([this] { guarded_loop(false); });
     detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id,
-                 options_.concurrency, callables_.size());
+                 options_.concurrency, filter_.callables.size());
   }
 
   void request_stop() {
@@ -221,13 +231,18 @@ class Worker::Impl {
   }
   bool running() const {
     std::lock_guard lock(lifecycle_);
-    return mode_ == Mode::background || mode_ == Mode::foreground;
+    return (mode_ == Mode::background || mode_ == Mode::foreground) && failure_.empty();
+  }
+  std::string failure() const {
+    std::lock_guard lock(lifecycle_);
+    return failure_;
   }
 
  private:
   enum class Mode { idle, background, foreground, stopped };
 
   struct Flight {
+    TimePoint started;
     TimePoint deadline;
     std::shared_ptr<std::atomic<bool>> cancelled;
     bool decided{false};  ///< its outcome was already sent (timeout or release): the late one is dropped
@@ -275,6 +290,8 @@ class Worker::Impl {
       loop(until_idle);
     } catch (const std::exception& e) {
       detail::log().error("worker {} stopped on an unexpected error: {}", options_.worker_id, e.what());
+      std::lock_guard lock(lifecycle_);
+      failure_ = e.what();
     }
   }
 
@@ -334,8 +351,8 @@ class Worker::Impl {
           !stop && free > 0 && (more || signal || !batch.empty() || (polling && t >= next_poll) || due || reclaim);
       bool claimed_nothing = false;
       if (!batch.empty() || want_claim || reclaim) {
-        ClaimRequest req{options_.worker_id, callables_, options_.namespaces,
-                         want_claim ? std::min(free, options_.batch_size) : 0, options_.lease, reclaim};
+        ClaimRequest req{options_.worker_id, filter_, want_claim ? std::min(free, options_.batch_size) : 0,
+                         options_.lease, reclaim};
         try {
           ExchangeResult r = store_->exchange(batch, (want_claim || reclaim) ? &req : nullptr, t);
           publish(r);
@@ -344,7 +361,7 @@ class Worker::Impl {
             next_poll = t + options_.fallback_interval;
             more = static_cast<int>(r.claimed.size()) == req.limit;
             claimed_nothing = r.claimed.empty();
-            if (claimed_nothing) due_at = store_->next_due(callables_, options_.namespaces);
+            if (claimed_nothing) due_at = store_->next_due(filter_);
           }
           dispatch(r.claimed);
         } catch (const StorageError& e) {
@@ -441,7 +458,7 @@ class Worker::Impl {
       for (auto& step : claimed) {
         TimePoint deadline = step.claimed_at + std::chrono::seconds{step.timeout_seconds};
         auto flag = std::make_shared<std::atomic<bool>>(false);
-        in_flight_[{step.step_id, step.claim_token}] = Flight{deadline, flag, false};
+        in_flight_[{step.step_id, step.claim_token}] = Flight{step.claimed_at, deadline, flag, false};
         shared_->jobs.push_back(Job{std::move(step), deadline, flag, handlers_, store_, options_.clock, options_.lease});
       }
     }
@@ -454,7 +471,10 @@ class Worker::Impl {
     for (auto& [key, f] : in_flight_) {
       if (f.decided || t < f.deadline) continue;
       StepOutcome o = decide(key, f, StepOutcome::Kind::failure);
-      o.failure = {"the step did not finish within its timeout_seconds", "timeout", true, json::object()};
+      o.failure = {fmt::format("the step did not finish within its timeout_seconds ({} s); raise timeout_seconds in "
+                               "the template or make the handler finish sooner (it can check ctx.deadline())",
+                               std::chrono::duration_cast<std::chrono::seconds>(f.deadline - f.started).count()),
+                   "timeout", true, json::object()};
       count_outcome(o);
       batch.push_back(std::move(o));
     }
@@ -501,7 +521,7 @@ class Worker::Impl {
   std::shared_ptr<const HandlerRegistry> handlers_;
   WorkerOptions options_;
   std::shared_ptr<EventBus> events_;
-  std::vector<std::string> callables_;
+  WorkFilter filter_;
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::shared_ptr<void> subscription_;
@@ -511,6 +531,7 @@ class Worker::Impl {
 
   mutable std::mutex lifecycle_;
   Mode mode_{Mode::idle};
+  std::string failure_;  ///< set when the loop ended on an unexpected error
   mutable std::mutex stats_mutex_;
   WorkerStats stats_;
 };
@@ -526,5 +547,6 @@ void Worker::run_until_idle() { impl_->run_until_idle(); }
 const std::string& Worker::id() const { return impl_->id(); }
 WorkerStats Worker::stats() const { return impl_->stats(); }
 bool Worker::running() const { return impl_->running(); }
+std::string Worker::failure() const { return impl_->failure(); }
 
 }  // namespace tasker

@@ -27,7 +27,7 @@ struct Fixture {
                      std::string worker = "w1") {
     ClaimRequest r;
     r.worker_id = std::move(worker);
-    r.callables = std::move(callables);
+    r.filter.callables = std::move(callables);
     r.limit = limit;
     r.lease = lease;
     return r;
@@ -122,7 +122,7 @@ TEST_CASE("store: a failure schedules the retry exactly one backoff later, retry
   CHECK(*step.next_retry_at == f.clock.now() + policy.delay_before_retry(1));
   f.clock.advance(policy.delay_before_retry(1) - milliseconds{1});
   CHECK(f.claim_now(f.claim({"errors.fail_n_times"})).empty());
-  CHECK(f.store->next_due({"errors.fail_n_times"}, {}) == step.next_retry_at);
+  CHECK(f.store->next_due({{"errors.fail_n_times"}, {}, {}}) == step.next_retry_at);
   f.clock.advance(milliseconds{1});
   auto second = f.claim_now(f.claim({"errors.fail_n_times"}));
   REQUIRE(second.size() == 1);
@@ -191,7 +191,7 @@ TEST_CASE("store: claims only the callables and namespaces asked for, highest pr
   f.h->submit(f.h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2}}));
   CHECK(f.claim_now(f.claim({"no.such.callable"})).empty());
   auto r = f.claim({"errors.succeed", "math.square_input"}, 1);
-  r.namespaces = {"error_scenarios"};
+  r.filter.namespaces = {"error_scenarios"};
   auto first = f.claim_now(r);
   REQUIRE(first.size() == 1);
   CHECK(first[0].task_uuid == high_task.uuid);
@@ -199,8 +199,16 @@ TEST_CASE("store: claims only the callables and namespaces asked for, highest pr
   REQUIRE(second.size() == 1);
   CHECK(second[0].task_uuid == low_task.uuid);
   CHECK(f.claim_now(r).empty());  // the linear task is in another namespace
-  r.namespaces.clear();
+  r.filter.namespaces.clear();
   CHECK(f.claim_now(r).size() == 1);
+  // Limited to tasks: only the named task's steps.
+  f.h->submit(f.h->create_task_request("error_scenarios", "success_only", {{"n", 3}}));
+  auto only = f.h->submit(f.h->create_task_request("error_scenarios", "success_only", {{"n", 4}}));
+  r.filter.task_uuids = {only.uuid};
+  r.limit = 10;
+  auto mine = f.claim_now(r);
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].task_uuid == only.uuid);
 }
 
 TEST_CASE("store: cancelling fences an attempt in flight") {

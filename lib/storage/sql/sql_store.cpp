@@ -451,7 +451,8 @@ class SqlStore final : public Store {
       ch.worker_id = claim ? claim->worker_id : std::string{};
       if (!outcomes.empty()) apply_outcomes(c, outcomes, now, ch, "", result.discarded);
       if (claim && claim->reclaim_expired) result.reclaimed = reclaim_expired(c, now, ch);
-      if (claim && claim->limit > 0 && !claim->callables.empty()) result.claimed = claim_steps(c, *claim, now, ch);
+      if (claim && claim->limit > 0 && !claim->filter.callables.empty())
+        result.claimed = claim_steps(c, *claim, now, ch);
       result.events = finish(c, ch, now, true);
       return ch.enqueued;
     });
@@ -475,16 +476,34 @@ class SqlStore final : public Store {
     });
   }
 
-  std::optional<TimePoint> next_due(const std::vector<std::string>& callables,
-                                    const std::vector<std::string>& namespaces) override {
-    if (callables.empty()) return std::nullopt;
+  std::optional<TimePoint> next_due(const WorkFilter& filter) override {
+    if (filter.callables.empty()) return std::nullopt;
     return read([&](Connection& c) -> std::optional<TimePoint> {
-      std::vector<Param> p{text_list(callables)};
-      if (!namespaces.empty()) p.push_back(text_list(namespaces));
-      Rows r = c.query(namespaces.empty() ? sql_.next_due : sql_.next_due_in_namespaces, p);
+      std::vector<Param> p;
+      // ORDER BY ... LIMIT 1, not MIN(): with the callable filter a semi-join,
+      // only this form reads tasker_steps_due in order and stops at the first match.
+      std::string sql = "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+                        "AND claimable_at IS NOT NULL" +
+                        filter_clause(filter, p) + " ORDER BY claimable_at LIMIT 1";
+      Rows r = c.query(sql, p);
       if (r.empty() || r.is_null(0, 0)) return std::nullopt;
       return from_epoch_ms(r.integer(0, 0));
     });
+  }
+
+  /// ` AND callable IN (...)` and the optional namespace and task conditions,
+  /// appending their parameters. At most four statement texts result, each
+  /// prepared once per connection.
+  std::string filter_clause(const WorkFilter& f, std::vector<Param>& params) const {
+    const Dialect& d = backend_->dialect();
+    auto next = [&](const std::vector<std::string>& values) {
+      params.push_back(text_list(values));
+      return d.json_list(static_cast<int>(params.size()), kText);
+    };
+    std::string sql = " AND callable IN " + next(f.callables);
+    if (!f.namespaces.empty()) sql += " AND namespace_name IN " + next(f.namespaces);
+    if (!f.task_uuids.empty()) sql += " AND task_id IN (SELECT id FROM tasker_tasks WHERE uuid IN " + next(f.task_uuids) + ")";
+    return sql;
   }
 
   // -------------------------------------------------------------------------
@@ -570,9 +589,8 @@ class SqlStore final : public Store {
   struct Statements {
     std::string insert_task, task_by_identity, insert_steps, insert_edges, insert_transitions;
     std::string lock_steps, update_steps, lock_children, advance_children, lock_tasks, update_tasks;
-    std::string select_expired, select_claimable, select_claimable_in_namespaces, claim_update, claim_tasks,
-        claim_dependency_results;
-    std::string renew_leases, next_due, next_due_in_namespaces;
+    std::string select_expired, claim_update, claim_tasks, claim_dependency_results;
+    std::string renew_leases;
     std::string task_by_uuid, step_counts, steps_of_task, transitions_of_task, transitions_of_step;
     std::string task_id_by_uuid, step_by_name, unfinished_steps_of_task;
   };
@@ -581,7 +599,6 @@ class SqlStore final : public Store {
     const Dialect& d = backend_->dialect();
     auto rows = [&](int param, const Columns& cols) { return d.json_rows(param, cols, "x"); };
     auto ints = [&](int param) { return d.json_list(param, kInt); };
-    auto texts = [&](int param) { return d.json_list(param, kText); };
 
     sql_.insert_task =
         "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
@@ -652,12 +669,6 @@ class SqlStore final : public Store {
         "SELECT id, claim_token FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at < $1 "
         "ORDER BY lease_expires_at LIMIT $2{}",
         d.skip_locked);
-    const std::string claimable =
-        "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') AND claimable_at <= $1 "
-        "AND callable IN {}{} ORDER BY priority DESC, claimable_at, id LIMIT $3{}";
-    sql_.select_claimable = fmt::format(fmt::runtime(claimable), texts(2), "", d.skip_locked);
-    sql_.select_claimable_in_namespaces =
-        fmt::format(fmt::runtime(claimable), texts(2), " AND namespace_name IN " + texts(4), d.skip_locked);
     sql_.claim_update = fmt::format(
         "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
         "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
@@ -674,13 +685,6 @@ class SqlStore final : public Store {
         "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
         "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
         rows(1, {{"id", kInt}, {"token", kInt}}));
-    // ORDER BY ... LIMIT 1, not MIN(): with the callable filter a semi-join,
-    // only this form reads tasker_steps_due in order and stops at the first match.
-    const std::string next =
-        "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-        "AND claimable_at IS NOT NULL AND callable IN {}{} ORDER BY claimable_at LIMIT 1";
-    sql_.next_due = fmt::format(fmt::runtime(next), texts(1), "");
-    sql_.next_due_in_namespaces = fmt::format(fmt::runtime(next), texts(1), " AND namespace_name IN " + texts(2));
 
     sql_.task_by_uuid = fmt::format("SELECT {} FROM tasker_tasks WHERE uuid = $1", kTaskColumns);
     sql_.step_counts = fmt::format(
@@ -895,9 +899,12 @@ class SqlStore final : public Store {
   }
 
   std::vector<ClaimedStep> claim_steps(Connection& c, const ClaimRequest& req, TimePoint now, Changes& ch) {
-    std::vector<Param> p{ms(now), text_list(req.callables), static_cast<std::int64_t>(req.limit)};
-    if (!req.namespaces.empty()) p.push_back(text_list(req.namespaces));
-    Rows candidates = c.query(req.namespaces.empty() ? sql_.select_claimable : sql_.select_claimable_in_namespaces, p);
+    std::vector<Param> p{ms(now), static_cast<std::int64_t>(req.limit)};
+    std::string sql = "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+                      "AND claimable_at <= $1" +
+                      filter_clause(req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
+                      backend_->dialect().skip_locked;
+    Rows candidates = c.query(sql, p);
     if (candidates.empty()) return {};
     std::vector<std::int64_t> ids;
     std::unordered_map<std::int64_t, std::string> previous_state;
