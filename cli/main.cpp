@@ -11,12 +11,11 @@ namespace {
 // naming the command whose --help explains it.
 std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
   if (app->get_subcommands().empty() && !app->remaining().empty()) {
-    std::string names;
-    for (const CLI::App* sub : app->get_subcommands({}))
-      names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app->get_subcommands({})) names.push_back(sub->get_name());
     return fmt::format(
         "tasker: error: unknown command `{}`; the commands are {}; see `tasker --help`\n",
-        app->remaining().front(), names);
+        app->remaining().front(), fmt::join(names, ", "));
   }
   std::string command = app->get_name();
   for (const CLI::App* sub = app; sub;) {

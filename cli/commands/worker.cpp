@@ -112,9 +112,9 @@ void add_worker(CLI::App& app, Invocation& inv) {
       "and exits 0.");
   cmd->callback([opts, &inv] {
     SignalWaiter signals;  // before any thread starts, so only wait() receives SIGINT/SIGTERM
-    std::string where;
-    for (const auto& p : template_paths(inv, opts->templates.paths))
-      where += (where.empty() ? "" : ", ") + p.string();
+    std::vector<std::string> folders;
+    for (const auto& p : template_paths(inv, opts->templates.paths)) folders.push_back(p.string());
+    std::string where = fmt::format("{}", fmt::join(folders, ", "));
     TemplateSet set = load_template_set(inv, opts->templates.paths, opts->templates.env);
     auto handlers = command_handlers(set, where);
     auto store = open_database(inv, opts->db, DbAccess::create);

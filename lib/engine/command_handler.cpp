@@ -66,11 +66,7 @@ struct Finished {
 }  // namespace
 
 namespace {
-std::string joined(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
+std::string joined(const std::vector<std::string>& argv) { return fmt::format("{}", fmt::join(argv, " ")); }
 
 template <typename E>
 [[noreturn]] void fail_with(std::string type, const std::string& message, json context,

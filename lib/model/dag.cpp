@@ -25,10 +25,8 @@ void build_csr(std::size_t n, const std::vector<std::pair<std::uint32_t, std::ui
 }
 
 std::string sample_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size() && i < 8; ++i) out += (i ? ", " : "") + names[i];
-  if (names.size() > 8) out += ", ...";
-  return out;
+  auto end = names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 8));
+  return fmt::format("{}{}", fmt::join(names.begin(), end, ", "), names.size() > 8 ? ", ..." : "");
 }
 
 }  // namespace
@@ -176,9 +174,9 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
     cycle.push_back(first);
     std::reverse(cycle.begin(), cycle.end());
     cycle.push_back(first);
-    std::string path;
-    for (auto node : cycle) path += (path.empty() ? "" : " -> ") + names[node];
-    issues.push_back({DagIssue::Kind::cycle, first, 0, 0, cycle, fmt::format("dependency cycle: {}", path),
+    std::vector<std::string_view> path;
+    for (auto node : cycle) path.push_back(names[node]);
+    issues.push_back({DagIssue::Kind::cycle, first, 0, 0, cycle, fmt::format("dependency cycle: {}", fmt::join(path, " -> ")),
                       "a step cannot depend on itself through other steps; remove one of these dependencies"});
   }
   return dag;

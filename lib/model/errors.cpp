@@ -29,10 +29,9 @@ ConfigurationError::ConfigurationError(std::string key, std::string source, cons
 namespace {
 std::string known_handlers(const std::vector<std::string>& known) {
   if (known.empty()) return "no handlers are registered";
-  std::string list;
-  for (std::size_t i = 0; i < known.size() && i < 10; ++i) list += (i ? ", " : "") + known[i];
-  if (known.size() > 10) list += fmt::format(", ... ({} in all)", known.size());
-  return "registered: " + list;
+  auto end = known.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(known.size(), 10));
+  return fmt::format("registered: {}{}", fmt::join(known.begin(), end, ", "),
+                     known.size() > 10 ? fmt::format(", ... ({} in all)", known.size()) : "");
 }
 }  // namespace
 

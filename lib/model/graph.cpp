@@ -102,9 +102,7 @@ std::string render_graph(const GraphSpec& graph, GraphFormat format) {
       auto it = kStateColours.find(state);
       if (it == kStateColours.end()) continue;
       out += fmt::format("  classDef {} fill:{},stroke:#555\n", state, it->second);
-      std::string ids;
-      for (auto n : nodes) ids += (ids.empty() ? "" : ",") + fmt::format("n{}", n);
-      out += fmt::format("  class {} {}\n", ids, state);
+      out += fmt::format("  class n{} {}\n", fmt::join(nodes, ",n"), state);
     }
   }
   return out;

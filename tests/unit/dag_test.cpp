@@ -1,5 +1,6 @@
 // The step graph: order, levels, readiness, and every kind of graph problem.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <string>
@@ -262,7 +263,7 @@ TEST_CASE("dag: a 100,000-node chain builds without stack overflow") {
   Names names(n);
   Deps deps(n);
   for (std::size_t i = 0; i < n; ++i) {
-    names[i] = "s" + std::to_string(i);
+    names[i] = fmt::format("s{}", i);
     if (i > 0) deps[i] = {names[i - 1]};
   }
   Dag dag = build_ok(names, deps);

@@ -56,7 +56,12 @@ TEST_CASE("errors: messages say what, where and how to act") {
   CHECK(contains(missing.what(), "tasker list"));
   CHECK(StorageError("busy", true).retryable());
   CHECK_FALSE(StorageInDoubtError("commit lost").retryable());
-  TemplateError invalid({Diagnostic{Severity::error, {"t.yaml", 3, 7}, "steps", "bad", "fix it"}});
+  Diagnostic d;
+  d.location = {"t.yaml", 3, 7};
+  d.key = "steps";
+  d.message = "bad";
+  d.hint = "fix it";
+  TemplateError invalid({d});
   CHECK(invalid.diagnostics().size() == 1);
   CHECK(contains(invalid.what(), "t.yaml:3:7: error: bad (hint: fix it)"));
 }
