@@ -2,6 +2,7 @@
 // In-process lifecycle events (design.md, "Wake-ups and events"). Events are
 // published after the transaction that caused them commits.
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ struct LifecycleEvent {
 
 /// Fan-out of lifecycle events to subscribers. Thread-safe. A subscriber that
 /// throws is logged and skipped: it never fails a step or another subscriber.
+/// Subscribers run on the publishing thread (a worker's coordinator): keep them quick.
 class EventBus {
  public:
   using Handler = std::function<void(const LifecycleEvent&)>;
@@ -40,6 +42,8 @@ class EventBus {
 
   /// `pattern`: an event name, a prefix ending in `*` (`step.*`), or `*` for all.
   SubscriptionId subscribe(std::string pattern, Handler handler);
+  /// After this returns the handler is not running and never runs again, so
+  /// what it captured may be destroyed. May be called from the handler itself.
   void unsubscribe(SubscriptionId id);
   void publish(const LifecycleEvent& event) const noexcept;
   void publish(const std::vector<LifecycleEvent>& events) const noexcept;
@@ -51,9 +55,11 @@ class EventBus {
     SubscriptionId id;
     std::string pattern;
     Handler handler;
+    std::recursive_mutex delivering;  ///< held while the handler runs; unsubscribe waits on it
+    bool active{true};
   };
   mutable std::mutex mutex_;
-  std::vector<Subscription> subscriptions_;
+  std::vector<std::shared_ptr<Subscription>> subscriptions_;
   SubscriptionId next_id_{1};
   mutable std::size_t failures_{0};
 };

@@ -17,32 +17,47 @@ bool matches(const std::string& pattern, const std::string& name) {
 EventBus::SubscriptionId EventBus::subscribe(std::string pattern, Handler handler) {
   std::lock_guard lock(mutex_);
   SubscriptionId id = next_id_++;
-  subscriptions_.push_back({id, std::move(pattern), std::move(handler)});
+  auto sub = std::make_shared<Subscription>();
+  sub->id = id;
+  sub->pattern = std::move(pattern);
+  sub->handler = std::move(handler);
+  subscriptions_.push_back(std::move(sub));
   return id;
 }
 
 void EventBus::unsubscribe(SubscriptionId id) {
-  std::lock_guard lock(mutex_);
-  std::erase_if(subscriptions_, [id](const Subscription& s) { return s.id == id; });
+  std::shared_ptr<Subscription> sub;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(), [id](const auto& s) { return s->id == id; });
+    if (it == subscriptions_.end()) return;
+    sub = *it;
+    subscriptions_.erase(it);
+  }
+  // Waits for a delivery in progress on another thread; re-entrant from the handler itself.
+  std::lock_guard delivering(sub->delivering);
+  sub->active = false;
 }
 
 void EventBus::publish(const LifecycleEvent& event) const noexcept {
-  std::vector<Subscription> targets;
+  std::vector<std::shared_ptr<Subscription>> targets;
   {
     std::lock_guard lock(mutex_);
     for (const auto& s : subscriptions_)
-      if (matches(s.pattern, event.name)) targets.push_back(s);
+      if (matches(s->pattern, event.name)) targets.push_back(s);
   }
-  // Subscribers run outside the lock, so one may (un)subscribe from its callback.
+  // Handlers run outside the bus lock, so one may (un)subscribe from its callback.
   for (const auto& s : targets) {
+    std::lock_guard delivering(s->delivering);
+    if (!s->active) continue;
     try {
-      s.handler(event);
+      s->handler(event);
     } catch (const std::exception& e) {
-      detail::log().warn("event subscriber for `{}` threw on {}: {}", s.pattern, event.name, e.what());
+      detail::log().warn("event subscriber for `{}` threw on {}: {}", s->pattern, event.name, e.what());
       std::lock_guard lock(mutex_);
       ++failures_;
     } catch (...) {
-      detail::log().warn("event subscriber for `{}` threw on {}", s.pattern, event.name);
+      detail::log().warn("event subscriber for `{}` threw on {}", s->pattern, event.name);
       std::lock_guard lock(mutex_);
       ++failures_;
     }
