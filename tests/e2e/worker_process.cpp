@@ -1,5 +1,7 @@
-// A worker in its own process, for tests that kill one: runs the e2e handlers
-// against --db until it is killed. Prints `ready <worker id>` once started.
+// A worker in its own process, for tests that kill one or share a database
+// between several: runs the e2e handlers against --db until SIGTERM/SIGINT
+// (then stops cleanly) or SIGKILL. Prints `ready <worker id>` once started.
+#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -40,8 +42,17 @@ int main(int argc, char** argv) {
   tasker::WorkerOptions options = tasker::testing::HarnessOptions::test_worker_options();
   options.worker_id = id;
   options.lease = std::chrono::milliseconds{lease_ms};
+  // SIGTERM/SIGINT are taken with sigwait: blocked before the worker's threads start, so they inherit the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   tasker::Worker worker(store, registry, options);
   worker.start();
   std::cout << "ready " << worker.id() << std::endl;
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  worker.stop();
+  return 0;
 }
