@@ -229,12 +229,13 @@ class Parser {
     return path.empty() ? key : path + "." + key;
   }
 
-  /// Unknown key: preserved, but warned about when it looks like a misspelt known key.
-  void unknown_key(const Entry& e, const std::string& path, const std::vector<std::string>& known) {
+  /// Unknown key: warned about when it looks like a misspelt known key.
+  /// `kept`: the value is preserved in the template's `extra`; otherwise it is ignored.
+  void unknown_key(const Entry& e, const std::string& path, const std::vector<std::string>& known, bool kept = true) {
     std::string suggestion = closest_match(e.key, known);
     if (!suggestion.empty())
       warning(e.key_node, join_key(path, e.key),
-              fmt::format("unknown key `{}` is kept but not used", join_key(path, e.key)),
+              fmt::format("unknown key `{}` is {}", join_key(path, e.key), kept ? "kept but not used" : "ignored"),
               fmt::format("did you mean `{}`?", suggestion));
   }
 
@@ -329,7 +330,7 @@ class Parser {
                 e.key == "initial_delay" ? "set `backoff_base_ms` (milliseconds) instead"
                                          : "set `max_backoff_ms` (milliseconds) instead");
       } else {
-        unknown_key(e, rpath, kRetryKeys);
+        unknown_key(e, rpath, kRetryKeys, /*kept=*/false);
       }
     }
     if (limit) {
@@ -423,10 +424,14 @@ class Parser {
       return out;
     }
     bool dependencies_seen = false;
+    bool type_seen = false;
     for (const auto& e : entries(node, path)) {
       if (e.key == "name") {
         out.name = string_value(e, path);
         out.location = location(e.value);
+        if (!override && out.name == kAllSteps)
+          error(e.value, join_key(path, "name"), "`ALL` is reserved: environment overrides use it for every step",
+                "rename the step");
       } else if (e.key == "description") {
         if (!is_null(e.value)) out.description = string_value(e, path, true);
       } else if (e.key == "handler") {
@@ -451,6 +456,12 @@ class Parser {
         error(e.key_node, join_key(path, e.key), "a step's type cannot be changed per environment",
               "declare `type` on the step itself");
       } else if (e.key == "type" || e.key == "step_type") {  // tasker-core accepts `step_type` as an alias
+        if (type_seen) {
+          error(e.key_node, join_key(path, e.key), "both `type` and `step_type` are given",
+                "`step_type` is an alias of `type`: keep one");
+          continue;
+        }
+        type_seen = true;
         if (auto type = string_value(e, path)) {
           if (std::find(kUnsupportedStepTypes.begin(), kUnsupportedStepTypes.end(), *type) !=
               kUnsupportedStepTypes.end())
@@ -521,7 +532,7 @@ class Parser {
       std::vector<StepFields> overrides;
       for (const auto& e : entries(env.value, epath)) {
         if (e.key != "steps") {
-          warning(e.key_node, join_key(epath, e.key), fmt::format("`{}` is kept but not used", join_key(epath, e.key)),
+          warning(e.key_node, join_key(epath, e.key), fmt::format("`{}` is ignored", join_key(epath, e.key)),
                   "environments may override `steps:` only");
           continue;
         }
@@ -617,7 +628,7 @@ class Parser {
       } else if (e.key == "description") {
         if (!is_null(e.value)) tmpl.description = string_value(e, "", true).value_or("");
       } else if (e.key == "metadata") {
-        tmpl.metadata = e.value.IsNull() ? json::object() : to_json(e.value);
+        if (expect_map(e, "", true)) tmpl.metadata = e.value.IsNull() ? json::object() : to_json(e.value);
       } else if (e.key == "identity_strategy") {
         if (auto v = string_value(e, "")) {
           if (auto s = parse_identity_strategy(*v))

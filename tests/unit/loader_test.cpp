@@ -1027,3 +1027,40 @@ TEST_CASE("loader: every template of templates/ loads without errors") {
     CHECK(in_test.templates.size() == 12u);
   }
 }
+
+TEST_CASE("loader: reserved and conflicting step keys, and a metadata that is not a mapping") {
+  SUBCASE("a step may not be named ALL") {
+    auto result = load(with_head(R"(  - name: ALL
+    handler: {callable: h}
+)"));
+    Diagnostic d = single_error(result);
+    CHECK(d.message.find("`ALL` is reserved") != std::string::npos);
+  }
+  SUBCASE("type and its alias step_type together") {
+    auto result = load(with_head(R"(  - name: a
+    handler: {callable: h}
+    type: standard
+    step_type: standard
+)"));
+    Diagnostic d = single_error(result);
+    CHECK(d.message == "both `type` and `step_type` are given");
+  }
+  SUBCASE("metadata must be a mapping") {
+    auto result = load("name: t\nnamespace_name: ns\nversion: 1.0.0\nmetadata: [a, b]\nsteps:\n"
+                       "  - name: a\n    handler: {callable: h}\n");
+    Diagnostic d = single_error(result);
+    CHECK(d.key == "metadata");
+  }
+  SUBCASE("an unknown retry key is ignored, with a did-you-mean warning") {
+    auto result = load(with_head(R"(  - name: a
+    handler: {callable: h}
+    retry: {max_atempts: 2}
+)"));
+    REQUIRE(result.ok());
+    auto warnings = warnings_of(result);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].message == "unknown key `steps.a.retry.max_atempts` is ignored");
+    CHECK(warnings[0].hint == "did you mean `max_attempts`?");
+    CHECK(result.templates[0].steps[0].retry.max_attempts == 3);
+  }
+}
