@@ -462,7 +462,9 @@ class Worker::Impl {
         shared_->jobs.push_back(Job{std::move(step), deadline, flag, handlers_, store_, options_.clock, options_.lease});
       }
     }
-    shared_->jobs_ready.notify_all();
+    // One thread per job: notify_all woke every idle handler thread for each
+    // claim, and with many threads and one job (a chain) they fought for the lock.
+    for (std::size_t i = 0; i < claimed.size(); ++i) shared_->jobs_ready.notify_one();
   }
 
   /// A step past its timeout: its attempt fails now (retryable, error_type

@@ -520,16 +520,26 @@ sql::Dialect postgres_dialect() {
   d.json_type = "JSONB";
   d.for_update = " FOR UPDATE";
   d.skip_locked = " FOR UPDATE SKIP LOCKED";
+  // The rows go through unnest(ARRAY(...)): the planner cannot see into a
+  // JSON parameter and takes jsonb_array_elements for 100 rows, and 100 index
+  // probes looked dearer to it than scanning tasker_steps or tasker_step_edges
+  // while those held up to some 20,000 rows, so a one-step batch scanned the
+  // table in most statements of a transaction. unnest of an array it cannot
+  // see is taken for 10 rows, and the plans probe the indexes (given
+  // statistics; docs/performance.md, "Engine on PostgreSQL", measures it).
   // JSON columns travel as JSON strings holding JSON text, hence (v->>i)::jsonb.
   d.json_rows = [](int param, const std::vector<std::pair<std::string, ColumnType>>& columns,
                    const std::string& alias) {
     std::string select;
     for (std::size_t i = 0; i < columns.size(); ++i)
       select += fmt::format("{}(r.v->>{}){} AS {}", i ? ", " : "", i, cast_for(columns[i].second), columns[i].first);
-    return fmt::format("(SELECT {} FROM jsonb_array_elements(${}::jsonb) AS r(v)) AS {}", select, param, alias);
+    return fmt::format("(SELECT {} FROM unnest(ARRAY(SELECT jsonb_array_elements(${}::jsonb))) AS r(v)) AS {}", select,
+                       param, alias);
   };
   d.json_list = [](int param, ColumnType type) {
-    return fmt::format("(SELECT (e){} FROM jsonb_array_elements_text(${}::jsonb) AS t(e))", cast_for(type), param);
+    return fmt::format("(SELECT x FROM unnest(ARRAY(SELECT (e){} FROM jsonb_array_elements_text(${}::jsonb) AS t(e))) "
+                       "AS u(x))",
+                       cast_for(type), param);
   };
   return d;
 }

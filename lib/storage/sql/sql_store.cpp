@@ -199,7 +199,15 @@ struct Changes {
   std::vector<PendingEvent> events;
   std::map<std::int64_t, TaskDelta> tasks;  // ordered by id: the lock order
   bool enqueued{false};
+  /// The steps this transaction made claimable (children, released steps), so
+  /// that exchange() can tell whether its own claim took them all.
+  std::vector<std::int64_t> enqueued_steps;
   std::string worker_id;  ///< who acts (for transitions of tasks and children)
+
+  void enqueue(std::int64_t step) {
+    enqueued = true;
+    enqueued_steps.push_back(step);
+  }
 
   void transition(std::int64_t task, std::optional<std::int64_t> step, std::string_view from, std::string_view to,
                   std::string worker, std::string reason, int attempt) {
@@ -453,6 +461,16 @@ class SqlStore final : public Store {
       if (claim && claim->reclaim_expired) result.reclaimed = reclaim_expired(c, now, ch);
       if (claim && claim->limit > 0 && !claim->filter.callables.empty())
         result.claimed = claim_steps(c, *claim, now, ch);
+      if (ch.enqueued && !result.claimed.empty()) {
+        // Steps this transaction enqueued and then claimed itself are news to
+        // nobody: wake workers (NOTIFY, in-process listeners) only for the
+        // rest. A chain's next step is claimed by the worker that enqueued it,
+        // so no other worker wakes up for a claim that would find nothing.
+        std::set<std::int64_t> taken;
+        for (const auto& s : result.claimed) taken.insert(s.step_id);
+        ch.enqueued = std::any_of(ch.enqueued_steps.begin(), ch.enqueued_steps.end(),
+                                  [&](std::int64_t id) { return !taken.count(id); });
+      }
       result.events = finish(c, ch, now, true);
       return ch.enqueued;
     });
@@ -546,7 +564,7 @@ class SqlStore final : public Store {
       TaskDelta& d = ch.tasks[task_id];
       d.failed -= 1;
       d.active += 1;
-      ch.enqueued = true;
+      ch.enqueue(s.id);
       return std::optional<std::string>{step_name};
     });
   }
@@ -851,7 +869,7 @@ class SqlStore final : public Store {
           ch.transition(s.task_id, s.id, "in_progress", "enqueued", worker, "released unrun by a stopping worker",
                         s.attempts - 1);
           ch.event(events::kStepEnqueued, s.task_id, s.name, {{"reason", "released"}});
-          ch.enqueued = true;
+          ch.enqueue(s.id);
           break;
       }
     }
@@ -873,7 +891,7 @@ class SqlStore final : public Store {
       ch.transition(task, r.integer(i, 0), "pending", "enqueued", ch.worker_id, "dependencies complete", 0);
       ch.event(events::kStepEnqueued, task, r.text(i, 2));
       ch.tasks[task].active += 1;
-      ch.enqueued = true;
+      ch.enqueue(r.integer(i, 0));
     }
   }
 
