@@ -22,6 +22,9 @@
 // pgbench are all stopped before it exits, also on an error or Ctrl-C.
 //
 //   bench_postgres [--quick] [--port PORT] [--ceiling-seconds S]
+//   bench_postgres [--url URL] --one SHAPE:STEPS:TASKS:PROCESSES:CONCURRENCY:BATCH
+//       one drain (for profiling); --url uses a server started by
+//       scripts/pg-test-server instead of starting a durable one.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -88,8 +91,13 @@ class Child {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    std::vector<std::string> env_storage;
-    for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+    std::vector<std::string> env_storage;  // `extra_env` overrides the inherited variables of the same name
+    for (char** e = environ; *e; ++e) {
+      std::string_view var = *e;
+      bool overridden = false;
+      for (const auto& x : extra_env) overridden |= var.substr(0, var.find('=') + 1) == x.substr(0, x.find('=') + 1);
+      if (!overridden) env_storage.emplace_back(var);
+    }
     for (const auto& e : extra_env) env_storage.push_back(e);
     std::vector<char*> env;
     for (auto& e : env_storage) env.push_back(e.data());
@@ -252,6 +260,9 @@ std::string find_pgbench() {
 struct Options {
   bool quick{false};
   int port{0};
+  std::string url;  ///< --url: use this server (made by pg-test-server) instead of starting one
+  std::string one;  ///< --one: a single drain, for profiling
+  bool analyze{true};  ///< ANALYZE the schema after submitting (--no-analyze: plan without statistics)
   double ceiling_seconds{10};
 };
 
@@ -268,6 +279,8 @@ class Server {
     url_ = out.substr(pos, out.find('\n', pos) - pos);
     port_ = port;
   }
+  /// A server started by `scripts/pg-test-server start` elsewhere: used, not stopped.
+  Server(std::string url, int port) : url_(std::move(url)), port_(port) {}
   ~Server() {
     if (!started_) return;
     int status = 0;
@@ -294,7 +307,7 @@ class PgBench {
   PgBench(const Options& o, fs::path scratch, const Server& server)
       : o_(o), scratch_(std::move(scratch)), server_(server), admin_(server.url()), pgbench_(find_pgbench()) {
     pqxx::nontransaction n(admin_);
-    n.exec("CREATE TABLE ceiling (id BIGSERIAL PRIMARY KEY, v INTEGER NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    n.exec("CREATE TABLE IF NOT EXISTS ceiling (id BIGSERIAL PRIMARY KEY, v INTEGER NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())");
     std::ofstream(scratch_ / "ceiling.sql") << "INSERT INTO ceiling (v) VALUES (1);\n";
   }
 
@@ -406,7 +419,11 @@ class PgBench {
     return {transactions, succeeded};
   }
 
-  std::string fresh_schema() { return fmt::format("bench_{}", ++schemas_); }
+  std::string fresh_schema() {
+    std::string schema = fmt::format("bench_{}_{}", getpid(), ++schemas_);
+    drop_schema(schema);
+    return schema;
+  }
   void drop_schema(const std::string& schema) {
     pqxx::nontransaction n(admin_);
     n.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
@@ -434,6 +451,12 @@ class PgBench {
         client.submit(req);
       }
       r.submit_s = seconds_since(start);
+    }
+    if (o_.analyze) {
+      // What autovacuum has long done on a database in service: without
+      // statistics PostgreSQL plans a fresh schema's joins as scans.
+      pqxx::nontransaction n(admin_);
+      n.exec(fmt::format("ANALYZE {0}.tasker_tasks, {0}.tasker_steps, {0}.tasker_step_edges", schema));
     }
     if (ceiling_seconds > 0) r.ceiling_before = pgbench(procs, ceiling_seconds).tps;
     auto workers = spawn_workers(url, procs, ws, false);
@@ -528,8 +551,33 @@ int run(const Options& o, const fs::path& scratch) {
       }
   if (port == 0) throw std::runtime_error("no free port in 38000..38999; give one with --port");
 
-  Server server(scratch / "server", port);
-  PgBench b(o, scratch, server);
+  std::optional<Server> server;
+  if (o.url.empty()) {
+    server.emplace(scratch / "server", port);
+  } else {
+    auto colon = o.url.rfind(':');
+    server.emplace(o.url, std::stoi(o.url.substr(colon + 1)));
+  }
+  PgBench b(o, scratch, *server);
+  if (!o.one.empty()) {
+    // --one SHAPE:STEPS:TASKS:PROCESSES:CONCURRENCY:BATCH
+    std::vector<std::string> f;
+    for (std::size_t start = 0;;) {
+      auto end = o.one.find(':', start);
+      f.push_back(o.one.substr(start, end == std::string::npos ? end : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    if (f.size() != 6) throw std::runtime_error("--one needs SHAPE:STEPS:TASKS:PROCESSES:CONCURRENCY:BATCH");
+    Shape shape = f[0] == "fan" ? Shape::fan : f[0] == "chain" ? Shape::chain : Shape::linear;
+    PgBench::Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
+    auto r = b.drain(w, std::stoi(f[3]), {std::stoi(f[4]), std::stoi(f[5])}, 1);
+    fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} worker txns, {} WAL flushes; pgbench {} / {} "
+               "tps; submit {:.3f} s\n",
+               o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.wal_syncs,
+               rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
+    return 0;
+  }
   const std::size_t big = o.quick ? 1'000 : 10'000;
   const std::size_t tasks = o.quick ? 100 : 1'000;
   const int latency_runs = o.quick ? 10 : 50;
@@ -631,10 +679,16 @@ int main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--port" && i + 1 < argc) {
       o.port = std::atoi(argv[++i]);
+    } else if (a == "--no-analyze") {
+      o.analyze = false;
+    } else if (a == "--url" && i + 1 < argc) {
+      o.url = argv[++i];
+    } else if (a == "--one" && i + 1 < argc) {
+      o.one = argv[++i];
     } else if (a == "--ceiling-seconds" && i + 1 < argc) {
       o.ceiling_seconds = std::atof(argv[++i]);
     } else if (a == "-h" || a == "--help") {
-      fmt::print("usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S]\n");
+      fmt::print("usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S] [--url URL] [--one SHAPE:STEPS:TASKS:P:C:B]\n");
       return 0;
     } else {
       fmt::print(stderr, "unknown argument `{}`; usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S]\n",
