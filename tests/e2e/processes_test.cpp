@@ -49,17 +49,20 @@ class WorkerProcess {
 
 TEST_CASE("processes: three worker processes share one database, and each step completes exactly once") {
   auto h = make_harness(false);
-  constexpr int kTasks = 30;
+  // Slow steps, and more runnable at once (8 roots) than one process has
+  // handler threads (4): one process cannot take everything, so the others
+  // must claim from the same database while it works.
+  constexpr int kTasks = 8;
   std::vector<std::string> tasks;
   for (int i = 0; i < kTasks; ++i)
-    tasks.push_back(h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 2 * (i % 10) + 2}, {"batch_index", i}})).uuid);
+    tasks.push_back(h->submit(h->create_task_request("e2e_support", "slow_chain", {{"sleep_ms", 150}, {"batch_index", i}})).uuid);
   std::vector<std::unique_ptr<WorkerProcess>> workers;
   for (const char* id : {"proc-1", "proc-2", "proc-3"}) workers.push_back(std::make_unique<WorkerProcess>(*h, id));
 
   std::set<std::string> completed_by;
   for (const auto& uuid : tasks) {
     auto done = h->wait_for_task_completion(uuid, std::chrono::seconds{90});
-    CHECK(done.counts.completed == 4);
+    CHECK(done.counts.completed == 3);
     check_dependency_order(*h, uuid);
     for (const auto& step : h->client().list_steps(uuid)) {
       INFO(uuid << " " << step.name);
@@ -72,5 +75,5 @@ TEST_CASE("processes: three worker processes share one database, and each step c
   }
   for (auto& w : workers) CHECK(w->stop() == 0);
   INFO("workers that completed steps: " << completed_by.size());
-  CHECK(completed_by.size() >= 2);  // the processes shared the work
+  CHECK(completed_by.size() >= 2);
 }
