@@ -536,9 +536,8 @@ sql::Dialect postgres_dialect() {
     return fmt::format("(SELECT {} FROM unnest(ARRAY(SELECT jsonb_array_elements(${}::jsonb))) AS r(v)) AS {}", select,
                        param, alias);
   };
-  d.json_list = [](int param, ColumnType type) {
-    return fmt::format("(SELECT x FROM unnest(ARRAY(SELECT (e){} FROM jsonb_array_elements_text(${}::jsonb) AS t(e))) "
-                       "AS u(x))",
+  d.in_list = [](const std::string& column, int param, ColumnType type) {
+    return fmt::format("{} = ANY(ARRAY(SELECT (e){} FROM jsonb_array_elements_text(${}::jsonb) AS t(e)))", column,
                        cast_for(type), param);
   };
   return d;

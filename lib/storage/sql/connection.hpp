@@ -70,9 +70,12 @@ struct Dialect {
   std::function<std::string(int param, const std::vector<std::pair<std::string, ColumnType>>& columns,
                             const std::string& alias)>
       json_rows;
-  /// A subquery `(SELECT ...)` yielding the elements of parameter $n, a JSON
-  /// array of scalars, as one column of the given type (for `x IN ...`).
-  std::function<std::string(int param, ColumnType type)> json_list;
+  /// The predicate "`column` is one of the elements of parameter $n", a JSON
+  /// array of scalars of the given type. On PostgreSQL this is
+  /// `column = ANY(ARRAY(...))`: the array is computed once and the predicate
+  /// filters an index scan, so an ordered claim with LIMIT stops at its first
+  /// rows and id lists probe primary keys, whatever the planner's statistics.
+  std::function<std::string(const std::string& column, int param, ColumnType type)> in_list;
 };
 
 /// A database: its dialect, and how to connect, lock migrations and notify.

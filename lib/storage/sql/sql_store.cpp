@@ -514,13 +514,13 @@ class SqlStore final : public Store {
   /// prepared once per connection.
   std::string filter_clause(const WorkFilter& f, std::vector<Param>& params) const {
     const Dialect& d = backend_->dialect();
-    auto next = [&](const std::vector<std::string>& values) {
+    auto in = [&](const std::string& column, const std::vector<std::string>& values) {
       params.push_back(text_list(values));
-      return d.json_list(static_cast<int>(params.size()), kText);
+      return d.in_list(column, static_cast<int>(params.size()), kText);
     };
-    std::string sql = " AND callable IN " + next(f.callables);
-    if (!f.namespaces.empty()) sql += " AND namespace_name IN " + next(f.namespaces);
-    if (!f.task_uuids.empty()) sql += " AND task_id IN (SELECT id FROM tasker_tasks WHERE uuid IN " + next(f.task_uuids) + ")";
+    std::string sql = " AND " + in("callable", f.callables);
+    if (!f.namespaces.empty()) sql += " AND " + in("namespace_name", f.namespaces);
+    if (!f.task_uuids.empty()) sql += " AND task_id IN (SELECT id FROM tasker_tasks WHERE " + in("uuid", f.task_uuids) + ")";
     return sql;
   }
 
@@ -616,7 +616,7 @@ class SqlStore final : public Store {
   void build_statements() {
     const Dialect& d = backend_->dialect();
     auto rows = [&](int param, const Columns& cols) { return d.json_rows(param, cols, "x"); };
-    auto ints = [&](int param) { return d.json_list(param, kInt); };
+    auto in_ids = [&](const std::string& column, int param) { return d.in_list(column, param, kInt); };
 
     sql_.insert_task =
         "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
@@ -645,8 +645,8 @@ class SqlStore final : public Store {
         rows(1, {{"seq", kInt}, {"task_id", kInt}, {"step_id", kInt}, {"from_state", kText}, {"to_state", kText},
                  {"worker_id", kText}, {"reason", kText}, {"attempt", kInt}}));
 
-    sql_.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE id IN {} ORDER BY id{}", kLockedStepColumns,
-                                  ints(1), d.for_update);
+    sql_.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE {} ORDER BY id{}", kLockedStepColumns,
+                                  in_ids("id", 1), d.for_update);
     sql_.update_steps = fmt::format(
         "UPDATE tasker_steps SET state = x.new_state, "
         "results = CASE WHEN x.set_results = 1 THEN x.new_results ELSE results END, "
@@ -660,22 +660,22 @@ class SqlStore final : public Store {
     sql_.lock_children = d.for_update.empty()
                              ? std::string{}
                              : fmt::format("SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
-                                           "tasker_step_edges WHERE parent_id IN {}) ORDER BY id{}",
-                                           ints(1), d.for_update);
+                                           "tasker_step_edges WHERE {}) ORDER BY id{}",
+                                           in_ids("parent_id", 1), d.for_update);
     sql_.advance_children = fmt::format(
         "UPDATE tasker_steps SET pending_parents = pending_parents - c.n, "
         "state = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN 'enqueued' ELSE state END, "
         "claimable_at = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN CAST($2 AS BIGINT) "
         "ELSE claimable_at END, updated_at = $2 "
-        "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE parent_id IN {} GROUP BY child_id) AS c "
+        "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE {} GROUP BY child_id) AS c "
         "WHERE tasker_steps.id = c.child_id "
         "RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.name, tasker_steps.state, "
         "tasker_steps.pending_parents",
-        ints(1));
+        in_ids("parent_id", 1));
     sql_.lock_tasks = fmt::format(
         "SELECT id, uuid, state, total_steps, completed_steps, resolved_steps, failed_steps, active_steps "
-        "FROM tasker_tasks WHERE id IN {} ORDER BY id{}",
-        ints(1), d.for_update);
+        "FROM tasker_tasks WHERE {} ORDER BY id{}",
+        in_ids("id", 1), d.for_update);
     sql_.update_tasks = fmt::format(
         "UPDATE tasker_tasks SET state = x.new_state, completed_steps = x.completed, resolved_steps = x.resolved, "
         "failed_steps = x.failed, active_steps = x.active, completed_at = x.new_completed_at, updated_at = $2 "
@@ -690,15 +690,15 @@ class SqlStore final : public Store {
     sql_.claim_update = fmt::format(
         "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
         "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
-        "WHERE id IN {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
+        "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
         "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds",
-        ints(1));
+        in_ids("id", 1));
     sql_.claim_tasks = fmt::format(
-        "SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE id IN {}", ints(1));
+        "SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}", in_ids("id", 1));
     sql_.claim_dependency_results = fmt::format(
         "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
-        "WHERE e.child_id IN {}",
-        ints(1));
+        "WHERE {}",
+        in_ids("e.child_id", 1));
     sql_.renew_leases = fmt::format(
         "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
         "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
@@ -707,8 +707,8 @@ class SqlStore final : public Store {
     sql_.task_by_uuid = fmt::format("SELECT {} FROM tasker_tasks WHERE uuid = $1", kTaskColumns);
     sql_.step_counts = fmt::format(
         "SELECT task_id, state, COUNT(*), SUM(CASE WHEN claimable_at <= $2 THEN 1 ELSE 0 END) FROM tasker_steps "
-        "WHERE task_id IN {} GROUP BY task_id, state",
-        ints(1));
+        "WHERE {} GROUP BY task_id, state",
+        in_ids("task_id", 1));
     sql_.steps_of_task = fmt::format(
         "SELECT {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
         kStepColumns);

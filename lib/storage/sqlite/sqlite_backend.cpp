@@ -150,7 +150,9 @@ sql::Dialect sqlite_dialect() {
       select += fmt::format("{}json_extract(value, '$[{}]') AS {}", i ? ", " : "", i, columns[i].first);
     return fmt::format("(SELECT {} FROM json_each(${})) AS {}", select, param, alias);
   };
-  d.json_list = [](int param, ColumnType) { return fmt::format("(SELECT value FROM json_each(${}))", param); };
+  d.in_list = [](const std::string& column, int param, ColumnType) {
+    return fmt::format("{} IN (SELECT value FROM json_each(${}))", column, param);
+  };
   return d;
 }
 
