@@ -92,6 +92,24 @@ inline std::shared_ptr<tasker::HandlerRegistry> noop_registry() {
   return r;
 }
 
+/// A drain: `tasks` tasks of `steps_per_task` steps in one shape.
+struct Workload {
+  std::string label;
+  Shape shape;
+  std::size_t steps_per_task;
+  std::size_t tasks;
+  [[nodiscard]] std::size_t steps() const { return steps_per_task * tasks; }
+};
+
+/// A worker: handler threads and batch size.
+struct WorkerShape {
+  int concurrency;
+  int batch;
+};
+
+/// A rate for a table: no decimals from 100 up.
+inline std::string rate(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v); }
+
 inline double seconds_since(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }

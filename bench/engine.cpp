@@ -109,17 +109,6 @@ class Bench {
   // -------------------------------------------------------------------------
   // 2. Throughput
 
-  struct Workload {
-    std::string label;
-    Shape shape;
-    std::size_t steps_per_task;
-    std::size_t tasks;
-    [[nodiscard]] std::size_t steps() const { return steps_per_task * tasks; }
-  };
-  struct WorkerShape {
-    int concurrency;
-    int batch;
-  };
   struct Run {
     double submit_s{0};
     double drain_s{0};
@@ -237,7 +226,6 @@ class Bench {
   int files_{0};
 };
 
-std::string rate(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v); }
 
 /// --one linear|fan|chain:STEPS:TASKS:CONCURRENCY:BATCH:full|normal runs one
 /// drain and prints it (to profile the engine under perf or callgrind).
@@ -252,7 +240,7 @@ int run_one(const Options& o) {
   if (f.size() != 6) throw std::runtime_error("--one needs SHAPE:STEPS:TASKS:CONCURRENCY:BATCH:SYNC");
   Shape shape = f[0] == "fan" ? Shape::fan : f[0] == "chain" ? Shape::chain : Shape::linear;
   Bench b(o);
-  Bench::Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
+  Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
   Sync sync = f[5] == "normal" ? Sync::normal : Sync::full;
   Bench::Run r = b.run(w, {std::stoi(f[3]), std::stoi(f[4])}, sync);
   fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} transactions ({:.2f} steps/txn); ceiling {} / {} "
@@ -287,8 +275,8 @@ int run(const Options& o) {
   }
 
   // 2. Throughput.
-  using W = Bench::Workload;
-  using WS = Bench::WorkerShape;
+  using W = Workload;
+  using WS = WorkerShape;
   const std::vector<W> workloads{
       {fmt::format("{} x linear-4", tasks), Shape::linear, 4, tasks},
       {fmt::format("fan-out/in {}", big), Shape::fan, big, 1},

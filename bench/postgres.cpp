@@ -353,17 +353,6 @@ class PgBench {
     return c;
   }
 
-  struct Workload {
-    std::string label;
-    Shape shape;
-    std::size_t steps_per_task;
-    std::size_t tasks;
-    [[nodiscard]] std::size_t steps() const { return steps_per_task * tasks; }
-  };
-  struct WorkerShape {
-    int concurrency;
-    int batch;
-  };
   struct Run {
     double submit_s{0};
     double drain_s{0};
@@ -539,7 +528,6 @@ class PgBench {
   int schemas_{0};
 };
 
-std::string rate(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v); }
 
 int run(const Options& o, const fs::path& scratch) {
   int port = o.port;
@@ -570,7 +558,7 @@ int run(const Options& o, const fs::path& scratch) {
     }
     if (f.size() != 6) throw std::runtime_error("--one needs SHAPE:STEPS:TASKS:PROCESSES:CONCURRENCY:BATCH");
     Shape shape = f[0] == "fan" ? Shape::fan : f[0] == "chain" ? Shape::chain : Shape::linear;
-    PgBench::Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
+    Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
     auto r = b.drain(w, std::stoi(f[3]), {std::stoi(f[4]), std::stoi(f[5])}, 1);
     fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} worker txns, {} WAL flushes; pgbench {} / {} "
                "tps; submit {:.3f} s\n",
@@ -597,8 +585,8 @@ int run(const Options& o, const fs::path& scratch) {
     std::fflush(stdout);
   }
 
-  using W = PgBench::Workload;
-  using WS = PgBench::WorkerShape;
+  using W = Workload;
+  using WS = WorkerShape;
   const std::vector<W> workloads{
       {fmt::format("{} x linear-4", tasks), Shape::linear, 4, tasks},
       {fmt::format("fan-out/in {}", big), Shape::fan, big, 1},
