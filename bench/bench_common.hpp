@@ -107,6 +107,24 @@ struct WorkerShape {
   int batch;
 };
 
+/// One timed drain and the commit ceiling measured just before and after it.
+struct Run {
+  double submit_s{0};
+  double drain_s{0};
+  std::uint64_t steps{0};
+  std::uint64_t transactions{0};
+  double ceiling_before{0};  ///< ceiling commits/s measured just before the drain
+  double ceiling_after{0};   ///< and just after
+  [[nodiscard]] double ceiling() const { return (ceiling_before + ceiling_after) / 2; }
+  /// The flush rate changed by more than 2x during the run (see docs/performance.md).
+  [[nodiscard]] bool ceiling_moved() const {
+    return std::max(ceiling_before, ceiling_after) > 2 * std::min(ceiling_before, ceiling_after);
+  }
+  [[nodiscard]] double steps_per_s() const { return static_cast<double>(steps) / drain_s; }
+  [[nodiscard]] double steps_per_txn() const { return static_cast<double>(steps) / static_cast<double>(transactions); }
+  [[nodiscard]] double us_per_step() const { return drain_s * 1e6 / static_cast<double>(steps); }
+};
+
 /// A rate for a table: no decimals from 100 up.
 inline std::string rate(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v); }
 

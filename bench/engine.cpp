@@ -109,22 +109,6 @@ class Bench {
   // -------------------------------------------------------------------------
   // 2. Throughput
 
-  struct Run {
-    double submit_s{0};
-    double drain_s{0};
-    std::uint64_t steps{0};
-    std::uint64_t transactions{0};
-    double ceiling_before{0};  ///< SQLite commits/s measured just before the drain
-    double ceiling_after{0};   ///< and just after
-    [[nodiscard]] double ceiling() const { return (ceiling_before + ceiling_after) / 2; }
-    /// The file system's flush rate changed during the run (see docs/performance.md).
-    [[nodiscard]] bool ceiling_moved() const {
-      return std::max(ceiling_before, ceiling_after) > 2 * std::min(ceiling_before, ceiling_after);
-    }
-    [[nodiscard]] double steps_per_s() const { return static_cast<double>(steps) / drain_s; }
-    [[nodiscard]] double steps_per_txn() const { return static_cast<double>(steps) / static_cast<double>(transactions); }
-    [[nodiscard]] double us_per_step() const { return drain_s * 1e6 / static_cast<double>(steps); }
-  };
 
   /// Submit every task, then drain them with one worker (run_until_idle); the
   /// drain is timed. Checks that every step succeeded and every task completed.
@@ -242,7 +226,7 @@ int run_one(const Options& o) {
   Bench b(o);
   Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
   Sync sync = f[5] == "normal" ? Sync::normal : Sync::full;
-  Bench::Run r = b.run(w, {std::stoi(f[3]), std::stoi(f[4])}, sync);
+  Run r = b.run(w, {std::stoi(f[3]), std::stoi(f[4])}, sync);
   fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} transactions ({:.2f} steps/txn); ceiling {} / {} "
              "commits/s; submit {:.3f} s\n",
              o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.steps_per_txn(),
@@ -286,12 +270,12 @@ int run(const Options& o) {
   fmt::print("\n## Throughput: no-op steps, one worker (handler threads c, batch b); drain timed after submitting\n\n");
   fmt::print("| workload | sync | worker | steps/s | µs/step | transactions | steps/txn | ceiling commits/s before/after | steps/s ÷ ceiling | submit s |\n");
   fmt::print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::map<std::tuple<int, int, int, int>, Bench::Run> results;  // workload, sync, c, b
+  std::map<std::tuple<int, int, int, int>, Run> results;  // workload, sync, c, b
   for (std::size_t wi = 0; wi < workloads.size(); ++wi)
     for (Sync s : syncs)
       for (auto ws : shapes) {
         const W& w = workloads[wi];
-        Bench::Run r = b.run(w, ws, s);
+        Run r = b.run(w, ws, s);
         results[{static_cast<int>(wi), static_cast<int>(s), ws.concurrency, ws.batch}] = r;
         fmt::print("| {} | {} | c{} b{} | {} | {:.0f} | {} | {:.2f} | {} / {}{} | {:.2f} | {:.2f} |\n", w.label,
                    sync_name(s), ws.concurrency, ws.batch, rate(r.steps_per_s()), r.us_per_step(), r.transactions,
@@ -335,12 +319,12 @@ int run(const Options& o) {
       W few{w.label, w.shape, small, 1};
       std::vector<double> us, commits, spt;
       for (int i = 0; i < o.reps; ++i) {
-        Bench::Run r = b.run(few, flat_shape, s);
+        Run r = b.run(few, flat_shape, s);
         us.push_back(r.us_per_step());
         commits.push_back(r.ceiling() / r.steps_per_s());
         spt.push_back(r.steps_per_txn());
       }
-      const Bench::Run& large = results.at({static_cast<int>(wi), static_cast<int>(s), flat_shape.concurrency,
+      const Run& large = results.at({static_cast<int>(wi), static_cast<int>(s), flat_shape.concurrency,
                                             flat_shape.batch});
       const double large_commits = large.ceiling() / large.steps_per_s();
       fmt::print("| {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.2f} | {:.2f} |\n",

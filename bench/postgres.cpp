@@ -353,19 +353,9 @@ class PgBench {
     return c;
   }
 
-  struct Run {
-    double submit_s{0};
-    double drain_s{0};
-    std::uint64_t steps{0};
-    std::uint64_t transactions{0};
+  /// A drain on PostgreSQL also counts the server's WAL flushes.
+  struct PgRun : bench::Run {
     std::int64_t wal_syncs{0};
-    double ceiling_before{0}, ceiling_after{0};
-    [[nodiscard]] double ceiling() const { return (ceiling_before + ceiling_after) / 2; }
-    [[nodiscard]] bool ceiling_moved() const {
-      return std::max(ceiling_before, ceiling_after) > 2 * std::min(ceiling_before, ceiling_after);
-    }
-    [[nodiscard]] double steps_per_s() const { return static_cast<double>(steps) / drain_s; }
-    [[nodiscard]] double us_per_step() const { return drain_s * 1e6 / static_cast<double>(steps); }
   };
 
   std::vector<std::unique_ptr<Child>> spawn_workers(const std::string& url, int procs, WorkerShape ws, bool report) {
@@ -420,11 +410,11 @@ class PgBench {
 
   /// Submit every task into a fresh schema, start `procs` worker processes,
   /// and time the drain from `go` to the last completed_at.
-  Run drain(const Workload& w, int procs, WorkerShape ws, double ceiling_seconds) {
+  PgRun drain(const Workload& w, int procs, WorkerShape ws, double ceiling_seconds) {
     auto templates = make_templates({{w.shape, w.steps_per_task}});
     const std::string schema = fresh_schema();
     const std::string url = server_.url() + "?schema=" + schema;
-    Run r;
+    PgRun r;
     {
       tasker::StoreOptions so;
       so.listen = false;
@@ -597,7 +587,7 @@ int run(const Options& o, const fs::path& scratch) {
   fmt::print("| workload | processes x worker | steps/s | µs/step | worker txns | steps/txn | WAL flushes | steps/flush | "
              "pgbench tps, same clients, before/after | steps/s ÷ pgbench tps | submit s |\n");
   fmt::print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::map<std::pair<int, int>, PgBench::Run> c16;  // (workload, procs) -> run with the batching shape
+  std::map<std::pair<int, int>, PgBench::PgRun> c16;  // (workload, procs) -> run with the batching shape
   for (std::size_t wi = 0; wi < workloads.size(); ++wi)
     for (auto ws : shapes)
       for (int n : procs) {
