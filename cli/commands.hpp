@@ -53,7 +53,8 @@ enum class DbAccess {
 };
 
 /// Open the store named by --db, else the configuration's URL.
-std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access);
+/// `listen`: also take cross-process wake-ups (PostgreSQL LISTEN); only workers that wait for events need them.
+std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen = false);
 
 /// A JSON argument given inline, as `@path` (a file) or `@-` (stdin). `option`
 /// names it in messages. Throws InvalidRequestError saying what is malformed and where.

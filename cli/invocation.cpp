@@ -50,10 +50,11 @@ void add_db_option(CLI::App* cmd, std::string& db) {
                   "(default: TASKER_DATABASE_URL, DATABASE_URL, else sqlite://tasker.db)");
 }
 
-std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access) {
+std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen) {
   inv.apply_log_level();
   StoreOptions options = StoreOptions::from(inv.config());
   options.create_if_missing = access == DbAccess::create;
+  options.listen = listen;
   return open_store(db.empty() ? inv.config().database_url : db, options);
 }
 

@@ -117,8 +117,9 @@ void add_worker(CLI::App& app, Invocation& inv) {
     std::string where = fmt::format("{}", fmt::join(folders, ", "));
     TemplateSet set = load_template_set(inv, opts->templates.paths, opts->templates.env);
     auto handlers = command_handlers(set, where);
-    auto store = open_database(inv, opts->db, DbAccess::create);
-    Worker worker(store, handlers, worker_options(inv, opts->flags));
+    WorkerOptions worker_opts = worker_options(inv, opts->flags);
+    auto store = open_database(inv, opts->db, DbAccess::create, worker_opts.event_mode != EventMode::polling_only);
+    Worker worker(store, handlers, worker_opts);
     worker.start();
     fmt::print(stderr,
                "tasker worker {}: {} command handler{} on {}; stop with Ctrl-C or SIGTERM\n",
@@ -183,10 +184,10 @@ void add_run(CLI::App& app, Invocation& inv) {
         only;  // the task's own handlers: other templates' commands are not this run's business
     only.add(tmpl);
     auto handlers = command_handlers(only, tmpl.location.file);
-    auto store = open_database(inv, opts->db, DbAccess::create);
-    Client client(store, resolved.set);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
     worker_opts.validate();  // before anything is written
+    auto store = open_database(inv, opts->db, DbAccess::create, worker_opts.event_mode != EventMode::polling_only);
+    Client client(store, resolved.set);
     TaskView task = client.submit(request);
     worker_opts.task_uuids = {task.uuid};
     Worker worker(store, handlers, worker_opts);

@@ -160,7 +160,7 @@ struct StoreOptions {
   /// tasks, so a mistyped path is reported rather than silently created).
   bool create_if_missing{true};
 
-  /// Pool size, busy timeout and jitter from configuration.
+  /// Pool size, busy timeout, jitter, and (not for polling_only) listening, from configuration.
   static StoreOptions from(const Config& config);
 };
 

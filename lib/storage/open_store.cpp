@@ -14,6 +14,7 @@ StoreOptions StoreOptions::from(const Config& config) {
   o.pool_size = config.pool_size;
   o.busy_timeout_ms = config.busy_timeout_ms;
   o.jitter = config.worker.jitter;
+  o.listen = config.worker.event_mode != EventMode::polling_only;  // a polling worker needs no LISTEN connection
   return o;
 }
 
