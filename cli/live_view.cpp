@@ -149,8 +149,9 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
   while (true) {
     if (options.on_tick) options.on_tick();
     if (options.mode == FollowMode::lines) print_new_transitions();
-    f.task = client.get_task(task_uuid);
-    f.steps = client.list_steps(task_uuid);
+    TaskSnapshot snap = client.snapshot(task_uuid);
+    f.task = std::move(snap.task);
+    f.steps = std::move(snap.steps);
     const bool ended = is_terminal(f.task.state);
     if (screen)
       screen->draw(frame(f.task, f.steps, SystemClock::instance().now(), terminal_size()));

@@ -38,8 +38,8 @@ void add_graph_command(CLI::App& app, Invocation& inv) {
     GraphFormat format = opts->format == "mermaid" ? GraphFormat::mermaid : GraphFormat::dot;
     if (is_uuid(opts->target)) {
       Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
-      TaskView task = client.get_task(opts->target);
-      fmt::print("{}", render_graph(graph_of(task, client.list_steps(opts->target)), format));
+      const TaskSnapshot snap = client.snapshot(opts->target);
+      fmt::print("{}", render_graph(graph_of(snap.task, snap.steps), format));
       return;
     }
     ResolvedTemplate resolved =

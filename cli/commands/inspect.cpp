@@ -46,12 +46,11 @@ void add_status(CLI::App& app, Invocation& inv) {
       "Example:\n  tasker status 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --db sqlite://tasker.db");
   cmd->callback([opts, &inv] {
     Client client = open_client(inv, *opts);
-    TaskView task = client.get_task(opts->uuid);
-    std::vector<StepView> steps = client.list_steps(opts->uuid);
-    if (opts->json) return print_json(task_with_steps(task, steps));
-    for (const auto& line : task_summary(task)) fmt::print("{}\n", line);
+    const TaskSnapshot snap = client.snapshot(opts->uuid);
+    if (opts->json) return print_json(task_with_steps(snap.task, snap.steps));
+    for (const auto& line : task_summary(snap.task)) fmt::print("{}\n", line);
     fmt::print("\n");
-    for (const auto& line : step_table(steps, SystemClock::instance().now(), 60))
+    for (const auto& line : step_table(snap.steps, SystemClock::instance().now(), 60))
       fmt::print("{}\n", line);
   });
 }

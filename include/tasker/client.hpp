@@ -33,6 +33,10 @@ class Client {
   /// Throws InvalidRequestError for a malformed uuid, NotFoundError for an unknown one.
   [[nodiscard]] TaskView get_task(const std::string& task_uuid);
   [[nodiscard]] TaskPage list_tasks(const TaskFilter& filter = {});
+  /// The task and its steps read in one snapshot (what a status display wants:
+  /// counts that agree with the steps). Throws as get_task does.
+  [[nodiscard]] TaskSnapshot snapshot(const std::string& task_uuid);
+  /// Steps in template order. Throws as get_task does.
   [[nodiscard]] std::vector<StepView> list_steps(const std::string& task_uuid);
   [[nodiscard]] StepView get_step(const std::string& task_uuid, const std::string& step_name);
   /// The task's transitions (and its steps'), oldest first; or one step's.

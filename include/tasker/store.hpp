@@ -120,8 +120,9 @@ class Store {
 
   [[nodiscard]] virtual std::optional<TaskView> find_task(const std::string& task_uuid, TimePoint now) = 0;
   [[nodiscard]] virtual TaskPage list_tasks(const TaskFilter& filter, TimePoint now) = 0;
-  /// Steps in template order; empty when the task does not exist.
-  [[nodiscard]] virtual std::vector<StepView> list_steps(const std::string& task_uuid) = 0;
+  /// The task with its steps, in one snapshot; nullopt when it does not exist.
+  [[nodiscard]] virtual std::optional<TaskSnapshot> find_task_with_steps(const std::string& task_uuid,
+                                                                         TimePoint now) = 0;
   [[nodiscard]] virtual std::vector<Transition> transitions(const std::string& task_uuid,
                                                             const std::optional<std::string>& step_name) = 0;
 

@@ -101,6 +101,13 @@ struct TaskView {
   HealthStatus health_status{HealthStatus::unknown};
 };
 
+/// A task and its steps (in template order) as of one moment: read in one
+/// snapshot, so the task's counts agree with its steps' states.
+struct TaskSnapshot {
+  TaskView task;
+  std::vector<StepView> steps;
+};
+
 /// Derive execution_status, completion_percentage and health_status from
 /// counts, with tasker-core's precedence (design.md, "States").
 void derive_statuses(TaskView& view);

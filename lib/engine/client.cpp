@@ -69,13 +69,14 @@ TaskView Client::get_task(const std::string& task_uuid) {
 
 TaskPage Client::list_tasks(const TaskFilter& filter) { return store_->list_tasks(filter, options_.clock->now()); }
 
-std::vector<StepView> Client::list_steps(const std::string& task_uuid) {
+TaskSnapshot Client::snapshot(const std::string& task_uuid) {
   check_uuid(task_uuid);
-  auto steps = store_->list_steps(task_uuid);
-  if (steps.empty() && !store_->find_task(task_uuid, options_.clock->now()))
-    throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
-  return steps;
+  auto snap = store_->find_task_with_steps(task_uuid, options_.clock->now());
+  if (!snap) throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
+  return std::move(*snap);
 }
+
+std::vector<StepView> Client::list_steps(const std::string& task_uuid) { return snapshot(task_uuid).steps; }
 
 StepView Client::get_step(const std::string& task_uuid, const std::string& step_name) {
   std::vector<std::string> names;

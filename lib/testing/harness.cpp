@@ -147,11 +147,12 @@ TaskRequest Harness::create_task_request_with_bypass(const std::string& namespac
 TaskView Harness::submit(const TaskRequest& request) { return client_->submit(request); }
 
 std::string Harness::describe_task(const std::string& task_uuid) {
-  TaskView t = client_->get_task(task_uuid);
+  const TaskSnapshot snap = client_->snapshot(task_uuid);
+  const TaskView& t = snap.task;
   std::string out = fmt::format("task {} ({}/{}@{}) is {} ({}, {:.0f}% complete)\n", t.uuid, t.namespace_name, t.name,
                                 t.version, to_string(t.state), to_string(t.execution_status),
                                 t.completion_percentage);
-  for (const auto& s : client_->list_steps(task_uuid)) {
+  for (const auto& s : snap.steps) {
     out += fmt::format("  {:<28} {:<18} attempts {}/{}", s.name, to_string(s.state), s.attempts, s.max_attempts);
     if (s.error) out += fmt::format("  last error [{}]: {}", s.error->error_type, s.error->message);
     out += "\n";

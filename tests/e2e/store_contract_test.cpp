@@ -1,8 +1,15 @@
 // The Store contract, driven directly with a ManualClock: claims, fencing,
 // leases, backoff timing, filters and ordering. Every backend must pass it.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include "e2e.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/loader.hpp"
 
 using namespace e2e;
 using std::chrono::milliseconds;
@@ -233,4 +240,64 @@ TEST_CASE("store: outcomes for unknown steps are discarded, migrations are idemp
   CHECK(version >= 1);
   f.store->migrate();
   CHECK(f.store->schema_version() == version);
+}
+
+TEST_CASE("store: a task read while steps commit shows counts that agree with its steps") {
+  // One root and 150 parallel steps, each claimed and completed in its own
+  // transactions by a writer thread, while this thread reads the task. Read
+  // in one snapshot, the task's counts and state agree with its steps every
+  // time; read in two statements they would not, whenever a commit fell
+  // between them.
+  Fixture f;
+  std::string yaml = "name: wide\nnamespace_name: snapshot\nversion: 1.0.0\nsteps:\n"
+                     "  - name: root\n    handler: {callable: snapshot.step}\n";
+  constexpr int kParallel = 150;
+  for (int i = 0; i < kParallel; ++i)
+    yaml += fmt::format("  - name: s{}\n    handler: {{callable: snapshot.step}}\n    dependencies: [root]\n", i);
+  auto loaded = tasker::load_templates_from_string(yaml, "wide.yaml");
+  REQUIRE(loaded.ok());
+  tasker::TaskRequest request;
+  request.namespace_name = "snapshot";
+  request.name = "wide";
+  auto created = f.store->create_task(loaded.templates.front(), request, std::nullopt, f.clock.now());
+  const std::string uuid = created.task.uuid;
+
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    const ClaimRequest one = f.claim({"snapshot.step"}, 1);
+    while (true) {
+      auto claimed = f.claim_now(one);
+      if (claimed.empty()) break;
+      f.report(claimed.front(), StepOutcome::Kind::success, tasker::json::object());
+    }
+    done = true;
+  });
+
+  int reads = 0;
+  int disagreements = 0;
+  std::set<int> completed_seen;
+  while (true) {
+    const bool last = done.load();  // the read after the writer ended sees the end state
+    auto snap = f.store->find_task_with_steps(uuid, f.clock.now());
+    REQUIRE(snap);
+    tasker::StepCounts counted;
+    for (const auto& s : snap->steps) {
+      ++counted.total;
+      if (s.state == StepState::complete) ++counted.completed;
+      if (s.state == StepState::in_progress) ++counted.in_progress;
+      if (s.state == StepState::pending) ++counted.pending;
+    }
+    const auto& c = snap->task.counts;
+    const bool all_done = counted.completed == counted.total;
+    if (c.total != counted.total || c.completed != counted.completed || c.in_progress != counted.in_progress ||
+        c.pending != counted.pending || (snap->task.state == tasker::TaskState::complete) != all_done)
+      ++disagreements;
+    completed_seen.insert(counted.completed);
+    ++reads;
+    if (last) break;
+  }
+  writer.join();
+  CHECK(disagreements == 0);
+  CHECK(completed_seen.count(kParallel + 1) == 1);  // the last read saw every step complete
+  MESSAGE(reads << " reads saw " << completed_seen.size() << " distinct progress points");
 }

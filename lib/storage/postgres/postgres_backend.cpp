@@ -330,14 +330,11 @@ class PostgresConnection final : public sql::Connection {
     notices_.reset();  // before the connection it is registered with
   }
 
-  void begin() override {
-    if (work_) throw StorageError("internal: begin() inside an open PostgreSQL transaction", false);
-    try {
-      work_ = std::make_unique<pqxx::work>(*conn_);
-    } catch (...) {
-      work_.reset();
-      translate("BEGIN", false);
-    }
+  void begin() override { start<pqxx::work>(false); }
+  // REPEATABLE READ: one snapshot for every statement; a read-only transaction
+  // at this level never fails to serialise.
+  void begin_read() override {
+    start<pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>>(true);
   }
 
   void commit() override {
@@ -347,7 +344,7 @@ class PostgresConnection final : public sql::Connection {
       work_.reset();
     } catch (...) {
       work_.reset();
-      translate("COMMIT", true);
+      translate("COMMIT", !read_only_);
     }
   }
 
@@ -438,12 +435,17 @@ class PostgresConnection final : public sql::Connection {
 
   /// Rethrow the exception being handled as a tasker error, classified so
   /// that the shared store retries only what certainly did not commit.
+  /// `committing`: the statement is the COMMIT of a transaction that wrote.
   [[noreturn]] void translate(const std::string& sql, bool committing) {
     const std::string where = fmt::format("PostgreSQL at {}", target_.where);
     try {
       throw;
     } catch (const pqxx::in_doubt_error& e) {
       healthy_ = false;
+      if (!committing)  // the COMMIT of a read-only transaction: nothing was at stake
+        throw StorageError(fmt::format("{}: the connection broke ({}) during `{}`; retried on a new connection",
+                                       where, one_line(e.what()), first_line(sql)),
+                           true);
       throw StorageInDoubtError(fmt::format(
           "{}: the connection broke while committing, so the transaction may or may not have committed: {}", where,
           one_line(e.what())));
@@ -487,6 +489,18 @@ class PostgresConnection final : public sql::Connection {
     }
   }
 
+  template <typename Transaction>
+  void start(bool read_only) {
+    if (work_) throw StorageError("internal: a PostgreSQL transaction began inside another", false);
+    read_only_ = read_only;
+    try {
+      work_ = std::make_unique<Transaction>(*conn_);
+    } catch (...) {
+      work_.reset();
+      translate("BEGIN", false);
+    }
+  }
+
   void check_open() {
     if (!conn_->is_open()) healthy_ = false;
   }
@@ -494,7 +508,8 @@ class PostgresConnection final : public sql::Connection {
   const Target& target_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<LogNotices> notices_;
-  std::unique_ptr<pqxx::work> work_;
+  std::unique_ptr<pqxx::dbtransaction> work_;  // the open transaction, if any
+  bool read_only_{false};                       // a lost COMMIT of a read changed nothing: not in doubt
   std::shared_ptr<OwnSessions> sessions_;
   int pid_{0};
   std::unordered_map<std::string, std::string> statements_;

@@ -42,6 +42,11 @@ class Connection {
   virtual ~Connection() = default;
   /// Start a read-write transaction (SQLite: BEGIN IMMEDIATE, taking the write lock).
   virtual void begin() = 0;
+  /// Start a read-only transaction whose statements all see one snapshot, so a
+  /// view read in several statements (a task's row, its step counts, its steps)
+  /// never mixes states from before and after another transaction's commit.
+  /// Takes no write lock; end it with commit().
+  virtual void begin_read() = 0;
   virtual void commit() = 0;
   /// Never throws; after a failure the connection may be marked broken.
   virtual void rollback() noexcept = 0;

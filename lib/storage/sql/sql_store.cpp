@@ -390,7 +390,15 @@ class SqlStore final : public Store {
 
   // -------------------------------------------------------------------------
   std::optional<TaskView> find_task(const std::string& task_uuid, TimePoint now) override {
-    return read([&](Connection& c) { return load_task(c, task_uuid, now); });
+    return snapshot([&](Connection& c) { return load_task(c, task_uuid, now); });
+  }
+
+  std::optional<TaskSnapshot> find_task_with_steps(const std::string& task_uuid, TimePoint now) override {
+    return snapshot([&](Connection& c) -> std::optional<TaskSnapshot> {
+      auto task = load_task(c, task_uuid, now);
+      if (!task) return std::nullopt;
+      return TaskSnapshot{std::move(*task), load_steps(c, task_uuid)};
+    });
   }
 
   TaskPage list_tasks(const TaskFilter& filter, TimePoint now) override {
@@ -404,7 +412,7 @@ class SqlStore final : public Store {
         throw InvalidRequestError(fmt::format("`{}` is not a cursor returned by list_tasks", *filter.cursor));
       before = v;
     }
-    return read([&](Connection& c) {
+    return snapshot([&](Connection& c) {
       std::string where;
       std::vector<Param> p;
       auto add = [&](const std::string& cond, Param value) {
@@ -428,10 +436,6 @@ class SqlStore final : public Store {
       fill_counts(c, ids, page.tasks, now);
       return page;
     });
-  }
-
-  std::vector<StepView> list_steps(const std::string& task_uuid) override {
-    return read([&](Connection& c) { return load_steps(c, task_uuid); });
   }
 
   std::vector<Transition> transitions(const std::string& task_uuid,
@@ -731,28 +735,39 @@ class SqlStore final : public Store {
   // -------------------------------------------------------------------------
   // Transactions
 
+  /// How a body runs: one statement on a plain connection; several statements
+  /// that must agree (a task's row and its step counts) in a read-only
+  /// snapshot; or a read-write transaction.
+  enum class Access { statement, snapshot, write };
+
   template <typename F>
   auto transact(F&& body) -> decltype(body(std::declval<Connection&>())) {
-    return run(true, std::forward<F>(body));
+    return run(Access::write, std::forward<F>(body));
   }
   template <typename F>
   auto read(F&& body) -> decltype(body(std::declval<Connection&>())) {
-    return run(false, std::forward<F>(body));
+    return run(Access::statement, std::forward<F>(body));
+  }
+  template <typename F>
+  auto snapshot(F&& body) -> decltype(body(std::declval<Connection&>())) {
+    return run(Access::snapshot, std::forward<F>(body));
   }
 
-  /// Run `body` in a transaction (write) or on a plain connection (read),
-  /// repeating it when the database says the attempt certainly did not commit
-  /// (busy, deadlock, serialization failure, a connection broken before commit).
+  /// Run `body` as `access` says, repeating it when the database says the
+  /// attempt certainly did not commit (busy, deadlock, serialization failure,
+  /// a connection broken before commit).
   template <typename F>
-  auto run(bool write, F&& body) -> decltype(body(std::declval<Connection&>())) {
+  auto run(Access access, F&& body) -> decltype(body(std::declval<Connection&>())) {
     constexpr int kAttempts = 8;
+    const bool write = access == Access::write;
     for (int attempt = 1;; ++attempt) {
       bool connection_lost = false;
       try {
         auto conn = pool_.acquire();
         try {
-          if (!write) return body(*conn);
-          conn->begin();
+          if (access == Access::statement) return body(*conn);
+          if (write) conn->begin();
+          else conn->begin_read();
           if constexpr (std::is_void_v<decltype(body(*conn))>) {
             body(*conn);
             conn->commit();
@@ -764,7 +779,7 @@ class SqlStore final : public Store {
           }
         } catch (...) {
           connection_lost = !conn->healthy();
-          if (write && !connection_lost) conn->rollback();
+          if (access != Access::statement && !connection_lost) conn->rollback();
           throw;
         }
       } catch (const StorageInDoubtError&) {

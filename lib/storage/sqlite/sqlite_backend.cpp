@@ -51,6 +51,8 @@ class SqliteConnection final : public sql::Connection {
   }
 
   void begin() override { exec("BEGIN IMMEDIATE"); }
+  // DEFERRED: in WAL mode the first SELECT fixes the snapshot and writers go on.
+  void begin_read() override { exec("BEGIN DEFERRED"); }
   void commit() override { exec("COMMIT"); }
   void rollback() noexcept override {
     try {
