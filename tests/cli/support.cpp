@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -179,13 +181,32 @@ Sandbox::~Sandbox() {
 
 Result Sandbox::tasker(const std::vector<std::string>& args, const std::string& stdin_text,
                        std::chrono::milliseconds timeout) const {
-  int in[2], out[2], err[2];
-  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  int out[2];
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  return run(args, stdin_text, timeout, out[1], out[0]);
+}
+
+Result Sandbox::tasker_on_terminal(const std::vector<std::string>& args, int columns, int rows,
+                                   std::chrono::milliseconds timeout) const {
+  winsize size{};
+  size.ws_col = static_cast<unsigned short>(columns);
+  size.ws_row = static_cast<unsigned short>(rows);
+  int master = -1, slave = -1;
+  REQUIRE_MESSAGE(::openpty(&master, &slave, nullptr, nullptr, &size) == 0,
+                  "cannot open a pseudo-terminal: " << std::strerror(errno));
+  REQUIRE(::fcntl(master, F_SETFD, FD_CLOEXEC) == 0);
+  REQUIRE(::fcntl(slave, F_SETFD, FD_CLOEXEC) == 0);
+  return run(args, "", timeout, slave, master);
+}
+
+Result Sandbox::run(const std::vector<std::string>& args, const std::string& stdin_text,
+                    std::chrono::milliseconds timeout, int out_writer, int out_reader) const {
+  int in[2], err[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  pid_t pid = spawn_tasker(dir_, args, in[0], out[1], err[1]);
+  pid_t pid = spawn_tasker(dir_, args, in[0], out_writer, err[1]);
   ::close(in[0]);
-  ::close(out[1]);
+  ::close(out_writer);  // from here the child holds the only writing end: EOF (or EIO on a pty) when it exits
   ::close(err[1]);
   // Small inputs fit the pipe's buffer: write them all, then close.
   if (!stdin_text.empty())
@@ -195,7 +216,7 @@ Result Sandbox::tasker(const std::vector<std::string>& args, const std::string& 
 
   Result result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::array<pollfd, 2> fds{pollfd{out[0], POLLIN, 0}, pollfd{err[0], POLLIN, 0}};
+  std::array<pollfd, 2> fds{pollfd{out_reader, POLLIN, 0}, pollfd{err[0], POLLIN, 0}};
   std::array<char, 65536> buffer{};
   int open_streams = 2;
   bool timed_out = false;
@@ -215,7 +236,7 @@ Result Sandbox::tasker(const std::vector<std::string>& args, const std::string& 
         --open_streams;
         continue;
       }
-      (p.fd == out[0] ? result.out : result.err).append(buffer.data(), static_cast<std::size_t>(n));
+      (p.fd == out_reader ? result.out : result.err).append(buffer.data(), static_cast<std::size_t>(n));
     }
   }
   for (auto& p : fds)

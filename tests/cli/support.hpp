@@ -78,6 +78,11 @@ class Sandbox {
   /// Run `tasker args...` to completion (failing the test after `timeout`).
   Result tasker(const std::vector<std::string>& args, const std::string& stdin_text = "",
                 std::chrono::milliseconds timeout = 90s) const;
+  /// Run `tasker args...` to completion with stdout on a pseudo-terminal of
+  /// `columns` x `rows` (stderr stays a pipe), as a person at a terminal runs it.
+  /// The terminal turns each "\n" into "\r\n".
+  Result tasker_on_terminal(const std::vector<std::string>& args, int columns = 100, int rows = 30,
+                            std::chrono::milliseconds timeout = 90s) const;
   /// Start `tasker args...` in the background.
   [[nodiscard]] Process start(const std::vector<std::string>& args) const;
 
@@ -98,6 +103,10 @@ class Sandbox {
   [[nodiscard]] static json step_of(const json& status, const std::string& name);
 
  private:
+  /// Run with `out` as the child's stdout and `reader` the end this process reads it from.
+  Result run(const std::vector<std::string>& args, const std::string& stdin_text, std::chrono::milliseconds timeout,
+             int out, int reader) const;
+
   std::filesystem::path dir_;
   std::string db_;
 };

@@ -1,6 +1,11 @@
 // Submitting and reading tasks, operator actions, graph and watch.
 #include <signal.h>
 
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "support.hpp"
 
 using namespace cli_test;
@@ -223,6 +228,88 @@ TEST_CASE("watch on a finished task prints its history as lines and exits 0") {
   json watched = s.tasker({"watch", uuid, "--json", "--db", s.db()}).json_out();
   CHECK(watched.at("state") == "complete");
   CHECK(watched.at("steps").size() == 5);
+}
+
+namespace {
+
+/// `text` without terminal control sequences (CSI: ESC [ ... final byte) and carriage returns.
+std::string without_escapes(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
+      i += 2;
+      while (i < text.size() && !(text[i] >= 0x40 && text[i] <= 0x7e)) ++i;
+      continue;
+    }
+    if (text[i] != '\r') out += text[i];
+  }
+  return out;
+}
+
+/// Columns `line` takes on a terminal: one per character (UTF-8 continuation bytes take none).
+std::size_t columns(const std::string& line) {
+  return static_cast<std::size_t>(
+      std::count_if(line.begin(), line.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+/// The last frame the live view drew: what follows its last "erase to the end of the screen".
+std::string last_frame(const std::string& terminal_output) {
+  const auto erase = terminal_output.rfind("\x1b[J");
+  return without_escapes(erase == std::string::npos ? terminal_output : terminal_output.substr(erase));
+}
+
+}  // namespace
+
+TEST_CASE("run on a terminal draws a live view in place and leaves the final frame") {
+  Sandbox s;
+  Result r = s.tasker_on_terminal({"run", (example_dir() / "order_processing.yaml").string(), "--context",
+                                   "@" + (example_dir() / "context.json").string(), "--interval", "20", "--db",
+                                   s.db()},
+                                  100, 30);
+  INFO(r.describe());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out.rfind("\x1b[?25l", 0) == 0);  // the cursor is hidden while the view owns the screen
+  const auto shown = r.out.rfind("\x1b[?25h");
+  REQUIRE(shown != std::string::npos);      // and shown again at the end
+  CHECK(r.out.find("F\x1b[J") != std::string::npos);  // at least one frame redrawn over the one before
+  CHECK(r.out.find("in_progress -> complete") == std::string::npos);  // no history lines on a terminal
+  CHECK(r.out.find("\x1b[32m") != std::string::npos);                // complete steps in green
+
+  const std::string frame = last_frame(r.out.substr(0, shown));
+  INFO(frame);
+  CHECK(frame.find("ecommerce_commands/order_processing") != std::string::npos);
+  CHECK(frame.find("[##############################] 100%  5/5 complete, 0 running") != std::string::npos);
+  for (const char* step : {"validate_cart", "process_payment", "update_inventory", "create_order",
+                           "send_confirmation"})
+    CHECK(line_with(frame, step).find("complete") != std::string::npos);
+  for (const auto& line : lines_of(frame)) CHECK(columns(line) < 100);  // never wider than the terminal
+}
+
+TEST_CASE("watch on a small terminal shows the steps that fit and counts the rest") {
+  Sandbox s;
+  Result run =
+      s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context",
+                s.example_context("tok_declined"), "--json", "--db", s.db()});
+  const std::string uuid = run.json_out().at("task_uuid");
+
+  // 8 rows leave room for 3 lines of steps: the failed one first, then "... and 3 more steps".
+  Result watch = s.tasker_on_terminal({"watch", uuid, "--db", s.db()}, 60, 8);
+  INFO(watch.describe());
+  CHECK(watch.exit_code == 5);
+  const std::string frame = last_frame(watch.out);
+  INFO(frame);
+  CHECK(line_with(frame, "process_payment").find("error") != std::string::npos);
+  CHECK(frame.find("... and 3 more steps") != std::string::npos);
+  CHECK(frame.find(" 20%  1/5 complete") != std::string::npos);
+  for (const auto& line : lines_of(frame)) CHECK(columns(line) < 60);
 }
 
 TEST_CASE("watch exits 5 on a failed task and 130 when interrupted") {
