@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -145,6 +146,19 @@ inline double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+/// A row of a latency table: `label`; the median, p95, min and max of `ms`;
+/// the ceiling (commits/s) measured just before and after, with † when it
+/// moved more than 2x (as Run::ceiling_moved); and what `commits` of the
+/// ceiling's commits take, in ms: the floor for a task that costs that many.
+inline void print_latency_row(const std::string& label, const std::vector<double>& ms, double before, double after,
+                              int commits) {
+  const Run ceiling{.ceiling_before = before, .ceiling_after = after};
+  fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {} / {}{} | {:.2f} |\n", label, median(ms), percentile(ms, 95),
+             *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), rate(before),
+             rate(after), ceiling.ceiling_moved() ? " †" : "", commits * 1000.0 / ceiling.ceiling());
+  std::fflush(stdout);
 }
 
 }  // namespace bench

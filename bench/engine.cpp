@@ -297,11 +297,7 @@ int run(const Options& o) {
     double before = b.sqlite_commit_rate(s, kInterleavedCeilingS);
     auto v = b.latency(s, latency_runs, latency_shape);
     double after = b.sqlite_commit_rate(s, kInterleavedCeilingS);
-    bool moved = std::max(before, after) > 2 * std::min(before, after);
-    fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {} / {}{} | {:.2f} |\n", sync_name(s), median(v),
-               percentile(v, 95), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
-               rate(before), rate(after), moved ? " †" : "", commits * 1000.0 * 2 / (before + after));
-    std::fflush(stdout);
+    print_latency_row(sync_name(s), v, before, after, commits);
   }
 
   // 4. Flat per-step cost: the same shapes at 100 steps (median of reps) and

@@ -612,11 +612,7 @@ int run(const Options& o, const fs::path& scratch) {
     double before = b.pgbench(1, interleaved).tps;
     auto v = b.latency(n, latency_shape, latency_runs);
     double after = b.pgbench(1, interleaved).tps;
-    bool moved = std::max(before, after) > 2 * std::min(before, after);
-    fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {} / {}{} | {:.2f} |\n", n, median(v), percentile(v, 95),
-               *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()), rate(before),
-               rate(after), moved ? " †" : "", 5 * 1000.0 * 2 / (before + after));
-    std::fflush(stdout);
+    print_latency_row(std::to_string(n), v, before, after, 5);
   }
 
   const std::size_t small = 100;
