@@ -356,6 +356,9 @@ class PgBench {
   /// A drain on PostgreSQL also counts the server's WAL flushes.
   struct PgRun : bench::Run {
     std::int64_t wal_syncs{0};
+    [[nodiscard]] double steps_per_flush() const {
+      return static_cast<double>(steps) / static_cast<double>(std::max<std::int64_t>(wal_syncs, 1));
+    }
   };
 
   std::vector<std::unique_ptr<Child>> spawn_workers(const std::string& url, int procs, WorkerShape ws, bool report) {
@@ -595,8 +598,7 @@ int run(const Options& o, const fs::path& scratch) {
         if (ws.concurrency == 16) c16[{static_cast<int>(wi), n}] = r;
         fmt::print("| {} | {} x c{} b{} | {} | {:.0f} | {} | {:.2f} | {} | {:.2f} | {} / {}{} | {:.2f} | {:.2f} |\n",
                    workloads[wi].label, n, ws.concurrency, ws.batch, rate(r.steps_per_s()), r.us_per_step(),
-                   r.transactions, static_cast<double>(r.steps) / static_cast<double>(r.transactions), r.wal_syncs,
-                   static_cast<double>(r.steps) / static_cast<double>(std::max<std::int64_t>(r.wal_syncs, 1)),
+                   r.transactions, r.steps_per_txn(), r.wal_syncs, r.steps_per_flush(),
                    rate(r.ceiling_before), rate(r.ceiling_after), r.ceiling_moved() ? " †" : "",
                    r.steps_per_s() / r.ceiling(), r.submit_s);
         std::fflush(stdout);
@@ -629,14 +631,14 @@ int run(const Options& o, const fs::path& scratch) {
       auto r = b.drain(few, 1, {16, 16}, interleaved);
       us.push_back(r.us_per_step());
       commits.push_back(r.ceiling() / r.steps_per_s());
-      spf.push_back(static_cast<double>(r.steps) / static_cast<double>(std::max<std::int64_t>(r.wal_syncs, 1)));
+      spf.push_back(r.steps_per_flush());
     }
     const auto& large = c16.at({static_cast<int>(wi), 1});
     const double large_commits = large.ceiling() / large.steps_per_s();
     fmt::print("| {} | {:.0f} | {:.0f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.2f} | {:.2f} |\n",
                shape_slug(workloads[wi].shape), median(us), large.us_per_step(), large.us_per_step() / median(us),
                median(commits), large_commits, large_commits / median(commits), median(spf),
-               static_cast<double>(large.steps) / static_cast<double>(std::max<std::int64_t>(large.wal_syncs, 1)));
+               large.steps_per_flush());
     std::fflush(stdout);
   }
   fmt::print("\n† pgbench's rate changed by more than 2x between just before and just after that drain\n");
