@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
@@ -438,27 +439,33 @@ class PostgresConnection final : public sql::Connection {
   /// `committing`: the statement is the COMMIT of a transaction that wrote.
   [[noreturn]] void translate(const std::string& sql, bool committing) {
     const std::string where = fmt::format("PostgreSQL at {}", target_.where);
+    // The server may have committed what the client never heard about.
+    auto in_doubt = [&](const std::string& what) {
+      return StorageInDoubtError(fmt::format(
+          "{}: {}; the transaction may or may not have committed. Check whether it took effect before repeating "
+          "it (a worker repeats its results safely; a submit repeated under strict identity or an idempotency key "
+          "names the task if it exists)",
+          where, what));
+    };
+    // Either kind of broken connection: in doubt when it broke in a COMMIT that mattered.
+    auto connection_lost = [&](const std::exception& e) {
+      healthy_ = false;
+      if (committing)
+        return std::make_exception_ptr(
+            in_doubt(fmt::format("the connection broke while committing ({})", one_line(e.what()))));
+      return std::make_exception_ptr(
+          StorageError(fmt::format("{}: the connection broke ({}) during `{}`; the transaction did not commit and "
+                                   "is retried on a new connection",
+                                   where, one_line(e.what()), first_line(sql)),
+                       true));
+    };
     try {
       throw;
     } catch (const pqxx::in_doubt_error& e) {
-      healthy_ = false;
-      if (!committing)  // the COMMIT of a read-only transaction: nothing was at stake
-        throw StorageError(fmt::format("{}: the connection broke ({}) during `{}`; retried on a new connection",
-                                       where, one_line(e.what()), first_line(sql)),
-                           true);
-      throw StorageInDoubtError(fmt::format(
-          "{}: the connection broke while committing, so the transaction may or may not have committed: {}", where,
-          one_line(e.what())));
+      // A read-only COMMIT comes with committing false: nothing was at stake.
+      std::rethrow_exception(connection_lost(e));
     } catch (const pqxx::broken_connection& e) {
-      healthy_ = false;
-      if (committing)
-        throw StorageInDoubtError(fmt::format(
-            "{}: the connection broke while committing, so the transaction may or may not have committed: {}", where,
-            one_line(e.what())));
-      throw StorageError(fmt::format("{}: the connection broke ({}) during `{}`; the transaction did not commit and "
-                                     "is retried on a new connection",
-                                     where, one_line(e.what()), first_line(sql)),
-                         true);
+      std::rethrow_exception(connection_lost(e));
     } catch (const pqxx::transaction_rollback& e) {
       // 40xxx: serialization failure, deadlock (libpqxx 6 gives these no sqlstate()).
       check_open();
@@ -471,9 +478,7 @@ class PostgresConnection final : public sql::Connection {
       check_open();
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
       if (committing && !healthy_)
-        throw StorageInDoubtError(fmt::format("{}: the connection broke while committing ({}); the transaction may or "
-                                              "may not have committed",
-                                              where, server_message(e.what())));
+        throw in_doubt(fmt::format("the connection broke while committing ({})", server_message(e.what())));
       throw StorageError(fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
                                      state.empty() ? "" : " (SQLSTATE " + state + ")", first_line(sql),
                                      retry ? "; retried" : ""),
@@ -482,9 +487,7 @@ class PostgresConnection final : public sql::Connection {
       throw;
     } catch (const std::exception& e) {
       check_open();
-      if (committing && !healthy_)
-        throw StorageInDoubtError(fmt::format("{}: {} while committing; the transaction may or may not have committed",
-                                              where, one_line(e.what())));
+      if (committing && !healthy_) throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
       throw StorageError(fmt::format("{}: {} in `{}`", where, one_line(e.what()), first_line(sql)), !healthy_);
     }
   }
