@@ -46,8 +46,8 @@ inline std::string step_name(std::size_t i) { return fmt::format("s{:05}", i); }
 
 /// YAML for `shape` with `n` steps (n >= 2 for fan).
 inline std::string generate_yaml(Shape shape, std::size_t n) {
-  std::string y = fmt::format("name: {}\nnamespace_name: {}\nversion: 1.0.0\nsteps:\n", template_name(shape, n),
-                              kNamespace);
+  std::string y =
+      fmt::format("name: {}\nnamespace_name: {}\nversion: 1.0.0\nsteps:\n", template_name(shape, n), kNamespace);
   y.reserve(n * 80);
   for (std::size_t i = 0; i < n; ++i) {
     y += fmt::format("  - name: {}\n    handler: {{callable: {}}}\n", step_name(i), kCallable);

@@ -109,13 +109,12 @@ class Bench {
   // -------------------------------------------------------------------------
   // 2. Throughput
 
-
   /// Submit every task, then drain them with one worker (run_until_idle); the
   /// drain is timed. Checks that every step succeeded and every task completed.
   Run run(const Workload& w, WorkerShape ws, Sync sync) {
     auto templates = make_templates({{w.shape, w.steps_per_task}});
-    fs::path p = fresh_db(fmt::format("{}-{}-c{}b{}-{}", shape_slug(w.shape), w.steps(), ws.concurrency, ws.batch,
-                                      sync_name(sync)));
+    fs::path p = fresh_db(
+        fmt::format("{}-{}-c{}b{}-{}", shape_slug(w.shape), w.steps(), ws.concurrency, ws.batch, sync_name(sync)));
     Run r;
     {
       tasker::StoreOptions so;
@@ -210,7 +209,6 @@ class Bench {
   int files_{0};
 };
 
-
 /// --one linear|fan|chain:STEPS:TASKS:CONCURRENCY:BATCH:full|normal runs one
 /// drain and prints it (to profile the engine under perf or callgrind).
 int run_one(const Options& o) {
@@ -227,10 +225,11 @@ int run_one(const Options& o) {
   Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
   Sync sync = f[5] == "normal" ? Sync::normal : Sync::full;
   Run r = b.run(w, {std::stoi(f[3]), std::stoi(f[4])}, sync);
-  fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} transactions ({:.2f} steps/txn); ceiling {} / {} "
-             "commits/s; submit {:.3f} s\n",
-             o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.steps_per_txn(),
-             rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
+  fmt::print(
+      "{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} transactions ({:.2f} steps/txn); ceiling {} / {} "
+      "commits/s; submit {:.3f} s\n",
+      o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.steps_per_txn(),
+      rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
   return 0;
 }
 
@@ -247,8 +246,9 @@ int run(const Options& o) {
 
   // 1. Ceiling: median of `reps` runs.
   std::map<Sync, double> ceiling;
-  fmt::print("## SQLite single-row commit rate (ceiling; BEGIN IMMEDIATE; INSERT; COMMIT; WAL; median of {} x {:.1f} s)\n\n",
-             o.reps, ceiling_s);
+  fmt::print(
+      "## SQLite single-row commit rate (ceiling; BEGIN IMMEDIATE; INSERT; COMMIT; WAL; median of {} x {:.1f} s)\n\n",
+      o.reps, ceiling_s);
   fmt::print("| synchronous | commits/s | µs/commit |\n|---|---:|---:|\n");
   for (Sync s : syncs) {
     std::vector<double> rates;
@@ -268,7 +268,9 @@ int run(const Options& o) {
   };
   const std::vector<WS> shapes{{1, 1}, {4, 4}, {16, 1}, {16, 16}, {64, 64}};
   fmt::print("\n## Throughput: no-op steps, one worker (handler threads c, batch b); drain timed after submitting\n\n");
-  fmt::print("| workload | sync | worker | steps/s | µs/step | transactions | steps/txn | ceiling commits/s before/after | steps/s ÷ ceiling | submit s |\n");
+  fmt::print(
+      "| workload | sync | worker | steps/s | µs/step | transactions | steps/txn | ceiling commits/s before/after | "
+      "steps/s ÷ ceiling | submit s |\n");
   fmt::print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::tuple<int, int, int, int>, Run> results;  // workload, sync, c, b
   for (std::size_t wi = 0; wi < workloads.size(); ++wi)
@@ -288,7 +290,8 @@ int run(const Options& o) {
   const WS latency_shape{4, 16};
   fmt::print("\n## Submit-to-complete latency of one 4-step task (warm store, worker c{} b{} running; {} runs)\n\n",
              latency_shape.concurrency, latency_shape.batch, latency_runs);
-  fmt::print("| sync | median ms | p95 ms | min ms | max ms | ceiling commits/s before/after | 5 ceiling commits, ms |\n");
+  fmt::print(
+      "| sync | median ms | p95 ms | min ms | max ms | ceiling commits/s before/after | 5 ceiling commits, ms |\n");
   fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
   for (Sync s : syncs) {
     // A task costs 5 commits: the submit, then one exchange per step (each
@@ -304,10 +307,13 @@ int run(const Options& o) {
   // at `big` steps (the throughput run above), same worker.
   const WS flat_shape{16, 16};
   const std::size_t small = 100;
-  fmt::print("\n## Per-step cost at {} and {} steps in one DAG (worker c{} b{}; {}-step figures: median of {} runs)\n\n",
-             small, big, flat_shape.concurrency, flat_shape.batch, small, o.reps);
-  fmt::print("| shape | sync | µs/step at {0} | µs/step at {1} | ratio | commits' worth per step at {0} | at {1} | ratio | steps/txn at {0} | at {1} |\n",
-             small, big);
+  fmt::print(
+      "\n## Per-step cost at {} and {} steps in one DAG (worker c{} b{}; {}-step figures: median of {} runs)\n\n",
+      small, big, flat_shape.concurrency, flat_shape.batch, small, o.reps);
+  fmt::print(
+      "| shape | sync | µs/step at {0} | µs/step at {1} | ratio | commits' worth per step at {0} | at {1} | ratio | "
+      "steps/txn at {0} | at {1} |\n",
+      small, big);
   fmt::print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (std::size_t wi = 1; wi < workloads.size(); ++wi)
     for (Sync s : syncs) {
@@ -320,16 +326,17 @@ int run(const Options& o) {
         commits.push_back(r.ceiling() / r.steps_per_s());
         spt.push_back(r.steps_per_txn());
       }
-      const Run& large = results.at({static_cast<int>(wi), static_cast<int>(s), flat_shape.concurrency,
-                                            flat_shape.batch});
+      const Run& large =
+          results.at({static_cast<int>(wi), static_cast<int>(s), flat_shape.concurrency, flat_shape.batch});
       const double large_commits = large.ceiling() / large.steps_per_s();
       fmt::print("| {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.2f} | {:.2f} |\n",
                  shape_slug(w.shape), sync_name(s), median(us), large.us_per_step(), large.us_per_step() / median(us),
                  median(commits), large_commits, large_commits / median(commits), median(spt), large.steps_per_txn());
       std::fflush(stdout);
     }
-  fmt::print("\n† the file system's flush rate changed by more than 2x between the ceiling measured just before and "
-             "just after that drain\n");
+  fmt::print(
+      "\n† the file system's flush rate changed by more than 2x between the ceiling measured just before and "
+      "just after that drain\n");
   return 0;
 }
 

@@ -59,7 +59,8 @@ int run(int argc, char** argv) {
     }
   }
   if (!flags.count("db") || !flags.count("id")) {
-    fmt::print(stderr, "usage: bench_pg_worker --db URL --id ID [--concurrency N] [--batch N] [--report-completions]\n");
+    fmt::print(stderr,
+               "usage: bench_pg_worker --db URL --id ID [--concurrency N] [--batch N] [--report-completions]\n");
     return 2;
   }
   tasker::WorkerOptions options;
@@ -69,9 +70,8 @@ int run(int argc, char** argv) {
 
   auto events = std::make_shared<tasker::EventBus>();
   if (report)
-    events->subscribe(tasker::events::kTaskCompleted, [](const tasker::LifecycleEvent& e) {
-      say(fmt::format("done {} {}", e.task_uuid, epoch_us()));
-    });
+    events->subscribe(tasker::events::kTaskCompleted,
+                      [](const tasker::LifecycleEvent& e) { say(fmt::format("done {} {}", e.task_uuid, epoch_us())); });
   tasker::StoreOptions store_options;
   store_options.pool_size = 2;  // the coordinator's transactions; heartbeats
   auto store = tasker::open_store(flags["db"], store_options);

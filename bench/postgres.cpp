@@ -260,8 +260,8 @@ std::string find_pgbench() {
 struct Options {
   bool quick{false};
   int port{0};
-  std::string url;  ///< --url: use this server (made by pg-test-server) instead of starting one
-  std::string one;  ///< --one: a single drain, for profiling
+  std::string url;     ///< --url: use this server (made by pg-test-server) instead of starting one
+  std::string one;     ///< --one: a single drain, for profiling
   bool analyze{true};  ///< ANALYZE the schema after submitting (--no-analyze: plan without statistics)
   double ceiling_seconds{10};
 };
@@ -271,8 +271,8 @@ class Server {
  public:
   Server(fs::path dir, int port) : dir_(std::move(dir)) {
     int status = 0;
-    std::string out = run_command({TASKER_BENCH_PG_SCRIPT, "start", dir_.string(), std::to_string(port), "--durable"},
-                                  {}, status);
+    std::string out =
+        run_command({TASKER_BENCH_PG_SCRIPT, "start", dir_.string(), std::to_string(port), "--durable"}, {}, status);
     started_ = true;  // stop() is harmless if it did not start
     if (status != 0) throw std::runtime_error("the PostgreSQL server did not start:\n" + out);
     auto pos = out.find("postgresql://");
@@ -307,7 +307,9 @@ class PgBench {
   PgBench(const Options& o, fs::path scratch, const Server& server)
       : o_(o), scratch_(std::move(scratch)), server_(server), admin_(server.url()), pgbench_(find_pgbench()) {
     pqxx::nontransaction n(admin_);
-    n.exec("CREATE TABLE IF NOT EXISTS ceiling (id BIGSERIAL PRIMARY KEY, v INTEGER NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    n.exec(
+        "CREATE TABLE IF NOT EXISTS ceiling (id BIGSERIAL PRIMARY KEY, v INTEGER NOT NULL, at TIMESTAMPTZ NOT NULL "
+        "DEFAULT now())");
     std::ofstream(scratch_ / "ceiling.sql") << "INSERT INTO ceiling (v) VALUES (1);\n";
   }
 
@@ -317,10 +319,11 @@ class PgBench {
         "SELECT version(), current_setting('fsync'), current_setting('synchronous_commit'), "
         "current_setting('full_page_writes'), current_setting('wal_sync_method'), current_setting('shared_buffers'), "
         "current_setting('commit_delay')");
-    return fmt::format("{}\nfsync={} synchronous_commit={} full_page_writes={} wal_sync_method={} shared_buffers={} "
-                       "commit_delay={}",
-                       r[0][0].c_str(), r[0][1].c_str(), r[0][2].c_str(), r[0][3].c_str(), r[0][4].c_str(),
-                       r[0][5].c_str(), r[0][6].c_str());
+    return fmt::format(
+        "{}\nfsync={} synchronous_commit={} full_page_writes={} wal_sync_method={} shared_buffers={} "
+        "commit_delay={}",
+        r[0][0].c_str(), r[0][1].c_str(), r[0][2].c_str(), r[0][3].c_str(), r[0][4].c_str(), r[0][5].c_str(),
+        r[0][6].c_str());
   }
 
   Wal wal() {
@@ -338,11 +341,11 @@ class PgBench {
     check_interrupted();
     Wal before = wal();
     int status = 0;
-    std::string out = run_command({pgbench_, "-n", "-c", std::to_string(clients), "-j", std::to_string(clients), "-T",
-                                   std::to_string(static_cast<int>(std::max(1.0, seconds))), "-f",
-                                   (scratch_ / "ceiling.sql").string(), "-h", "127.0.0.1", "-p",
-                                   std::to_string(server_.port()), "-U", "tasker", "tasker"},
-                                  {"PGPASSWORD=tasker"}, status);
+    std::string out = run_command(
+        {pgbench_, "-n", "-c", std::to_string(clients), "-j", std::to_string(clients), "-T",
+         std::to_string(static_cast<int>(std::max(1.0, seconds))), "-f", (scratch_ / "ceiling.sql").string(), "-h",
+         "127.0.0.1", "-p", std::to_string(server_.port()), "-U", "tasker", "tasker"},
+        {"PGPASSWORD=tasker"}, status);
     if (status != 0) throw std::runtime_error("pgbench failed:\n" + out);
     auto pos = out.find("tps = ");
     if (pos == std::string::npos) throw std::runtime_error("no tps in pgbench's output:\n" + out);
@@ -364,17 +367,23 @@ class PgBench {
   std::vector<std::unique_ptr<Child>> spawn_workers(const std::string& url, int procs, WorkerShape ws, bool report) {
     std::vector<std::unique_ptr<Child>> workers;
     for (int i = 0; i < procs; ++i) {
-      std::vector<std::string> argv{TASKER_BENCH_PG_WORKER, "--db",    url,
-                                    "--id",                 fmt::format("bench-w{}", i + 1),
-                                    "--concurrency",        std::to_string(ws.concurrency),
-                                    "--batch",              std::to_string(ws.batch)};
+      std::vector<std::string> argv{TASKER_BENCH_PG_WORKER,
+                                    "--db",
+                                    url,
+                                    "--id",
+                                    fmt::format("bench-w{}", i + 1),
+                                    "--concurrency",
+                                    std::to_string(ws.concurrency),
+                                    "--batch",
+                                    std::to_string(ws.batch)};
       if (report) argv.push_back("--report-completions");
       workers.push_back(std::make_unique<Child>(argv, std::vector<std::string>{}, false));
     }
     std::size_t ready = 0;
     while (ready < workers.size()) {
       for (auto& w : workers)
-        if (w->eof()) throw std::runtime_error(fmt::format("a worker process exited before it was ready: {}", w->rest()));
+        if (w->eof())
+          throw std::runtime_error(fmt::format("a worker process exited before it was ready: {}", w->rest()));
       auto l = next_line(workers, std::chrono::seconds{60});
       if (!l) throw std::runtime_error("worker processes did not become ready within 60 s");
       if (l->second == "ready") ++ready;
@@ -454,7 +463,8 @@ class PgBench {
       // Worker processes that exit early are noticed here.
       for (auto& c : workers)
         if (c->wait_exit(std::chrono::milliseconds{0}))
-          throw std::runtime_error(fmt::format("a worker process exited during the drain (status {})", c->exit_status()));
+          throw std::runtime_error(
+              fmt::format("a worker process exited during the drain (status {})", c->exit_status()));
       pqxx::nontransaction n(admin_);
       auto res = n.exec(remaining_sql);
       if (res[0][0].as<std::int64_t>() == 0) {
@@ -502,7 +512,8 @@ class PgBench {
           auto l = next_line(workers, std::chrono::seconds{30});
           if (!l) throw std::runtime_error(fmt::format("latency: task {} did not complete within 30 s", uuid));
           if (l->second.rfind("done " + uuid + " ", 0) != 0) continue;
-          if (i >= warm) ms.push_back(static_cast<double>(std::stoll(l->second.substr(6 + uuid.size())) - start) / 1000.0);
+          if (i >= warm)
+            ms.push_back(static_cast<double>(std::stoll(l->second.substr(6 + uuid.size())) - start) / 1000.0);
           break;
         }
       }
@@ -520,7 +531,6 @@ class PgBench {
   std::string pgbench_;
   int schemas_{0};
 };
-
 
 int run(const Options& o, const fs::path& scratch) {
   int port = o.port;
@@ -553,10 +563,11 @@ int run(const Options& o, const fs::path& scratch) {
     Shape shape = f[0] == "fan" ? Shape::fan : f[0] == "chain" ? Shape::chain : Shape::linear;
     Workload w{o.one, shape, std::stoul(f[1]), std::stoul(f[2])};
     auto r = b.drain(w, std::stoi(f[3]), {std::stoi(f[4]), std::stoi(f[5])}, 1);
-    fmt::print("{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} worker txns, {} WAL flushes; pgbench {} / {} "
-               "tps; submit {:.3f} s\n",
-               o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.wal_syncs,
-               rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
+    fmt::print(
+        "{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} worker txns, {} WAL flushes; pgbench {} / {} "
+        "tps; submit {:.3f} s\n",
+        o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.wal_syncs,
+        rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
     return 0;
   }
   const std::size_t big = o.quick ? 1'000 : 10'000;
@@ -587,8 +598,9 @@ int run(const Options& o, const fs::path& scratch) {
   };
   const std::vector<WS> shapes{{1, 1}, {16, 16}};
   fmt::print("\n## Throughput: no-op steps; P worker processes, each c handler threads, batch b\n\n");
-  fmt::print("| workload | processes x worker | steps/s | µs/step | worker txns | steps/txn | WAL flushes | steps/flush | "
-             "pgbench tps, same clients, before/after | steps/s ÷ pgbench tps | submit s |\n");
+  fmt::print(
+      "| workload | processes x worker | steps/s | µs/step | worker txns | steps/txn | WAL flushes | steps/flush | "
+      "pgbench tps, same clients, before/after | steps/s ÷ pgbench tps | submit s |\n");
   fmt::print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::pair<int, int>, PgBench::PgRun> c16;  // (workload, procs) -> run with the batching shape
   for (std::size_t wi = 0; wi < workloads.size(); ++wi)
@@ -598,16 +610,17 @@ int run(const Options& o, const fs::path& scratch) {
         if (ws.concurrency == 16) c16[{static_cast<int>(wi), n}] = r;
         fmt::print("| {} | {} x c{} b{} | {} | {:.0f} | {} | {:.2f} | {} | {:.2f} | {} / {}{} | {:.2f} | {:.2f} |\n",
                    workloads[wi].label, n, ws.concurrency, ws.batch, rate(r.steps_per_s()), r.us_per_step(),
-                   r.transactions, r.steps_per_txn(), r.wal_syncs, r.steps_per_flush(),
-                   rate(r.ceiling_before), rate(r.ceiling_after), r.ceiling_moved() ? " †" : "",
-                   r.steps_per_s() / r.ceiling(), r.submit_s);
+                   r.transactions, r.steps_per_txn(), r.wal_syncs, r.steps_per_flush(), rate(r.ceiling_before),
+                   rate(r.ceiling_after), r.ceiling_moved() ? " †" : "", r.steps_per_s() / r.ceiling(), r.submit_s);
         std::fflush(stdout);
       }
 
   const WS latency_shape{4, 16};
   fmt::print("\n## Submit-to-complete latency of one 4-step task (worker processes running, each c{} b{}; {} runs)\n\n",
              latency_shape.concurrency, latency_shape.batch, latency_runs);
-  fmt::print("| processes | median ms | p95 ms | min ms | max ms | pgbench tps, 1 client, before/after | 5 pgbench commits, ms |\n");
+  fmt::print(
+      "| processes | median ms | p95 ms | min ms | max ms | pgbench tps, 1 client, before/after | 5 pgbench commits, "
+      "ms |\n");
   fmt::print("|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int n : procs) {
     // A task costs 5 commits: the submit, then one per step (each records a step and claims the next).
@@ -618,11 +631,13 @@ int run(const Options& o, const fs::path& scratch) {
   }
 
   const std::size_t small = 100;
-  fmt::print("\n## Per-step cost at {} and {} steps in one DAG (1 process, c16 b16; {}-step figures: median of {} runs)\n\n",
-             small, big, small, reps);
-  fmt::print("| shape | µs/step at {0} | µs/step at {1} | ratio | commits' worth per step at {0} | at {1} | ratio | "
-             "steps/flush at {0} | at {1} |\n",
-             small, big);
+  fmt::print(
+      "\n## Per-step cost at {} and {} steps in one DAG (1 process, c16 b16; {}-step figures: median of {} runs)\n\n",
+      small, big, small, reps);
+  fmt::print(
+      "| shape | µs/step at {0} | µs/step at {1} | ratio | commits' worth per step at {0} | at {1} | ratio | "
+      "steps/flush at {0} | at {1} |\n",
+      small, big);
   fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (std::size_t wi = 1; wi < workloads.size(); ++wi) {
     W few{workloads[wi].label, workloads[wi].shape, small, 1};
@@ -637,8 +652,7 @@ int run(const Options& o, const fs::path& scratch) {
     const double large_commits = large.ceiling() / large.steps_per_s();
     fmt::print("| {} | {:.0f} | {:.0f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.2f} | {:.2f} |\n",
                shape_slug(workloads[wi].shape), median(us), large.us_per_step(), large.us_per_step() / median(us),
-               median(commits), large_commits, large_commits / median(commits), median(spf),
-               large.steps_per_flush());
+               median(commits), large_commits, large_commits / median(commits), median(spf), large.steps_per_flush());
     std::fflush(stdout);
   }
   fmt::print("\n† pgbench's rate changed by more than 2x between just before and just after that drain\n");
@@ -664,7 +678,9 @@ int main(int argc, char** argv) {
     } else if (a == "--ceiling-seconds" && i + 1 < argc) {
       o.ceiling_seconds = std::atof(argv[++i]);
     } else if (a == "-h" || a == "--help") {
-      fmt::print("usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S] [--url URL] [--one SHAPE:STEPS:TASKS:P:C:B]\n");
+      fmt::print(
+          "usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S] [--url URL] [--one "
+          "SHAPE:STEPS:TASKS:P:C:B]\n");
       return 0;
     } else {
       fmt::print(stderr, "unknown argument `{}`; usage: bench_postgres [--quick] [--port PORT] [--ceiling-seconds S]\n",

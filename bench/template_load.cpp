@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <optional>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -142,9 +142,7 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
-double ms_since(double start) {
-  return now_ms() - start;
-}
+double ms_since(double start) { return now_ms() - start; }
 
 struct Row {
   Shape shape;
@@ -184,12 +182,12 @@ Row measure(Shape shape, std::size_t n, int reps) {
     const auto& order = dag.topological_order();
     dag_times.push_back(ms_since(start));
     if (order.size() != n || !dag.acyclic())
-      throw std::runtime_error(fmt::format("{} with {} steps: topological order has {} of {} steps", shape_name(shape),
-                                           n, order.size(), n));
+      throw std::runtime_error(
+          fmt::format("{} with {} steps: topological order has {} of {} steps", shape_name(shape), n, order.size(), n));
   }
   if (edges != expected_edges)
-    throw std::runtime_error(fmt::format("{} with {} steps: {} edges, expected {}", shape_name(shape), n, edges,
-                                         expected_edges));
+    throw std::runtime_error(
+        fmt::format("{} with {} steps: {} edges, expected {}", shape_name(shape), n, edges, expected_edges));
   return {shape, n, edges, median(load_times), median(dag_times)};
 }
 
@@ -220,9 +218,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  fmt::print("template loading: median of {} repetition{} ({} time); load = parse + validate, "
-             "dag = Dag::of + topological_order\n\n",
-             reps, reps == 1 ? "" : "s", use_cpu_time ? "thread CPU" : "wall-clock");
+  fmt::print(
+      "template loading: median of {} repetition{} ({} time); load = parse + validate, "
+      "dag = Dag::of + topological_order\n\n",
+      reps, reps == 1 ? "" : "s", use_cpu_time ? "thread CPU" : "wall-clock");
   fmt::print("{:<11} {:>7} {:>7} {:>10} {:>9} {:>9}\n", "shape", "steps", "edges", "load ms", "µs/step", "dag ms");
   std::vector<Row> rows;
   try {
@@ -250,7 +249,8 @@ int main(int argc, char** argv) {
       if (row.steps == largest) large = &row;
     }
     if (!small || !large) continue;
-    fmt::print("  {:<11} load {:.2f}   dag {:.2f}\n", shape_name(shape), large->load_us_per_step() / small->load_us_per_step(),
+    fmt::print("  {:<11} load {:.2f}   dag {:.2f}\n", shape_name(shape),
+               large->load_us_per_step() / small->load_us_per_step(),
                large->dag_us_per_step() / small->dag_us_per_step());
   }
   return 0;

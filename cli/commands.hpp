@@ -35,13 +35,11 @@ struct Invocation {
 
 /// Template folders: the given ones, else TASKER_TEMPLATE_PATH, else ./templates.
 /// Throws InvalidRequestError when none is given and ./templates does not exist.
-std::vector<std::filesystem::path> template_paths(Invocation& inv,
-                                                  const std::vector<std::string>& given);
+std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::vector<std::string>& given);
 
 /// Load templates from `given` (see template_paths) with `env`'s overrides
 /// (empty: TASKER_ENV, else development). Throws TemplateError.
-TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given,
-                              const std::string& env);
+TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given, const std::string& env);
 
 /// Add `--db URL` to `cmd`.
 void add_db_option(CLI::App* cmd, std::string& db);

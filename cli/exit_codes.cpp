@@ -16,8 +16,7 @@ std::string one_line(std::string_view text) {
       gap = true;
       continue;
     }
-    if (gap && !out.empty())
-      out += out.back() == '.' || out.back() == ';' || out.back() == ':' ? " " : "; ";
+    if (gap && !out.empty()) out += out.back() == '.' || out.back() == ';' || out.back() == ':' ? " " : "; ";
     gap = false;
     out += c;
   }
@@ -27,17 +26,14 @@ std::string one_line(std::string_view text) {
 }  // namespace
 
 int report_current_exception(const CLI::App& app) {
-  auto print = [](const char* message) {
-    fmt::print(stderr, "tasker: error: {}\n", one_line(message));
-  };
+  auto print = [](const char* message) { fmt::print(stderr, "tasker: error: {}\n", one_line(message)); };
   try {
     throw;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   } catch (const TemplateError& e) {
     // One line per problem, compiler-style, so editors can jump to it.
-    for (const auto& d : e.diagnostics())
-      fmt::print(stderr, "tasker: {}\n", one_line(d.to_string()));
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "tasker: {}\n", one_line(d.to_string()));
     if (e.diagnostics().empty()) print(e.what());
     return kInvalid;
   } catch (const TaskFailedError& e) {

@@ -12,11 +12,11 @@ namespace tasker::cli {
 
 enum ExitCode : int {
   kOk = 0,
-  kFailure = 1,  ///< a runtime failure: storage (e.g. an unreachable database), an unexpected error
-  kUsage = 2,    ///< bad command line: unknown option or subcommand, missing or extra argument
-  kNotFound = 3,  ///< no such task, step, template or database
-  kInvalid = 4,   ///< invalid input: a malformed uuid or JSON, templates or configuration that fail
-                  ///< validation, a request the engine rejects
+  kFailure = 1,        ///< a runtime failure: storage (e.g. an unreachable database), an unexpected error
+  kUsage = 2,          ///< bad command line: unknown option or subcommand, missing or extra argument
+  kNotFound = 3,       ///< no such task, step, template or database
+  kInvalid = 4,        ///< invalid input: a malformed uuid or JSON, templates or configuration that fail
+                       ///< validation, a request the engine rejects
   kTaskFailed = 5,     ///< `run`/`watch`: the task ended in error or was cancelled
   kInterrupted = 130,  ///< `run`/`watch`: stopped by SIGINT or SIGTERM before the task ended
 };

@@ -18,12 +18,9 @@ const Config& Invocation::config() {
   return *config_;
 }
 
-void Invocation::apply_log_level() {
-  set_log_level(log_level.empty() ? config().log_level : log_level);
-}
+void Invocation::apply_log_level() { set_log_level(log_level.empty() ? config().log_level : log_level); }
 
-std::vector<std::filesystem::path> template_paths(Invocation& inv,
-                                                  const std::vector<std::string>& given) {
+std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::vector<std::string>& given) {
   if (!given.empty()) return {given.begin(), given.end()};
   if (!inv.config().template_paths.empty()) return inv.config().template_paths;
   std::error_code ec;
@@ -36,8 +33,7 @@ std::vector<std::filesystem::path> template_paths(Invocation& inv,
   return {"templates"};
 }
 
-TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given,
-                              const std::string& env) {
+TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given, const std::string& env) {
   LoadOptions load;
   if (!env.empty()) load.environment = env;
   return TemplateSet::load(template_paths(inv, given), load);
@@ -78,15 +74,13 @@ std::string read_source(const std::string& path, const std::string& option) {
 
 json parse_json_argument(const std::string& text, const std::string& option) {
   const bool from_file = !text.empty() && text[0] == '@';
-  const std::string source =
-      from_file ? (text == "@-" ? "stdin" : "file `" + text.substr(1) + "`") : "";
+  const std::string source = from_file ? (text == "@-" ? "stdin" : "file `" + text.substr(1) + "`") : "";
   const std::string body = from_file ? read_source(text.substr(1), option) : text;
   try {
     return json::parse(body);
   } catch (const json::parse_error& e) {
     std::string detail = e.what();
-    if (auto pos = detail.find("] ");
-        detail.rfind("[json.exception", 0) == 0 && pos != std::string::npos)
+    if (auto pos = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && pos != std::string::npos)
       detail = detail.substr(pos + 2);
     if (from_file)
       throw InvalidRequestError(

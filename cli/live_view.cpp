@@ -20,38 +20,25 @@ constexpr const char* kReset = "\x1b[0m";
 const char* colour_of(StepState s) {
   switch (s) {
     case StepState::complete:
-    case StepState::resolved_manually:
-      return "\x1b[32m";
-    case StepState::error:
-      return "\x1b[31m";
-    case StepState::in_progress:
-      return "\x1b[33m";
-    case StepState::waiting_for_retry:
-      return "\x1b[35m";
-    case StepState::cancelled:
-      return "\x1b[2m";
-    default:
-      return "";
+    case StepState::resolved_manually: return "\x1b[32m";
+    case StepState::error: return "\x1b[31m";
+    case StepState::in_progress: return "\x1b[33m";
+    case StepState::waiting_for_retry: return "\x1b[35m";
+    case StepState::cancelled: return "\x1b[2m";
+    default: return "";
   }
 }
 
 // Which steps matter most when they do not all fit on the screen.
 int urgency(StepState s) {
   switch (s) {
-    case StepState::in_progress:
-      return 0;
-    case StepState::error:
-      return 1;
-    case StepState::waiting_for_retry:
-      return 2;
-    case StepState::enqueued:
-      return 3;
-    case StepState::cancelled:
-      return 4;
-    case StepState::pending:
-      return 5;
-    default:
-      return 6;
+    case StepState::in_progress: return 0;
+    case StepState::error: return 1;
+    case StepState::waiting_for_retry: return 2;
+    case StepState::enqueued: return 3;
+    case StepState::cancelled: return 4;
+    case StepState::pending: return 5;
+    default: return 6;
   }
 }
 
@@ -80,28 +67,24 @@ class Screen {
   std::vector<std::string> previous_;
 };
 
-std::vector<std::string> frame(const TaskView& task, const std::vector<StepView>& steps,
-                               TimePoint now, TerminalSize size) {
+std::vector<std::string> frame(const TaskView& task, const std::vector<StepView>& steps, TimePoint now,
+                               TerminalSize size) {
   const std::size_t width = static_cast<std::size_t>(std::max(size.columns - 1, 20));
   const StepCounts& c = task.counts;
   std::vector<std::string> lines{
-      shorten(fmt::format("{}  {}  {}", template_of(task), task.uuid, to_string(task.state)),
-              width),
-      shorten(
-          fmt::format(
-              "{} {:3.0f}%  {}/{} complete, {} running, {} waiting for retry, {} failed  ({})",
-              progress_bar(task.completion_percentage, 30), task.completion_percentage, c.completed,
-              c.total, c.in_progress, c.waiting_for_retry, c.failed,
-              format_duration((task.completed_at ? *task.completed_at : now) - task.created_at)),
-          width)};
+      shorten(fmt::format("{}  {}  {}", template_of(task), task.uuid, to_string(task.state)), width),
+      shorten(fmt::format("{} {:3.0f}%  {}/{} complete, {} running, {} waiting for retry, {} failed  ({})",
+                          progress_bar(task.completion_percentage, 30), task.completion_percentage, c.completed,
+                          c.total, c.in_progress, c.waiting_for_retry, c.failed,
+                          format_duration((task.completed_at ? *task.completed_at : now) - task.created_at)),
+              width)};
   // The steps that fit, the most urgent first, shown in template order.
   const std::size_t room = static_cast<std::size_t>(std::max(size.rows - 5, 3));
   std::vector<std::size_t> shown(steps.size());
   std::iota(shown.begin(), shown.end(), 0);
   if (steps.size() > room) {
-    std::stable_sort(shown.begin(), shown.end(), [&](auto a, auto b) {
-      return urgency(steps[a].state) < urgency(steps[b].state);
-    });
+    std::stable_sort(shown.begin(), shown.end(),
+                     [&](auto a, auto b) { return urgency(steps[a].state) < urgency(steps[b].state); });
     shown.resize(room - 1);
     std::sort(shown.begin(), shown.end());
   }
@@ -122,8 +105,7 @@ std::vector<std::string> frame(const TaskView& task, const std::vector<StepView>
 }  // namespace
 
 void add_view_options(CLI::App* cmd, ViewOptions& o) {
-  cmd->add_option("--interval", o.interval_ms, "Milliseconds between reads of the task")
-      ->check(CLI::Range(20, 60'000));
+  cmd->add_option("--interval", o.interval_ms, "Milliseconds between reads of the task")->check(CLI::Range(20, 60'000));
   cmd->add_flag("--json", o.json, "No view: when the task ends, print it and its steps as JSON");
 }
 
@@ -141,8 +123,7 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
   std::size_t printed = 0;  // transitions already printed (lines mode)
   auto print_new_transitions = [&] {
     auto transitions = client.transitions(task_uuid);
-    for (; printed < transitions.size(); ++printed)
-      fmt::print("{}\n", transition_line(transitions[printed]));
+    for (; printed < transitions.size(); ++printed) fmt::print("{}\n", transition_line(transitions[printed]));
     std::fflush(stdout);
   };
   Followed f;
@@ -153,8 +134,7 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
     f.task = std::move(snap.task);
     f.steps = std::move(snap.steps);
     const bool ended = is_terminal(f.task.state);
-    if (screen)
-      screen->draw(frame(f.task, f.steps, SystemClock::instance().now(), terminal_size()));
+    if (screen) screen->draw(frame(f.task, f.steps, SystemClock::instance().now(), terminal_size()));
     if (ended) break;
     if (signals.wait(options.interval)) {
       f.interrupted = true;
@@ -164,9 +144,8 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
   if (options.mode == FollowMode::lines) {
     print_new_transitions();  // those committed with the task's last change
     if (!f.interrupted)
-      fmt::print("task {} {}: {}/{} steps complete ({:.0f}%)\n", f.task.uuid,
-                 to_string(f.task.state), f.task.counts.completed, f.task.counts.total,
-                 f.task.completion_percentage);
+      fmt::print("task {} {}: {}/{} steps complete ({:.0f}%)\n", f.task.uuid, to_string(f.task.state),
+                 f.task.counts.completed, f.task.counts.total, f.task.completion_percentage);
     std::fflush(stdout);
   }
   return f;
@@ -177,9 +156,8 @@ void follow_to_outcome(Client& client, const std::string& task_uuid, const Follo
   Followed f = follow_task(client, task_uuid, options, signals);
   if (json) print_json(task_with_steps(f.task, f.steps));
   if (f.interrupted)
-    throw InterruptedError(fmt::format("interrupted by {}: task {} is {}; {}",
-                                       signal_name(signals.received()), f.task.uuid,
-                                       to_string(f.task.state), interrupted_hint));
+    throw InterruptedError(fmt::format("interrupted by {}: task {} is {}; {}", signal_name(signals.received()),
+                                       f.task.uuid, to_string(f.task.state), interrupted_hint));
   if (f.task.state != TaskState::complete && f.task.state != TaskState::resolved_manually)
     throw TaskFailedError(failure_message(f.task, f.steps));
 }

@@ -43,8 +43,7 @@ void add_view_options(CLI::App* cmd, ViewOptions& o);
 
 /// Show the task until it ends (is_terminal) or a signal arrives. Returns the
 /// last state read. Throws what the Client throws (unknown task, ...).
-Followed follow_task(Client& client, const std::string& task_uuid, const FollowOptions& options,
-                     SignalWaiter& signals);
+Followed follow_task(Client& client, const std::string& task_uuid, const FollowOptions& options, SignalWaiter& signals);
 
 /// Follow, then turn the outcome into the command's result: complete or
 /// resolved prints nothing more (the view shows it; `json` prints the task and

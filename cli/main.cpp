@@ -13,9 +13,8 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
   if (app->get_subcommands().empty() && !app->remaining().empty()) {
     std::vector<std::string> names;
     for (const CLI::App* sub : app->get_subcommands({})) names.push_back(sub->get_name());
-    return fmt::format(
-        "tasker: error: unknown command `{}`; the commands are {}; see `tasker --help`\n",
-        app->remaining().front(), fmt::join(names, ", "));
+    return fmt::format("tasker: error: unknown command `{}`; the commands are {}; see `tasker --help`\n",
+                       app->remaining().front(), fmt::join(names, ", "));
   }
   std::string command = app->get_name();
   for (const CLI::App* sub = app; sub;) {
@@ -47,10 +46,9 @@ int main(int argc, char** argv) {
       "Run `tasker COMMAND --help` for a command's options and an example.");
   Invocation inv;
   app.add_option("--config", inv.config_file, "YAML configuration file (default: TASKER_CONFIG)");
-  app.add_option(
-         "--log-level", inv.log_level,
-         "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
-         "configuration, else warn)")
+  app.add_option("--log-level", inv.log_level,
+                 "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
+                 "configuration, else warn)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   add_validate_command(app, inv);
   add_templates_command(app, inv);

@@ -9,8 +9,7 @@
 namespace tasker::cli {
 
 std::size_t display_width(const std::string& s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 std::vector<std::string> format_table(const std::vector<std::string>& headers,
@@ -34,23 +33,17 @@ std::vector<std::string> format_table(const std::vector<std::string>& headers,
   return lines;
 }
 
-void print_table(const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows) {
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
   for (const auto& l : format_table(headers, rows)) fmt::print("{}\n", l);
 }
 
-void print_json(const json& value) {
-  fmt::print("{}\n", value.dump(2));
-}
+void print_json(const json& value) { fmt::print("{}\n", value.dump(2)); }
 
-bool stdout_is_terminal() {
-  return isatty(STDOUT_FILENO) == 1;
-}
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 
 TerminalSize terminal_size() {
   winsize ws{};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0)
-    return {ws.ws_col, ws.ws_row};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) return {ws.ws_col, ws.ws_row};
   return {};
 }
 

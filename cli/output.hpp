@@ -10,12 +10,11 @@
 namespace tasker::cli {
 
 /// Rows under headers as lines, columns padded to the widest cell.
-[[nodiscard]] std::vector<std::string> format_table(
-    const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+[[nodiscard]] std::vector<std::string> format_table(const std::vector<std::string>& headers,
+                                                    const std::vector<std::vector<std::string>>& rows);
 
 /// Print rows under headers, columns padded to the widest cell.
-void print_table(const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows);
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
 
 /// Pretty-printed JSON on stdout.
 void print_json(const json& value);

@@ -9,8 +9,7 @@
 namespace tasker::cli {
 
 ResolvedTemplate resolve_template(Invocation& inv, const std::string& target,
-                                  const std::vector<std::string>& template_dirs,
-                                  const std::string& env) {
+                                  const std::vector<std::string>& template_dirs, const std::string& env) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(target, ec)) {
     LoadOptions load;
@@ -24,24 +23,19 @@ ResolvedTemplate resolve_template(Invocation& inv, const std::string& target,
     return {set, set->all().front()};
   }
   auto ends_with = [&](std::string_view suffix) {
-    return target.size() >= suffix.size() &&
-           target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return target.size() >= suffix.size() && target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (ends_with(".yaml") || ends_with(".yml"))
-    throw NotFoundError("template file", target,
-                        "check the path, or name a template as NAMESPACE/NAME[@VERSION]");
+    throw NotFoundError("template file", target, "check the path, or name a template as NAMESPACE/NAME[@VERSION]");
   TemplateRef ref = TemplateRef::parse(target);
   auto set = std::make_shared<const TemplateSet>(load_template_set(inv, template_dirs, env));
   return {set, &set->get(ref)};
 }
 
 void add_template_options(CLI::App* cmd, TemplateOptions& o) {
-  cmd->add_option(
-      "--templates", o.paths,
-      "Template files or folders (repeatable; default: TASKER_TEMPLATE_PATH, else ./templates)");
-  cmd->add_option(
-      "--env", o.env,
-      "Environment whose template overrides apply (default: TASKER_ENV, else development)");
+  cmd->add_option("--templates", o.paths,
+                  "Template files or folders (repeatable; default: TASKER_TEMPLATE_PATH, else ./templates)");
+  cmd->add_option("--env", o.env, "Environment whose template overrides apply (default: TASKER_ENV, else development)");
 }
 
 ResolvedTemplate resolve_template(Invocation& inv, const RequestOptions& o) {
@@ -49,22 +43,17 @@ ResolvedTemplate resolve_template(Invocation& inv, const RequestOptions& o) {
 }
 
 void add_request_options(CLI::App* cmd, RequestOptions& o) {
-  cmd->add_option("template", o.target,
-                  "NAMESPACE/NAME[@VERSION] (default version: the latest), or a template file")
+  cmd->add_option("template", o.target, "NAMESPACE/NAME[@VERSION] (default version: the latest), or a template file")
       ->required();
-  cmd->add_option("--context", o.context,
-                  "The task's context: JSON text, @FILE, or @- for stdin (default: {})");
-  cmd->add_option("--priority", o.priority, "Higher runs first")
-      ->check(CLI::Range(kMinPriority, kMaxPriority));
+  cmd->add_option("--context", o.context, "The task's context: JSON text, @FILE, or @- for stdin (default: {})");
+  cmd->add_option("--priority", o.priority, "Higher runs first")->check(CLI::Range(kMinPriority, kMaxPriority));
   cmd->add_option("--idempotency-key", o.idempotency_key,
                   "Deduplicate by this key instead of the template's identity strategy");
   cmd->add_option("--tag", o.tags, "A tag (repeatable)");
   cmd->add_option("--initiator", o.initiator, "Who submits (default: $USER)");
   cmd->add_option("--reason", o.reason, "Why the task is submitted");
-  cmd->add_option("--correlation-id", o.correlation_id,
-                  "An id that ties the task to a request elsewhere");
-  cmd->add_option("--bypass", o.bypass,
-                  "Leave this step out; dependents treat it as done (repeatable)");
+  cmd->add_option("--correlation-id", o.correlation_id, "An id that ties the task to a request elsewhere");
+  cmd->add_option("--bypass", o.bypass, "Leave this step out; dependents treat it as done (repeatable)");
   add_template_options(cmd, o.templates);
 }
 

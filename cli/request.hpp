@@ -22,8 +22,7 @@ struct ResolvedTemplate {
 /// found under `template_dirs` (see template_paths). Throws TemplateError,
 /// NotFoundError, InvalidRequestError.
 ResolvedTemplate resolve_template(Invocation& inv, const std::string& target,
-                                  const std::vector<std::string>& template_dirs,
-                                  const std::string& env);
+                                  const std::vector<std::string>& template_dirs, const std::string& env);
 
 /// --templates and --env, as every command that loads templates spells them.
 struct TemplateOptions {

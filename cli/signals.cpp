@@ -14,9 +14,7 @@ SignalWaiter::SignalWaiter() {
   pthread_sigmask(SIG_BLOCK, &set_, &previous_);
 }
 
-SignalWaiter::~SignalWaiter() {
-  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-}
+SignalWaiter::~SignalWaiter() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
 
 int SignalWaiter::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (received_) return received_;
@@ -35,8 +33,6 @@ int SignalWaiter::wait(std::optional<std::chrono::milliseconds> timeout) {
   return received_;
 }
 
-const char* signal_name(int signal) {
-  return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
-}
+const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal"; }
 
 }  // namespace tasker::cli

@@ -24,28 +24,23 @@ std::vector<std::string> task_summary(const TaskView& t) {
   std::vector<std::string> lines{
       fmt::format("task       {}", t.uuid),
       fmt::format("template   {}", template_of(t)),
-      fmt::format("state      {} (execution: {}, health: {})", to_string(t.state),
-                  to_string(t.execution_status), to_string(t.health_status)),
-      fmt::format("progress   {} {:.0f}%  {}/{} steps complete",
-                  progress_bar(t.completion_percentage, 20), t.completion_percentage, c.completed,
-                  c.total),
+      fmt::format("state      {} (execution: {}, health: {})", to_string(t.state), to_string(t.execution_status),
+                  to_string(t.health_status)),
+      fmt::format("progress   {} {:.0f}%  {}/{} steps complete", progress_bar(t.completion_percentage, 20),
+                  t.completion_percentage, c.completed, c.total),
       fmt::format("steps      {} pending, {} ready, {} in progress, {} waiting for retry, {} "
                   "complete, {} failed, "
                   "{} cancelled",
-                  c.pending, c.ready, c.in_progress, c.waiting_for_retry, c.completed, c.failed,
-                  c.cancelled),
+                  c.pending, c.ready, c.in_progress, c.waiting_for_retry, c.completed, c.failed, c.cancelled),
       fmt::format("created    {}", format_time(t.created_at)),
       fmt::format("updated    {}", format_time(t.updated_at)),
   };
   if (t.completed_at) lines.push_back(fmt::format("completed  {}", format_time(*t.completed_at)));
-  if (!t.bypassed_steps.empty())
-    lines.push_back(fmt::format("bypassed   {}", fmt::join(t.bypassed_steps, ", ")));
+  if (!t.bypassed_steps.empty()) lines.push_back(fmt::format("bypassed   {}", fmt::join(t.bypassed_steps, ", ")));
   return lines;
 }
 
-std::string attempts_of(const StepView& s) {
-  return fmt::format("{}/{}", s.attempts, s.max_attempts);
-}
+std::string attempts_of(const StepView& s) { return fmt::format("{}/{}", s.attempts, s.max_attempts); }
 
 std::string duration_of(const StepView& s, TimePoint now) {
   if (!s.last_attempted_at) return "-";
@@ -55,8 +50,7 @@ std::string duration_of(const StepView& s, TimePoint now) {
   return "-";
 }
 
-std::vector<std::string> step_table(const std::vector<StepView>& steps, TimePoint now,
-                                    std::size_t error_width) {
+std::vector<std::string> step_table(const std::vector<StepView>& steps, TimePoint now, std::size_t error_width) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(steps.size());
   for (const auto& s : steps)
@@ -91,19 +85,19 @@ json task_with_steps(const TaskView& task, const std::vector<StepView>& steps) {
 
 std::string failure_message(const TaskView& task, const std::vector<StepView>& steps) {
   if (task.state == TaskState::cancelled)
-    return fmt::format("task {} ({}) was cancelled; its history: `tasker audit {}`", task.uuid,
-                       template_of(task), task.uuid);
+    return fmt::format("task {} ({}) was cancelled; its history: `tasker audit {}`", task.uuid, template_of(task),
+                       task.uuid);
   for (const auto& s : steps) {
     if (s.state != StepState::error) continue;
     std::string why = s.error ? s.error->message : "no error recorded";
     return fmt::format(
         "task {} ({}) failed: step `{}` failed after {} attempt{}: {}; inspect it with `tasker "
         "status {}`, retry it with `tasker step reset {} {}`",
-        task.uuid, template_of(task), s.name, s.attempts, s.attempts == 1 ? "" : "s", why,
-        task.uuid, task.uuid, s.name);
+        task.uuid, template_of(task), s.name, s.attempts, s.attempts == 1 ? "" : "s", why, task.uuid, task.uuid,
+        s.name);
   }
-  return fmt::format("task {} ({}) ended {}; inspect it with `tasker status {}`", task.uuid,
-                     template_of(task), to_string(task.state), task.uuid);
+  return fmt::format("task {} ({}) ended {}; inspect it with `tasker status {}`", task.uuid, template_of(task),
+                     to_string(task.state), task.uuid);
 }
 
 }  // namespace tasker::cli

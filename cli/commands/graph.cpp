@@ -21,12 +21,10 @@ void add_graph_command(CLI::App& app, Invocation& inv) {
   auto* cmd = app.add_subcommand("graph",
                                  "Draw a template's DAG (callable, retry policy), or a task's "
                                  "(attempts, nodes coloured by state)");
-  cmd->add_option(
-         "target", opts->target,
-         "A task uuid, a template file, or NAMESPACE/NAME[@VERSION] found under --templates")
+  cmd->add_option("target", opts->target,
+                  "A task uuid, a template file, or NAMESPACE/NAME[@VERSION] found under --templates")
       ->required();
-  cmd->add_option("--format", opts->format, "dot or mermaid")
-      ->check(CLI::IsMember({"dot", "mermaid"}));
+  cmd->add_option("--format", opts->format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
   add_template_options(cmd, opts->templates);
   add_db_option(cmd, opts->db);
   cmd->footer(
@@ -42,8 +40,7 @@ void add_graph_command(CLI::App& app, Invocation& inv) {
       fmt::print("{}", render_graph(graph_of(snap.task, snap.steps), format));
       return;
     }
-    ResolvedTemplate resolved =
-        resolve_template(inv, opts->target, opts->templates.paths, opts->templates.env);
+    ResolvedTemplate resolved = resolve_template(inv, opts->target, opts->templates.paths, opts->templates.env);
     fmt::print("{}", render_graph(graph_of(*resolved.tmpl), format));
   });
 }

@@ -12,8 +12,8 @@ void add_migrate_command(CLI::App& app, Invocation& inv) {
     bool json{false};
   };
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand(
-      "migrate", "Create the database or apply pending schema migrations; print the version");
+  auto* cmd =
+      app.add_subcommand("migrate", "Create the database or apply pending schema migrations; print the version");
   add_db_option(cmd, opts->db);
   cmd->add_flag("--json", opts->json, "Print JSON");
   cmd->footer(
@@ -24,9 +24,7 @@ void add_migrate_command(CLI::App& app, Invocation& inv) {
     store->migrate();
     int version = store->schema_version();
     if (opts->json)
-      return print_json({{"database", store->describe()},
-                         {"backend", store->backend()},
-                         {"schema_version", version}});
+      return print_json({{"database", store->describe()}, {"backend", store->backend()}, {"schema_version", version}});
     fmt::print("{}: schema version {} ({})\n", store->describe(), version, store->backend());
   });
 }

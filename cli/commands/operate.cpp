@@ -21,17 +21,14 @@ struct StepActionOptions {
 
 using StepAction = std::function<StepView(Client&, const StepActionOptions&)>;
 
-void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name,
-                     const std::string& description, const std::string& example, bool takes_result,
-                     StepAction action) {
+void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name, const std::string& description,
+                     const std::string& example, bool takes_result, StepAction action) {
   auto opts = std::make_shared<StepActionOptions>();
   auto* cmd = parent.add_subcommand(name, description);
   cmd->add_option("uuid", opts->uuid, "The task's uuid")->required();
   cmd->add_option("step", opts->step, "The step's name")->required();
   if (takes_result)
-    cmd->add_option("--result", opts->result,
-                    "The step's result: JSON text, @FILE, or @- for stdin")
-        ->required();
+    cmd->add_option("--result", opts->result, "The step's result: JSON text, @FILE, or @- for stdin")->required();
   cmd->add_option("--reason", opts->reason, "Why (recorded in the step's history)");
   add_db_option(cmd, opts->db);
   cmd->add_flag("--json", opts->json, "Print the step as JSON");
@@ -40,8 +37,7 @@ void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name,
     Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
     StepView step = action(client, *opts);
     if (opts->json) return print_json(to_json(step));
-    fmt::print("step `{}` of task {}: {} (after {})\n", step.name, step.task_uuid,
-               to_string(step.state), name);
+    fmt::print("step `{}` of task {}: {} (after {})\n", step.name, step.task_uuid, to_string(step.state), name);
   });
 }
 
@@ -71,40 +67,35 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
         "Running attempts are not killed at once: their results are discarded when they report.");
     cmd->callback([opts, &inv] {
       Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
-      TaskView task =
-          client.cancel(opts->uuid, opts->reason.empty() ? "cancelled by operator" : opts->reason);
+      TaskView task = client.cancel(opts->uuid, opts->reason.empty() ? "cancelled by operator" : opts->reason);
       if (opts->json) return print_json(to_json(task));
-      fmt::print("task {} {}: {} of {} steps cancelled\n", task.uuid, to_string(task.state),
-                 task.counts.cancelled, task.counts.total);
+      fmt::print("task {} {}: {} of {} steps cancelled\n", task.uuid, to_string(task.state), task.counts.cancelled,
+                 task.counts.total);
     });
   }
 
   auto* step = app.add_subcommand("step", "Operator actions on one step: reset, resolve, complete");
   step->require_subcommand(1);
   step->footer("Run `tasker step ACTION --help` for an action's options.");
-  add_step_action(
-      *step, inv, "reset", "Give a failed step a fresh set of attempts; the task resumes",
-      "tasker step reset 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment --reason 'gateway "
-      "fixed'",
-      false, [](Client& c, const StepActionOptions& o) {
-        return c.reset_step_for_retry(o.uuid, o.step, reason_or(o, "reset by operator"));
-      });
-  add_step_action(
-      *step, inv, "resolve",
-      "Mark a step done without a result; its dependents proceed (use `complete` to give a result)",
-      "tasker step resolve 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b send_confirmation --reason 'sent "
-      "by hand'",
-      false, [](Client& c, const StepActionOptions& o) {
-        return c.resolve_step_manually(o.uuid, o.step, reason_or(o, "resolved by operator"));
-      });
-  add_step_action(*step, inv, "complete",
-                  "Mark a step complete with a result; its dependents see that result",
+  add_step_action(*step, inv, "reset", "Give a failed step a fresh set of attempts; the task resumes",
+                  "tasker step reset 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment --reason 'gateway "
+                  "fixed'",
+                  false, [](Client& c, const StepActionOptions& o) {
+                    return c.reset_step_for_retry(o.uuid, o.step, reason_or(o, "reset by operator"));
+                  });
+  add_step_action(*step, inv, "resolve",
+                  "Mark a step done without a result; its dependents proceed (use `complete` to give a result)",
+                  "tasker step resolve 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b send_confirmation --reason 'sent "
+                  "by hand'",
+                  false, [](Client& c, const StepActionOptions& o) {
+                    return c.resolve_step_manually(o.uuid, o.step, reason_or(o, "resolved by operator"));
+                  });
+  add_step_action(*step, inv, "complete", "Mark a step complete with a result; its dependents see that result",
                   "tasker step complete 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment "
                   "--result '{\"payment_id\": \"pay_manual\"}'",
                   true, [](Client& c, const StepActionOptions& o) {
                     json result = parse_json_argument(o.result, "--result");
-                    return c.complete_step_manually(o.uuid, o.step, result,
-                                                    reason_or(o, "completed by operator"));
+                    return c.complete_step_manually(o.uuid, o.step, result, reason_or(o, "completed by operator"));
                   });
 }
 

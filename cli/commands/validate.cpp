@@ -48,9 +48,9 @@ void add_validate_command(CLI::App& app, Invocation& inv) {
     for (const auto& d : result.diagnostics) (d.severity == Severity::error ? errors : warnings)++;
     inv.exit_code = errors ? kInvalid : kOk;
     if (opts->json) {
-      json report = {{"valid", errors == 0},   {"files", result.files},   {"errors", errors},
-                     {"warnings", warnings},   {"environment", load.environment},
-                     {"templates", json::array()}, {"diagnostics", json::array()}};
+      json report = {{"valid", errors == 0},        {"files", result.files},           {"errors", errors},
+                     {"warnings", warnings},        {"environment", load.environment}, {"templates", json::array()},
+                     {"diagnostics", json::array()}};
       for (const auto& t : loaded)
         report["templates"].push_back({{"namespace", t.namespace_name},
                                        {"name", t.name},

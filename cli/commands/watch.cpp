@@ -26,8 +26,7 @@ void add_watch_command(CLI::App& app, Invocation& inv) {
     SignalWaiter signals;  // before the store starts any thread
     Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
     follow_to_outcome(client, opts->uuid, follow_options(opts->view), signals, opts->view.json,
-                      "watching stopped, the task is not affected; resume with `tasker watch " +
-                          opts->uuid + "`");
+                      "watching stopped, the task is not affected; resume with `tasker watch " + opts->uuid + "`");
   });
 }
 

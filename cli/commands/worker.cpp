@@ -19,8 +19,7 @@ namespace {
 
 std::vector<std::string> event_mode_names() {
   std::vector<std::string> names;
-  for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
-    names.emplace_back(to_string(m));
+  for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid}) names.emplace_back(to_string(m));
   return names;
 }
 
@@ -34,8 +33,7 @@ struct WorkerFlags {
 };
 
 void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
-  cmd->add_option("--concurrency", f.concurrency,
-                  "Handler threads (default: configuration, else 4)")
+  cmd->add_option("--concurrency", f.concurrency, "Handler threads (default: configuration, else 4)")
       ->check(CLI::Range(1, 1024));
   if (with_namespaces)
     cmd->add_option("--namespace", f.namespaces,
@@ -43,8 +41,7 @@ void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
   cmd->add_option("--lease-ms", f.lease_ms,
                   "A claim's lease; a crashed worker's steps are retried after it (default 30000)")
       ->check(CLI::Range(100LL, 24LL * 3600 * 1000));
-  cmd->add_option("--event-mode", f.event_mode,
-                  "How work is noticed: polling_only, event_driven or hybrid (default)")
+  cmd->add_option("--event-mode", f.event_mode, "How work is noticed: polling_only, event_driven or hybrid (default)")
       ->check(CLI::IsMember(event_mode_names()));
   cmd->add_option("--stop-grace-ms", f.stop_grace_ms,
                   "On SIGINT/SIGTERM, how long running handlers may finish before they are killed "
@@ -66,8 +63,7 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
 
 /// A registry with a command handler for every step of `set` that has one.
 /// Throws TemplateError when a program is missing, InvalidRequestError when no step has a command.
-std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set,
-                                                  const std::string& where) {
+std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set, const std::string& where) {
   auto registry = std::make_shared<HandlerRegistry>();
   if (register_command_handlers(*registry, set).empty())
     throw InvalidRequestError(
@@ -82,8 +78,8 @@ std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set,
 /// Fails when the worker's loop has ended on its own (it logs why).
 void check_alive(const Worker& worker) {
   if (!worker.running())
-    throw Error(fmt::format("the worker stopped unexpectedly: {}", worker.failure().empty() ? "see the log lines above"
-                                                                                            : worker.failure()));
+    throw Error(fmt::format("the worker stopped unexpectedly: {}",
+                            worker.failure().empty() ? "see the log lines above" : worker.failure()));
 }
 
 void add_worker(CLI::App& app, Invocation& inv) {
@@ -94,13 +90,11 @@ void add_worker(CLI::App& app, Invocation& inv) {
     WorkerFlags flags;
   };
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand(
-      "worker", "Run the command handlers of the templates' steps until SIGINT or SIGTERM");
+  auto* cmd = app.add_subcommand("worker", "Run the command handlers of the templates' steps until SIGINT or SIGTERM");
   add_template_options(cmd, opts->templates);
   add_worker_flags(cmd, opts->flags, true);
   add_db_option(cmd, opts->db);
-  cmd->add_flag("--json", opts->json,
-                "When stopped, print the worker's counters as JSON on stdout");
+  cmd->add_flag("--json", opts->json, "When stopped, print the worker's counters as JSON on stdout");
   cmd->footer(
       "Example:\n  tasker worker --db sqlite://shop.db --templates examples/command_handlers "
       "--concurrency 8\n"
@@ -121,18 +115,14 @@ void add_worker(CLI::App& app, Invocation& inv) {
     auto store = open_database(inv, opts->db, DbAccess::create, worker_opts.event_mode != EventMode::polling_only);
     Worker worker(store, handlers, worker_opts);
     worker.start();
-    fmt::print(stderr,
-               "tasker worker {}: {} command handler{} on {}; stop with Ctrl-C or SIGTERM\n",
-               worker.id(), handlers->size(), handlers->size() == 1 ? "" : "s", store->describe());
+    fmt::print(stderr, "tasker worker {}: {} command handler{} on {}; stop with Ctrl-C or SIGTERM\n", worker.id(),
+               handlers->size(), handlers->size() == 1 ? "" : "s", store->describe());
     while (!signals.wait(std::chrono::milliseconds{500})) check_alive(worker);
-    fmt::print(stderr, "tasker worker {}: {} received, stopping\n", worker.id(),
-               signal_name(signals.received()));
+    fmt::print(stderr, "tasker worker {}: {} received, stopping\n", worker.id(), signal_name(signals.received()));
     worker.stop();
     WorkerStats s = worker.stats();
-    fmt::print(
-        stderr,
-        "tasker worker {}: stopped; {} steps claimed, {} succeeded, {} failed, {} discarded\n",
-        worker.id(), s.claimed, s.succeeded, s.failed, s.discarded);
+    fmt::print(stderr, "tasker worker {}: stopped; {} steps claimed, {} succeeded, {} failed, {} discarded\n",
+               worker.id(), s.claimed, s.succeeded, s.failed, s.discarded);
     if (opts->json)
       print_json({{"worker_id", worker.id()},
                   {"claimed", s.claimed},
@@ -151,8 +141,7 @@ void add_run(CLI::App& app, Invocation& inv) {
     ViewOptions view{100};
   };
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand(
-      "run", "Submit a task and run its command handlers in this process until it ends");
+  auto* cmd = app.add_subcommand("run", "Submit a task and run its command handlers in this process until it ends");
   add_request_options(cmd, opts->request);
   add_worker_flags(cmd, opts->flags, false);
   add_view_options(cmd, opts->view);
@@ -172,16 +161,14 @@ void add_run(CLI::App& app, Invocation& inv) {
     TaskRequest request = make_request(opts->request, tmpl);
     for (const auto& step : tmpl.steps)
       if (step.handler.command.empty() &&
-          std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) ==
-              request.bypass_steps.end())
-        throw InvalidRequestError(fmt::format(
-            "{}:{}: step `{}` of {} has no `handler.command`, and `tasker run` runs command "
-            "handlers only; give it a "
-            "command (docs/handlers.md), leave it out with --bypass {}, or run the task with your "
-            "application's worker",
-            step.location.file, step.location.line, step.name, tmpl.qualified_name(), step.name));
-    TemplateSet
-        only;  // the task's own handlers: other templates' commands are not this run's business
+          std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) == request.bypass_steps.end())
+        throw InvalidRequestError(
+            fmt::format("{}:{}: step `{}` of {} has no `handler.command`, and `tasker run` runs command "
+                        "handlers only; give it a "
+                        "command (docs/handlers.md), leave it out with --bypass {}, or run the task with your "
+                        "application's worker",
+                        step.location.file, step.location.line, step.name, tmpl.qualified_name(), step.name));
+    TemplateSet only;  // the task's own handlers: other templates' commands are not this run's business
     only.add(tmpl);
     auto handlers = command_handlers(only, tmpl.location.file);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
@@ -194,11 +181,10 @@ void add_run(CLI::App& app, Invocation& inv) {
     worker.start();
     FollowOptions follow = follow_options(opts->view);
     follow.on_tick = [&worker] { check_alive(worker); };
-    follow_to_outcome(
-        client, task.uuid, follow, signals, opts->view.json,
-        fmt::format("its running steps were handed back; finish it with `tasker worker --db {} "
-                    "--templates {}`",
-                    store->describe(), tmpl.location.file));
+    follow_to_outcome(client, task.uuid, follow, signals, opts->view.json,
+                      fmt::format("its running steps were handed back; finish it with `tasker worker --db {} "
+                                  "--templates {}`",
+                                  store->describe(), tmpl.location.file));
   });
 }
 

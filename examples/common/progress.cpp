@@ -27,11 +27,13 @@ void ProgressPrinter::print(const tasker::LifecycleEvent& e) {
   if (e.name == ev::kStepStarted)
     line = fmt::format("{:<18} started (attempt {})", e.step_name, p.value("attempt", 1));
   else if (e.name == ev::kStepCompleted)
-    line = fmt::format("{:<18} complete: {}", e.step_name, describe_result_(e.step_name, p.value("result", tasker::json())));
+    line = fmt::format("{:<18} complete: {}", e.step_name,
+                       describe_result_(e.step_name, p.value("result", tasker::json())));
   else if (e.name == ev::kStepFailed)
-    line = fmt::format("{:<18} failed ({}): {}", e.step_name,
-                       p["error"].value("retryable", false) && p.value("will_retry", false) ? "will retry" : "permanent",
-                       p["error"].value("message", ""));
+    line =
+        fmt::format("{:<18} failed ({}): {}", e.step_name,
+                    p["error"].value("retryable", false) && p.value("will_retry", false) ? "will retry" : "permanent",
+                    p["error"].value("message", ""));
   else if (e.name == ev::kStepRetryScheduled)
     line = fmt::format("{:<18} retry in {:.1f}s", e.step_name, p.value("delay_ms", 0) / 1000.0);
   else if (e.name == ev::kTaskCompleted)
@@ -54,9 +56,7 @@ void print_step_table(tasker::Client& client, const std::string& task_uuid,
     std::string duration = "-";
     if (s.last_attempted_at && s.completed_at)
       duration = fmt::format("{} ms", (*s.completed_at - *s.last_attempted_at).count());
-    std::string summary = s.results ? describe_result(s.name, *s.results)
-                          : s.error ? "error: " + s.error->message
-                                    : "";
+    std::string summary = s.results ? describe_result(s.name, *s.results) : s.error ? "error: " + s.error->message : "";
     fmt::print("{:<{}}  {:<17}  {:>8}  {:>9}  {}\n", s.name, name_width, tasker::to_string(s.state),
                fmt::format("{}/{}", s.attempts, s.max_attempts), duration, summary);
   }
@@ -76,7 +76,8 @@ Session::Session(const std::string& db_url, const std::string& templates_dir)
   templates = std::make_shared<tasker::TemplateSet>(
       tasker::TemplateSet::load(template_paths(templates_dir, config), {config.environment}));
   store = tasker::open_store(db, tasker::StoreOptions::from(config));
-  client = std::make_unique<tasker::Client>(store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus});
+  client =
+      std::make_unique<tasker::Client>(store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus});
 }
 
 tasker::TaskView Session::run(const tasker::TaskRequest& request, const tasker::WorkerOptions& options,

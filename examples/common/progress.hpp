@@ -13,7 +13,8 @@ namespace example {
 /// `describe_result` turns a step's result into a short summary.
 class ProgressPrinter {
  public:
-  ProgressPrinter(tasker::EventBus& bus, std::function<std::string(const std::string& step, const tasker::json&)> describe_result);
+  ProgressPrinter(tasker::EventBus& bus,
+                  std::function<std::string(const std::string& step, const tasker::json&)> describe_result);
   ~ProgressPrinter();
   /// Only events of this task are printed (set it right after submitting).
   void follow(const std::string& task_uuid);

@@ -4,8 +4,8 @@
 // the transform computes real metrics from them.
 //
 //   data_pipeline [--db URL] [--fail-source users|orders|products] [--templates PATH]
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <tasker/tasker.hpp>
 
 #include <algorithm>
@@ -36,10 +36,11 @@ void register_handlers(tasker::HandlerRegistry& registry, const std::string& fai
   registry.add("data_pipeline.extract_users", extract("users", 40, [](int i) {
                  return json{{"user_id", i}, {"segment", i % 4 == 0 ? "enterprise" : i % 2 ? "consumer" : "smb"}};
                }));
-  registry.add("data_pipeline.extract_orders", extract("orders", 300, [](int i) {
-                 return json{{"order_id", i}, {"user_id", (i * 7) % 40}, {"product_id", i % 12},
-                             {"amount", 5.0 + (i * 37) % 200}};
-               }));
+  registry.add(
+      "data_pipeline.extract_orders", extract("orders", 300, [](int i) {
+        return json{
+            {"order_id", i}, {"user_id", (i * 7) % 40}, {"product_id", i % 12}, {"amount", 5.0 + (i * 37) % 200}};
+      }));
   registry.add("data_pipeline.extract_products", extract("products", 12, [](int i) {
                  static const char* categories[] = {"hardware", "software", "services"};
                  return json{{"product_id", i}, {"category", categories[i % 3]}};

@@ -4,8 +4,8 @@
 // prints each step as it happens, and ends with a table of the steps.
 //
 //   order_processing [--db URL] [--card tok_visa|tok_flaky|tok_declined] [--templates PATH]
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <tasker/tasker.hpp>
 
 #include <cmath>
@@ -38,7 +38,10 @@ void register_handlers(tasker::HandlerRegistry& registry, std::shared_ptr<shop::
     double shipping = subtotal >= ctx.initialization().value("free_shipping_threshold", 75.0)
                           ? 0.0
                           : ctx.initialization().value("flat_shipping_fee", 5.99);
-    return json{{"lines", lines}, {"subtotal", round_cents(subtotal)}, {"tax", tax}, {"shipping", shipping},
+    return json{{"lines", lines},
+                {"subtotal", round_cents(subtotal)},
+                {"tax", tax},
+                {"shipping", shipping},
                 {"total", round_cents(subtotal + tax + shipping)}};
   });
   registry.add("ecommerce.process_payment", [gateway](tasker::StepContext& ctx) {
@@ -67,7 +70,8 @@ std::string describe(const std::string& step, const json& r) {
     return fmt::format("{} lines, total ${:.2f}", r.value("lines", json::array()).size(), r.value("total", 0.0));
   if (step == "process_payment")
     return fmt::format("{} charged ${:.2f}", r.value("payment_id", "?"), r.value("amount_charged", 0.0));
-  if (step == "update_inventory") return fmt::format("{} products reserved", r.value("updated_products", json::array()).size());
+  if (step == "update_inventory")
+    return fmt::format("{} products reserved", r.value("updated_products", json::array()).size());
   if (step == "create_order") return fmt::format("order {}", r.value("order_number", "?"));
   if (step == "send_confirmation") return fmt::format("email to {}", r.value("email_sent_to", "?"));
   return r.dump();
@@ -89,16 +93,16 @@ int main(int argc, char** argv) {
   return example::guarded_main("order_processing", [&] {
     example::Session session(db, templates_dir);
     auto gateway = std::make_shared<shop::PaymentGateway>();
-    register_handlers(*session.handlers, gateway, std::make_shared<shop::Inventory>(), std::make_shared<shop::Mailer>());
+    register_handlers(*session.handlers, gateway, std::make_shared<shop::Inventory>(),
+                      std::make_shared<shop::Mailer>());
 
     tasker::TaskRequest request;
     request.namespace_name = "ecommerce";
     request.name = "order_processing";
-    request.context = {
-        {"order_reference", tasker::new_uuid()},  // a new order each run (identity is strict)
-        {"customer_info", {{"id", 4217}, {"email", "ada@example.com"}, {"tier", "gold"}}},
-        {"cart_items", {{{"product_id", 1}, {"quantity", 1}}, {{"product_id", 2}, {"quantity", 3}}}},
-        {"payment_info", {{"method", "credit_card"}, {"token", card}, {"amount", 0}}}};
+    request.context = {{"order_reference", tasker::new_uuid()},  // a new order each run (identity is strict)
+                       {"customer_info", {{"id", 4217}, {"email", "ada@example.com"}, {"tier", "gold"}}},
+                       {"cart_items", {{{"product_id", 1}, {"quantity", 1}}, {{"product_id", 2}, {"quantity", 3}}}},
+                       {"payment_info", {{"method", "credit_card"}, {"token", card}, {"amount", 0}}}};
     request.initiator = "examples/order_processing";
     request.reason = "demo order";
 

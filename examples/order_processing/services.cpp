@@ -6,8 +6,11 @@ namespace shop {
 
 const std::map<long long, Product>& catalogue() {
   static const std::map<long long, Product> products{
-      {1, {"Mechanical keyboard", 89.00}}, {2, {"USB-C cable", 9.50}},  {3, {"27\" monitor", 249.00}},
-      {4, {"Laptop stand", 39.90}},        {5, {"Noise-cancelling headphones", 179.00}},
+      {1, {"Mechanical keyboard", 89.00}},
+      {2, {"USB-C cable", 9.50}},
+      {3, {"27\" monitor", 249.00}},
+      {4, {"Laptop stand", 39.90}},
+      {5, {"Noise-cancelling headphones", 179.00}},
   };
   return products;
 }
@@ -15,8 +18,7 @@ const std::map<long long, Product>& catalogue() {
 tasker::json PaymentGateway::charge(const std::string& token, double amount, int attempt) {
   if (token == "tok_declined")
     throw tasker::PermanentError("card declined by the issuer", {{"decline_code", "do_not_honor"}});
-  if (token == "tok_flaky" && attempt == 1)
-    throw tasker::RetryableError("payment gateway timed out after 5 s");
+  if (token == "tok_flaky" && attempt == 1) throw tasker::RetryableError("payment gateway timed out after 5 s");
   std::lock_guard lock(mutex_);
   return {{"payment_id", fmt::format("pay_{}", next_id_++)}, {"amount_charged", amount}, {"status", "captured"}};
 }

@@ -20,20 +20,20 @@ enum class EventMode {
 [[nodiscard]] std::string_view to_string(EventMode mode);
 
 struct WorkerSettings {
-  int concurrency{4};                  ///< handler threads per worker
-  int batch_size{16};                  ///< most steps claimed per transaction
-  long long lease_ms{30'000};          ///< a claim's lease; renewed every lease_ms/3 while a step runs
+  int concurrency{4};          ///< handler threads per worker
+  int batch_size{16};          ///< most steps claimed per transaction
+  long long lease_ms{30'000};  ///< a claim's lease; renewed every lease_ms/3 while a step runs
   EventMode event_mode{EventMode::hybrid};
   long long fallback_interval_ms{1'000};  ///< poll interval for polling_only and hybrid
-  bool jitter{true};                   ///< randomise retry delays (off in the `test` environment)
+  bool jitter{true};                      ///< randomise retry delays (off in the `test` environment)
 };
 
 struct Config {
   std::string environment{"development"};
   std::string database_url{"sqlite://tasker.db"};
   std::vector<std::filesystem::path> template_paths;  ///< TASKER_TEMPLATE_PATH, ':'-separated
-  int pool_size{4};                                    ///< database connections per process
-  long long busy_timeout_ms{10'000};                   ///< SQLite: wait this long for the write lock
+  int pool_size{4};                                   ///< database connections per process
+  long long busy_timeout_ms{10'000};                  ///< SQLite: wait this long for the write lock
   std::string log_level{"warn"};
   WorkerSettings worker;
 

@@ -19,9 +19,9 @@ struct TaskTemplate;
 struct DagIssue {
   enum class Kind { duplicate_step, unknown_dependency, self_dependency, duplicate_dependency, cycle };
   Kind kind{Kind::cycle};
-  std::size_t step{0};        ///< index of the step at fault (for cycle: where the cycle was found)
-  std::size_t dependency{0};  ///< index within that step's dependency list (dependency kinds)
-  std::size_t first{0};       ///< duplicate_step: the index of the first step with that name
+  std::size_t step{0};             ///< index of the step at fault (for cycle: where the cycle was found)
+  std::size_t dependency{0};       ///< index within that step's dependency list (dependency kinds)
+  std::size_t first{0};            ///< duplicate_step: the index of the first step with that name
   std::vector<std::size_t> cycle;  ///< cycle: steps in execution order; the first repeats at the end
   std::string message;
   std::string hint;
@@ -38,8 +38,7 @@ class Dag {
   /// Build from names and per-step dependency names. Every problem is appended
   /// to `issues`; an edge at fault is dropped, and nodes in cycles get no
   /// topological position (acyclic() is then false).
-  static Dag build(const std::vector<std::string>& names,
-                   const std::vector<std::vector<std::string>>& dependencies,
+  static Dag build(const std::vector<std::string>& names, const std::vector<std::vector<std::string>>& dependencies,
                    std::vector<DagIssue>& issues);
 
   /// The graph of a template; throws TemplateError (with locations) if invalid.

@@ -25,7 +25,7 @@ inline constexpr const char* kStepRetryScheduled = "step.retry_scheduled";
 }  // namespace events
 
 struct LifecycleEvent {
-  std::string name;       ///< one of tasker::events
+  std::string name;  ///< one of tasker::events
   TimePoint at;
   std::string task_uuid;
   std::string step_name;  ///< empty for task events

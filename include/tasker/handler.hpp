@@ -18,8 +18,8 @@ namespace tasker {
 /// lost, its task is cancelled or the worker stops: a long handler should check it.
 class StepContext {
  public:
-  StepContext(std::string task_uuid, std::string step_name, json context, json initialization,
-              json dependency_results, int attempt, TimePoint deadline, const Clock& clock);
+  StepContext(std::string task_uuid, std::string step_name, json context, json initialization, json dependency_results,
+              int attempt, TimePoint deadline, const Clock& clock);
 
   [[nodiscard]] const std::string& task_uuid() const { return task_uuid_; }
   [[nodiscard]] const std::string& step_name() const { return step_name_; }

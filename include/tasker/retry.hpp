@@ -51,8 +51,7 @@ struct RetryDecision {
 /// is retryable and attempts < max_attempts. A handler's retry_after wins over
 /// the policy's delay; jitter applies only to policy delays. `jitter_unit`
 /// is nullopt when jitter is off.
-[[nodiscard]] RetryDecision decide_after_failure(const RetryPolicy& policy, int attempts,
-                                                 bool error_retryable,
+[[nodiscard]] RetryDecision decide_after_failure(const RetryPolicy& policy, int attempts, bool error_retryable,
                                                  std::optional<std::chrono::milliseconds> retry_after,
                                                  std::optional<double> jitter_unit);
 

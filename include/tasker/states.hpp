@@ -7,9 +7,9 @@
 namespace tasker {
 
 enum class StepState {
-  pending,            ///< waiting for parents
-  enqueued,           ///< ready and claimable
-  in_progress,        ///< claimed by a worker, under a lease
+  pending,      ///< waiting for parents
+  enqueued,     ///< ready and claimable
+  in_progress,  ///< claimed by a worker, under a lease
   complete,
   waiting_for_retry,  ///< claimable again at next_attempt_at
   error,              ///< failed permanently (or retries exhausted)

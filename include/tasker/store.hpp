@@ -76,8 +76,8 @@ struct ClaimRequest {
 struct ExchangeResult {
   std::vector<std::int64_t> discarded;  ///< outcomes fenced out (stale token, cancelled, reset)
   std::vector<ClaimedStep> claimed;
-  std::size_t reclaimed{0};             ///< expired leases failed as worker_lost
-  std::vector<LifecycleEvent> events;   ///< to publish; already committed
+  std::size_t reclaimed{0};            ///< expired leases failed as worker_lost
+  std::vector<LifecycleEvent> events;  ///< to publish; already committed
 };
 
 /// A lease to renew: the step and the token of the claim that holds it.
@@ -141,8 +141,8 @@ class Store {
                                     const std::string& reason, TimePoint now) = 0;
   virtual OperatorResult resolve_step(const std::string& task_uuid, const std::string& step_name,
                                       const std::string& reason, TimePoint now) = 0;
-  virtual OperatorResult complete_step(const std::string& task_uuid, const std::string& step_name,
-                                       const json& result, const std::string& reason, TimePoint now) = 0;
+  virtual OperatorResult complete_step(const std::string& task_uuid, const std::string& step_name, const json& result,
+                                       const std::string& reason, TimePoint now) = 0;
 
   /// Call `callback` (from any thread) whenever work may have become available:
   /// a commit in this process enqueued steps, or (PostgreSQL) a NOTIFY arrived
@@ -151,11 +151,11 @@ class Store {
 };
 
 struct StoreOptions {
-  int pool_size{4};                 ///< connections per process
+  int pool_size{4};                   ///< connections per process
   long long busy_timeout_ms{10'000};  ///< SQLite: wait this long for the write lock
-  bool jitter{true};                ///< randomise retry delays (design.md: off in the test environment)
-  bool listen{true};                ///< PostgreSQL: LISTEN for cross-process wake-ups
-  bool migrate{true};               ///< apply migrations on open
+  bool jitter{true};                  ///< randomise retry delays (design.md: off in the test environment)
+  bool listen{true};                  ///< PostgreSQL: LISTEN for cross-process wake-ups
+  bool migrate{true};                 ///< apply migrations on open
   /// SQLite: create the file when it does not exist. When false, open_store
   /// throws NotFoundError instead (for tools that only read or act on existing
   /// tasks, so a mistyped path is reported rather than silently created).

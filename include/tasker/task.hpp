@@ -66,12 +66,12 @@ struct StepView {
 /// tasker-core's step counts of a task.
 struct StepCounts {
   int total{0};
-  int pending{0};      ///< waiting for dependencies
-  int ready{0};        ///< claimable now (enqueued, or waiting_for_retry and due)
+  int pending{0};  ///< waiting for dependencies
+  int ready{0};    ///< claimable now (enqueued, or waiting_for_retry and due)
   int in_progress{0};
   int waiting_for_retry{0};
-  int completed{0};    ///< complete or resolved_manually
-  int failed{0};       ///< error
+  int completed{0};  ///< complete or resolved_manually
+  int failed{0};     ///< error
   int cancelled{0};
 };
 
@@ -127,7 +127,7 @@ struct Transition {
 struct TaskFilter {
   std::optional<std::string> namespace_name;
   std::optional<TaskState> state;
-  int limit{50};                     ///< 1..1000
+  int limit{50};                      ///< 1..1000
   std::optional<std::string> cursor;  ///< from TaskPage::next_cursor, for the next page
 };
 

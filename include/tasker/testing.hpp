@@ -96,9 +96,8 @@ class Harness {
 
   [[nodiscard]] TaskRequest create_task_request(const std::string& namespace_name, const std::string& name,
                                                 json context = json::object()) const;
-  [[nodiscard]] TaskRequest create_task_request_with_bypass(const std::string& namespace_name,
-                                                            const std::string& name, json context,
-                                                            std::vector<std::string> bypass_steps) const;
+  [[nodiscard]] TaskRequest create_task_request_with_bypass(const std::string& namespace_name, const std::string& name,
+                                                            json context, std::vector<std::string> bypass_steps) const;
   TaskView submit(const TaskRequest& request);
 
   /// Wait until the task is complete; throws HarnessError (with every step's

@@ -17,9 +17,9 @@
 namespace tasker {
 
 struct WorkerOptions {
-  std::string worker_id;      ///< default: host:pid:random
-  int concurrency{4};         ///< handler threads
-  int batch_size{16};         ///< most steps claimed per transaction
+  std::string worker_id;  ///< default: host:pid:random
+  int concurrency{4};     ///< handler threads
+  int batch_size{16};     ///< most steps claimed per transaction
   std::chrono::milliseconds lease{30'000};
   std::chrono::milliseconds heartbeat_interval{0};  ///< default lease/3; negative disables (tests of fencing)
   std::chrono::milliseconds reclaim_interval{0};    ///< how often to look for expired leases; default lease/2
@@ -39,9 +39,9 @@ struct WorkerOptions {
 struct WorkerStats {
   std::uint64_t claimed{0};
   std::uint64_t succeeded{0};
-  std::uint64_t failed{0};      ///< attempts that failed (retried or not)
-  std::uint64_t discarded{0};   ///< results fenced out
-  std::uint64_t reclaimed{0};   ///< expired leases this worker failed as worker_lost
+  std::uint64_t failed{0};     ///< attempts that failed (retried or not)
+  std::uint64_t discarded{0};  ///< results fenced out
+  std::uint64_t reclaimed{0};  ///< expired leases this worker failed as worker_lost
   std::uint64_t transactions{0};
 };
 

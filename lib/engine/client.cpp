@@ -12,9 +12,8 @@ namespace tasker {
 namespace {
 void check_uuid(const std::string& task_uuid) {
   if (!is_uuid(task_uuid))
-    throw InvalidRequestError(
-        fmt::format("`{}` is not a task uuid (expected 36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)",
-                    task_uuid));
+    throw InvalidRequestError(fmt::format(
+        "`{}` is not a task uuid (expected 36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", task_uuid));
 }
 }  // namespace
 
@@ -48,8 +47,9 @@ TaskView Client::submit(const TaskRequest& request) {
   for (const auto& b : request.bypass_steps) {
     if (!tmpl.find_step(b)) {
       std::string suggestion = closest_match(b, names);
-      throw InvalidRequestError(fmt::format("cannot bypass `{}`: {} has no such step{}", b, tmpl.qualified_name(),
-                                            suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion)));
+      throw InvalidRequestError(
+          fmt::format("cannot bypass `{}`: {} has no such step{}", b, tmpl.qualified_name(),
+                      suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion)));
     }
     if (!seen.insert(b).second) throw InvalidRequestError(fmt::format("step `{}` is bypassed twice", b));
   }
@@ -91,8 +91,10 @@ StepView Client::get_step(const std::string& task_uuid, const std::string& step_
 }
 
 std::vector<Transition> Client::transitions(const std::string& task_uuid, const std::optional<std::string>& step_name) {
-  if (step_name) (void)get_step(task_uuid, *step_name);
-  else (void)get_task(task_uuid);
+  if (step_name)
+    (void)get_step(task_uuid, *step_name);
+  else
+    (void)get_task(task_uuid);
   return store_->transitions(task_uuid, step_name);
 }
 

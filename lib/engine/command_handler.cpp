@@ -95,7 +95,7 @@ bool command_exists(const std::string& program) {
     std::size_t end = dirs.find(':', start);
     std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
     std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    struct stat st{};
+    struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
       return true;
     if (end == std::string::npos) break;
@@ -165,8 +165,7 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
   posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
-  if (!spec.working_directory.empty())
-    posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
+  if (!spec.working_directory.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -181,10 +180,10 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0)
-    fail_with<RetryableError>("command_not_started",
-                              fmt::format("cannot start `{}`: {}; check handler.command and PATH", spec.display(),
-                                          std::strerror(rc)),
-                              {{"command", spec.display()}});
+    fail_with<RetryableError>(
+        "command_not_started",
+        fmt::format("cannot start `{}`: {}; check handler.command and PATH", spec.display(), std::strerror(rc)),
+        {{"command", spec.display()}});
   in.close_read();
   out.close_write();
   err.close_write();
@@ -272,8 +271,8 @@ StepHandler make_command_handler(CommandSpec spec) {
                                             spec.display()),
                                 context);
     if (f.cancelled)
-      fail_with<RetryableError>("cancelled",
-                                fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()), context);
+      fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),
+                                context);
     if (f.output_too_large)
       fail_with<PermanentError>("output_too_large",
                                 fmt::format("`{}` wrote more than {} bytes; return large data by reference (a path "

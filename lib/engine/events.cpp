@@ -1,6 +1,5 @@
-#include "engine/log.hpp"
 #include "tasker/events.hpp"
-
+#include "engine/log.hpp"
 
 #include <algorithm>
 
@@ -9,7 +8,8 @@ namespace tasker {
 namespace {
 bool matches(const std::string& pattern, const std::string& name) {
   if (pattern == "*") return true;
-  if (!pattern.empty() && pattern.back() == '*') return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+  if (!pattern.empty() && pattern.back() == '*')
+    return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
   return pattern == name;
 }
 }  // namespace

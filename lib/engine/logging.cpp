@@ -15,9 +15,9 @@ spdlog::level::level_enum parse_level(std::string_view level, const char* source
   auto parsed = spdlog::level::from_str(std::string(level));
   // spdlog maps unknown names to `off`; only "off" itself may mean off.
   if (parsed == spdlog::level::off && level != "off")
-    throw ConfigurationError("log_level", source,
-                             fmt::format("`{}` is not a log level (trace, debug, info, warn, error, critical, off)",
-                                         level));
+    throw ConfigurationError(
+        "log_level", source,
+        fmt::format("`{}` is not a log level (trace, debug, info, warn, error, critical, off)", level));
   return parsed;
 }
 }  // namespace

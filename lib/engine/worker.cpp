@@ -3,8 +3,8 @@
 // enforce timeouts); N handler threads only run handlers. Handler threads share
 // nothing with the coordinator but a queue, so a slow handler never delays
 // recording another step's result.
-#include "engine/log.hpp"
 #include "tasker/worker.hpp"
+#include "engine/log.hpp"
 
 #include <cxxabi.h>
 #include <fmt/format.h>
@@ -77,10 +77,10 @@ struct Job {
     StepContext ctx(step.task_uuid, step.step_name, step.context, step.initialization, step.dependency_results,
                     step.attempt, deadline, *clock);
     ctx.set_cancellation_flag(cancelled);
-    ctx.set_heartbeat([store = store, id = step.step_id, token = step.claim_token, clock = clock, lease = lease,
-                       flag = cancelled] {
-      if (!store->renew_leases({{id, token}}, clock->now() + lease).empty()) flag->store(true);
-    });
+    ctx.set_heartbeat(
+        [store = store, id = step.step_id, token = step.claim_token, clock = clock, lease = lease, flag = cancelled] {
+          if (!store->renew_leases({{id, token}}, clock->now() + lease).empty()) flag->store(true);
+        });
     auto fail = [&](std::string message, std::string type, bool retryable, json context) {
       out.kind = StepOutcome::Kind::failure;
       out.failure = {std::move(message), std::move(type), retryable, std::move(context)};
@@ -160,7 +160,10 @@ class Worker::Impl {
  public:
   Impl(std::shared_ptr<Store> store, std::shared_ptr<const HandlerRegistry> handlers, WorkerOptions options,
        std::shared_ptr<EventBus> events)
-      : store_(std::move(store)), handlers_(std::move(handlers)), options_(std::move(options)), events_(std::move(events)) {
+      : store_(std::move(store)),
+        handlers_(std::move(handlers)),
+        options_(std::move(options)),
+        events_(std::move(events)) {
     if (!store_) throw InvalidRequestError("Worker needs a store (open one with open_store(url))");
     if (!handlers_) throw InvalidRequestError("Worker needs a HandlerRegistry");
     options_.validate();
@@ -179,8 +182,8 @@ class Worker::Impl {
     mode_ = Mode::background;
     start_handlers();
     coordinator_ = std::thread([this] { guarded_loop(false); });
-    detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id,
-                 options_.concurrency, filter_.callables.size());
+    detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,
+                       filter_.callables.size());
   }
 
   void request_stop() {
@@ -313,7 +316,7 @@ class Worker::Impl {
     TimePoint next_poll = t;
     std::optional<TimePoint> due_at;
     std::optional<TimePoint> stop_deadline;
-    bool more = true;  // claim at once on start
+    bool more = true;                 // claim at once on start
     std::vector<StepOutcome> unsent;  // outcomes whose transaction failed: sent again
 
     for (;;) {
@@ -429,8 +432,8 @@ class Worker::Impl {
         StepOutcome failed = o;
         failed.kind = StepOutcome::Kind::failure;
         failed.result = nullptr;
-        failed.failure = {fmt::format("the database cannot store this step's result: {}", e.what()),
-                          "invalid_result", false, json::object()};
+        failed.failure = {fmt::format("the database cannot store this step's result: {}", e.what()), "invalid_result",
+                          false, json::object()};
         try {
           publish(store_->exchange({failed}, nullptr, t));
         } catch (const StorageError&) {
@@ -459,7 +462,8 @@ class Worker::Impl {
         TimePoint deadline = step.claimed_at + std::chrono::seconds{step.timeout_seconds};
         auto flag = std::make_shared<std::atomic<bool>>(false);
         in_flight_[{step.step_id, step.claim_token}] = Flight{step.claimed_at, deadline, flag, false};
-        shared_->jobs.push_back(Job{std::move(step), deadline, flag, handlers_, store_, options_.clock, options_.lease});
+        shared_->jobs.push_back(
+            Job{std::move(step), deadline, flag, handlers_, store_, options_.clock, options_.lease});
       }
     }
     // One thread per job: notify_all woke every idle handler thread for each

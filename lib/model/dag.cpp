@@ -42,8 +42,13 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
     if (names[i].empty()) continue;  // unnamed: nothing can depend on it
     auto [it, inserted] = index.emplace(names[i], static_cast<std::uint32_t>(i));
     if (!inserted) {
-      DagIssue issue{DagIssue::Kind::duplicate_step, i, 0, it->second, {},
-                     fmt::format("step name `{}` is used twice", names[i]), "step names must be unique: rename one"};
+      DagIssue issue{DagIssue::Kind::duplicate_step,
+                     i,
+                     0,
+                     it->second,
+                     {},
+                     fmt::format("step name `{}` is used twice", names[i]),
+                     "step names must be unique: rename one"};
       issues.push_back(std::move(issue));
     }
   }
@@ -57,21 +62,34 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
       auto it = index.find(dep);
       if (it == index.end()) {
         std::string suggestion = closest_match(dep, names);
-        issues.push_back({DagIssue::Kind::unknown_dependency, child, d, 0, {},
-                          fmt::format("step `{}` depends on `{}`, which is not a step of this template", names[child], dep),
-                          suggestion.empty() ? fmt::format("steps are: {}", sample_names(names))
-                                             : fmt::format("did you mean `{}`?", suggestion)});
+        issues.push_back(
+            {DagIssue::Kind::unknown_dependency,
+             child,
+             d,
+             0,
+             {},
+             fmt::format("step `{}` depends on `{}`, which is not a step of this template", names[child], dep),
+             suggestion.empty() ? fmt::format("steps are: {}", sample_names(names))
+                                : fmt::format("did you mean `{}`?", suggestion)});
         continue;
       }
       std::uint32_t parent = it->second;
       if (parent == child) {
-        issues.push_back({DagIssue::Kind::self_dependency, child, d, 0, {},
+        issues.push_back({DagIssue::Kind::self_dependency,
+                          child,
+                          d,
+                          0,
+                          {},
                           fmt::format("step `{}` depends on itself", names[child]),
                           fmt::format("remove `{}` from its own dependencies", names[child])});
         continue;
       }
       if (last_parent_of[parent] == child) {
-        issues.push_back({DagIssue::Kind::duplicate_dependency, child, d, 0, {},
+        issues.push_back({DagIssue::Kind::duplicate_dependency,
+                          child,
+                          d,
+                          0,
+                          {},
                           fmt::format("step `{}` lists dependency `{}` twice", names[child], dep),
                           "remove the repeated entry"});
         continue;
@@ -176,7 +194,8 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
     cycle.push_back(first);
     std::vector<std::string_view> path;
     for (auto node : cycle) path.push_back(names[node]);
-    issues.push_back({DagIssue::Kind::cycle, first, 0, 0, cycle, fmt::format("dependency cycle: {}", fmt::join(path, " -> ")),
+    issues.push_back({DagIssue::Kind::cycle, first, 0, 0, cycle,
+                      fmt::format("dependency cycle: {}", fmt::join(path, " -> ")),
                       "a step cannot depend on itself through other steps; remove one of these dependencies"});
   }
   return dag;

@@ -21,8 +21,8 @@ GraphSpec graph_of(const TaskTemplate& tmpl) {
     if (!r.retryable || r.max_attempts <= 1)
       node.details.push_back("no retry");
     else
-      node.details.push_back(fmt::format("{}x {} {}ms..{}ms", r.max_attempts, to_string(r.backoff), r.backoff_base_ms,
-                                         r.max_backoff_ms));
+      node.details.push_back(
+          fmt::format("{}x {} {}ms..{}ms", r.max_attempts, to_string(r.backoff), r.backoff_base_ms, r.max_backoff_ms));
     graph.nodes.push_back(std::move(node));
   }
   for (std::size_t i = 0; i < dag.size(); ++i)
@@ -51,17 +51,20 @@ namespace {
 
 // Fill colours by state, shared by both formats so they read the same.
 const std::map<std::string, std::string, std::less<>> kStateColours{
-    {"pending", "#e0e0e0"},          {"enqueued", "#bbdefb"}, {"in_progress", "#fff59d"},
-    {"complete", "#a5d6a7"},         {"waiting_for_retry", "#ffcc80"}, {"error", "#ef9a9a"},
-    {"cancelled", "#bdbdbd"},        {"resolved_manually", "#c5e1a5"},
+    {"pending", "#e0e0e0"},   {"enqueued", "#bbdefb"},          {"in_progress", "#fff59d"},
+    {"complete", "#a5d6a7"},  {"waiting_for_retry", "#ffcc80"}, {"error", "#ef9a9a"},
+    {"cancelled", "#bdbdbd"}, {"resolved_manually", "#c5e1a5"},
 };
 
 std::string escape(std::string_view text, bool dot) {
   std::string out;
   for (char c : text) {
-    if (c == '"') out += dot ? "\\\"" : "#quot;";
-    else if (c == '\\' && dot) out += "\\\\";
-    else out += c;
+    if (c == '"')
+      out += dot ? "\\\"" : "#quot;";
+    else if (c == '\\' && dot)
+      out += "\\\\";
+    else
+      out += c;
   }
   return out;
 }
@@ -78,8 +81,10 @@ std::string label_of(const GraphNode& node, std::string_view newline, bool dot) 
 std::string render_graph(const GraphSpec& graph, GraphFormat format) {
   std::string out;
   if (format == GraphFormat::dot) {
-    out += fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\"];\n",
-                       escape(graph.title, true));
+    out += fmt::format(
+        "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", "
+        "fontname=\"Helvetica\"];\n",
+        escape(graph.title, true));
     for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
       const auto& node = graph.nodes[i];
       std::string colour;

@@ -53,9 +53,9 @@ std::optional<std::string> identity_hash(IdentityStrategy strategy, std::string_
     case IdentityStrategy::strict:
       return sha256_hex("strict|" + scope + frame(version) + frame(canonical_json(context)));
     case IdentityStrategy::caller_provided:
-      throw InvalidRequestError(fmt::format(
-          "template {}/{}@{} uses identity_strategy caller_provided: the request needs an idempotency_key",
-          namespace_name, name, version));
+      throw InvalidRequestError(
+          fmt::format("template {}/{}@{} uses identity_strategy caller_provided: the request needs an idempotency_key",
+                      namespace_name, name, version));
     case IdentityStrategy::always_unique: return std::nullopt;
   }
   return std::nullopt;

@@ -26,23 +26,21 @@ std::string default_environment() {
 
 namespace {
 
-const std::vector<std::string> kTopLevelKeys{"name",        "namespace_name", "version", "description",
-                                            "metadata",    "steps",          "environments",
-                                            "identity_strategy"};
+const std::vector<std::string> kTopLevelKeys{"name",     "namespace_name", "version",      "description",
+                                             "metadata", "steps",          "environments", "identity_strategy"};
 // Keys of tasker-core's schema that tasker accepts and preserves without acting on them.
-const std::vector<std::string> kPreservedTopLevelKeys{"input_schema", "domain_events", "system_dependencies",
-                                                     "lifecycle", "result_schema", "task_handler",
-                                                     "default_dependent_system", "named_steps"};
-const std::vector<std::string> kStepKeys{"name",  "description", "handler", "dependencies", "depends_on",
-                                        "retry", "timeout_seconds", "type"};
-const std::vector<std::string> kPreservedStepKeys{"system_dependency", "publishes_events", "batch_config",
-                                                 "lifecycle", "result_schema", "dependent_system",
-                                                 "default_retryable", "default_retry_limit", "skippable"};
+const std::vector<std::string> kPreservedTopLevelKeys{
+    "input_schema",  "domain_events", "system_dependencies",      "lifecycle",
+    "result_schema", "task_handler",  "default_dependent_system", "named_steps"};
+const std::vector<std::string> kStepKeys{"name",       "description", "handler",         "dependencies",
+                                         "depends_on", "retry",       "timeout_seconds", "type"};
+const std::vector<std::string> kPreservedStepKeys{"system_dependency", "publishes_events",    "batch_config",
+                                                  "lifecycle",         "result_schema",       "dependent_system",
+                                                  "default_retryable", "default_retry_limit", "skippable"};
 const std::vector<std::string> kHandlerKeys{"callable", "initialization", "command", "shell"};
-const std::vector<std::string> kRetryKeys{"retryable", "max_attempts", "limit", "backoff", "backoff_base_ms",
-                                         "max_backoff_ms"};
-const std::vector<std::string> kUnsupportedStepTypes{"decision", "batchable", "batch_worker",
-                                                    "deferred_convergence"};
+const std::vector<std::string> kRetryKeys{"retryable", "max_attempts",    "limit",
+                                          "backoff",   "backoff_base_ms", "max_backoff_ms"};
+const std::vector<std::string> kUnsupportedStepTypes{"decision", "batchable", "batch_worker", "deferred_convergence"};
 constexpr std::string_view kAllSteps = "ALL";
 
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
@@ -252,8 +250,8 @@ class Parser {
     return e.value.Scalar();
   }
 
-  std::optional<std::int64_t> integer_value(const Entry& e, const std::string& path, std::int64_t min,
-                                            std::int64_t max, const std::string& unit = {}) {
+  std::optional<std::int64_t> integer_value(const Entry& e, const std::string& path, std::int64_t min, std::int64_t max,
+                                            const std::string& unit = {}) {
     std::string key = join_key(path, e.key);
     const YAML::Node& at = e.value.IsNull() ? e.key_node : e.value;
     if (!e.value.IsScalar()) {
@@ -263,7 +261,8 @@ class Parser {
     const std::string& text = e.value.Scalar();
     auto value = is_quoted_or_str(e.value) ? std::nullopt : parse_integer(text);
     if (!value) {
-      std::string hint = is_quoted_or_str(e.value) ? "remove the quotes" : fmt::format("use a whole number from {} to {}", min, max);
+      std::string hint =
+          is_quoted_or_str(e.value) ? "remove the quotes" : fmt::format("use a whole number from {} to {}", min, max);
       error(at, key, fmt::format("`{}` must be a whole number, got `{}`", key, text), hint);
       return std::nullopt;
     }
@@ -316,8 +315,9 @@ class Parser {
           else {
             std::string suggestion = closest_match(*name, {"none", "linear", "exponential", "fibonacci"});
             error(e.value, join_key(rpath, "backoff"), fmt::format("unknown backoff `{}`", *name),
-                  suggestion.empty() ? "use none, linear, exponential or fibonacci"
-                                     : fmt::format("did you mean `{}`? (none, linear, exponential, fibonacci)", suggestion));
+                  suggestion.empty()
+                      ? "use none, linear, exponential or fibonacci"
+                      : fmt::format("did you mean `{}`? (none, linear, exponential, fibonacci)", suggestion));
           }
         }
       } else if (e.key == "backoff_base_ms") {
@@ -386,7 +386,8 @@ class Parser {
     }
     if (quoted_command && !out.shell.value_or(false)) {
       // Without a shell the string is split on spaces: quotes would end up inside arguments.
-      error(*quoted_command, join_key(hpath, "command"), "a `command` string is split on spaces and cannot quote arguments",
+      error(*quoted_command, join_key(hpath, "command"),
+            "a `command` string is split on spaces and cannot quote arguments",
             "write it as a list, e.g. `command: [python3, \"my script.py\"]`, or set `shell: true`");
       out.command.reset();
     }
@@ -465,8 +466,7 @@ class Parser {
         if (auto type = string_value(e, path)) {
           if (std::find(kUnsupportedStepTypes.begin(), kUnsupportedStepTypes.end(), *type) !=
               kUnsupportedStepTypes.end())
-            error(e.value, join_key(path, "type"),
-                  fmt::format("step type `{}` is not supported by tasker yet", *type),
+            error(e.value, join_key(path, "type"), fmt::format("step type `{}` is not supported by tasker yet", *type),
                   "supported step types: standard (the default); remove the step or run it on tasker-core");
           else if (*type != "standard")
             error(e.value, join_key(path, "type"), fmt::format("unknown step type `{}`", *type),
@@ -474,7 +474,8 @@ class Parser {
         }
       } else {
         out.extra[e.key] = to_json(e.value);
-        bool preserved = std::find(kPreservedStepKeys.begin(), kPreservedStepKeys.end(), e.key) != kPreservedStepKeys.end();
+        bool preserved =
+            std::find(kPreservedStepKeys.begin(), kPreservedStepKeys.end(), e.key) != kPreservedStepKeys.end();
         if (!preserved) unknown_key(e, path, kStepKeys);
       }
     }
@@ -597,7 +598,8 @@ class Parser {
   }
 
   void check_graph(const TaskTemplate& tmpl) {
-    for (auto& d : validate_graph(tmpl)) report(d.severity, std::move(d.location), std::move(d.key), std::move(d.message), std::move(d.hint));
+    for (auto& d : validate_graph(tmpl))
+      report(d.severity, std::move(d.location), std::move(d.key), std::move(d.message), std::move(d.hint));
   }
 
   std::optional<TaskTemplate> parse_template(const YAML::Node& doc, const LoadOptions& options) {
@@ -643,8 +645,10 @@ class Parser {
         envs_entry = e;
       } else {
         tmpl.extra[e.key] = to_json(e.value);
-        if (e.key == "step_templates") legacy_steps_entry = e;
-        else if (e.key == "namespace") namespace_entry = e;
+        if (e.key == "step_templates")
+          legacy_steps_entry = e;
+        else if (e.key == "namespace")
+          namespace_entry = e;
         else if (std::find(kPreservedTopLevelKeys.begin(), kPreservedTopLevelKeys.end(), e.key) ==
                  kPreservedTopLevelKeys.end())
           unknown_key(e, "", kTopLevelKeys);
@@ -778,8 +782,9 @@ LoadResult load_templates(const std::filesystem::path& path, const LoadOptions& 
   } else if (std::filesystem::exists(path, ec)) {
     load_file(path, options, result);
   } else {
-    result.diagnostics.push_back(file_problem(
-        path, "no such file or folder", "check the path (TASKER_TEMPLATE_PATH lists template folders separated by ':')"));
+    result.diagnostics.push_back(
+        file_problem(path, "no such file or folder",
+                     "check the path (TASKER_TEMPLATE_PATH lists template folders separated by ':')"));
   }
   return result;
 }
@@ -799,8 +804,9 @@ TaskTemplate load_template_file(const std::filesystem::path& path, const LoadOpt
   LoadResult result = load_templates(path, options);
   if (!result.ok()) throw TemplateError(std::move(result.diagnostics));
   if (result.templates.size() != 1)
-    throw TemplateError(fmt::format("{}: expected exactly one template, found {}", path.string(), result.templates.size()),
-                        std::move(result.diagnostics));
+    throw TemplateError(
+        fmt::format("{}: expected exactly one template, found {}", path.string(), result.templates.size()),
+        std::move(result.diagnostics));
   return std::move(result.templates.front());
 }
 

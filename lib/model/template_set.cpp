@@ -73,10 +73,10 @@ std::optional<Diagnostic> TemplateSet::add(TaskTemplate tmpl) {
   auto& versions = templates_by_ns_[tmpl.namespace_name][tmpl.name];
   if (auto it = versions.find(tmpl.version); it != versions.end()) {
     const SourceLocation& first = it->second.location;
-    return Diagnostic{Severity::error, tmpl.location, tmpl.qualified_name(),
-                      fmt::format("template {} is defined twice", tmpl.qualified_name()),
-                      fmt::format("it is also defined at {}:{}; change the version of one of them", first.file,
-                                  first.line)};
+    return Diagnostic{
+        Severity::error, tmpl.location, tmpl.qualified_name(),
+        fmt::format("template {} is defined twice", tmpl.qualified_name()),
+        fmt::format("it is also defined at {}:{}; change the version of one of them", first.file, first.line)};
   }
   std::string version = tmpl.version;
   versions.emplace(std::move(version), std::move(tmpl));

@@ -18,7 +18,6 @@ StoreOptions StoreOptions::from(const Config& config) {
   return o;
 }
 
-
 std::shared_ptr<Store> open_store(const std::string& url, const StoreOptions& options) {
   if (url == "sqlite::memory:" || url == "sqlite://:memory:")
     return detail::sql::make_sql_store(detail::make_sqlite_backend(":memory:", "", options), options);

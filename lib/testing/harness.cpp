@@ -72,13 +72,13 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
                                "(scripts/pg-test-server start DIR PORT prints one)");
     // Each harness gets its own schema, so tests can run in parallel on one server.
     std::string schema = "t_" + id.substr(0, 8) + id.substr(9, 4);
-    url_ = options_.postgres_url + (options_.postgres_url.find('?') == std::string::npos ? "?" : "&") +
-           "schema=" + schema;
+    url_ =
+        options_.postgres_url + (options_.postgres_url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
   }
   store_ = open_store(url_, store_options);
-  templates_ = std::make_shared<TemplateSet>(
-      options_.template_paths.empty() ? TemplateSet{}
-                                      : TemplateSet::load(options_.template_paths, {options_.environment}));
+  templates_ = std::make_shared<TemplateSet>(options_.template_paths.empty()
+                                                 ? TemplateSet{}
+                                                 : TemplateSet::load(options_.template_paths, {options_.environment}));
   client_ = std::make_unique<Client>(store_, templates_, ClientOptions{options_.clock, events_});
 }
 
@@ -150,8 +150,7 @@ std::string Harness::describe_task(const std::string& task_uuid) {
   const TaskSnapshot snap = client_->snapshot(task_uuid);
   const TaskView& t = snap.task;
   std::string out = fmt::format("task {} ({}/{}@{}) is {} ({}, {:.0f}% complete)\n", t.uuid, t.namespace_name, t.name,
-                                t.version, to_string(t.state), to_string(t.execution_status),
-                                t.completion_percentage);
+                                t.version, to_string(t.state), to_string(t.execution_status), t.completion_percentage);
   for (const auto& s : snap.steps) {
     out += fmt::format("  {:<28} {:<18} attempts {}/{}", s.name, to_string(s.state), s.attempts, s.max_attempts);
     if (s.error) out += fmt::format("  last error [{}]: {}", s.error->error_type, s.error->message);
@@ -178,8 +177,8 @@ TaskView Harness::wait_for(const std::string& task_uuid, const std::function<boo
     TaskView t = client_->get_task(task_uuid);
     if (done(t)) return t;
     if (std::chrono::steady_clock::now() >= deadline)
-      throw HarnessError(fmt::format("timed out after {} ms waiting for {}:\n{}", timeout.count(), what,
-                                     describe_task(task_uuid)));
+      throw HarnessError(
+          fmt::format("timed out after {} ms waiting for {}:\n{}", timeout.count(), what, describe_task(task_uuid)));
     std::unique_lock lock(m);
     changed.wait_for(lock, std::chrono::milliseconds{25});
   }

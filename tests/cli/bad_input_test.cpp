@@ -20,8 +20,8 @@ std::vector<std::string> submit_args(const Sandbox& s, const std::string& contex
 }
 
 /// A one-step template whose command is `command` (YAML flow list), in its own folder.
-std::string command_template(const Sandbox& s, const std::string& folder,
-                             const std::string& command, int timeout_seconds = 10) {
+std::string command_template(const Sandbox& s, const std::string& folder, const std::string& command,
+                             int timeout_seconds = 10) {
   s.write(folder + "/t.yaml", "name: " + folder +
                                   "\nnamespace_name: cli_tests\nversion: 1.0.0\nsteps:\n"
                                   "  - name: only\n    handler:\n      callable: cli_tests." +
@@ -44,8 +44,7 @@ TEST_CASE("a malformed uuid is invalid input") {
   }
   // graph takes a uuid or a template: neither is named.
   check_one_line_error(s.tasker({"graph", "not-a-uuid", "--db", s.db()}), 4, {"NAMESPACE/NAME"});
-  check_one_line_error(s.tasker({"step", "reset", "not-a-uuid", "x", "--db", s.db()}), 4,
-                       {"expected 36 characters"});
+  check_one_line_error(s.tasker({"step", "reset", "not-a-uuid", "x", "--db", s.db()}), 4, {"expected 36 characters"});
 }
 
 TEST_CASE("an unknown task is not found") {
@@ -67,14 +66,12 @@ TEST_CASE("an unknown step is not found and names the steps there are") {
 TEST_CASE("an unknown template is not found and creates nothing") {
   Sandbox s;
   s.migrate();
-  check_one_line_error(s.tasker({"submit", "ecommerce_commands/order_procesing", "--templates",
-                                 example_dir().string(), "--db", s.db()}),
-                       3,
-                       {"template `ecommerce_commands/order_procesing` not found",
-                        "did you mean ecommerce_commands/order_processing?"});
   check_one_line_error(
-      s.tasker({"run", "no/such", "--templates", example_dir().string(), "--db", s.db()}), 3,
-      {"not found"});
+      s.tasker({"submit", "ecommerce_commands/order_procesing", "--templates", example_dir().string(), "--db", s.db()}),
+      3,
+      {"template `ecommerce_commands/order_procesing` not found", "did you mean ecommerce_commands/order_processing?"});
+  check_one_line_error(s.tasker({"run", "no/such", "--templates", example_dir().string(), "--db", s.db()}), 3,
+                       {"not found"});
   check_one_line_error(s.tasker({"run", "missing.yaml", "--db", s.db()}), 3,
                        {"template file `missing.yaml` not found"});
   check_one_line_error(s.tasker({"submit", "no-slash", "--db", s.db()}), 4, {"NAMESPACE/NAME"});
@@ -83,14 +80,11 @@ TEST_CASE("an unknown template is not found and creates nothing") {
 
 TEST_CASE("an unreachable database is a runtime failure, a missing one is not found") {
   Sandbox s;
-  check_one_line_error(
-      s.tasker({"status", kTask, "--db", "postgresql://tasker:secret@127.0.0.1:1/tasker"}), 1,
-      {"cannot connect to PostgreSQL"});
-  Result no_folder =
-      s.tasker({"submit", "ecommerce_commands/order_processing", "--templates",
-                example_dir().string(), "--db", "sqlite:///nonexistent-folder/tasker.db"});
-  check_one_line_error(no_folder, 1,
-                       {"cannot open the SQLite database", "check that its folder exists"});
+  check_one_line_error(s.tasker({"status", kTask, "--db", "postgresql://tasker:secret@127.0.0.1:1/tasker"}), 1,
+                       {"cannot connect to PostgreSQL"});
+  Result no_folder = s.tasker({"submit", "ecommerce_commands/order_processing", "--templates", example_dir().string(),
+                               "--db", "sqlite:///nonexistent-folder/tasker.db"});
+  check_one_line_error(no_folder, 1, {"cannot open the SQLite database", "check that its folder exists"});
   const std::string missing = "sqlite://" + (s.dir() / "typo.db").string();
   check_one_line_error(s.tasker({"list", "--db", missing}), 3,
                        {"database `" + missing + "` not found", "tasker migrate --db " + missing});
@@ -103,18 +97,16 @@ TEST_CASE("a malformed JSON context creates nothing") {
   check_one_line_error(s.tasker(submit_args(s, "{\"customer_info\": ")), 4,
                        {"--context is not valid JSON", "--context @context.json"});
   auto broken = s.write("broken.json", "{\"cart_items\": [1, 2,]}");
-  check_one_line_error(
-      s.tasker(submit_args(s, "@" + broken.string())), 4,
-      {"--context is not valid JSON (file `" + broken.string() + "`)", "line 1, column 22"});
+  check_one_line_error(s.tasker(submit_args(s, "@" + broken.string())), 4,
+                       {"--context is not valid JSON (file `" + broken.string() + "`)", "line 1, column 22"});
   check_one_line_error(s.tasker(submit_args(s, "@" + (s.dir() / "nope.json").string())), 4,
                        {"cannot read the --context file", "No such file"});
   check_one_line_error(s.tasker(submit_args(s, "[1, 2]")), 4, {"must be a JSON object, not array"});
-  check_one_line_error(s.tasker({"run", (example_dir() / "order_processing.yaml").string(),
-                                 "--context", "{oops", "--db", s.db()}),
-                       4, {"--context is not valid JSON"});
+  check_one_line_error(
+      s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context", "{oops", "--db", s.db()}), 4,
+      {"--context is not valid JSON"});
   CHECK(s.tasks().empty());
-  Result from_stdin =
-      s.tasker(submit_args(s, "@-"), R"({"customer_info": {"email": "ada@example.com"}})");
+  Result from_stdin = s.tasker(submit_args(s, "@-"), R"({"customer_info": {"email": "ada@example.com"}})");
   INFO(from_stdin.describe());
   CHECK(from_stdin.exit_code == 0);
   CHECK(s.tasks().size() == 1);
@@ -123,8 +115,7 @@ TEST_CASE("a malformed JSON context creates nothing") {
 TEST_CASE("a malformed --result is invalid input and changes nothing") {
   Sandbox s;
   const std::string uuid = s.submit_example();
-  check_one_line_error(s.tasker({"step", "complete", uuid, "validate_cart", "--result",
-                                 "{total: 1}", "--db", s.db()}),
+  check_one_line_error(s.tasker({"step", "complete", uuid, "validate_cart", "--result", "{total: 1}", "--db", s.db()}),
                        4, {"--result is not valid JSON"});
   CHECK(Sandbox::step_of(s.status(uuid), "validate_cart").at("state") == "enqueued");
 }
@@ -133,8 +124,7 @@ TEST_CASE("a handler command that does not exist stops worker and run before any
   Sandbox s;
   auto path = command_template(s, "missing", "[./handlers/not_there.py]");
   s.migrate();
-  Result worker =
-      s.tasker({"worker", "--templates", (s.dir() / "missing").string(), "--db", s.db()});
+  Result worker = s.tasker({"worker", "--templates", (s.dir() / "missing").string(), "--db", s.db()});
   check_one_line_error(worker, 4, {path + ":5:", "cannot be run", "not_there.py", "chmod +x"});
   Result run = s.tasker({"run", path, "--db", s.db()});
   check_one_line_error(run, 4, {path + ":5:", "cannot be run"});
@@ -143,11 +133,9 @@ TEST_CASE("a handler command that does not exist stops worker and run before any
 
 TEST_CASE("a worker without any command handler refuses to start") {
   Sandbox s;
-  Result r = s.tasker(
-      {"worker", "--templates", (source_dir() / "templates" / "math").string(), "--db", s.db()});
+  Result r = s.tasker({"worker", "--templates", (source_dir() / "templates" / "math").string(), "--db", s.db()});
   check_one_line_error(r, 4, {"has a `handler.command`", "docs/handlers.md"});
-  Result run = s.tasker(
-      {"run", (source_dir() / "templates" / "math" / "diamond.yaml").string(), "--db", s.db()});
+  Result run = s.tasker({"run", (source_dir() / "templates" / "math" / "diamond.yaml").string(), "--db", s.db()});
   check_one_line_error(run, 4, {"has no `handler.command`", "--bypass"});
 }
 
@@ -167,8 +155,7 @@ TEST_CASE("a handler that never ends is killed at its timeout and fails with exi
   Sandbox s;
   auto path = command_template(s, "stuck", "[sh, -c, 'echo $$ > stuck.pid; exec sleep 600']", 1);
   Result r = s.tasker({"run", path, "--db", s.db()});
-  check_one_line_error(
-      r, 5, {"step `only` failed after 1 attempt", "did not finish within its timeout_seconds"});
+  check_one_line_error(r, 5, {"step `only` failed after 1 attempt", "did not finish within its timeout_seconds"});
   json step = Sandbox::step_of(s.status(s.tasks().at(0).at("task_uuid")), "only");
   CHECK(step.at("error").at("error_type") == "timeout");
   pid_t stuck = 0;
@@ -181,8 +168,7 @@ TEST_CASE("command-line mistakes are usage errors") {
   Sandbox s;
   check_one_line_error(s.tasker({"list", "--bogus"}), 2, {"--bogus", "see `tasker list --help`"});
   check_one_line_error(s.tasker({"status"}), 2, {"uuid is required", "see `tasker status --help`"});
-  check_one_line_error(s.tasker({"frobnicate"}), 2,
-                       {"unknown command `frobnicate`", "submit", "see `tasker --help`"});
+  check_one_line_error(s.tasker({"frobnicate"}), 2, {"unknown command `frobnicate`", "submit", "see `tasker --help`"});
   check_one_line_error(s.tasker({"list", "--status", "done"}), 2, {"done"});
   check_one_line_error(s.tasker({"step", "complete", kTask, "x"}), 2, {"--result is required"});
   Result none = s.tasker({});
@@ -191,9 +177,7 @@ TEST_CASE("command-line mistakes are usage errors") {
 
 TEST_CASE("no templates to load says where tasker looked") {
   Sandbox s;  // its folder has no ./templates
-  check_one_line_error(
-      s.tasker({"worker", "--db", s.db()}), 4,
-      {"no ./templates folder in " + s.dir().string(), "--templates PATH", "TASKER_TEMPLATE_PATH"});
-  check_one_line_error(s.tasker({"submit", "ecommerce/order_processing", "--db", s.db()}), 4,
-                       {"no templates"});
+  check_one_line_error(s.tasker({"worker", "--db", s.db()}), 4,
+                       {"no ./templates folder in " + s.dir().string(), "--templates PATH", "TASKER_TEMPLATE_PATH"});
+  check_one_line_error(s.tasker({"submit", "ecommerce/order_processing", "--db", s.db()}), 4, {"no templates"});
 }

@@ -25,12 +25,8 @@ namespace cli_test {
 
 namespace fs = std::filesystem;
 
-fs::path source_dir() {
-  return TASKER_SOURCE_DIR;
-}
-fs::path example_dir() {
-  return source_dir() / "examples" / "command_handlers";
-}
+fs::path source_dir() { return TASKER_SOURCE_DIR; }
+fs::path example_dir() { return source_dir() / "examples" / "command_handlers"; }
 
 json Result::json_out() const {
   json parsed = json::parse(out, nullptr, false);
@@ -79,8 +75,7 @@ std::vector<std::string> child_environment() {
 }
 
 // posix_spawn `tasker args...` in `dir` with the given descriptors as stdin/stdout/stderr.
-pid_t spawn_tasker(const fs::path& dir, const std::vector<std::string>& args, int in, int out,
-                   int err) {
+pid_t spawn_tasker(const fs::path& dir, const std::vector<std::string>& args, int in, int out, int err) {
   std::vector<std::string> argv_storage{TASKER_CLI_PATH};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -108,14 +103,10 @@ pid_t spawn_tasker(const fs::path& dir, const std::vector<std::string>& args, in
 
 // --- Process ----------------------------------------------------------------
 
-Process::Process(pid_t pid, fs::path out, fs::path err)
-    : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
+Process::Process(pid_t pid, fs::path out, fs::path err) : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
 
 Process::Process(Process&& other) noexcept
-    : pid_(other.pid_),
-      reaped_(other.reaped_),
-      out_(std::move(other.out_)),
-      err_(std::move(other.err_)) {
+    : pid_(other.pid_), reaped_(other.reaped_), out_(std::move(other.out_)), err_(std::move(other.err_)) {
   other.reaped_ = true;
 }
 
@@ -126,9 +117,7 @@ Process::~Process() {
   ::waitpid(pid_, &status, 0);
 }
 
-void Process::signal(int sig) const {
-  ::kill(pid_, sig);
-}
+void Process::signal(int sig) const { ::kill(pid_, sig); }
 
 int Process::wait(std::chrono::milliseconds timeout) {
   int status = 0;
@@ -150,12 +139,8 @@ int Process::wait(std::chrono::milliseconds timeout) {
   return exit_code_of(status);
 }
 
-std::string Process::out() const {
-  return slurp(out_);
-}
-std::string Process::err() const {
-  return slurp(err_);
-}
+std::string Process::out() const { return slurp(out_); }
+std::string Process::err() const { return slurp(err_); }
 
 // --- Sandbox ----------------------------------------------------------------
 
@@ -170,8 +155,8 @@ Sandbox::Sandbox() {
   const std::string server = tasker::testing::postgres_url_from_environment();
   REQUIRE_MESSAGE(!server.empty(), "the postgres backend needs TASKER_TEST_DATABASE_URL(_FILE)");
   std::string id = tasker::new_uuid();
-  db_ = server + (server.find('?') == std::string::npos ? "?" : "&") + "schema=cli_" +
-        id.substr(0, 8) + id.substr(9, 4);
+  db_ =
+      server + (server.find('?') == std::string::npos ? "?" : "&") + "schema=cli_" + id.substr(0, 8) + id.substr(9, 4);
 }
 
 Sandbox::~Sandbox() {
@@ -210,8 +195,7 @@ Result Sandbox::run(const std::vector<std::string>& args, const std::string& std
   ::close(err[1]);
   // Small inputs fit the pipe's buffer: write them all, then close.
   if (!stdin_text.empty())
-    REQUIRE(::write(in[1], stdin_text.data(), stdin_text.size()) ==
-            static_cast<ssize_t>(stdin_text.size()));
+    REQUIRE(::write(in[1], stdin_text.data(), stdin_text.size()) == static_cast<ssize_t>(stdin_text.size()));
   ::close(in[1]);
 
   Result result;
@@ -247,8 +231,7 @@ Result Sandbox::run(const std::vector<std::string>& args, const std::string& std
   if (timed_out) {
     std::string command;
     for (const auto& a : args) command += " " + a;
-    FAIL("`tasker" << command << "` did not finish within " << timeout.count() << " ms\n"
-                   << result.describe());
+    FAIL("`tasker" << command << "` did not finish within " << timeout.count() << " ms\n" << result.describe());
   }
   return result;
 }
@@ -288,10 +271,9 @@ std::string Sandbox::example_context(const std::string& token) const {
 }
 
 std::string Sandbox::submit_example(const std::vector<std::string>& extra) const {
-  std::vector<std::string> args{"submit",      "ecommerce_commands/order_processing",
-                                "--templates", example_dir().string(),
-                                "--context",   "@" + (example_dir() / "context.json").string(),
-                                "--db",        db_};
+  std::vector<std::string> args{
+      "submit",    "ecommerce_commands/order_processing",           "--templates", example_dir().string(),
+      "--context", "@" + (example_dir() / "context.json").string(), "--db",        db_};
   args.insert(args.end(), extra.begin(), extra.end());
   Result r = tasker(args);
   INFO(r.describe());
@@ -344,8 +326,7 @@ void check_one_line_error(const Result& r, int exit_code, const std::vector<std:
   auto lines = r.err_lines();
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].rfind("tasker: ", 0) == 0);
-  for (const auto& n : needles)
-    CHECK_MESSAGE(lines[0].find(n) != std::string::npos, "expected `" << n << "`");
+  for (const auto& n : needles) CHECK_MESSAGE(lines[0].find(n) != std::string::npos, "expected `" << n << "`");
 }
 
 }  // namespace cli_test

@@ -61,22 +61,19 @@ TEST_CASE("submit prints the uuid, and status, steps, audit and list read the ta
   Result filtered = s.tasker({"list", "--status", "complete", "--json", "--db", s.db()});
   CHECK(filtered.json_out().at("tasks").empty());
   Result table = s.tasker({"list", "--namespace", "ecommerce_commands", "--db", s.db()});
-  CHECK(table.out.find(uuid + "  ecommerce_commands/order_processing@1.0.0  pending") !=
-        std::string::npos);
+  CHECK(table.out.find(uuid + "  ecommerce_commands/order_processing@1.0.0  pending") != std::string::npos);
 }
 
 TEST_CASE("list pages with --limit and --cursor") {
   Sandbox s;
   std::vector<std::string> uuids;
-  for (int i = 0; i < 3; ++i)
-    uuids.push_back(s.submit_example({"--idempotency-key", "order-" + std::to_string(i)}));
+  for (int i = 0; i < 3; ++i) uuids.push_back(s.submit_example({"--idempotency-key", "order-" + std::to_string(i)}));
   json first = s.tasker({"list", "--limit", "2", "--json", "--db", s.db()}).json_out();
   REQUIRE(first.at("tasks").size() == 2);
   CHECK(first.at("tasks")[0].at("task_uuid") == uuids[2]);  // newest first
   REQUIRE(first.at("next_cursor").is_string());
-  json second = s.tasker({"list", "--limit", "2", "--cursor", first.at("next_cursor"), "--json",
-                          "--db", s.db()})
-                    .json_out();
+  json second =
+      s.tasker({"list", "--limit", "2", "--cursor", first.at("next_cursor"), "--json", "--db", s.db()}).json_out();
   REQUIRE(second.at("tasks").size() == 1);
   CHECK(second.at("tasks")[0].at("task_uuid") == uuids[0]);
   CHECK(second.at("next_cursor").is_null());
@@ -112,9 +109,8 @@ TEST_CASE("step complete and step resolve advance the task, and are audited") {
   Sandbox s;
   const std::string uuid = s.submit_example();
   auto result_file = s.write("cart.json", R"({"total": 116.64, "currency": "USD", "items": []})");
-  Result done =
-      s.tasker({"step", "complete", uuid, "validate_cart", "--result", "@" + result_file.string(),
-                "--reason", "priced by hand", "--db", s.db()});
+  Result done = s.tasker({"step", "complete", uuid, "validate_cart", "--result", "@" + result_file.string(), "--reason",
+                          "priced by hand", "--db", s.db()});
   INFO(done.describe());
   CHECK(done.exit_code == 0);
   CHECK(done.out.find("validate_cart") != std::string::npos);
@@ -124,8 +120,7 @@ TEST_CASE("step complete and step resolve advance the task, and are audited") {
   CHECK(Sandbox::step_of(status, "validate_cart").at("results").at("total") == 116.64);
   CHECK(Sandbox::step_of(status, "process_payment").at("state") == "enqueued");
 
-  Result resolved =
-      s.tasker({"step", "resolve", uuid, "process_payment", "--json", "--db", s.db()});
+  Result resolved = s.tasker({"step", "resolve", uuid, "process_payment", "--json", "--db", s.db()});
   CHECK(resolved.json_out().at("state") == "resolved_manually");
   CHECK(Sandbox::step_of(s.status(uuid), "update_inventory").at("state") == "enqueued");
 
@@ -136,8 +131,7 @@ TEST_CASE("step complete and step resolve advance the task, and are audited") {
   CHECK(audit[1].at("reason") == "priced by hand");
 
   // A step already done cannot be completed again; a step that is not failed cannot be reset.
-  check_one_line_error(s.tasker({"step", "resolve", uuid, "validate_cart", "--db", s.db()}), 4,
-                       {"already complete"});
+  check_one_line_error(s.tasker({"step", "resolve", uuid, "validate_cart", "--db", s.db()}), 4, {"already complete"});
   check_one_line_error(s.tasker({"step", "reset", uuid, "update_inventory", "--db", s.db()}), 4,
                        {"only a step in error can be reset"});
 }
@@ -151,8 +145,7 @@ TEST_CASE("step reset gives a failed step a fresh set of attempts") {
   const std::string uuid = s.tasks().at(0).at("task_uuid");
   CHECK(Sandbox::step_of(s.status(uuid), "process_payment").at("state") == "error");
 
-  Result reset = s.tasker(
-      {"step", "reset", uuid, "process_payment", "--reason", "card replaced", "--db", s.db()});
+  Result reset = s.tasker({"step", "reset", uuid, "process_payment", "--reason", "card replaced", "--db", s.db()});
   INFO(reset.describe());
   CHECK(reset.exit_code == 0);
   json status = s.status(uuid);
@@ -181,19 +174,14 @@ TEST_CASE("cancel cancels every unfinished step, once") {
 TEST_CASE("graph of a task colours its nodes by state") {
   Sandbox s;
   const std::string uuid = s.submit_example();
-  REQUIRE(s.tasker({"step", "complete", uuid, "validate_cart", "--result", "{}", "--db", s.db()})
-              .exit_code == 0);
+  REQUIRE(s.tasker({"step", "complete", uuid, "validate_cart", "--result", "{}", "--db", s.db()}).exit_code == 0);
   Result dot = s.tasker({"graph", uuid, "--db", s.db()});
   INFO(dot.describe());
   CHECK(dot.exit_code == 0);
-  CHECK(dot.out.find("digraph \"ecommerce_commands/order_processing@1.0.0 task " + uuid + "\"") !=
-        std::string::npos);
-  CHECK(
-      dot.out.find(
-          "label=\"validate_cart\\necommerce_commands.validate_cart\\nattempts 0/2\\n[complete]\", "
-          "fillcolor=\"#a5d6a7\"") != std::string::npos);
-  CHECK(dot.out.find(
-            "process_payment\\necommerce_commands.process_payment\\nattempts 0/3\\n[enqueued]") !=
+  CHECK(dot.out.find("digraph \"ecommerce_commands/order_processing@1.0.0 task " + uuid + "\"") != std::string::npos);
+  CHECK(dot.out.find("label=\"validate_cart\\necommerce_commands.validate_cart\\nattempts 0/2\\n[complete]\", "
+                     "fillcolor=\"#a5d6a7\"") != std::string::npos);
+  CHECK(dot.out.find("process_payment\\necommerce_commands.process_payment\\nattempts 0/3\\n[enqueued]") !=
         std::string::npos);
   CHECK(dot.out.find("n0 -> n1;") != std::string::npos);
   CHECK(dot.out.find("n3 -> n4;") != std::string::npos);
@@ -206,9 +194,8 @@ TEST_CASE("graph of a task colours its nodes by state") {
 
 TEST_CASE("watch on a finished task prints its history as lines and exits 0") {
   Sandbox s;
-  Result run =
-      s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context",
-                "@" + (example_dir() / "context.json").string(), "--json", "--db", s.db()});
+  Result run = s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context",
+                         "@" + (example_dir() / "context.json").string(), "--json", "--db", s.db()});
   INFO(run.describe());
   REQUIRE(run.exit_code == 0);
   const std::string uuid = run.json_out().at("task_uuid");
@@ -218,11 +205,9 @@ TEST_CASE("watch on a finished task prints its history as lines and exits 0") {
   CHECK(watch.exit_code == 0);
   CHECK(watch.err.empty());
   CHECK(watch.out.find("(task)  (new) -> pending") != std::string::npos);
-  CHECK(watch.out.find("send_confirmation  in_progress -> complete  attempt 1") !=
-        std::string::npos);
+  CHECK(watch.out.find("send_confirmation  in_progress -> complete  attempt 1") != std::string::npos);
   CHECK(watch.out.find("(task)  in_progress -> complete") != std::string::npos);
-  CHECK(watch.out.find("task " + uuid + " complete: 5/5 steps complete (100%)") !=
-        std::string::npos);
+  CHECK(watch.out.find("task " + uuid + " complete: 5/5 steps complete (100%)") != std::string::npos);
   CHECK(watch.out.find("\x1b[") == std::string::npos);  // no terminal control codes in a pipe
 
   json watched = s.tasker({"watch", uuid, "--json", "--db", s.db()}).json_out();
@@ -270,34 +255,31 @@ std::string last_frame(const std::string& terminal_output) {
 TEST_CASE("run on a terminal draws a live view in place and leaves the final frame") {
   Sandbox s;
   Result r = s.tasker_on_terminal({"run", (example_dir() / "order_processing.yaml").string(), "--context",
-                                   "@" + (example_dir() / "context.json").string(), "--interval", "20", "--db",
-                                   s.db()},
+                                   "@" + (example_dir() / "context.json").string(), "--interval", "20", "--db", s.db()},
                                   100, 30);
   INFO(r.describe());
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.empty());
   CHECK(r.out.rfind("\x1b[?25l", 0) == 0);  // the cursor is hidden while the view owns the screen
   const auto shown = r.out.rfind("\x1b[?25h");
-  REQUIRE(shown != std::string::npos);      // and shown again at the end
-  CHECK(r.out.find("F\x1b[J") != std::string::npos);  // at least one frame redrawn over the one before
+  REQUIRE(shown != std::string::npos);                                // and shown again at the end
+  CHECK(r.out.find("F\x1b[J") != std::string::npos);                  // at least one frame redrawn over the one before
   CHECK(r.out.find("in_progress -> complete") == std::string::npos);  // no history lines on a terminal
-  CHECK(r.out.find("\x1b[32m") != std::string::npos);                // complete steps in green
+  CHECK(r.out.find("\x1b[32m") != std::string::npos);                 // complete steps in green
 
   const std::string frame = last_frame(r.out.substr(0, shown));
   INFO(frame);
   CHECK(frame.find("ecommerce_commands/order_processing") != std::string::npos);
   CHECK(frame.find("[##############################] 100%  5/5 complete, 0 running") != std::string::npos);
-  for (const char* step : {"validate_cart", "process_payment", "update_inventory", "create_order",
-                           "send_confirmation"})
+  for (const char* step : {"validate_cart", "process_payment", "update_inventory", "create_order", "send_confirmation"})
     CHECK(line_with(frame, step).find("complete") != std::string::npos);
   for (const auto& line : lines_of(frame)) CHECK(columns(line) < 100);  // never wider than the terminal
 }
 
 TEST_CASE("watch on a small terminal shows the steps that fit and counts the rest") {
   Sandbox s;
-  Result run =
-      s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context",
-                s.example_context("tok_declined"), "--json", "--db", s.db()});
+  Result run = s.tasker({"run", (example_dir() / "order_processing.yaml").string(), "--context",
+                         s.example_context("tok_declined"), "--json", "--db", s.db()});
   const std::string uuid = run.json_out().at("task_uuid");
 
   // 8 rows leave room for 3 lines of steps: the failed one first, then "... and 3 more steps".
@@ -319,24 +301,20 @@ TEST_CASE("watch exits 5 on a failed task and 130 when interrupted") {
   const std::string failed = run.json_out().at("task_uuid");
 
   Result watch = s.tasker({"watch", failed, "--db", s.db()});
-  check_one_line_error(
-      watch, 5,
-      {failed, "step `process_payment` failed after 1 attempt: card declined by the issuer",
-       "tasker step reset " + failed + " process_payment"});
+  check_one_line_error(watch, 5,
+                       {failed, "step `process_payment` failed after 1 attempt: card declined by the issuer",
+                        "tasker step reset " + failed + " process_payment"});
   CHECK(watch.out.find("process_payment  in_progress -> error") != std::string::npos);
 
   const std::string pending = s.submit_example();  // nothing runs it
 
   Process follower = s.start({"watch", pending, "--db", s.db()});
-  REQUIRE(eventually([&] {
-    return follower.out().find("send_confirmation  (new) -> pending") != std::string::npos;
-  }));
+  REQUIRE(eventually([&] { return follower.out().find("send_confirmation  (new) -> pending") != std::string::npos; }));
   follower.signal(SIGINT);
   CHECK(follower.wait() == 130);
-  CHECK(follower.err() ==
-        "tasker: error: interrupted by SIGINT: task " + pending +
-            " is pending; watching stopped, the task is not affected; resume with `tasker watch " +
-            pending + "`\n");
+  CHECK(follower.err() == "tasker: error: interrupted by SIGINT: task " + pending +
+                              " is pending; watching stopped, the task is not affected; resume with `tasker watch " +
+                              pending + "`\n");
 }
 
 TEST_CASE("migrate creates the database and prints the schema version") {

@@ -30,8 +30,7 @@ steps:
   CHECK(r.exit_code == 4);
   CHECK(r.out.find(path.string() + ":11:") != std::string::npos);
   CHECK(r.out.find("frist") != std::string::npos);
-  CHECK(r.out.find("step `second` depends on `frist`, which is not a step of this template") !=
-        std::string::npos);
+  CHECK(r.out.find("step `second` depends on `frist`, which is not a step of this template") != std::string::npos);
 
   Result j = s.tasker({"validate", path.string(), "--json"});
   CHECK(j.exit_code == 4);
@@ -53,8 +52,7 @@ TEST_CASE("templates --json lists the example workflow") {
 
 TEST_CASE("graph of a template names its steps and edges") {
   Sandbox s;
-  Result r = s.tasker(
-      {"graph", (example_dir() / "order_processing.yaml").string(), "--format", "mermaid"});
+  Result r = s.tasker({"graph", (example_dir() / "order_processing.yaml").string(), "--format", "mermaid"});
   INFO(r.describe());
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("flowchart TD") != std::string::npos);
@@ -64,23 +62,22 @@ TEST_CASE("graph of a template names its steps and edges") {
 
 TEST_CASE("every command's --help explains it with an example") {
   Sandbox s;
-  for (std::vector<std::string> command :
-       std::vector<std::vector<std::string>>{{"validate"},
-                                             {"templates"},
-                                             {"graph"},
-                                             {"submit"},
-                                             {"status"},
-                                             {"list"},
-                                             {"steps"},
-                                             {"audit"},
-                                             {"cancel"},
-                                             {"step", "reset"},
-                                             {"step", "resolve"},
-                                             {"step", "complete"},
-                                             {"watch"},
-                                             {"migrate"},
-                                             {"worker"},
-                                             {"run"}}) {
+  for (std::vector<std::string> command : std::vector<std::vector<std::string>>{{"validate"},
+                                                                                {"templates"},
+                                                                                {"graph"},
+                                                                                {"submit"},
+                                                                                {"status"},
+                                                                                {"list"},
+                                                                                {"steps"},
+                                                                                {"audit"},
+                                                                                {"cancel"},
+                                                                                {"step", "reset"},
+                                                                                {"step", "resolve"},
+                                                                                {"step", "complete"},
+                                                                                {"watch"},
+                                                                                {"migrate"},
+                                                                                {"worker"},
+                                                                                {"run"}}) {
     command.push_back("--help");
     Result r = s.tasker(command);
     INFO(command[0] << " " << command[1] << "\n" << r.describe());

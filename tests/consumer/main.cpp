@@ -11,7 +11,8 @@ version: 1.0.0
 steps:
   - name: greet
     handler: {callable: consumer.greet}
-)", "inline.yaml");
+)",
+                                                   "inline.yaml");
   if (!result.ok() || result.templates.size() != 1) return 1;
   std::cout << "consumer ok: " << result.templates.front().qualified_name() << "\n";
   return 0;

@@ -58,9 +58,9 @@ TEST_CASE("e-commerce: a flaky payment gateway completes after 2 retries") {
 
 TEST_CASE("data pipeline: the three extracts complete before transform starts") {
   auto h = make_harness();
-  auto task = h->submit(h->create_task_request("data_pipeline", "analytics_pipeline",
-                                               {{"pipeline_run_id", "run-1"},
-                                                {"date_range", {{"start_date", "2026-01-01"}, {"end_date", "2026-01-31"}}}}));
+  auto task = h->submit(h->create_task_request(
+      "data_pipeline", "analytics_pipeline",
+      {{"pipeline_run_id", "run-1"}, {"date_range", {{"start_date", "2026-01-01"}, {"end_date", "2026-01-31"}}}}));
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.counts.total == 6);
   CHECK(result_of(*h, task.uuid, "transform_metrics")["total_records"] == 120 + 340 + 56);

@@ -96,7 +96,8 @@ const std::map<std::string, Cpp>& cpp_handlers() {
        [](StepContext& c) {
          const json& order = c.dependency_result("validate_order");
          (void)c.dependency_result("reserve_inventory");
-         return json{{"payment_id", "P-" + order.at("order_id").get<std::string>()}, {"amount_charged", order.at("total")}};
+         return json{{"payment_id", "P-" + order.at("order_id").get<std::string>()},
+                     {"amount_charged", order.at("total")}};
        }},
       {"order_fulfillment.ship_order",
        [](StepContext& c) {
@@ -106,7 +107,10 @@ const std::map<std::string, Cpp>& cpp_handlers() {
                      {"payment_id", c.dependency_result("process_payment").at("payment_id")}};
        }},
       // --- error scenarios
-      {"errors.succeed", [](StepContext& c) { return json{{"status", "ok"}, {"attempt", c.attempt()}}; }},
+      {"errors.succeed",
+       [](StepContext& c) {
+         return json{{"status", "ok"}, {"attempt", c.attempt()}};
+       }},
       {"errors.fail_permanently",
        [](StepContext&) -> json {
          throw PermanentError("this step always fails permanently", {{"reason", "test"}});
@@ -187,8 +191,7 @@ const std::map<std::string, Cpp>& cpp_handlers() {
                      {"total_records", c.dependency_result("generate_insights").at("total_records")}};
        }},
       // --- support for recovery and operator scenarios
-      {"test.slow",
-       [](StepContext& c) { return sleep_cooperatively(c, c.context().value("sleep_ms", 30'000LL)); }},
+      {"test.slow", [](StepContext& c) { return sleep_cooperatively(c, c.context().value("sleep_ms", 30'000LL)); }},
       {"test.slow_first_attempt",
        [](StepContext& c) {
          if (c.attempt() == 1) return sleep_cooperatively(c, c.context().value("sleep_ms", 60'000LL));

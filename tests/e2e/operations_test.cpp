@@ -24,8 +24,8 @@ TEST_CASE("bypass: bypassed steps are left out and count as satisfied for depend
 
 TEST_CASE("bypass: an unknown step name is rejected and nothing is created") {
   auto h = make_harness(false);
-  auto request = h->create_task_request_with_bypass("data_pipeline", "analytics_pipeline", json::object(),
-                                                    {"extract_product"});
+  auto request =
+      h->create_task_request_with_bypass("data_pipeline", "analytics_pipeline", json::object(), {"extract_product"});
   try {
     h->submit(request);
     FAIL("an unknown bypass step was accepted");
@@ -63,7 +63,8 @@ TEST_CASE("identity: a duplicate submission is rejected whatever the order of th
 TEST_CASE("cancel: a task cancelled mid-run stops, and the running step's late result is discarded") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("e2e_support", "slow_chain", {{"sleep_ms", 400}}));
-  h->wait_for(task.uuid, [](const tasker::TaskView& t) { return t.counts.in_progress == 1; }, "slow_1 to start");
+  h->wait_for(
+      task.uuid, [](const tasker::TaskView& t) { return t.counts.in_progress == 1; }, "slow_1 to start");
   auto cancelled = h->client().cancel(task.uuid, "customer changed their mind");
   CHECK(cancelled.state == TaskState::cancelled);
   // slow_1 keeps running until its sleep ends (or it notices); its result must not land.
@@ -117,9 +118,8 @@ TEST_CASE("manual: complete_step_manually supplies the result dependents see") {
                   {"payment_info", {{"method", "credit_card"}, {"token", "tok_invalid"}, {"amount", 22.67}}}};
   auto task = h->submit(h->create_task_request("ecommerce", "order_processing", context));
   h->wait_for_task_failure(task.uuid);
-  auto completed = h->client().complete_step_manually(task.uuid, "process_payment",
-                                                      {{"payment_id", "manual-7"}, {"amount_charged", 22.67}},
-                                                      "paid by bank transfer");
+  auto completed = h->client().complete_step_manually(
+      task.uuid, "process_payment", {{"payment_id", "manual-7"}, {"amount_charged", 22.67}}, "paid by bank transfer");
   CHECK(completed.state == StepState::complete);
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.state == TaskState::complete);
@@ -142,7 +142,9 @@ TEST_CASE("listing: tasks are listed newest first, filtered and paged") {
   auto h = make_harness(false);
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i)
-    ids.push_back(h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2 * i + 2}})).uuid);
+    ids.push_back(
+        h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2 * i + 2}}))
+            .uuid);
   ids.push_back(h->submit(h->create_task_request("error_scenarios", "success_only")).uuid);
   tasker::TaskFilter filter;
   filter.namespace_name = "linear_workflow";

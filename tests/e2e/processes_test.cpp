@@ -19,9 +19,15 @@ namespace {
 class WorkerProcess {
  public:
   WorkerProcess(Harness& h, const std::string& id) {
-    std::vector<std::string> args{TASKER_E2E_WORKER_PATH, "--db", h.database_url(), "--handlers",
-                                  std::string(tasker::testing::to_string(h.handler_kind())), "--id", id,
-                                  "--lease-ms", "10000"};
+    std::vector<std::string> args{TASKER_E2E_WORKER_PATH,
+                                  "--db",
+                                  h.database_url(),
+                                  "--handlers",
+                                  std::string(tasker::testing::to_string(h.handler_kind())),
+                                  "--id",
+                                  id,
+                                  "--lease-ms",
+                                  "10000"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -55,7 +61,8 @@ TEST_CASE("processes: three worker processes share one database, and each step c
   constexpr int kTasks = 8;
   std::vector<std::string> tasks;
   for (int i = 0; i < kTasks; ++i)
-    tasks.push_back(h->submit(h->create_task_request("e2e_support", "slow_chain", {{"sleep_ms", 150}, {"batch_index", i}})).uuid);
+    tasks.push_back(
+        h->submit(h->create_task_request("e2e_support", "slow_chain", {{"sleep_ms", 150}, {"batch_index", i}})).uuid);
   std::vector<std::unique_ptr<WorkerProcess>> workers;
   for (const char* id : {"proc-1", "proc-2", "proc-3"}) workers.push_back(std::make_unique<WorkerProcess>(*h, id));
 

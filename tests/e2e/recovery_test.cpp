@@ -17,7 +17,8 @@ using tasker::StepState;
 using tasker::TaskState;
 
 namespace {
-void wait_until(const std::function<bool()>& condition, const std::string& what, milliseconds timeout = milliseconds{20'000}) {
+void wait_until(const std::function<bool()>& condition, const std::string& what,
+                milliseconds timeout = milliseconds{20'000}) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting for " << what);
@@ -93,9 +94,15 @@ TEST_CASE("recovery: a worker process killed with SIGKILL mid-step, another fini
   auto task = h->submit(h->create_task_request("e2e_support", "worker_crash", {{"sleep_ms", 60'000}}));
 
   const std::string lease_ms = "1000";
-  std::vector<std::string> args{TASKER_E2E_WORKER_PATH, "--db", h->database_url(), "--handlers",
-                                std::string(tasker::testing::to_string(h->handler_kind())), "--lease-ms", lease_ms,
-                                "--id", "victim"};
+  std::vector<std::string> args{TASKER_E2E_WORKER_PATH,
+                                "--db",
+                                h->database_url(),
+                                "--handlers",
+                                std::string(tasker::testing::to_string(h->handler_kind())),
+                                "--lease-ms",
+                                lease_ms,
+                                "--id",
+                                "victim"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -40,7 +40,9 @@ struct Fixture {
     return r;
   }
 
-  std::vector<tasker::ClaimedStep> claim_now(const ClaimRequest& r) { return store->exchange({}, &r, clock.now()).claimed; }
+  std::vector<tasker::ClaimedStep> claim_now(const ClaimRequest& r) {
+    return store->exchange({}, &r, clock.now()).claimed;
+  }
 
   tasker::ExchangeResult report(const tasker::ClaimedStep& s, StepOutcome::Kind kind, tasker::json result = nullptr,
                                 bool retryable = true, std::optional<milliseconds> retry_after = std::nullopt) {
@@ -249,8 +251,9 @@ TEST_CASE("store: a task read while steps commit shows counts that agree with it
   // time; read in two statements they would not, whenever a commit fell
   // between them.
   Fixture f;
-  std::string yaml = "name: wide\nnamespace_name: snapshot\nversion: 1.0.0\nsteps:\n"
-                     "  - name: root\n    handler: {callable: snapshot.step}\n";
+  std::string yaml =
+      "name: wide\nnamespace_name: snapshot\nversion: 1.0.0\nsteps:\n"
+      "  - name: root\n    handler: {callable: snapshot.step}\n";
   constexpr int kParallel = 150;
   for (int i = 0; i < kParallel; ++i)
     yaml += fmt::format("  - name: s{}\n    handler: {{callable: snapshot.step}}\n    dependencies: [root]\n", i);

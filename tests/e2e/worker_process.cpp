@@ -17,10 +17,14 @@ int main(int argc, char** argv) {
   long long lease_ms = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--db") url = argv[i + 1];
-    else if (flag == "--handlers") kind = argv[i + 1];
-    else if (flag == "--lease-ms") lease_ms = std::stoll(argv[i + 1]);
-    else if (flag == "--id") id = argv[i + 1];
+    if (flag == "--db")
+      url = argv[i + 1];
+    else if (flag == "--handlers")
+      kind = argv[i + 1];
+    else if (flag == "--lease-ms")
+      lease_ms = std::stoll(argv[i + 1]);
+    else if (flag == "--id")
+      id = argv[i + 1];
   }
   if (url.empty()) {
     std::cerr << "usage: tasker_e2e_worker --db URL [--handlers cpp|command] [--lease-ms N] [--id ID]\n";

@@ -66,8 +66,9 @@ TEST_CASE("workflow: mixed DAG of 7 steps (6^64)") {
 TEST_CASE("workflow: order fulfillment passes results along its 4 steps") {
   auto h = make_harness();
   json context = {{"customer", {{"id", 7}, {"email", "ada@example.com"}}},
-                  {"items", {{{"sku", "BOOK-1"}, {"quantity", 2}, {"unit_price", 12.5}},
-                             {{"sku", "PEN-9"}, {"quantity", 1}, {"unit_price", 3.0}}}},
+                  {"items",
+                   {{{"sku", "BOOK-1"}, {"quantity", 2}, {"unit_price", 12.5}},
+                    {{"sku", "PEN-9"}, {"quantity", 1}, {"unit_price", 3.0}}}},
                   {"payment", {{"method", "card"}, {"token", "tok_visa"}}}};
   auto task = h->submit(h->create_task_request("order_fulfillment", "business_workflow", context));
   check_all_complete(h->wait_for_task_completion(task.uuid), 4);
@@ -84,8 +85,11 @@ TEST_CASE("workflow: many tasks of several shapes run concurrently") {
   auto h = make_harness();
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
-    ids.push_back(h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2 + 2 * i}})).uuid);
-    ids.push_back(h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 2 + 2 * i}})).uuid);
+    ids.push_back(
+        h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 2 + 2 * i}}))
+            .uuid);
+    ids.push_back(
+        h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 2 + 2 * i}})).uuid);
   }
   for (const auto& id : ids) check_all_complete(h->wait_for_task_completion(id), 4);
   for (int i = 0; i < 6; ++i) {

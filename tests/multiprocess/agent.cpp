@@ -74,8 +74,8 @@ class ExecutionLog {
   void write(char what, const tasker::StepContext& ctx, const std::string& worker) {
     if (!file_) return;
     std::lock_guard lock(mutex_);
-    std::fprintf(file_, "%c %s %s %d %s %lld\n", what, ctx.task_uuid().c_str(), ctx.step_name().c_str(),
-                 ctx.attempt(), worker.c_str(), static_cast<long long>(now_ms()));
+    std::fprintf(file_, "%c %s %s %d %s %lld\n", what, ctx.task_uuid().c_str(), ctx.step_name().c_str(), ctx.attempt(),
+                 worker.c_str(), static_cast<long long>(now_ms()));
     std::fflush(file_);
   }
 
@@ -102,9 +102,12 @@ int run_worker(const std::map<std::string, std::string>& flags) {
   options.fallback_interval = std::chrono::milliseconds{number(flags, "fallback-ms", 1'000)};
   options.stop_grace = std::chrono::seconds{5};
   std::string mode = flags.count("mode") ? flags.at("mode") : "hybrid";
-  if (mode == "polling_only") options.event_mode = tasker::EventMode::polling_only;
-  else if (mode == "event_driven") options.event_mode = tasker::EventMode::event_driven;
-  else if (mode == "hybrid") options.event_mode = tasker::EventMode::hybrid;
+  if (mode == "polling_only")
+    options.event_mode = tasker::EventMode::polling_only;
+  else if (mode == "event_driven")
+    options.event_mode = tasker::EventMode::event_driven;
+  else if (mode == "hybrid")
+    options.event_mode = tasker::EventMode::hybrid;
   else {
     std::cerr << "tasker_mp_agent: unknown --mode " << mode << "\n";
     return 2;
@@ -148,7 +151,8 @@ int run_submit(const std::map<std::string, std::string>& flags) {
   tasker::StoreOptions store_options;
   store_options.listen = false;
   auto store = tasker::open_store(need(flags, "db"), store_options);
-  auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({need(flags, "templates")}, {"test"}));
+  auto templates =
+      std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({need(flags, "templates")}, {"test"}));
   tasker::Client client(store, templates);
   tasker::TaskRequest request;
   request.namespace_name = need(flags, "namespace");

@@ -93,11 +93,12 @@ TEST_CASE("in doubt: a result sent again after its lost COMMIT answer is fenced 
   CHECK(h->client().get_step(task.uuid, "step_2").state == tasker::StepState::enqueued);
 }
 
-TEST_CASE("in doubt: a worker whose claim's COMMIT answer is lost gets the step back after its lease and the task completes") {
+TEST_CASE(
+    "in doubt: a worker whose claim's COMMIT answer is lost gets the step back after its lease and the task "
+    "completes") {
   CommitCutter cutter(tasker::testing::postgres_url_from_environment());
   auto h = harness_through(cutter);
-  h->register_handler(
-      "mp.work", [](tasker::StepContext& ctx) { return tasker::json{{"step", ctx.step_name()}}; }, {});
+  h->register_handler("mp.work", [](tasker::StepContext& ctx) { return tasker::json{{"step", ctx.step_name()}}; }, {});
   auto task = h->submit(h->create_task_request("multiprocess", "chain", {{"n", 3}}));
 
   tasker::WorkerOptions options = tasker::testing::HarnessOptions::test_worker_options();

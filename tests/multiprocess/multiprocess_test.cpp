@@ -49,7 +49,8 @@ std::unique_ptr<Harness> make_harness(std::string server_url = {}) {
 
 /// Submit `count` tasks of multiprocess/`name` (context n = 0..count-1 plus
 /// `extra`) from `threads` threads sharing the harness's client; returns the uuids.
-std::vector<std::string> submit_many(Harness& h, const std::string& name, int count, const json& extra, int threads = 4) {
+std::vector<std::string> submit_many(Harness& h, const std::string& name, int count, const json& extra,
+                                     int threads = 4) {
   std::vector<std::string> uuids(static_cast<std::size_t>(count));
   std::atomic<int> next{0};
   std::atomic<bool> failed{false};
@@ -62,7 +63,8 @@ std::vector<std::string> submit_many(Harness& h, const std::string& name, int co
         json context = extra;
         context["n"] = i;
         try {
-          uuids[static_cast<std::size_t>(i)] = h.client().submit(h.create_task_request("multiprocess", name, context)).uuid;
+          uuids[static_cast<std::size_t>(i)] =
+              h.client().submit(h.create_task_request("multiprocess", name, context)).uuid;
         } catch (const std::exception& e) {
           std::lock_guard lock(error_mutex);
           failed = true;
@@ -139,10 +141,15 @@ void kill_mid_step(const std::string& mode, long long fallback_ms, int tasks) {
   TempDir logs;
   constexpr long long kLease = 1'500;
   auto spec = [&](std::string id, int concurrency) {
-    return WorkerSpec{.id = std::move(id), .lease_ms = kLease, .reclaim_ms = 150, .concurrency = concurrency,
-                      .mode = mode, .fallback_ms = fallback_ms};
+    return WorkerSpec{.id = std::move(id),
+                      .lease_ms = kLease,
+                      .reclaim_ms = 150,
+                      .concurrency = concurrency,
+                      .mode = mode,
+                      .fallback_ms = fallback_ms};
   };
-  auto workers = start_workers(h->database_url(), {spec("victim", 3), spec("survivor-1", 2), spec("survivor-2", 2)}, logs);
+  auto workers =
+      start_workers(h->database_url(), {spec("victim", 3), spec("survivor-1", 2), spec("survivor-2", 2)}, logs);
   Child& victim = *workers[0];
   const int kTasks = tasks;
   submit_many(*h, "pair", kTasks, {{"sleep_ms", 400}});
@@ -224,7 +231,8 @@ void kill_mid_step(const std::string& mode, long long fallback_ms, int tasks) {
 
 }  // namespace
 
-TEST_CASE("a worker process killed with SIGKILL mid-step: the others reclaim its steps after the lease and finish them") {
+TEST_CASE(
+    "a worker process killed with SIGKILL mid-step: the others reclaim its steps after the lease and finish them") {
   kill_mid_step("hybrid", 1'000, 24);
 }
 
@@ -253,9 +261,12 @@ TEST_CASE("16 concurrent submitter processes of one identity create exactly one 
   std::vector<json> duplicates;
   for (auto& s : submitters) {
     json out = json::parse(s->read_line(milliseconds{30'000}));
-    if (out.contains("created")) created.push_back(out["created"]);
-    else if (out.contains("duplicate")) duplicates.push_back(out);
-    else FAIL(s->name() << " failed: " << out.dump());
+    if (out.contains("created"))
+      created.push_back(out["created"]);
+    else if (out.contains("duplicate"))
+      duplicates.push_back(out);
+    else
+      FAIL(s->name() << " failed: " << out.dump());
   }
   REQUIRE(created.size() == 1);
   CHECK(duplicates.size() == kSubmitters - 1);
@@ -319,9 +330,10 @@ TEST_CASE("a PostgreSQL restart mid-run: every task completes with nothing lost 
         std::this_thread::sleep_for(milliseconds{10});
     }
   }
-  const std::int64_t done_before =
-      db.scalar("SELECT COUNT(*) FROM tasker_transitions WHERE to_state = 'complete' AND step_id IS NOT NULL "
-                "AND at < " + std::to_string(stopping_at));
+  const std::int64_t done_before = db.scalar(
+      "SELECT COUNT(*) FROM tasker_transitions WHERE to_state = 'complete' AND step_id IS NOT NULL "
+      "AND at < " +
+      std::to_string(stopping_at));
 
   wait_until_all_terminal(db, kTasks, milliseconds{120'000});
   for (auto& w : workers) CHECK_MESSAGE(w->running(), w->name() << " died");
@@ -329,9 +341,10 @@ TEST_CASE("a PostgreSQL restart mid-run: every task completes with nothing lost 
 
   // The server did restart, mid-run.
   CHECK(db.scalar("SELECT (EXTRACT(EPOCH FROM pg_postmaster_start_time()) * 1000)::bigint") >= stopping_at);
-  const std::int64_t done_after =
-      db.scalar("SELECT COUNT(*) FROM tasker_transitions WHERE to_state = 'complete' AND step_id IS NOT NULL "
-                "AND at > " + std::to_string(started_at));
+  const std::int64_t done_after = db.scalar(
+      "SELECT COUNT(*) FROM tasker_transitions WHERE to_state = 'complete' AND step_id IS NOT NULL "
+      "AND at > " +
+      std::to_string(started_at));
   CHECK(done_before > 0);
   CHECK(done_after > 0);
 
@@ -375,7 +388,8 @@ std::int64_t drain_in_mode(const std::string& mode, long long fallback_ms) {
   CHECK(sum.completed_by.size() == 2);  // both processes took part
   std::int64_t latency = -1;
   for (const auto& [id, s] : history.steps)
-    if (s.row.task_uuid == late.uuid && s.row.name == "step_1") latency = first_claim_at(s) - tasker::to_epoch_ms(late.created_at);
+    if (s.row.task_uuid == late.uuid && s.row.name == "step_1")
+      latency = first_claim_at(s) - tasker::to_epoch_ms(late.created_at);
   REQUIRE(latency >= 0);
   MESSAGE(mode << " (fallback " << fallback_ms << " ms): a task submitted to idle workers was claimed " << latency
                << " ms after it was created");

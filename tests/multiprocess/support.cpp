@@ -25,7 +25,9 @@ namespace mp {
 
 std::int64_t now_ms() { return tasker::to_epoch_ms(tasker::SystemClock::instance().now()); }
 
-std::filesystem::path templates_dir() { return std::filesystem::path(TASKER_SOURCE_DIR) / "tests/multiprocess/templates"; }
+std::filesystem::path templates_dir() {
+  return std::filesystem::path(TASKER_SOURCE_DIR) / "tests/multiprocess/templates";
+}
 
 // ---------------------------------------------------------------------------
 // Child
@@ -80,7 +82,8 @@ std::string Child::read_line(milliseconds timeout) {
       return line;
     }
     auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) throw std::runtime_error(fmt::format("{} printed no line within {} ms", name_, timeout.count()));
+    if (left.count() <= 0)
+      throw std::runtime_error(fmt::format("{} printed no line within {} ms", name_, timeout.count()));
     pollfd p{out_, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r < 0 && errno == EINTR) continue;
@@ -155,7 +158,8 @@ std::unique_ptr<Child> start_worker(const std::string& url, const WorkerSpec& sp
                                 log.string()};
   auto child = std::make_unique<Child>("worker " + spec.id, args);
   std::string line = child->read_line(milliseconds{30'000});
-  if (line != "ready " + spec.id) throw std::runtime_error(fmt::format("worker {} said `{}`, not ready", spec.id, line));
+  if (line != "ready " + spec.id)
+    throw std::runtime_error(fmt::format("worker {} said `{}`, not ready", spec.id, line));
   return child;
 }
 
@@ -223,7 +227,8 @@ void wait_until_all_terminal(Db& db, std::int64_t expected, milliseconds timeout
           "SELECT COUNT(*), COUNT(*) FILTER (WHERE state IN ('complete', 'error', 'cancelled', 'resolved_manually')), "
           "string_agg(DISTINCT state, ',') FROM tasker_tasks");
       std::int64_t total = r[0][0].as<std::int64_t>(), terminal = r[0][1].as<std::int64_t>();
-      last = fmt::format("{} tasks, {} terminal (states: {})", total, terminal, r[0][2].is_null() ? "" : r[0][2].c_str());
+      last =
+          fmt::format("{} tasks, {} terminal (states: {})", total, terminal, r[0][2].is_null() ? "" : r[0][2].c_str());
       if (total == expected && terminal == expected) return;
     } catch (const std::exception& e) {
       last = fmt::format("database error: {}", e.what());
@@ -249,10 +254,10 @@ void wait_until_all_terminal(Db& db, std::int64_t expected, milliseconds timeout
 History load_history(Db& db, const std::filesystem::path& log_dir) {
   History h;
   std::map<std::string, std::int64_t> by_name;  // task_uuid/step -> id
-  for (const auto& r : db.query(
-           "SELECT s.id, t.uuid, s.name, s.state, s.attempts, s.claim_token, COALESCE(s.worker_id, ''), "
-           "s.error::text, s.lease_expires_at, s.results IS NOT NULL, t.state "
-           "FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id")) {
+  for (const auto& r :
+       db.query("SELECT s.id, t.uuid, s.name, s.state, s.attempts, s.claim_token, COALESCE(s.worker_id, ''), "
+                "s.error::text, s.lease_expires_at, s.results IS NOT NULL, t.state "
+                "FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id")) {
     StepRow s;
     s.id = r[0].as<std::int64_t>();
     s.task_uuid = r[1].c_str();
@@ -268,8 +273,9 @@ History load_history(Db& db, const std::filesystem::path& log_dir) {
     by_name[s.task_uuid + "/" + s.name] = s.id;
     h.steps[s.id].row = std::move(s);
   }
-  for (const auto& r : db.query("SELECT id, step_id, COALESCE(from_state, ''), to_state, at, worker_id, reason, attempt "
-                                "FROM tasker_transitions WHERE step_id IS NOT NULL ORDER BY id")) {
+  for (const auto& r :
+       db.query("SELECT id, step_id, COALESCE(from_state, ''), to_state, at, worker_id, reason, attempt "
+                "FROM tasker_transitions WHERE step_id IS NOT NULL ORDER BY id")) {
     TransitionRow t;
     t.id = r[0].as<std::int64_t>();
     t.step_id = r[1].as<std::int64_t>();
@@ -333,8 +339,9 @@ Summary check_history(History& history) {
       }
       state = t.to;
       if (t.to == "in_progress") {
-        if (open) problem(s, fmt::format("claimed by {} (attempt {}) while {}'s claim (attempt {}) was still open",
-                                         t.worker, t.attempt, s.claims[*open].worker, s.claims[*open].attempt));
+        if (open)
+          problem(s, fmt::format("claimed by {} (attempt {}) while {}'s claim (attempt {}) was still open", t.worker,
+                                 t.attempt, s.claims[*open].worker, s.claims[*open].attempt));
         const int expected_attempt = static_cast<int>(s.claims.size()) - releases + 1;
         if (t.attempt != expected_attempt)
           problem(s, fmt::format("claim {} numbered attempt {}, expected {}", s.claims.size() + 1, t.attempt,
@@ -385,7 +392,8 @@ Summary check_history(History& history) {
     if (s.row.attempts != 1 + lost)
       problem(s, fmt::format("attempts {} with {} lost leases (expected {})", s.row.attempts, lost, 1 + lost));
     if (!s.claims.empty() && s.row.worker_id != s.claims.back().worker)
-      problem(s, fmt::format("row names worker {} but the last claim was {}'s", s.row.worker_id, s.claims.back().worker));
+      problem(s,
+              fmt::format("row names worker {} but the last claim was {}'s", s.row.worker_id, s.claims.back().worker));
 
     // Executions against claims.
     std::map<int, int> runs_of_attempt;
@@ -402,7 +410,8 @@ Summary check_history(History& history) {
       if (claim->worker != e.worker)
         problem(s, fmt::format("attempt {} was claimed by {} but ran in {}", e.attempt, claim->worker, e.worker));
       if (e.start < claim->claimed_at)
-        problem(s, fmt::format("attempt {} started at {} before its claim at {}", e.attempt, e.start, claim->claimed_at));
+        problem(s,
+                fmt::format("attempt {} started at {} before its claim at {}", e.attempt, e.start, claim->claimed_at));
       if (!claim->lease_lost() && claim->closed_at && e.end && *e.end > *claim->closed_at)
         problem(s, fmt::format("attempt {} ended at {} after its claim was closed at {}", e.attempt, *e.end,
                                *claim->closed_at));
@@ -416,7 +425,8 @@ Summary check_history(History& history) {
       bool ran = std::any_of(s.executions.begin(), s.executions.end(), [&](const Execution& e) {
         return e.attempt == done.attempt && e.worker == done.worker && e.end;
       });
-      if (!ran) problem(s, fmt::format("completed by {} attempt {}, which has no finished run", done.worker, done.attempt));
+      if (!ran)
+        problem(s, fmt::format("completed by {} attempt {}, which has no finished run", done.worker, done.attempt));
     }
     // Runs of one step never overlap, unless the earlier one had lost its lease.
     std::vector<const Execution*> runs;
@@ -424,21 +434,21 @@ Summary check_history(History& history) {
     std::sort(runs.begin(), runs.end(), [](auto* a, auto* b) { return a->start < b->start; });
     for (std::size_t i = 1; i < runs.size(); ++i) {
       const Execution& before = *runs[i - 1];
-      bool before_lost = std::any_of(s.claims.begin(), s.claims.end(), [&](const Claim& c) {
-        return c.attempt == before.attempt && c.lease_lost();
-      });
+      bool before_lost = std::any_of(s.claims.begin(), s.claims.end(),
+                                     [&](const Claim& c) { return c.attempt == before.attempt && c.lease_lost(); });
       if (before_lost) continue;
       if (!before.end || *before.end > runs[i]->start)
-        problem(s, fmt::format("attempt {} ({}) started at {} while attempt {} ({}) was still running", runs[i]->attempt,
-                               runs[i]->worker, runs[i]->start, before.attempt, before.worker));
+        problem(s, fmt::format("attempt {} ({}) started at {} while attempt {} ({}) was still running",
+                               runs[i]->attempt, runs[i]->worker, runs[i]->start, before.attempt, before.worker));
     }
   }
   return sum;
 }
 
 std::string report(const Summary& sum, std::size_t max_problems) {
-  std::string out = fmt::format("{} claims, {} executions, {} claims never ran, {} steps with a lost lease; completed by:",
-                                sum.claims, sum.executions, sum.claimed_never_ran, sum.lost_lease_steps.size());
+  std::string out = fmt::format(
+      "{} claims, {} executions, {} claims never ran, {} steps with a lost lease; completed by:", sum.claims,
+      sum.executions, sum.claimed_never_ran, sum.lost_lease_steps.size());
   for (const auto& [worker, n] : sum.completed_by) out += fmt::format(" {}={}", worker, n);
   if (!sum.problems.empty()) {
     out += fmt::format("\n{} problems:", sum.problems.size());

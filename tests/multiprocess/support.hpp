@@ -131,7 +131,7 @@ struct Claim {
   int attempt{0};
   std::int64_t claimed_at{0};
   std::optional<std::int64_t> closed_at;
-  std::string closed_to;      ///< complete, waiting_for_retry, error, enqueued (released)
+  std::string closed_to;  ///< complete, waiting_for_retry, error, enqueued (released)
   std::string closed_reason;
   bool lease_lost() const { return closed_reason.rfind("lease expired", 0) == 0; }
 };
@@ -159,7 +159,7 @@ struct Summary {
   std::set<std::int64_t> lost_lease_steps;  ///< steps with at least one claim ended by a reclaim
   int claims{0};
   int executions{0};
-  int claimed_never_ran{0};                 ///< claims with no execution (a claim commit the worker never saw)
+  int claimed_never_ran{0};  ///< claims with no execution (a claim commit the worker never saw)
   std::vector<std::string> problems;
 };
 

@@ -136,8 +136,9 @@ TEST_CASE("command handler: register_command_handlers resolves relative programs
   StepContext ctx = context();
   CHECK(registry.resolve("cmd.greet")(ctx) == json{{"hello", "world"}});
 
-  std::ofstream(dir.path() / "broken.yaml") << "name: broken\nnamespace_name: cmd\nversion: 1.0.0\nsteps:\n"
-                                             "  - name: s\n    handler: {callable: cmd.other, command: [./nope.sh]}\n";
+  std::ofstream(dir.path() / "broken.yaml")
+      << "name: broken\nnamespace_name: cmd\nversion: 1.0.0\nsteps:\n"
+         "  - name: s\n    handler: {callable: cmd.other, command: [./nope.sh]}\n";
   TemplateSet with_missing = TemplateSet::load({dir.path()});
   HandlerRegistry other;
   try {

@@ -83,8 +83,9 @@ TEST_CASE("graph: nodes are coloured by state") {
 
   SUBCASE("dot") {
     auto text = tasker::render_graph(graph, GraphFormat::dot);
-    CHECK(contains(text, "n0 [label=\"diamond_start\\nmath.square_input\\n3x exponential 500ms..10000ms\\n[complete]\", "
-                         "fillcolor=\"#a5d6a7\"]"));
+    CHECK(contains(text,
+                   "n0 [label=\"diamond_start\\nmath.square_input\\n3x exponential 500ms..10000ms\\n[complete]\", "
+                   "fillcolor=\"#a5d6a7\"]"));
     CHECK(contains(text, "[error]\", fillcolor=\"#ef9a9a\"]"));
     CHECK(contains(text, "[pending]\", fillcolor=\"#e0e0e0\"]"));
     CHECK(count(text, "fillcolor=\"#a5d6a7\"") == 2u);

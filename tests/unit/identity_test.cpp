@@ -78,9 +78,9 @@ TEST_CASE("identity: an idempotency key wins") {
 }
 
 TEST_CASE("identity: caller_provided without a key throws InvalidRequestError") {
-  CHECK_THROWS_AS((void)tasker::identity_hash(IdentityStrategy::caller_provided, "ns", "t", "1.0.0", kContext,
-                                              std::nullopt),
-                  tasker::InvalidRequestError);
+  CHECK_THROWS_AS(
+      (void)tasker::identity_hash(IdentityStrategy::caller_provided, "ns", "t", "1.0.0", kContext, std::nullopt),
+      tasker::InvalidRequestError);
   try {
     (void)tasker::identity_hash(IdentityStrategy::caller_provided, "ns", "t", "1.0.0", kContext, std::nullopt);
   } catch (const tasker::InvalidRequestError& e) {

@@ -40,7 +40,8 @@ std::string max_attempts_yaml(const std::string& value) {
       "  - name: a\n"
       "    handler: {callable: h}\n"
       "    retry:\n"
-      "      max_attempts: " + value + "\n");
+      "      max_attempts: " +
+      value + "\n");
 }
 
 const tasker::StepTemplate& step(const tasker::TaskTemplate& tmpl, const std::string& name) {
@@ -247,7 +248,8 @@ TEST_CASE("loader: an unknown backoff kind is an error naming it") {
 TEST_CASE("loader: timeout_seconds must be positive") {
   for (const char* value : {"-5", "0"}) {
     CAPTURE(value);
-    auto result = load(with_head(std::string("  - name: a\n    handler: {callable: h}\n    timeout_seconds: ") + value + "\n"));
+    auto result =
+        load(with_head(std::string("  - name: a\n    handler: {callable: h}\n    timeout_seconds: ") + value + "\n"));
     CHECK_FALSE(result.ok());
     Diagnostic d = single_error(result);
     check_at(d, 7, 22);
@@ -1001,7 +1003,8 @@ TEST_CASE("loader: load_template_file throws TemplateError carrying the diagnost
     }
   }
   SUBCASE("a file with two templates throws") {
-    auto file = dir.write("two.yaml", tasker::test::minimal_template("x") + "---\n" + tasker::test::minimal_template("y"));
+    auto file =
+        dir.write("two.yaml", tasker::test::minimal_template("x") + "---\n" + tasker::test::minimal_template("y"));
     CHECK_THROWS_AS((void)tasker::load_template_file(file, env()), tasker::TemplateError);
   }
   SUBCASE("a missing file throws") {
@@ -1046,8 +1049,9 @@ TEST_CASE("loader: reserved and conflicting step keys, and a metadata that is no
     CHECK(d.message == "both `type` and `step_type` are given");
   }
   SUBCASE("metadata must be a mapping") {
-    auto result = load("name: t\nnamespace_name: ns\nversion: 1.0.0\nmetadata: [a, b]\nsteps:\n"
-                       "  - name: a\n    handler: {callable: h}\n");
+    auto result = load(
+        "name: t\nnamespace_name: ns\nversion: 1.0.0\nmetadata: [a, b]\nsteps:\n"
+        "  - name: a\n    handler: {callable: h}\n");
     Diagnostic d = single_error(result);
     CHECK(d.key == "metadata");
   }

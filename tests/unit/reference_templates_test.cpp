@@ -46,8 +46,8 @@ std::string unsupported_type_named(const tasker::Diagnostic& d) {
 }
 
 bool file_declares_type(const std::string& text, const std::string& type) {
-  return std::regex_search(text, std::regex("\\btype:[ \\t]*[\"']?" + type + "[\"']?[ \\t]*(#.*)?$",
-                                            std::regex::multiline));
+  return std::regex_search(text,
+                           std::regex("\\btype:[ \\t]*[\"']?" + type + "[\"']?[ \\t]*(#.*)?$", std::regex::multiline));
 }
 
 }  // namespace

@@ -173,8 +173,8 @@ TEST_CASE("template_set: TemplateRef::parse") {
     CHECK(versioned.to_string() == "ecommerce/order_processing@1.2.3");
   }
   SUBCASE("invalid forms throw InvalidRequestError showing the expected form") {
-    for (const char* text : {"", "order_processing", "/order", "ecommerce/", "ecommerce/order@", "a/b/c",
-                             "@1.0.0", "ecommerce/@1.0.0", "ecommerce@1.0.0/order"}) {
+    for (const char* text : {"", "order_processing", "/order", "ecommerce/", "ecommerce/order@", "a/b/c", "@1.0.0",
+                             "ecommerce/@1.0.0", "ecommerce@1.0.0/order"}) {
       CAPTURE(text);
       try {
         (void)TemplateRef::parse(text);

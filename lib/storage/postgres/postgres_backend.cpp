@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <cctype>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
@@ -103,7 +103,8 @@ Target parse_url(const std::string& url) {
     userinfo = authority.substr(0, at), hosts = authority.substr(at + 1), has_userinfo = true;
   std::string user = userinfo;
   bool has_password = false;
-  if (auto colon = userinfo.find(':'); colon != std::string::npos) user = userinfo.substr(0, colon), has_password = true;
+  if (auto colon = userinfo.find(':'); colon != std::string::npos)
+    user = userinfo.substr(0, colon), has_password = true;
 
   // The masked form: everything but the password (and a `password=` option).
   std::vector<std::string> options;
@@ -151,7 +152,8 @@ Target parse_url(const std::string& url) {
       if (port.empty()) throw bad(t.masked, fmt::format("`{}` has an empty port", hp));
     }
     if (!port.empty()) {
-      bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+      bool digits =
+          port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (!digits || std::stol(port) < 1 || std::stol(port) > 65535)
         throw bad(t.masked, fmt::format("the port `{}` is not a number in 1..65535", port));
     }
@@ -372,7 +374,7 @@ class PostgresConnection final : public sql::Connection {
         continue;
       }
       storage.push_back(std::holds_alternative<std::int64_t>(p) ? std::to_string(std::get<std::int64_t>(p))
-                                                                 : std::get<std::string>(p));
+                                                                : std::get<std::string>(p));
       values.push_back(storage.back().c_str());
     }
     try {
@@ -479,10 +481,10 @@ class PostgresConnection final : public sql::Connection {
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
       if (committing && !healthy_)
         throw in_doubt(fmt::format("the connection broke while committing ({})", server_message(e.what())));
-      throw StorageError(fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
-                                     state.empty() ? "" : " (SQLSTATE " + state + ")", first_line(sql),
-                                     retry ? "; retried" : ""),
-                         retry);
+      throw StorageError(
+          fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
+                      state.empty() ? "" : " (SQLSTATE " + state + ")", first_line(sql), retry ? "; retried" : ""),
+          retry);
     } catch (const StorageError&) {
       throw;
     } catch (const std::exception& e) {
@@ -512,7 +514,7 @@ class PostgresConnection final : public sql::Connection {
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<LogNotices> notices_;
   std::unique_ptr<pqxx::dbtransaction> work_;  // the open transaction, if any
-  bool read_only_{false};                       // a lost COMMIT of a read changed nothing: not in doubt
+  bool read_only_{false};                      // a lost COMMIT of a read changed nothing: not in doubt
   std::shared_ptr<OwnSessions> sessions_;
   int pid_{0};
   std::unordered_map<std::string, std::string> statements_;
@@ -633,7 +635,8 @@ class PostgresBackend final : public sql::Backend {
     Param key{lock_key_};
     connection.query("SELECT pg_advisory_lock(CAST($1 AS BIGINT))", {&key, 1});
     try {
-      if (!target_.schema.empty()) connection.execute_script("CREATE SCHEMA IF NOT EXISTS " + quote_ident(target_.schema));
+      if (!target_.schema.empty())
+        connection.execute_script("CREATE SCHEMA IF NOT EXISTS " + quote_ident(target_.schema));
     } catch (...) {
       unlock_migrations(connection);
       throw;

@@ -64,8 +64,8 @@ enum class ColumnType { integer, text, json };
 struct Dialect {
   std::string name;
   /// DDL type names.
-  std::string id_column;    ///< auto-incrementing 64-bit primary key
-  std::string json_type;    ///< TEXT or JSONB
+  std::string id_column;  ///< auto-incrementing 64-bit primary key
+  std::string json_type;  ///< TEXT or JSONB
   /// " FOR UPDATE SKIP LOCKED" (PostgreSQL) or "" (SQLite: one writer at a time).
   std::string skip_locked;
   /// " FOR UPDATE" or "".

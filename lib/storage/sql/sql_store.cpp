@@ -9,8 +9,8 @@
 //
 // Lock order (matters on PostgreSQL): step rows by id, then children by id,
 // then task rows by id. Deadlocks that slip through are retried.
-#include "engine/log.hpp"
 #include "storage/sql/sql_store.hpp"
+#include "engine/log.hpp"
 
 #include <fmt/format.h>
 
@@ -48,7 +48,8 @@ std::int64_t Rows::integer(std::size_t row, std::size_t col) const {
   const std::string& s = text(row, col);
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{}) throw StorageError(fmt::format("expected an integer in result column {}, got `{}`", col, s), false);
+  if (ec != std::errc{})
+    throw StorageError(fmt::format("expected an integer in result column {}, got `{}`", col, s), false);
   return value;
 }
 
@@ -189,8 +190,8 @@ struct TaskDelta {
   int resolved{0};
   int failed{0};
   int active{0};
-  bool started{false};                 ///< a step of the task was claimed
-  std::optional<TaskState> forced;     ///< cancel: the state to set whatever the counters say
+  bool started{false};              ///< a step of the task was claimed
+  std::optional<TaskState> forced;  ///< cancel: the state to set whatever the counters say
   std::string reason;
 };
 
@@ -211,7 +212,8 @@ struct Changes {
 
   void transition(std::int64_t task, std::optional<std::int64_t> step, std::string_view from, std::string_view to,
                   std::string worker, std::string reason, int attempt) {
-    transitions.push_back({task, step, std::string(from), std::string(to), std::move(worker), std::move(reason), attempt});
+    transitions.push_back(
+        {task, step, std::string(from), std::string(to), std::move(worker), std::move(reason), attempt});
   }
   void event(const char* name, std::int64_t task, std::string step, json payload = json::object()) {
     tasks[task];  // every event's task is resolved to a uuid at the end
@@ -223,8 +225,8 @@ struct Changes {
 struct StepUpdate {
   std::int64_t id;
   StepState state;
-  std::optional<json> results;    ///< set when present
-  std::optional<json> error;      ///< set when present
+  std::optional<json> results;  ///< set when present
+  std::optional<json> error;    ///< set when present
   int attempts_delta{0};
   std::optional<std::int64_t> claimable_at;
   std::optional<std::int64_t> completed_at;
@@ -316,11 +318,10 @@ class SqlStore final : public Store {
       bool root = parents[i].empty();
       roots += root ? 1 : 0;
       step_rows.push_back({new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable,
-                           s.handler.initialization.dump(), json(s.dependencies).dump(),
-                           root ? "enqueued" : "pending", static_cast<std::int64_t>(parents[i].size()),
-                           s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
-                           s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds,
-                           root ? json(ms(now)) : json(nullptr)});
+                           s.handler.initialization.dump(), json(s.dependencies).dump(), root ? "enqueued" : "pending",
+                           static_cast<std::int64_t>(parents[i].size()), s.retry.max_attempts,
+                           s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)), s.retry.backoff_base_ms,
+                           s.retry.max_backoff_ms, s.timeout_seconds, root ? json(ms(now)) : json(nullptr)});
     }
     const bool empty = steps.empty();
 
@@ -353,10 +354,12 @@ class SqlStore final : public Store {
                                  *identity_hash);
       }
       const std::int64_t id = inserted.integer(0, 0);
-      ch.transition(id, std::nullopt, "", to_string(empty ? TaskState::complete : TaskState::pending), "",
-                    "created", 0);
+      ch.transition(id, std::nullopt, "", to_string(empty ? TaskState::complete : TaskState::pending), "", "created",
+                    0);
       ch.event(events::kTaskCreated, id, "",
-               {{"namespace", tmpl.namespace_name}, {"name", tmpl.name}, {"version", tmpl.version},
+               {{"namespace", tmpl.namespace_name},
+                {"name", tmpl.name},
+                {"version", tmpl.version},
                 {"total_steps", steps.size()}});
       if (empty) ch.event(events::kTaskCompleted, id, "", {{"state", "complete"}});
       if (!empty) {
@@ -364,7 +367,8 @@ class SqlStore final : public Store {
                               ms(now)};
         Rows ids = c.query(sql_.insert_steps, sp);
         std::vector<std::int64_t> id_of(steps.size());
-        for (std::size_t r = 0; r < ids.size(); ++r) id_of[static_cast<std::size_t>(ids.integer(r, 1))] = ids.integer(r, 0);
+        for (std::size_t r = 0; r < ids.size(); ++r)
+          id_of[static_cast<std::size_t>(ids.integer(r, 1))] = ids.integer(r, 0);
         for (std::size_t i = 0; i < steps.size(); ++i) {
           for (auto parent : parents[i]) edge_rows.push_back({id_of[parent], id_of[i]});
           bool root = parents[i].empty();
@@ -423,8 +427,8 @@ class SqlStore final : public Store {
       if (filter.state) add("state = ${}", std::string(to_string(*filter.state)));
       if (before) add("id < ${}", *before);
       p.push_back(static_cast<std::int64_t>(filter.limit + 1));
-      std::string sql = fmt::format("SELECT {} FROM tasker_tasks{} ORDER BY id DESC LIMIT ${}", kTaskColumns, where,
-                                    p.size());
+      std::string sql =
+          fmt::format("SELECT {} FROM tasker_tasks{} ORDER BY id DESC LIMIT ${}", kTaskColumns, where, p.size());
       Rows r = c.query(sql, p);
       TaskPage page;
       std::vector<std::int64_t> ids;
@@ -504,9 +508,10 @@ class SqlStore final : public Store {
       std::vector<Param> p;
       // ORDER BY ... LIMIT 1, not MIN(): with the callable filter a semi-join,
       // only this form reads tasker_steps_due in order and stops at the first match.
-      std::string sql = "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-                        "AND claimable_at IS NOT NULL" +
-                        filter_clause(filter, p) + " ORDER BY claimable_at LIMIT 1";
+      std::string sql =
+          "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+          "AND claimable_at IS NOT NULL" +
+          filter_clause(filter, p) + " ORDER BY claimable_at LIMIT 1";
       Rows r = c.query(sql, p);
       if (r.empty() || r.is_null(0, 0)) return std::nullopt;
       return from_epoch_ms(r.integer(0, 0));
@@ -524,33 +529,36 @@ class SqlStore final : public Store {
     };
     std::string sql = " AND " + in("callable", f.callables);
     if (!f.namespaces.empty()) sql += " AND " + in("namespace_name", f.namespaces);
-    if (!f.task_uuids.empty()) sql += " AND task_id IN (SELECT id FROM tasker_tasks WHERE " + in("uuid", f.task_uuids) + ")";
+    if (!f.task_uuids.empty())
+      sql += " AND task_id IN (SELECT id FROM tasker_tasks WHERE " + in("uuid", f.task_uuids) + ")";
     return sql;
   }
 
   // -------------------------------------------------------------------------
   OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) override {
-    return operate(task_uuid, std::nullopt, now, [&](Connection& c, std::int64_t task_id, TaskState state, Changes& ch) {
-      if (state == TaskState::cancelled || state == TaskState::complete || state == TaskState::resolved_manually)
-        throw InvalidRequestError(fmt::format("task {} is already {}: there is nothing to cancel", task_uuid,
-                                              to_string(state)));
-      Param id{task_id};
-      Rows r = c.query(sql_.unfinished_steps_of_task, {&id, 1});
-      std::vector<StepUpdate> updates;
-      TaskDelta& delta = ch.tasks[task_id];
-      for (std::size_t i = 0; i < r.size(); ++i) {
-        StepState from = state_from(r.text(i, 1));
-        updates.push_back({r.integer(i, 0), StepState::cancelled, std::nullopt, std::nullopt, 0, std::nullopt, ms(now)});
-        ch.transition(task_id, r.integer(i, 0), to_string(from), "cancelled", "", reason,
-                      static_cast<int>(r.integer(i, 3)));
-        if (from != StepState::pending) delta.active -= 1;
-      }
-      apply_updates(c, updates, now);
-      delta.forced = TaskState::cancelled;
-      delta.reason = reason;
-      ch.event(events::kTaskCancelled, task_id, "", {{"reason", reason}});
-      return std::optional<std::string>{};
-    });
+    return operate(
+        task_uuid, std::nullopt, now, [&](Connection& c, std::int64_t task_id, TaskState state, Changes& ch) {
+          if (state == TaskState::cancelled || state == TaskState::complete || state == TaskState::resolved_manually)
+            throw InvalidRequestError(
+                fmt::format("task {} is already {}: there is nothing to cancel", task_uuid, to_string(state)));
+          Param id{task_id};
+          Rows r = c.query(sql_.unfinished_steps_of_task, {&id, 1});
+          std::vector<StepUpdate> updates;
+          TaskDelta& delta = ch.tasks[task_id];
+          for (std::size_t i = 0; i < r.size(); ++i) {
+            StepState from = state_from(r.text(i, 1));
+            updates.push_back(
+                {r.integer(i, 0), StepState::cancelled, std::nullopt, std::nullopt, 0, std::nullopt, ms(now)});
+            ch.transition(task_id, r.integer(i, 0), to_string(from), "cancelled", "", reason,
+                          static_cast<int>(r.integer(i, 3)));
+            if (from != StepState::pending) delta.active -= 1;
+          }
+          apply_updates(c, updates, now);
+          delta.forced = TaskState::cancelled;
+          delta.reason = reason;
+          ch.event(events::kTaskCancelled, task_id, "", {{"reason", reason}});
+          return std::optional<std::string>{};
+        });
   }
 
   OperatorResult reset_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
@@ -558,9 +566,8 @@ class SqlStore final : public Store {
     return operate(task_uuid, step_name, now, [&](Connection& c, std::int64_t task_id, TaskState, Changes& ch) {
       LockedStep s = lock_step(c, task_id, task_uuid, step_name);
       if (s.state != StepState::error)
-        throw InvalidRequestError(fmt::format(
-            "step `{}` of task {} is {}: only a step in error can be reset for retry", step_name, task_uuid,
-            to_string(s.state)));
+        throw InvalidRequestError(fmt::format("step `{}` of task {} is {}: only a step in error can be reset for retry",
+                                              step_name, task_uuid, to_string(s.state)));
       apply_updates(c, {{s.id, StepState::enqueued, std::nullopt, std::nullopt, -s.attempts, ms(now), std::nullopt}},
                     now);
       ch.transition(task_id, s.id, "error", "enqueued", "", reason, 0);
@@ -635,19 +642,36 @@ class SqlStore final : public Store {
         "SELECT x.uuid, $2, x.position, x.name, $3, x.callable, x.initialization, x.dependencies, x.state, $4, "
         "x.pending_parents, x.max_attempts, x.retryable, x.backoff, x.backoff_base_ms, x.max_backoff_ms, "
         "x.timeout_seconds, x.claimable_at, $5, $5 FROM {} RETURNING id, position",
-        rows(1, {{"uuid", kText}, {"position", kInt}, {"name", kText}, {"callable", kText},
-                 {"initialization", kJson}, {"dependencies", kJson}, {"state", kText}, {"pending_parents", kInt},
-                 {"max_attempts", kInt}, {"retryable", kInt}, {"backoff", kText}, {"backoff_base_ms", kInt},
-                 {"max_backoff_ms", kInt}, {"timeout_seconds", kInt}, {"claimable_at", kInt}}));
-    sql_.insert_edges = fmt::format(
-        "INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
-        rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
+        rows(1, {{"uuid", kText},
+                 {"position", kInt},
+                 {"name", kText},
+                 {"callable", kText},
+                 {"initialization", kJson},
+                 {"dependencies", kJson},
+                 {"state", kText},
+                 {"pending_parents", kInt},
+                 {"max_attempts", kInt},
+                 {"retryable", kInt},
+                 {"backoff", kText},
+                 {"backoff_base_ms", kInt},
+                 {"max_backoff_ms", kInt},
+                 {"timeout_seconds", kInt},
+                 {"claimable_at", kInt}}));
+    sql_.insert_edges =
+        fmt::format("INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
+                    rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
     sql_.insert_transitions = fmt::format(
         "INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt) "
         "SELECT x.task_id, x.step_id, x.from_state, x.to_state, $2, x.worker_id, x.reason, x.attempt FROM {} "
         "ORDER BY x.seq",
-        rows(1, {{"seq", kInt}, {"task_id", kInt}, {"step_id", kInt}, {"from_state", kText}, {"to_state", kText},
-                 {"worker_id", kText}, {"reason", kText}, {"attempt", kInt}}));
+        rows(1, {{"seq", kInt},
+                 {"task_id", kInt},
+                 {"step_id", kInt},
+                 {"from_state", kText},
+                 {"to_state", kText},
+                 {"worker_id", kText},
+                 {"reason", kText},
+                 {"attempt", kInt}}));
 
     sql_.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE {} ORDER BY id{}", kLockedStepColumns,
                                   in_ids("id", 1), d.for_update);
@@ -658,14 +682,20 @@ class SqlStore final : public Store {
         "attempts = attempts + x.attempts_delta, claimable_at = x.new_claimable_at, "
         "completed_at = x.new_completed_at, lease_expires_at = NULL, updated_at = $2 "
         "FROM {} WHERE tasker_steps.id = x.id",
-        rows(1, {{"id", kInt}, {"new_state", kText}, {"set_results", kInt}, {"new_results", kJson},
-                 {"set_error", kInt}, {"new_error", kJson}, {"attempts_delta", kInt}, {"new_claimable_at", kInt},
+        rows(1, {{"id", kInt},
+                 {"new_state", kText},
+                 {"set_results", kInt},
+                 {"new_results", kJson},
+                 {"set_error", kInt},
+                 {"new_error", kJson},
+                 {"attempts_delta", kInt},
+                 {"new_claimable_at", kInt},
                  {"new_completed_at", kInt}}));
-    sql_.lock_children = d.for_update.empty()
-                             ? std::string{}
-                             : fmt::format("SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
-                                           "tasker_step_edges WHERE {}) ORDER BY id{}",
-                                           in_ids("parent_id", 1), d.for_update);
+    sql_.lock_children = d.for_update.empty() ? std::string{}
+                                              : fmt::format(
+                                                    "SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
+                                                    "tasker_step_edges WHERE {}) ORDER BY id{}",
+                                                    in_ids("parent_id", 1), d.for_update);
     sql_.advance_children = fmt::format(
         "UPDATE tasker_steps SET pending_parents = pending_parents - c.n, "
         "state = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN 'enqueued' ELSE state END, "
@@ -684,8 +714,13 @@ class SqlStore final : public Store {
         "UPDATE tasker_tasks SET state = x.new_state, completed_steps = x.completed, resolved_steps = x.resolved, "
         "failed_steps = x.failed, active_steps = x.active, completed_at = x.new_completed_at, updated_at = $2 "
         "FROM {} WHERE tasker_tasks.id = x.id",
-        rows(1, {{"id", kInt}, {"new_state", kText}, {"completed", kInt}, {"resolved", kInt}, {"failed", kInt},
-                 {"active", kInt}, {"new_completed_at", kInt}}));
+        rows(1, {{"id", kInt},
+                 {"new_state", kText},
+                 {"completed", kInt},
+                 {"resolved", kInt},
+                 {"failed", kInt},
+                 {"active", kInt},
+                 {"new_completed_at", kInt}}));
 
     sql_.select_expired = fmt::format(
         "SELECT id, claim_token FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at < $1 "
@@ -697,8 +732,8 @@ class SqlStore final : public Store {
         "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
         "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds",
         in_ids("id", 1));
-    sql_.claim_tasks = fmt::format(
-        "SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}", in_ids("id", 1));
+    sql_.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
+                                   in_ids("id", 1));
     sql_.claim_dependency_results = fmt::format(
         "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
         "WHERE {}",
@@ -724,8 +759,8 @@ class SqlStore final : public Store {
     sql_.transitions_of_step = transitions_sql + " AND s.name = $2 ORDER BY tr.id";
     // Operator actions lock the task first, so two of them on one task serialise.
     sql_.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
-    sql_.step_by_name = fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}",
-                                    kLockedStepColumns, d.for_update);
+    sql_.step_by_name =
+        fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
     sql_.unfinished_steps_of_task = fmt::format(
         "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
         "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",
@@ -766,8 +801,10 @@ class SqlStore final : public Store {
         auto conn = pool_.acquire();
         try {
           if (access == Access::statement) return body(*conn);
-          if (write) conn->begin();
-          else conn->begin_read();
+          if (write)
+            conn->begin();
+          else
+            conn->begin_read();
           if constexpr (std::is_void_v<decltype(body(*conn))>) {
             body(*conn);
             conn->commit();
@@ -802,8 +839,9 @@ class SqlStore final : public Store {
     if (updates.empty()) return;
     json rows = json::array();
     for (const auto& u : updates)
-      rows.push_back({u.id, std::string(to_string(u.state)), u.results ? 1 : 0, u.results ? json(u.results->dump()) : json(nullptr),
-                      u.error ? 1 : 0, u.error ? json(u.error->dump()) : json(nullptr), u.attempts_delta,
+      rows.push_back({u.id, std::string(to_string(u.state)), u.results ? 1 : 0,
+                      u.results ? json(u.results->dump()) : json(nullptr), u.error ? 1 : 0,
+                      u.error ? json(u.error->dump()) : json(nullptr), u.attempts_delta,
                       u.claimable_at ? json(*u.claimable_at) : json(nullptr),
                       u.completed_at ? json(*u.completed_at) : json(nullptr)});
     std::vector<Param> p{rows.dump(), ms(now)};
@@ -927,16 +965,18 @@ class SqlStore final : public Store {
     }
     std::vector<std::int64_t> ignored;
     apply_outcomes(c, outcomes, now, ch, fmt::format("lease expired; reclaimed by {}", ch.worker_id), ignored);
-    detail::log().info("worker {} reclaimed {} step(s) whose lease expired", ch.worker_id, outcomes.size() - ignored.size());
+    detail::log().info("worker {} reclaimed {} step(s) whose lease expired", ch.worker_id,
+                       outcomes.size() - ignored.size());
     return outcomes.size() - ignored.size();
   }
 
   std::vector<ClaimedStep> claim_steps(Connection& c, const ClaimRequest& req, TimePoint now, Changes& ch) {
     std::vector<Param> p{ms(now), static_cast<std::int64_t>(req.limit)};
-    std::string sql = "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-                      "AND claimable_at <= $1" +
-                      filter_clause(req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
-                      backend_->dialect().skip_locked;
+    std::string sql =
+        "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+        "AND claimable_at <= $1" +
+        filter_clause(req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
+        backend_->dialect().skip_locked;
     Rows candidates = c.query(sql, p);
     if (candidates.empty()) return {};
     std::vector<std::int64_t> ids;
@@ -1031,8 +1071,8 @@ class SqlStore final : public Store {
           if (reason.empty())
             reason = state == TaskState::error ? "a step failed and nothing else can run"
                      : state == TaskState::in_progress && old_state != TaskState::pending ? "resumed"
-                     : state == TaskState::in_progress ? "first step started"
-                                                       : "all steps complete";
+                     : state == TaskState::in_progress                                    ? "first step started"
+                                                                                          : "all steps complete";
           ch.transition(id, std::nullopt, to_string(old_state), to_string(state), ch.worker_id, reason, 0);
           if (state == TaskState::complete || state == TaskState::resolved_manually)
             ch.event(events::kTaskCompleted, id, "", {{"state", to_string(state)}});
@@ -1081,10 +1121,12 @@ class SqlStore final : public Store {
   // -------------------------------------------------------------------------
   // Operator actions
 
-  LockedStep lock_step(Connection& c, std::int64_t task_id, const std::string& task_uuid, const std::string& step_name) {
+  LockedStep lock_step(Connection& c, std::int64_t task_id, const std::string& task_uuid,
+                       const std::string& step_name) {
     std::vector<Param> p{task_id, step_name};
     auto steps = locked_from(c.query(sql_.step_by_name, p));
-    if (steps.empty()) throw NotFoundError("step", step_name, fmt::format("task {} has no step with that name", task_uuid));
+    if (steps.empty())
+      throw NotFoundError("step", step_name, fmt::format("task {} has no step with that name", task_uuid));
     return steps.front();
   }
 
@@ -1094,7 +1136,8 @@ class SqlStore final : public Store {
   };
 
   template <typename F>
-  OperatorResult operate(const std::string& task_uuid, std::optional<std::string> step_name, TimePoint now, F&& action) {
+  OperatorResult operate(const std::string& task_uuid, std::optional<std::string> step_name, TimePoint now,
+                         F&& action) {
     OperationOutput done = transact([&](Connection& c) {
       Param u{task_uuid};
       Rows t = c.query(sql_.task_id_by_uuid, {&u, 1});
@@ -1131,8 +1174,8 @@ class SqlStore final : public Store {
             "step `{}` of task {} is running on worker {}: wait for it to finish, or for its lease to expire",
             step_name, task_uuid, s.worker_id));
       if (is_terminal(s.state) && s.state != StepState::error)
-        throw InvalidRequestError(fmt::format("step `{}` of task {} is already {}", step_name, task_uuid,
-                                              to_string(s.state)));
+        throw InvalidRequestError(
+            fmt::format("step `{}` of task {} is already {}", step_name, task_uuid, to_string(s.state)));
       apply_updates(c, {{s.id, target, result, std::nullopt, 0, std::nullopt, ms(now)}}, now);
       ch.transition(task_id, s.id, to_string(s.state), to_string(target), "", reason, s.attempts);
       json payload = {{"attempt", s.attempts}, {"manual", true}, {"reason", reason}};

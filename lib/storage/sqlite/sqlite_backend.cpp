@@ -88,7 +88,8 @@ class SqliteConnection final : public sql::Connection {
         Rows::Row row(static_cast<std::size_t>(columns));
         for (int c = 0; c < columns; ++c) {
           SQLite::Column col = stmt.getColumn(c);
-          if (!col.isNull()) row[static_cast<std::size_t>(c)] = std::string(col.getText(), static_cast<std::size_t>(col.getBytes()));
+          if (!col.isNull())
+            row[static_cast<std::size_t>(c)] = std::string(col.getText(), static_cast<std::size_t>(col.getBytes()));
         }
         rows.rows.push_back(std::move(row));
       }
@@ -146,7 +147,8 @@ sql::Dialect sqlite_dialect() {
   d.name = "sqlite";
   d.id_column = "INTEGER PRIMARY KEY";
   d.json_type = "TEXT";
-  d.json_rows = [](int param, const std::vector<std::pair<std::string, ColumnType>>& columns, const std::string& alias) {
+  d.json_rows = [](int param, const std::vector<std::pair<std::string, ColumnType>>& columns,
+                   const std::string& alias) {
     std::string select;
     for (std::size_t i = 0; i < columns.size(); ++i)
       select += fmt::format("{}json_extract(value, '$[{}]') AS {}", i ? ", " : "", i, columns[i].first);
