@@ -43,7 +43,15 @@ int report_current_exception(const CLI::App& app) {
     print(e.what());
     return kInterrupted;
   } catch (const NotFoundError& e) {
-    print(e.what());
+    // The library speaks of its API; the CLI adds how to look with the CLI.
+    std::string hint;
+    if (e.kind() == "task")
+      hint = "; list tasks with `tasker list`";
+    else if (e.kind() == "template")
+      hint = "; list templates with `tasker templates`";
+    else if (e.kind() == "database")
+      hint = fmt::format("; a new database is created by `tasker migrate --db {}`", e.id());
+    print((e.what() + hint).c_str());
     return kNotFound;
   } catch (const HandlerNotFoundError& e) {
     print(e.what());

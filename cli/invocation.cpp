@@ -48,7 +48,7 @@ void add_db_option(CLI::App* cmd, std::string& db) {
 
 std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen) {
   inv.apply_log_level();
-  StoreOptions options = StoreOptions::from(inv.config());
+  StoreOptions options = inv.config().store_options();
   options.create_if_missing = access == DbAccess::create;
   options.listen = listen;
   return open_store(db.empty() ? inv.config().database_url : db, options);

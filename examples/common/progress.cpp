@@ -75,7 +75,7 @@ Session::Session(const std::string& db_url, const std::string& templates_dir)
   tasker::set_log_level(config.log_level);
   templates = std::make_shared<tasker::TemplateSet>(
       tasker::TemplateSet::load(template_paths(templates_dir, config), {config.environment}));
-  store = tasker::open_store(db, tasker::StoreOptions::from(config));
+  store = tasker::open_store(db, config.store_options());
   client =
       std::make_unique<tasker::Client>(store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus});
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The API for submitting and inspecting tasks and for operator actions.
 // The CLI, the examples and the tests use only this (and Worker).
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@ struct ClientOptions {
 class Client {
  public:
   Client(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options = {});
+  /// Takes the templates as TemplateSet::load returns them.
+  Client(std::shared_ptr<Store> store, TemplateSet templates, ClientOptions options = {});
 
   /// Create a task from the template the request names (latest version when
   /// none is given). Throws NotFoundError (unknown template), InvalidRequestError
@@ -55,7 +58,15 @@ class Client {
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator");
 
-  [[nodiscard]] Store& store() { return *store_; }
+  /// Wait until the task reaches a final state (complete, error, cancelled or
+  /// resolved_manually; see is_terminal) or `timeout` passes, and return it as
+  /// it then is: check its state. Wakes as soon as a commit in this process,
+  /// or a notification from another process (PostgreSQL), says the task
+  /// finished; otherwise it looks again every `poll_interval` (another
+  /// process's commits on SQLite). Throws as get_task does.
+  TaskView wait_for_task(const std::string& task_uuid, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds poll_interval = std::chrono::milliseconds{250});
+
   [[nodiscard]] const TemplateSet* templates() const { return templates_.get(); }
 
  private:

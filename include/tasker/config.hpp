@@ -1,5 +1,5 @@
 #pragma once
-// Configuration (design.md, "Configuration"). Precedence, lowest first:
+// Configuration (docs/configuration.md lists every setting). Precedence, lowest first:
 // defaults, the YAML file's top level, its `environments.<env>` section, then
 // environment variables. Every bad value raises ConfigurationError naming the
 // key and where the value came from.
@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "tasker/store.hpp"
 
 namespace tasker {
 
@@ -44,6 +46,10 @@ struct Config {
   /// Parse YAML text (for tests and embedding); `source` names it in errors.
   /// Environment variables are not read.
   static Config from_yaml(const std::string& yaml, const std::string& source, const std::string& environment);
+
+  /// Options for open_store: pool size, busy timeout, and LISTEN unless the
+  /// event mode is polling_only. (Workers' settings: WorkerOptions::from.)
+  [[nodiscard]] StoreOptions store_options() const;
 };
 
 }  // namespace tasker

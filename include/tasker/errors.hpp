@@ -83,15 +83,19 @@ class InvalidRequestError : public Error {
   using Error::Error;
 };
 
-/// The database failed. `retryable()` says whether repeating the whole
-/// operation is safe (the transaction certainly did not commit).
+/// The database failed, and repeating the operation as it is will not help (a value it refuses, a
+/// schema newer than this build, a file that is not a database). Base of the storage errors: whether
+/// an operation may be repeated is told by the type alone.
 class StorageError : public Error {
  public:
-  StorageError(const std::string& message, bool retryable) : Error(message), retryable_(retryable) {}
-  [[nodiscard]] bool retryable() const { return retryable_; }
+  using Error::Error;
+};
 
- private:
-  bool retryable_{false};
+/// The database failed transiently and the transaction certainly did not commit (busy, deadlock,
+/// serialization failure, a connection broken before commit): repeating the whole operation is safe.
+class TransientStorageError : public StorageError {
+ public:
+  using StorageError::StorageError;
 };
 
 /// The connection broke while committing: the transaction may or may not have
@@ -99,7 +103,7 @@ class StorageError : public Error {
 /// recording safe to repeat, task creation is not).
 class StorageInDoubtError : public StorageError {
  public:
-  explicit StorageInDoubtError(const std::string& message) : StorageError(message, false) {}
+  using StorageError::StorageError;
 };
 
 /// Base of the errors a step handler throws to fail its step.

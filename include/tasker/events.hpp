@@ -1,36 +1,15 @@
 #pragma once
-// In-process lifecycle events (design.md, "Wake-ups and events"). Events are
-// published after the transaction that caused them commits.
+// The in-process event bus: lifecycle events (tasker/lifecycle.hpp) fanned out to subscribers after
+// the transaction that caused them commits.
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "tasker/clock.hpp"
-#include "tasker/json.hpp"
+#include "tasker/lifecycle.hpp"
 
 namespace tasker {
-
-namespace events {
-inline constexpr const char* kTaskCreated = "task.created";
-inline constexpr const char* kTaskCompleted = "task.completed";
-inline constexpr const char* kTaskFailed = "task.failed";
-inline constexpr const char* kTaskCancelled = "task.cancelled";
-inline constexpr const char* kStepEnqueued = "step.enqueued";
-inline constexpr const char* kStepStarted = "step.execution.started";
-inline constexpr const char* kStepCompleted = "step.completed";
-inline constexpr const char* kStepFailed = "step.failed";
-inline constexpr const char* kStepRetryScheduled = "step.retry_scheduled";
-}  // namespace events
-
-struct LifecycleEvent {
-  std::string name;  ///< one of tasker::events
-  TimePoint at;
-  std::string task_uuid;
-  std::string step_name;  ///< empty for task events
-  json payload = json::object();
-};
 
 /// Fan-out of lifecycle events to subscribers. Thread-safe. A subscriber that
 /// throws is logged and skipped: it never fails a step or another subscriber.

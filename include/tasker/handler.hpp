@@ -1,6 +1,6 @@
 #pragma once
 // Step handlers: C++ callables registered by name, and the context a handler
-// runs with (design.md, "Retry semantics" for how handlers fail a step).
+// runs with (docs/design.md, "Retry semantics" for how handlers fail a step).
 #include <atomic>
 #include <functional>
 #include <map>
@@ -13,13 +13,21 @@
 
 namespace tasker {
 
+/// How a running handler is reached from outside: the flag its cancelled()
+/// reads and what its heartbeat() does. The worker wires these; a test of a
+/// handler can pass its own.
+struct StepControls {
+  std::shared_ptr<const std::atomic<bool>> cancelled;  ///< null: never cancelled
+  std::function<void()> heartbeat;                     ///< empty: heartbeat() does nothing
+};
+
 /// What a handler sees. Valid for the duration of the handler call.
 /// cancelled() becomes true when the step's deadline passes, its lease is
 /// lost, its task is cancelled or the worker stops: a long handler should check it.
 class StepContext {
  public:
   StepContext(std::string task_uuid, std::string step_name, json context, json initialization, json dependency_results,
-              int attempt, TimePoint deadline, const Clock& clock);
+              int attempt, TimePoint deadline, const Clock& clock, StepControls controls = {});
 
   [[nodiscard]] const std::string& task_uuid() const { return task_uuid_; }
   [[nodiscard]] const std::string& step_name() const { return step_name_; }
@@ -34,14 +42,11 @@ class StepContext {
   /// 1 for the first attempt.
   [[nodiscard]] int attempt() const { return attempt_; }
   [[nodiscard]] TimePoint deadline() const { return deadline_; }
-  [[nodiscard]] bool cancelled() const { return cancelled_->load(); }
-  /// Renew the lease now (the worker also renews it periodically).
+  [[nodiscard]] bool cancelled() const { return controls_.cancelled && controls_.cancelled->load(); }
+  /// Ask the worker to renew this attempt's lease now, for a long step between
+  /// the worker's own renewals (every lease/3). Returns at once; if the claim
+  /// turns out to be lost, cancelled() becomes true.
   void heartbeat() const;
-
-  // For the engine (and tests of handlers): wiring of cancellation and heartbeat.
-  void set_heartbeat(std::function<void()> heartbeat) { heartbeat_ = std::move(heartbeat); }
-  void set_cancellation_flag(std::shared_ptr<std::atomic<bool>> flag) { cancelled_ = std::move(flag); }
-  [[nodiscard]] std::shared_ptr<std::atomic<bool>> cancellation_flag() const { return cancelled_; }
 
  private:
   std::string task_uuid_;
@@ -52,8 +57,7 @@ class StepContext {
   int attempt_{1};
   TimePoint deadline_;
   const Clock* clock_;
-  std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
-  std::function<void()> heartbeat_;
+  StepControls controls_;
 };
 
 /// A handler returns the step's result, or throws PermanentError /

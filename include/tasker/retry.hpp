@@ -40,6 +40,8 @@ inline constexpr std::int64_t kMaxBackoffLimitMs = 7LL * 24 * 3600 * 1000;
 /// jittered delay is in [delay/2, delay] and never exceeds the cap. `unit` is a
 /// uniform random number in [0, 1).
 [[nodiscard]] std::chrono::milliseconds apply_jitter(std::chrono::milliseconds delay, double unit);
+/// A uniform random number in [0, 1) for apply_jitter (thread-safe).
+[[nodiscard]] double random_jitter_unit();
 
 /// What happens after a failed attempt.
 struct RetryDecision {

@@ -1,8 +1,9 @@
 #pragma once
-// The storage interface (design.md, "Layers"): every method that changes state
-// is one transaction. Implementations: SQLite (`sqlite://...`, the embedded
-// default) and PostgreSQL (`postgresql://...`). The engine (Worker, Client) is
-// the only intended caller; host applications use Client and Worker.
+// The storage interface (docs/architecture.md, "Layers"): every method that
+// changes state is one transaction. Implementations: SQLite (`sqlite://...`,
+// the embedded default) and PostgreSQL (`postgresql://...`). The engine
+// (Worker, Client) is the only intended caller; host applications use Client
+// and Worker, and open_store() to choose the database.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,9 +14,8 @@
 #include <vector>
 
 #include "tasker/clock.hpp"
-#include "tasker/config.hpp"
-#include "tasker/events.hpp"
 #include "tasker/json.hpp"
+#include "tasker/lifecycle.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
@@ -56,6 +56,8 @@ struct StepOutcome {
   json result;
   StepFailure failure;
   std::optional<std::chrono::milliseconds> retry_after;
+  /// A failure's random draw in [0, 1) for the retry delay's jitter; nullopt: no jitter.
+  std::optional<double> jitter_unit;
 };
 
 /// Which steps a worker takes.
@@ -71,6 +73,7 @@ struct ClaimRequest {
   int limit{1};
   std::chrono::milliseconds lease{30'000};
   bool reclaim_expired{false};  ///< first fail steps whose lease expired (worker_lost)
+  bool jitter{true};            ///< randomise the retry delays of the steps reclaimed
 };
 
 struct ExchangeResult {
@@ -135,7 +138,7 @@ class Store {
   /// (enqueued or waiting_for_retry), or nullopt when none is waiting.
   [[nodiscard]] virtual std::optional<TimePoint> next_due(const WorkFilter& filter) = 0;
 
-  // Operator actions (design.md, "States"). Throw NotFoundError or InvalidRequestError.
+  // Operator actions (docs/design.md, "States"). Throw NotFoundError or InvalidRequestError.
   virtual OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) = 0;
   virtual OperatorResult reset_step(const std::string& task_uuid, const std::string& step_name,
                                     const std::string& reason, TimePoint now) = 0;
@@ -148,21 +151,22 @@ class Store {
   /// a commit in this process enqueued steps, or (PostgreSQL) a NOTIFY arrived
   /// from another process. Returns a handle; the subscription ends when it is destroyed.
   [[nodiscard]] virtual std::shared_ptr<void> on_work_available(std::function<void()> callback) = 0;
+  /// Call `callback` (from any thread) with the uuids of tasks that reached a
+  /// final state (complete, error, cancelled, resolved_manually): in this
+  /// process's commits, or (PostgreSQL) another process's. Returns a handle as above.
+  [[nodiscard]] virtual std::shared_ptr<void> on_tasks_finished(
+      std::function<void(const std::vector<std::string>& task_uuids)> callback) = 0;
 };
 
 struct StoreOptions {
   int pool_size{4};                   ///< connections per process
   long long busy_timeout_ms{10'000};  ///< SQLite: wait this long for the write lock
-  bool jitter{true};                  ///< randomise retry delays (design.md: off in the test environment)
   bool listen{true};                  ///< PostgreSQL: LISTEN for cross-process wake-ups
   bool migrate{true};                 ///< apply migrations on open
   /// SQLite: create the file when it does not exist. When false, open_store
   /// throws NotFoundError instead (for tools that only read or act on existing
   /// tasks, so a mistyped path is reported rather than silently created).
   bool create_if_missing{true};
-
-  /// Pool size, busy timeout, jitter, and (not for polling_only) listening, from configuration.
-  static StoreOptions from(const Config& config);
 };
 
 /// Open `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite::memory:` or

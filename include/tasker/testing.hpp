@@ -1,5 +1,5 @@
 #pragma once
-// tasker::testing::Harness: run workflows end to end in a test (design.md,
+// tasker::testing::Harness: run workflows end to end in a test (docs/design.md,
 // "Testing strategy"). It opens a store for the chosen backend (a temporary
 // SQLite file, or a fresh schema on a PostgreSQL server), loads templates,
 // registers handlers, runs a worker in the background, and waits for tasks.
@@ -50,10 +50,9 @@ struct HarnessOptions {
   std::vector<std::filesystem::path> template_paths;
   std::string environment{"test"};  ///< template overrides applied (test: short backoff, no jitter)
   WorkerOptions worker{test_worker_options()};
-  bool jitter{false};
   const Clock* clock{&SystemClock::instance()};
 
-  /// Worker settings that suit tests: 4 threads, 5 s leases, 20 ms fallback poll.
+  /// Worker settings that suit tests: 4 threads, 5 s leases, 20 ms fallback poll, no jitter.
   static WorkerOptions test_worker_options();
 };
 
@@ -80,9 +79,13 @@ class Harness {
 
   [[nodiscard]] HandlerRegistry& handlers() { return *handlers_; }
   /// Register `cpp` or `command` under `callable`, as handler_kind() says.
+  /// Throws InvalidRequestError when the kind is command and `command` is empty.
   void register_handler(const std::string& callable, StepHandler cpp, std::vector<std::string> command);
+  /// Register a C++ handler whatever handler_kind() says (a host with only C++ handlers).
+  void register_handler(const std::string& callable, StepHandler cpp);
 
   [[nodiscard]] Client& client() { return *client_; }
+  /// The store itself, for tests of the storage contract.
   [[nodiscard]] std::shared_ptr<Store> store() { return store_; }
   [[nodiscard]] EventBus& events() { return *events_; }
   [[nodiscard]] const TemplateSet& templates() const { return *templates_; }

@@ -1,10 +1,11 @@
 #pragma once
-// Workers run steps (design.md, "Claiming, leases, fencing"): they claim steps
+// Workers run steps (docs/design.md, "Claiming, leases, fencing"): they claim steps
 // whose handler they have, run them on N threads, record results in batches,
 // renew leases, fail steps whose lease expired, and wake on new work.
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,12 @@ struct WorkerOptions {
   std::chrono::milliseconds stop_grace{10'000};  ///< stop(): how long running handlers may finish
   std::vector<std::string> namespaces;           ///< empty: all
   std::vector<std::string> task_uuids;           ///< only steps of these tasks; empty: all
+  /// Randomise retry delays (docs/design.md, "Retry semantics"). Default: on,
+  /// except when TASKER_ENV is `test`.
+  std::optional<bool> jitter;
   const Clock* clock{&SystemClock::instance()};
 
-  /// Settings from configuration (concurrency, batch, lease, event mode).
+  /// Settings from configuration (concurrency, batch, lease, event mode, jitter).
   static WorkerOptions from(const Config& config);
   /// Throws InvalidRequestError naming the first unusable setting (the Worker constructor calls it).
   void validate() const;
@@ -40,7 +44,7 @@ struct WorkerStats {
   std::uint64_t claimed{0};
   std::uint64_t succeeded{0};
   std::uint64_t failed{0};     ///< attempts that failed (retried or not)
-  std::uint64_t discarded{0};  ///< results fenced out
+  std::uint64_t discarded{0};  ///< results not recorded: fenced out, or late (after a timeout or a release)
   std::uint64_t reclaimed{0};  ///< expired leases this worker failed as worker_lost
   std::uint64_t transactions{0};
 };
@@ -68,8 +72,9 @@ class Worker {
 
   [[nodiscard]] const std::string& id() const;
   [[nodiscard]] WorkerStats stats() const;
-  /// True from start() (or during run_until_idle()) until it stops, and false
-  /// if its loop ended on an unexpected error (see failure()).
+  /// True from start() (or during run_until_idle()) until a stop is requested
+  /// (request_stop() or stop()), and false if its loop ended on an unexpected
+  /// error (see failure()).
   [[nodiscard]] bool running() const;
   /// Why the worker's loop ended unexpectedly; empty while it runs or after a normal stop.
   [[nodiscard]] std::string failure() const;

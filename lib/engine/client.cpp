@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "tasker/errors.hpp"
@@ -20,7 +23,11 @@ void check_uuid(const std::string& task_uuid) {
 Client::Client(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options)
     : store_(std::move(store)), templates_(std::move(templates)), options_(std::move(options)) {
   if (!store_) throw InvalidRequestError("Client needs a store (open one with open_store(url))");
+  if (!options_.clock) options_.clock = &SystemClock::instance();
 }
+
+Client::Client(std::shared_ptr<Store> store, TemplateSet templates, ClientOptions options)
+    : Client(std::move(store), std::make_shared<const TemplateSet>(std::move(templates)), std::move(options)) {}
 
 void Client::publish(const std::vector<LifecycleEvent>& events) const {
   if (options_.events) options_.events->publish(events);
@@ -63,8 +70,34 @@ TaskView Client::submit(const TaskRequest& request) {
 TaskView Client::get_task(const std::string& task_uuid) {
   check_uuid(task_uuid);
   auto task = store_->find_task(task_uuid, options_.clock->now());
-  if (!task) throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
+  if (!task) throw NotFoundError("task", task_uuid);
   return std::move(*task);
+}
+
+TaskView Client::wait_for_task(const std::string& task_uuid, std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds poll_interval) {
+  const Clock& clock = *options_.clock;
+  const TimePoint deadline = clock.now() + timeout;
+  // Shared with the store's callback, which may outlive this call by a moment.
+  struct Waiter {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool finished{false};
+  };
+  auto waiter = std::make_shared<Waiter>();
+  auto subscription = store_->on_tasks_finished([waiter, task_uuid](const std::vector<std::string>& uuids) {
+    if (std::find(uuids.begin(), uuids.end(), task_uuid) == uuids.end()) return;
+    std::lock_guard lock(waiter->mutex);
+    waiter->finished = true;
+    waiter->cv.notify_all();
+  });
+  for (;;) {
+    TaskView task = get_task(task_uuid);
+    const TimePoint now = clock.now();
+    if (is_terminal(task.state) || now >= deadline) return task;
+    std::unique_lock lock(waiter->mutex);
+    clock.wait_until(waiter->cv, lock, std::min(deadline, now + poll_interval), [&] { return waiter->finished; });
+  }
 }
 
 TaskPage Client::list_tasks(const TaskFilter& filter) { return store_->list_tasks(filter, options_.clock->now()); }
@@ -72,7 +105,7 @@ TaskPage Client::list_tasks(const TaskFilter& filter) { return store_->list_task
 TaskSnapshot Client::snapshot(const std::string& task_uuid) {
   check_uuid(task_uuid);
   auto snap = store_->find_task_with_steps(task_uuid, options_.clock->now());
-  if (!snap) throw NotFoundError("task", task_uuid, "list tasks with `tasker list`");
+  if (!snap) throw NotFoundError("task", task_uuid);
   return std::move(*snap);
 }
 

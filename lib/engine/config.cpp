@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -64,6 +65,20 @@ void check_url(const std::string& key, const std::string& source, const std::str
                                        url));
 }
 
+/// Every setting a configuration file may hold (docs/configuration.md).
+const std::vector<std::string> kKeys{"database_url",
+                                     "database.url",
+                                     "template_path",
+                                     "database.pool_size",
+                                     "database.busy_timeout_ms",
+                                     "log_level",
+                                     "worker.concurrency",
+                                     "worker.batch_size",
+                                     "worker.lease_ms",
+                                     "worker.jitter",
+                                     "event_system.mode",
+                                     "event_system.fallback_interval_ms"};
+
 /// Applies one mapping of settings (the file's top level or an environment section).
 class Section {
  public:
@@ -77,7 +92,8 @@ class Section {
       std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
       const YAML::Node& value = kv.second;
       if (key == "environments" && prefix.empty()) continue;  // applied separately
-      if (value.IsMap() && (key == "worker" || key == "event_system" || key == "database")) {
+      if (prefix.empty() && is_section(key)) {
+        if (!value.IsMap()) throw ConfigurationError(key, where(value), "must be a mapping of settings");
         apply(value, key);
         continue;
       }
@@ -92,8 +108,18 @@ class Section {
     return label_.empty() ? at : fmt::format("{} ({})", at, label_);
   }
 
+  static bool is_section(const std::string& key) {
+    return key == "worker" || key == "event_system" || key == "database";
+  }
+
   void set(const std::string& key, const YAML::Node& node) {
     std::string source = where(node);
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      std::string suggestion = closest_match(key, kKeys);
+      throw ConfigurationError(key, source,
+                               fmt::format("unknown setting{} (every setting is listed in docs/configuration.md)",
+                                           suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion)));
+    }
     if (!node.IsScalar()) throw ConfigurationError(key, source, "must be a single value");
     const std::string& v = node.Scalar();
     if (key == "database_url" || key == "database.url") {
@@ -119,8 +145,6 @@ class Section {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "event_system.fallback_interval_ms") {
       config_.worker.fallback_interval_ms = parse_number(key, source, v, 10, 3'600'000);
-    } else {
-      throw ConfigurationError(key, source, "unknown setting (see docs/configuration in the README)");
     }
   }
 
@@ -193,6 +217,14 @@ Config Config::load(const std::optional<std::filesystem::path>& file) {
   if (auto paths = env("TASKER_TEMPLATE_PATH")) config.template_paths = split_paths(*paths);
   if (auto level = env("TASKER_LOG_LEVEL")) config.log_level = *level;
   return config;
+}
+
+StoreOptions Config::store_options() const {
+  StoreOptions o;
+  o.pool_size = pool_size;
+  o.busy_timeout_ms = busy_timeout_ms;
+  o.listen = worker.event_mode != EventMode::polling_only;  // a polling worker needs no LISTEN connection
+  return o;
 }
 
 }  // namespace tasker

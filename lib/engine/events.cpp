@@ -1,5 +1,5 @@
 #include "tasker/events.hpp"
-#include "engine/log.hpp"
+#include "base/log.hpp"
 
 #include <algorithm>
 

@@ -7,7 +7,8 @@
 namespace tasker {
 
 StepContext::StepContext(std::string task_uuid, std::string step_name, json context, json initialization,
-                         json dependency_results, int attempt, TimePoint deadline, const Clock& clock)
+                         json dependency_results, int attempt, TimePoint deadline, const Clock& clock,
+                         StepControls controls)
     : task_uuid_(std::move(task_uuid)),
       step_name_(std::move(step_name)),
       context_(std::move(context)),
@@ -15,7 +16,8 @@ StepContext::StepContext(std::string task_uuid, std::string step_name, json cont
       dependency_results_(std::move(dependency_results)),
       attempt_(attempt),
       deadline_(deadline),
-      clock_(&clock) {}
+      clock_(&clock),
+      controls_(std::move(controls)) {}
 
 const json& StepContext::dependency_result(const std::string& step_name) const {
   if (!dependency_results_.is_object() || !dependency_results_.contains(step_name))
@@ -26,7 +28,7 @@ const json& StepContext::dependency_result(const std::string& step_name) const {
 }
 
 void StepContext::heartbeat() const {
-  if (heartbeat_) heartbeat_();
+  if (controls_.heartbeat) controls_.heartbeat();
 }
 
 void HandlerRegistry::add(std::string callable, StepHandler handler) {

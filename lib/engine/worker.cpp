@@ -2,22 +2,25 @@
 // and claim new steps in one transaction, renew leases, fail expired leases,
 // enforce timeouts); N handler threads only run handlers. Handler threads share
 // nothing with the coordinator but a queue, so a slow handler never delays
-// recording another step's result.
+// recording another step's result, and the store is reached from one thread:
+// a handler's heartbeat() only asks the coordinator to renew its lease.
 #include "tasker/worker.hpp"
-#include "engine/log.hpp"
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "base/log.hpp"
+#include "engine/job.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/loader.hpp"
 
 namespace tasker {
 
@@ -28,6 +31,7 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.lease = std::chrono::milliseconds{config.worker.lease_ms};
   o.event_mode = config.worker.event_mode;
   o.fallback_interval = std::chrono::milliseconds{config.worker.fallback_interval_ms};
+  o.jitter = config.worker.jitter;
   return o;
 }
 
@@ -45,68 +49,15 @@ void WorkerOptions::validate() const {
 
 namespace {
 
+using detail::Job;
 using std::chrono::milliseconds;
+using FlightKey = std::pair<std::int64_t, std::int64_t>;  // step id, claim token
 
 std::string default_worker_id() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
   return fmt::format("{}:{}:{}", host, getpid(), new_uuid().substr(0, 8));
 }
-
-std::string type_name(const std::exception& e) {
-  int status = 0;
-  const char* mangled = typeid(e).name();
-  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-  return status == 0 && demangled ? demangled.get() : mangled;
-}
-
-/// A claimed step on its way through a handler thread.
-struct Job {
-  ClaimedStep step;
-  TimePoint deadline;
-  std::shared_ptr<std::atomic<bool>> cancelled;
-  std::shared_ptr<const HandlerRegistry> handlers;
-  std::shared_ptr<Store> store;
-  const Clock* clock;
-  milliseconds lease;
-
-  StepOutcome run() const {
-    StepOutcome out;
-    out.step_id = step.step_id;
-    out.claim_token = step.claim_token;
-    StepContext ctx(step.task_uuid, step.step_name, step.context, step.initialization, step.dependency_results,
-                    step.attempt, deadline, *clock);
-    ctx.set_cancellation_flag(cancelled);
-    ctx.set_heartbeat(
-        [store = store, id = step.step_id, token = step.claim_token, clock = clock, lease = lease, flag = cancelled] {
-          if (!store->renew_leases({{id, token}}, clock->now() + lease).empty()) flag->store(true);
-        });
-    auto fail = [&](std::string message, std::string type, bool retryable, json context) {
-      out.kind = StepOutcome::Kind::failure;
-      out.failure = {std::move(message), std::move(type), retryable, std::move(context)};
-    };
-    try {
-      out.result = handlers->resolve(step.callable)(ctx);
-      out.kind = StepOutcome::Kind::success;
-      (void)out.result.dump();  // a result that cannot be stored fails here, not in the batch
-    } catch (const PermanentError& e) {
-      fail(e.what(), e.error_type().empty() ? "permanent_error" : e.error_type(), false, e.context());
-    } catch (const RetryableError& e) {
-      fail(e.what(), e.error_type().empty() ? "retryable_error" : e.error_type(), true, e.context());
-      out.retry_after = e.retry_after();
-    } catch (const HandlerNotFoundError& e) {
-      fail(e.what(), "handler_not_found", true, json::object());
-    } catch (const json::exception& e) {
-      fail(fmt::format("the handler's result is not storable JSON: {}", e.what()), "invalid_result", false,
-           json::object());
-    } catch (const std::exception& e) {
-      fail(e.what(), type_name(e), true, json::object());
-    } catch (...) {
-      fail("the handler threw something that is not a std::exception", "unknown", true, json::object());
-    }
-    return out;
-  }
-};
 
 /// What handler threads and the coordinator share. Owned jointly, so a handler
 /// thread that outlives stop() (it ignored cancellation) never dangles.
@@ -116,6 +67,7 @@ struct Shared {
   std::condition_variable jobs_ready;
   std::deque<Job> jobs;
   std::vector<StepOutcome> outcomes;
+  std::vector<FlightKey> heartbeats;  ///< leases handlers asked to renew now
   bool work_signal{false};
   bool stop_requested{false};
   bool closing{false};
@@ -132,6 +84,13 @@ struct Shared {
     {
       std::lock_guard lock(mutex);
       work_signal = true;
+    }
+    wake.notify_one();
+  }
+  void request_heartbeat(FlightKey key) {
+    {
+      std::lock_guard lock(mutex);
+      heartbeats.push_back(key);
     }
     wake.notify_one();
   }
@@ -154,6 +113,43 @@ void handler_thread(const std::shared_ptr<Shared>& shared) {
   shared->wake.notify_all();
 }
 
+/// A claimed step while its handler runs.
+struct Flight {
+  TimePoint started;
+  TimePoint deadline;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+  bool decided{false};  ///< its outcome was already sent (timeout or release): the late one is dropped
+};
+
+/// What the coordinator carries from one round to the next.
+struct LoopState {
+  TimePoint next_heartbeat;
+  TimePoint next_reclaim;
+  TimePoint next_poll;
+  std::optional<TimePoint> due_at;         ///< the earliest retry the store knows of
+  std::optional<TimePoint> stop_deadline;  ///< stopping: when the grace for running handlers ends
+  bool more{true};                         ///< the last claim was full: claim again at once
+  std::vector<StepOutcome> unsent;         ///< outcomes whose transaction failed: sent again
+};
+
+/// What one round of the coordinator sees and does.
+struct Round {
+  TimePoint t;
+  std::vector<StepOutcome> batch;     ///< outcomes to record
+  std::vector<FlightKey> heartbeats;  ///< leases handlers asked to renew
+  bool signal{false};                 ///< the store said work may be available
+  bool stop{false};
+  int free{0};  ///< handler threads without a step, before this round's claim
+  bool claimed_nothing{false};
+};
+
+enum class Next { exit, round, sleep };
+
+/// Jitter unless configured otherwise: on, except in the `test` environment.
+bool resolve_jitter(const std::optional<bool>& configured) {
+  return configured.value_or(default_environment() != "test");
+}
+
 }  // namespace
 
 class Worker::Impl {
@@ -171,6 +167,7 @@ class Worker::Impl {
     if (options_.heartbeat_interval == milliseconds{0}) options_.heartbeat_interval = options_.lease / 3;
     if (options_.reclaim_interval <= milliseconds{0}) options_.reclaim_interval = options_.lease / 2;
     if (!options_.clock) options_.clock = &SystemClock::instance();
+    jitter_ = resolve_jitter(options_.jitter);
     filter_ = {handlers_->callables(), options_.namespaces, options_.task_uuids};
   }
 
@@ -181,7 +178,7 @@ class Worker::Impl {
     if (mode_ != Mode::idle) throw InvalidRequestError("this worker is already running");
     mode_ = Mode::background;
     start_handlers();
-    coordinator_ = std::thread([this] { guarded_loop(false); });
+    coordinator_ = std::thread([this] { guarded_loop(); });
     detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,
                        filter_.callables.size());
   }
@@ -233,6 +230,10 @@ class Worker::Impl {
     return stats_;
   }
   bool running() const {
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (shared_->stop_requested) return false;
+    }
     std::lock_guard lock(lifecycle_);
     return (mode_ == Mode::background || mode_ == Mode::foreground) && failure_.empty();
   }
@@ -243,14 +244,6 @@ class Worker::Impl {
 
  private:
   enum class Mode { idle, background, foreground, stopped };
-
-  struct Flight {
-    TimePoint started;
-    TimePoint deadline;
-    std::shared_ptr<std::atomic<bool>> cancelled;
-    bool decided{false};  ///< its outcome was already sent (timeout or release): the late one is dropped
-  };
-  using FlightKey = std::pair<std::int64_t, std::int64_t>;  // step id, claim token
 
   void start_handlers() {
     {
@@ -288,9 +281,9 @@ class Worker::Impl {
     threads_.clear();
   }
 
-  void guarded_loop(bool until_idle) {
+  void guarded_loop() {
     try {
-      loop(until_idle);
+      loop(false);
     } catch (const std::exception& e) {
       detail::log().error("worker {} stopped on an unexpected error: {}", options_.worker_id, e.what());
       std::lock_guard lock(lifecycle_);
@@ -299,121 +292,119 @@ class Worker::Impl {
   }
 
   TimePoint now() const { return options_.clock->now(); }
+  bool polling() const { return options_.event_mode != EventMode::event_driven; }
 
-  void record(const ExchangeResult& r) {
-    std::lock_guard lock(stats_mutex_);
-    stats_.transactions += 1;
-    stats_.claimed += r.claimed.size();
-    stats_.discarded += r.discarded.size();
-    stats_.reclaimed += r.reclaimed;
-  }
+  // -------------------------------------------------------------------------
+  // The coordinator's loop: gather what arrived, record it and claim in one
+  // transaction, renew leases, then sleep until something happens.
 
   void loop(bool until_idle) {
-    const bool polling = options_.event_mode != EventMode::event_driven;
-    TimePoint t = now();
-    TimePoint next_heartbeat = t + options_.heartbeat_interval;
-    TimePoint next_reclaim = t;
-    TimePoint next_poll = t;
-    std::optional<TimePoint> due_at;
-    std::optional<TimePoint> stop_deadline;
-    bool more = true;                 // claim at once on start
-    std::vector<StepOutcome> unsent;  // outcomes whose transaction failed: sent again
-
+    const TimePoint start = now();
+    LoopState st{start + options_.heartbeat_interval, start, start, std::nullopt, std::nullopt, true, {}};
     for (;;) {
-      std::vector<StepOutcome> arrived;
-      bool signal = false, stop = false;
-      {
-        std::lock_guard lock(shared_->mutex);
-        arrived.swap(shared_->outcomes);
-        signal = std::exchange(shared_->work_signal, false);
-        stop = shared_->stop_requested;
-      }
-      t = now();
-      std::vector<StepOutcome> batch = std::move(unsent);
-      unsent.clear();
-      for (auto& o : arrived) {
-        auto it = in_flight_.find({o.step_id, o.claim_token});
-        bool decided = it != in_flight_.end() && it->second.decided;
-        if (it != in_flight_.end()) in_flight_.erase(it);
-        if (decided) continue;  // timed out or released earlier; this late result is not recorded
-        count_outcome(o);
-        batch.push_back(std::move(o));
-      }
-      enforce_deadlines(t, batch);
-      if (stop && !stop_deadline) stop_deadline = t + options_.stop_grace;
-      if (stop && t >= *stop_deadline) release_all(batch);
-
-      const int free = options_.concurrency - static_cast<int>(in_flight_.size());
-      const bool due = due_at && t >= *due_at;
-      const bool reclaim = !stop && t >= next_reclaim;
-      // A reclaim pass also claims: the steps it fails as worker_lost become
-      // waiting_for_retry without any NOTIFY, so in event_driven mode nobody
-      // else would look for them. It also makes the pass a slow safety-net
-      // poll (every reclaim_interval) for retries another process scheduled.
-      const bool want_claim =
-          !stop && free > 0 && (more || signal || !batch.empty() || (polling && t >= next_poll) || due || reclaim);
-      bool claimed_nothing = false;
-      if (!batch.empty() || want_claim || reclaim) {
-        ClaimRequest req{options_.worker_id, filter_, want_claim ? std::min(free, options_.batch_size) : 0,
-                         options_.lease, reclaim};
-        try {
-          ExchangeResult r = store_->exchange(batch, (want_claim || reclaim) ? &req : nullptr, t);
-          publish(r);
-          if (reclaim) next_reclaim = t + options_.reclaim_interval;
-          if (want_claim) {
-            next_poll = t + options_.fallback_interval;
-            more = static_cast<int>(r.claimed.size()) == req.limit;
-            claimed_nothing = r.claimed.empty();
-            if (claimed_nothing) due_at = store_->next_due(filter_);
-          }
-          dispatch(r.claimed);
-        } catch (const StorageError& e) {
-          // Results are kept and sent again: fencing makes a repeat harmless
-          // even when the failed commit was in doubt. A result the database
-          // refuses (not a transient error) must not hold back the others.
-          detail::log().warn("worker {}: database error, retrying: {}", options_.worker_id, e.what());
-          if (!e.retryable() && !dynamic_cast<const StorageInDoubtError*>(&e) && !batch.empty())
-            batch = record_one_by_one(std::move(batch), t);
-          unsent = std::move(batch);
-          more = false;
-          std::unique_lock lock(shared_->mutex);
-          shared_->wake.wait_for(lock, milliseconds{200}, [&] { return shared_->stop_requested && !stop; });
-          continue;
-        }
-      } else if (!stop && free > 0) {
-        claimed_nothing = true;
-      }
-
-      renew_leases_if_due(t, next_heartbeat);
-
-      if (stop && in_flight_.empty() && unsent.empty()) {
-        std::lock_guard lock(shared_->mutex);
-        if (shared_->outcomes.empty()) break;
+      Round r = begin_round(st);
+      if (!exchange(st, r)) {
+        pause_after_error(r);
         continue;
       }
-      if (until_idle && in_flight_.empty() && unsent.empty() && claimed_nothing && !more) {
-        std::lock_guard lock(shared_->mutex);
-        if (shared_->outcomes.empty() && !due_at) break;  // nothing running, nothing claimable, no retry scheduled
+      renew_leases(st, r);
+      switch (next_step(st, r, until_idle)) {
+        case Next::exit: return;
+        case Next::round: continue;
+        case Next::sleep: sleep(st, r); break;
       }
-
-      // Sleep until something happens: a result, a notification, or the next timer.
-      TimePoint wake_at = t + (polling ? options_.fallback_interval : milliseconds{3'600'000});
-      if (!in_flight_.empty() && options_.heartbeat_interval > milliseconds{0})
-        wake_at = std::min(wake_at, next_heartbeat);
-      if (!stop) wake_at = std::min(wake_at, next_reclaim);
-      for (const auto& [key, f] : in_flight_)
-        if (!f.decided) wake_at = std::min(wake_at, f.deadline);
-      if (due_at) wake_at = std::min(wake_at, *due_at);
-      if (stop_deadline) wake_at = std::min(wake_at, *stop_deadline);
-      if (more && !stop && free > 0) continue;
-      std::unique_lock lock(shared_->mutex);
-      auto wait = std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(wake_at - now()));
-      // A clock moved by hand (tests) does not wake anyone: look at it often.
-      if (options_.clock != &SystemClock::instance()) wait = std::min(wait, milliseconds{10});
-      shared_->wake.wait_for(lock, wait, [&] {
-        return !shared_->outcomes.empty() || shared_->work_signal || shared_->stop_requested != stop;
-      });
     }
+  }
+
+  /// Take what arrived (outcomes, heartbeat requests, signals); fail steps
+  /// past their deadline; when stopping and out of grace, hand the rest back.
+  Round begin_round(LoopState& st) {
+    Round r;
+    std::vector<StepOutcome> arrived;
+    {
+      std::lock_guard lock(shared_->mutex);
+      arrived.swap(shared_->outcomes);
+      r.heartbeats.swap(shared_->heartbeats);
+      r.signal = std::exchange(shared_->work_signal, false);
+      r.stop = shared_->stop_requested;
+    }
+    r.t = now();
+    r.batch = std::move(st.unsent);
+    st.unsent.clear();
+    for (auto& o : arrived) {
+      auto it = in_flight_.find({o.step_id, o.claim_token});
+      const bool decided = it != in_flight_.end() && it->second.decided;
+      if (it != in_flight_.end()) in_flight_.erase(it);
+      if (decided) {  // timed out or released earlier: this late result is not recorded
+        count_discarded(1);
+        continue;
+      }
+      count_outcome(o);
+      r.batch.push_back(std::move(o));
+    }
+    enforce_deadlines(r.t, r.batch);
+    if (r.stop && !st.stop_deadline) st.stop_deadline = r.t + options_.stop_grace;
+    if (r.stop && r.t >= *st.stop_deadline) release_all(r.batch);
+    r.free = options_.concurrency - static_cast<int>(in_flight_.size());
+    return r;
+  }
+
+  /// Record the round's outcomes and, when due, reclaim expired leases and
+  /// claim new steps, in one transaction. False when the database failed:
+  /// the outcomes are kept to be sent again (fencing makes a repeat harmless,
+  /// even when the failed commit was in doubt).
+  bool exchange(LoopState& st, Round& r) {
+    const bool due = st.due_at && r.t >= *st.due_at;
+    const bool reclaim = !r.stop && r.t >= st.next_reclaim;
+    // A reclaim pass also claims: the steps it fails as worker_lost become
+    // waiting_for_retry without any NOTIFY, so in event_driven mode nobody
+    // else would look for them. It also makes the pass a slow safety-net
+    // poll (every reclaim_interval) for retries another process scheduled.
+    const bool want_claim =
+        !r.stop && r.free > 0 &&
+        (st.more || r.signal || !r.batch.empty() || (polling() && r.t >= st.next_poll) || due || reclaim);
+    if (r.batch.empty() && !want_claim && !reclaim) {
+      r.claimed_nothing = !r.stop && r.free > 0;
+      return true;
+    }
+    for (auto& o : r.batch)
+      if (jitter_ && o.kind == StepOutcome::Kind::failure && !o.jitter_unit) o.jitter_unit = random_jitter_unit();
+    ClaimRequest req{options_.worker_id, filter_, want_claim ? std::min(r.free, options_.batch_size) : 0,
+                     options_.lease,     reclaim, jitter_};
+    try {
+      ExchangeResult res = store_->exchange(r.batch, (want_claim || reclaim) ? &req : nullptr, r.t);
+      publish(res);
+      if (reclaim) st.next_reclaim = r.t + options_.reclaim_interval;
+      if (want_claim) {
+        st.next_poll = r.t + options_.fallback_interval;
+        st.more = static_cast<int>(res.claimed.size()) == req.limit;
+        r.claimed_nothing = res.claimed.empty();
+        if (r.claimed_nothing) st.due_at = store_->next_due(filter_);
+      }
+      dispatch(res.claimed);
+      return true;
+    } catch (const TransientStorageError& e) {
+      keep_unsent(st, r, e);
+    } catch (const StorageInDoubtError& e) {
+      keep_unsent(st, r, e);
+    } catch (const StorageError& e) {
+      // A result the database refuses must not hold back the others.
+      r.batch = record_one_by_one(std::move(r.batch), r.t);
+      keep_unsent(st, r, e);
+    }
+    return false;
+  }
+
+  void keep_unsent(LoopState& st, Round& r, const StorageError& e) {
+    detail::log().warn("worker {}: database error, retrying: {}", options_.worker_id, e.what());
+    st.unsent = std::move(r.batch);
+    st.more = false;
+  }
+
+  void pause_after_error(const Round& r) {
+    std::unique_lock lock(shared_->mutex);
+    options_.clock->wait_until(shared_->wake, lock, now() + milliseconds{200},
+                               [&] { return shared_->stop_requested && !r.stop; });
   }
 
   /// Record outcomes singly; one the database rejects becomes a permanent
@@ -424,8 +415,12 @@ class Worker::Impl {
     for (auto& o : batch) {
       try {
         publish(store_->exchange({o}, nullptr, t));
+      } catch (const TransientStorageError&) {
+        unsent.push_back(std::move(o));
+      } catch (const StorageInDoubtError&) {
+        unsent.push_back(std::move(o));
       } catch (const StorageError& e) {
-        if (e.retryable() || dynamic_cast<const StorageInDoubtError*>(&e) || o.kind != StepOutcome::Kind::success) {
+        if (o.kind != StepOutcome::Kind::success) {
           unsent.push_back(std::move(o));
           continue;
         }
@@ -444,14 +439,81 @@ class Worker::Impl {
     return unsent;
   }
 
+  /// Renew the leases of running steps every heartbeat_interval, and those
+  /// handlers asked for now. A lease found lost cancels its handler (its
+  /// result will be fenced out).
+  void renew_leases(LoopState& st, const Round& r) {
+    const bool periodic = options_.heartbeat_interval > milliseconds{0} && r.t >= st.next_heartbeat;
+    if (periodic) st.next_heartbeat = r.t + options_.heartbeat_interval;
+    std::vector<LeaseRef> leases;
+    for (const auto& [key, f] : in_flight_) {
+      const bool asked = std::find(r.heartbeats.begin(), r.heartbeats.end(), key) != r.heartbeats.end();
+      if (!f.decided && (periodic || asked)) leases.push_back({key.first, key.second});
+    }
+    if (leases.empty()) return;
+    try {
+      std::vector<std::int64_t> lost = store_->renew_leases(leases, r.t + options_.lease);
+      for (auto id : lost)
+        for (auto& [key, f] : in_flight_)
+          if (key.first == id) f.cancelled->store(true);
+    } catch (const StorageError& e) {
+      detail::log().warn("worker {}: could not renew leases: {}", options_.worker_id, e.what());
+    }
+  }
+
+  /// After a round: leave the loop, go round again at once, or sleep.
+  Next next_step(const LoopState& st, const Round& r, bool until_idle) {
+    const bool settled = in_flight_.empty() && st.unsent.empty();
+    if (r.stop && settled) {
+      std::lock_guard lock(shared_->mutex);
+      return shared_->outcomes.empty() ? Next::exit : Next::round;
+    }
+    if (until_idle && settled && r.claimed_nothing && !st.more) {
+      std::lock_guard lock(shared_->mutex);
+      // Nothing running, nothing claimable, no retry scheduled.
+      if (shared_->outcomes.empty() && !st.due_at) return Next::exit;
+    }
+    return st.more && !r.stop && r.free > 0 ? Next::round : Next::sleep;
+  }
+
+  /// Sleep until a result, a notification, a heartbeat request, a stop, or the next timer.
+  void sleep(const LoopState& st, const Round& r) {
+    TimePoint wake_at = r.t + (polling() ? options_.fallback_interval : milliseconds{3'600'000});
+    if (!in_flight_.empty() && options_.heartbeat_interval > milliseconds{0})
+      wake_at = std::min(wake_at, st.next_heartbeat);
+    if (!r.stop) wake_at = std::min(wake_at, st.next_reclaim);
+    for (const auto& [key, f] : in_flight_)
+      if (!f.decided) wake_at = std::min(wake_at, f.deadline);
+    if (st.due_at) wake_at = std::min(wake_at, *st.due_at);
+    if (st.stop_deadline) wake_at = std::min(wake_at, *st.stop_deadline);
+    std::unique_lock lock(shared_->mutex);
+    options_.clock->wait_until(shared_->wake, lock, wake_at, [&] {
+      return !shared_->outcomes.empty() || shared_->work_signal || shared_->stop_requested != r.stop ||
+             !shared_->heartbeats.empty();
+    });
+  }
+
+  // -------------------------------------------------------------------------
+
   void publish(const ExchangeResult& r) {
-    record(r);
+    {
+      std::lock_guard lock(stats_mutex_);
+      stats_.transactions += 1;
+      stats_.claimed += r.claimed.size();
+      stats_.discarded += r.discarded.size();
+      stats_.reclaimed += r.reclaimed;
+    }
     if (events_) events_->publish(r.events);
   }
 
   void count_outcome(const StepOutcome& o) {
     std::lock_guard lock(stats_mutex_);
     (o.kind == StepOutcome::Kind::success ? stats_.succeeded : stats_.failed) += 1;
+  }
+
+  void count_discarded(std::uint64_t n) {
+    std::lock_guard lock(stats_mutex_);
+    stats_.discarded += n;
   }
 
   void dispatch(std::vector<ClaimedStep>& claimed) {
@@ -461,9 +523,12 @@ class Worker::Impl {
       for (auto& step : claimed) {
         TimePoint deadline = step.claimed_at + std::chrono::seconds{step.timeout_seconds};
         auto flag = std::make_shared<std::atomic<bool>>(false);
-        in_flight_[{step.step_id, step.claim_token}] = Flight{step.claimed_at, deadline, flag, false};
-        shared_->jobs.push_back(
-            Job{std::move(step), deadline, flag, handlers_, store_, options_.clock, options_.lease});
+        FlightKey key{step.step_id, step.claim_token};
+        in_flight_[key] = Flight{step.claimed_at, deadline, flag, false};
+        auto heartbeat = [weak = std::weak_ptr<Shared>(shared_), key] {
+          if (auto s = weak.lock()) s->request_heartbeat(key);
+        };
+        shared_->jobs.push_back(Job{std::move(step), deadline, flag, std::move(heartbeat), handlers_, options_.clock});
       }
     }
     // One thread per job: notify_all woke every idle handler thread for each
@@ -477,9 +542,7 @@ class Worker::Impl {
     for (auto& [key, f] : in_flight_) {
       if (f.decided || t < f.deadline) continue;
       StepOutcome o = decide(key, f, StepOutcome::Kind::failure);
-      o.failure = {fmt::format("the step did not finish within its timeout_seconds ({} s); raise timeout_seconds in "
-                               "the template or make the handler finish sooner (it can check ctx.deadline())",
-                               std::chrono::duration_cast<std::chrono::seconds>(f.deadline - f.started).count()),
+      o.failure = {detail::timeout_message(std::chrono::duration_cast<std::chrono::seconds>(f.deadline - f.started)),
                    "timeout", true, json::object()};
       count_outcome(o);
       batch.push_back(std::move(o));
@@ -506,28 +569,12 @@ class Worker::Impl {
     std::erase_if(in_flight_, [](const auto& entry) { return entry.second.decided; });
   }
 
-  void renew_leases_if_due(TimePoint t, TimePoint& next_heartbeat) {
-    if (options_.heartbeat_interval <= milliseconds{0} || t < next_heartbeat) return;
-    next_heartbeat = t + options_.heartbeat_interval;
-    std::vector<LeaseRef> leases;
-    for (const auto& [key, f] : in_flight_)
-      if (!f.decided) leases.push_back({key.first, key.second});
-    if (leases.empty()) return;
-    try {
-      std::vector<std::int64_t> lost = store_->renew_leases(leases, t + options_.lease);
-      for (auto id : lost)
-        for (auto& [key, f] : in_flight_)
-          if (key.first == id) f.cancelled->store(true);  // its result will be fenced out
-    } catch (const StorageError& e) {
-      detail::log().warn("worker {}: could not renew leases: {}", options_.worker_id, e.what());
-    }
-  }
-
   std::shared_ptr<Store> store_;
   std::shared_ptr<const HandlerRegistry> handlers_;
   WorkerOptions options_;
   std::shared_ptr<EventBus> events_;
   WorkFilter filter_;
+  bool jitter_{true};
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::shared_ptr<void> subscription_;

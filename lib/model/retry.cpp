@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 namespace tasker {
@@ -57,6 +58,11 @@ RetryDecision decide_after_failure(const RetryPolicy& policy, int attempts, bool
   auto delay = policy.delay_before_retry(attempts);  // retry number n == attempts so far
   if (jitter_unit) delay = apply_jitter(delay, *jitter_unit);
   return {true, delay};
+}
+
+double random_jitter_unit() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 }  // namespace tasker

@@ -123,7 +123,7 @@ const TaskTemplate& TemplateSet::get(std::string_view namespace_name, std::strin
     hint = fmt::format("loaded versions of {}/{}: latest is {}", namespace_name, name,
                        find(namespace_name, name)->version);
   else
-    hint = fmt::format("{} templates are loaded; list them with `tasker templates`", count_);
+    hint = fmt::format("{} templates are loaded (TemplateSet::all lists them)", count_);
   throw NotFoundError("template", id, hint);
 }
 

@@ -55,12 +55,11 @@ WorkerOptions HarnessOptions::test_worker_options() {
   o.lease = std::chrono::seconds{5};
   o.fallback_interval = std::chrono::milliseconds{20};
   o.stop_grace = std::chrono::seconds{5};
+  o.jitter = false;  // retry delays as the template says, so tests can check them
   return o;
 }
 
 Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
-  StoreOptions store_options;
-  store_options.jitter = options_.jitter;
   const std::string id = new_uuid();
   if (options_.backend == Backend::sqlite) {
     sqlite_file_ = std::filesystem::temp_directory_path() / fmt::format("tasker-harness-{}.db", id);
@@ -75,7 +74,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
     url_ =
         options_.postgres_url + (options_.postgres_url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
   }
-  store_ = open_store(url_, store_options);
+  store_ = open_store(url_);
   templates_ = std::make_shared<TemplateSet>(options_.template_paths.empty()
                                                  ? TemplateSet{}
                                                  : TemplateSet::load(options_.template_paths, {options_.environment}));
@@ -92,11 +91,20 @@ Harness::~Harness() {
   }
 }
 
+void Harness::register_handler(const std::string& callable, StepHandler cpp) {
+  handlers_->add(callable, std::move(cpp));
+}
+
 void Harness::register_handler(const std::string& callable, StepHandler cpp, std::vector<std::string> command) {
   if (options_.handler_kind == HandlerKind::cpp) {
     handlers_->add(callable, std::move(cpp));
     return;
   }
+  if (command.empty())
+    throw InvalidRequestError(
+        fmt::format("the harness runs command handlers, but `{}` has no command: give its argv, or register it with "
+                    "register_handler(callable, handler) to run the C++ handler whatever the handler kind",
+                    callable));
   CommandSpec spec;
   spec.argv = std::move(command);
   handlers_->add(callable, make_command_handler(std::move(spec)));
@@ -122,6 +130,7 @@ Worker& Harness::worker() {
 
 std::unique_ptr<Worker> Harness::make_worker(WorkerOptions options) {
   if (!options.clock) options.clock = options_.clock;
+  if (!options.jitter) options.jitter = options_.worker.jitter;
   return std::make_unique<Worker>(store_, handlers_, std::move(options), events_);
 }
 

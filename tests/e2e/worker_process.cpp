@@ -40,9 +40,7 @@ int main(int argc, char** argv) {
       registry->add(callable, tasker::make_command_handler(std::move(spec)));
     }
   });
-  tasker::StoreOptions store_options;
-  store_options.jitter = false;
-  auto store = tasker::open_store(url, store_options);
+  auto store = tasker::open_store(url);
   tasker::WorkerOptions options = tasker::testing::HarnessOptions::test_worker_options();
   options.worker_id = id;
   options.lease = std::chrono::milliseconds{lease_ms};

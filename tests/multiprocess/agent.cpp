@@ -126,10 +126,10 @@ int run_worker(const std::map<std::string, std::string>& flags) {
   });
 
   tasker::StoreOptions store_options;
-  store_options.jitter = false;
   // A polling-only worker has no use for notifications: no LISTEN connection.
   store_options.listen = options.event_mode != tasker::EventMode::polling_only;
   auto store = tasker::open_store(need(flags, "db"), store_options);
+  options.jitter = false;
   tasker::Worker worker(store, registry, options);
   worker.start();
   std::cout << "ready " << worker.id() << std::endl;

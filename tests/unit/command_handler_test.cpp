@@ -14,9 +14,10 @@ using namespace tasker;
 using std::chrono::milliseconds;
 
 namespace {
-StepContext context(milliseconds timeout = milliseconds{10'000}) {
+StepContext context(milliseconds timeout = milliseconds{10'000}, StepControls controls = {}) {
   return StepContext("11111111-2222-4333-8444-555555555555", "step_a", {{"n", 21}}, {{"mode", "double"}},
-                     {{"parent", 1}}, 1, SystemClock::instance().now() + timeout, SystemClock::instance());
+                     {{"parent", 1}}, 1, SystemClock::instance().now() + timeout, SystemClock::instance(),
+                     std::move(controls));
 }
 
 json run_sh(const std::string& script, StepContext ctx = context()) {
@@ -93,9 +94,8 @@ TEST_CASE("command handler: a timeout kills the whole process group") {
 }
 
 TEST_CASE("command handler: cancellation stops the command") {
-  StepContext ctx = context();
   auto flag = std::make_shared<std::atomic<bool>>(false);
-  ctx.set_cancellation_flag(flag);
+  StepContext ctx = context(milliseconds{10'000}, StepControls{flag, {}});
   std::thread canceller([flag] {
     std::this_thread::sleep_for(milliseconds{100});
     flag->store(true);

@@ -25,7 +25,8 @@ TEST_CASE("errors: one hierarchy, catchable as tasker::Error") {
   CHECK(thrown(ConfigurationError("k", "s", "p")));
   CHECK(thrown(HandlerNotFoundError("c")));
   CHECK(thrown(InvalidRequestError("x")));
-  CHECK(thrown(StorageError("x", true)));
+  CHECK(thrown(StorageError("x")));
+  CHECK(thrown(TransientStorageError("x")));
   CHECK(thrown(StorageInDoubtError("x")));
   CHECK(thrown(TemplateError({})));
 }
@@ -54,8 +55,11 @@ TEST_CASE("errors: messages say what, where and how to act") {
   NotFoundError missing("task", "t-1", "list tasks with `tasker list`");
   CHECK(missing.kind() == "task");
   CHECK(contains(missing.what(), "tasker list"));
-  CHECK(StorageError("busy", true).retryable());
-  CHECK_FALSE(StorageInDoubtError("commit lost").retryable());
+  // Whether an operation may be repeated is told by the type alone.
+  auto repeatable = [](const StorageError& e) { return dynamic_cast<const TransientStorageError*>(&e) != nullptr; };
+  CHECK(repeatable(TransientStorageError("busy")));
+  CHECK_FALSE(repeatable(StorageInDoubtError("commit lost")));
+  CHECK_FALSE(repeatable(StorageError("schema too new")));
   Diagnostic d;
   d.location = {"t.yaml", 3, 7};
   d.key = "steps";

@@ -39,20 +39,23 @@ TEST_CASE("registry: a name can be registered once, and must be non-empty with a
 }
 
 TEST_CASE("step context: dependency results by name, missing ones fail permanently, cancellation is shared") {
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  int beats = 0;
   StepContext ctx("task-1", "ship", {{"order", 7}}, {{"carrier", "ups"}}, {{"pay", {{"id", "p1"}}}}, 2,
-                  TimePoint{std::chrono::milliseconds{5000}}, SystemClock::instance());
+                  TimePoint{std::chrono::milliseconds{5000}}, SystemClock::instance(),
+                  StepControls{flag, [&] { ++beats; }});
   CHECK(ctx.context()["order"] == 7);
   CHECK(ctx.initialization()["carrier"] == "ups");
   CHECK(ctx.dependency_result("pay")["id"] == "p1");
   CHECK(ctx.attempt() == 2);
   CHECK_THROWS_AS((void)ctx.dependency_result("reserve"), PermanentError);
-  auto flag = std::make_shared<std::atomic<bool>>(false);
-  ctx.set_cancellation_flag(flag);
   CHECK_FALSE(ctx.cancelled());
   flag->store(true);
   CHECK(ctx.cancelled());
-  int beats = 0;
-  ctx.set_heartbeat([&] { ++beats; });
   ctx.heartbeat();
   CHECK(beats == 1);
+  StepContext plain("task-1", "ship", json::object(), json::object(), json::object(), 1,
+                    TimePoint{std::chrono::milliseconds{5000}}, SystemClock::instance());
+  CHECK_FALSE(plain.cancelled());  // no controls: never cancelled, heartbeat does nothing
+  plain.heartbeat();
 }

@@ -18,7 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "engine/log.hpp"
+#include "base/log.hpp"
 #include "storage/backends.hpp"
 #include "tasker/errors.hpp"
 
@@ -287,8 +287,8 @@ std::unique_ptr<pqxx::connection> open_connection(const Target& target) {
                            ? "create the database (createdb) or correct its name in the database URL"
                            : "check that the server is running and accepts TCP connections on that host and port, "
                              "and that the database URL (TASKER_DATABASE_URL) names the right server";
-    throw StorageError(fmt::format("cannot connect to PostgreSQL at {}: {}; {}", target.where, msg, hint),
-                       !auth && !missing);
+    sql::throw_storage_error(fmt::format("cannot connect to PostgreSQL at {}: {}; {}", target.where, msg, hint),
+                             !auth && !missing);
   }
 }
 
@@ -341,7 +341,7 @@ class PostgresConnection final : public sql::Connection {
   }
 
   void commit() override {
-    if (!work_) throw StorageError("internal: commit() without a PostgreSQL transaction", false);
+    if (!work_) throw StorageError("internal: commit() without a PostgreSQL transaction");
     try {
       work_->commit();
       work_.reset();
@@ -456,10 +456,9 @@ class PostgresConnection final : public sql::Connection {
         return std::make_exception_ptr(
             in_doubt(fmt::format("the connection broke while committing ({})", one_line(e.what()))));
       return std::make_exception_ptr(
-          StorageError(fmt::format("{}: the connection broke ({}) during `{}`; the transaction did not commit and "
-                                   "is retried on a new connection",
-                                   where, one_line(e.what()), first_line(sql)),
-                       true));
+          TransientStorageError(fmt::format("{}: the connection broke ({}) during `{}`; the transaction did not "
+                                            "commit and is retried on a new connection",
+                                            where, one_line(e.what()), first_line(sql))));
     };
     try {
       throw;
@@ -471,9 +470,9 @@ class PostgresConnection final : public sql::Connection {
     } catch (const pqxx::transaction_rollback& e) {
       // 40xxx: serialization failure, deadlock (libpqxx 6 gives these no sqlstate()).
       check_open();
-      throw StorageError(fmt::format("{}: {} (the transaction was rolled back and is retried) in `{}`", where,
-                                     server_message(e.what()), first_line(sql)),
-                         !committing || healthy_);
+      sql::throw_storage_error(fmt::format("{}: {} (the transaction was rolled back and is retried) in `{}`", where,
+                                           server_message(e.what()), first_line(sql)),
+                               !committing || healthy_);
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
       if (fatal_state(state)) healthy_ = false;
@@ -481,7 +480,7 @@ class PostgresConnection final : public sql::Connection {
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
       if (committing && !healthy_)
         throw in_doubt(fmt::format("the connection broke while committing ({})", server_message(e.what())));
-      throw StorageError(
+      sql::throw_storage_error(
           fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
                       state.empty() ? "" : " (SQLSTATE " + state + ")", first_line(sql), retry ? "; retried" : ""),
           retry);
@@ -490,13 +489,13 @@ class PostgresConnection final : public sql::Connection {
     } catch (const std::exception& e) {
       check_open();
       if (committing && !healthy_) throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
-      throw StorageError(fmt::format("{}: {} in `{}`", where, one_line(e.what()), first_line(sql)), !healthy_);
+      sql::throw_storage_error(fmt::format("{}: {} in `{}`", where, one_line(e.what()), first_line(sql)), !healthy_);
     }
   }
 
   template <typename Transaction>
   void start(bool read_only) {
-    if (work_) throw StorageError("internal: a PostgreSQL transaction began inside another", false);
+    if (work_) throw StorageError("internal: a PostgreSQL transaction began inside another");
     read_only_ = read_only;
     try {
       work_ = std::make_unique<Transaction>(*conn_);
@@ -568,19 +567,19 @@ sql::Dialect postgres_dialect() {
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& conn, const std::string& channel, const std::function<void()>& callback,
-           const OwnSessions& own)
+  Receiver(pqxx::connection_base& conn, const std::string& channel,
+           const std::function<void(const std::string&)>& callback, const OwnSessions& own)
       : pqxx::notification_receiver(conn, channel), callback_(callback), own_(own) {}
-  void operator()(const std::string&, int backend_pid) override {
+  void operator()(const std::string& payload, int backend_pid) override {
     if (own_.contains(backend_pid)) {
       detail::log().trace("ignoring a NOTIFY from this store's own session {}", backend_pid);
       return;
     }
-    callback_();
+    callback_(payload);
   }
 
  private:
-  const std::function<void()>& callback_;
+  const std::function<void(const std::string&)>& callback_;
   const OwnSessions& own_;
 };
 
@@ -653,12 +652,12 @@ class PostgresBackend final : public sql::Backend {
     }
   }
 
-  void notify_in_transaction(sql::Connection& connection) override {
-    Param channel{channel_};
-    connection.query("SELECT pg_notify($1, '')", {&channel, 1});
+  void notify_in_transaction(sql::Connection& connection, const std::string& payload) override {
+    std::vector<Param> p{channel_, payload};
+    connection.query("SELECT pg_notify($1, $2)", p);
   }
 
-  void listen(std::function<void()> callback) override {
+  void listen(std::function<void(const std::string&)> callback) override {
     if (thread_.joinable()) return;
     callback_ = std::move(callback);
     stop_ = false;
@@ -708,7 +707,7 @@ class PostgresBackend final : public sql::Backend {
           backoff = std::chrono::milliseconds{100};
           reported = false;
           // Notifications sent while no connection listened are lost: look for work once.
-          safe_callback();
+          safe_callback("");
         } catch (const std::exception& e) {
           if (!reported) detail::log().warn("cannot LISTEN on {}: {}; retrying", target_.where, e.what());
           reported = true;
@@ -731,9 +730,9 @@ class PostgresBackend final : public sql::Backend {
     listener.reset();
   }
 
-  void safe_callback() {
+  void safe_callback(const std::string& payload) {
     try {
-      if (callback_) callback_();
+      if (callback_) callback_(payload);
     } catch (const std::exception& e) {
       detail::log().warn("a work-available callback threw: {}", e.what());
     }
@@ -746,7 +745,7 @@ class PostgresBackend final : public sql::Backend {
   std::string channel_;
   std::shared_ptr<OwnSessions> sessions_ = std::make_shared<OwnSessions>();
 
-  std::function<void()> callback_;
+  std::function<void(const std::string&)> callback_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable stopped_;

@@ -33,6 +33,10 @@ class Rows {
   [[nodiscard]] std::optional<std::int64_t> optional_integer(std::size_t row, std::size_t col) const;
 };
 
+/// Throws TransientStorageError when `transient` (the transaction certainly did
+/// not commit, so repeating it is safe), StorageError otherwise.
+[[noreturn]] void throw_storage_error(const std::string& message, bool transient);
+
 /// One database connection. Not thread-safe: the pool hands it to one thread at
 /// a time. Implementations throw tasker::StorageError (retryable when the
 /// transaction certainly did not commit: busy, deadlock, serialization failure,
@@ -96,12 +100,13 @@ class Backend {
   /// create the schema) and serialise concurrent migrators (advisory lock).
   virtual void lock_migrations(Connection& connection) = 0;
   virtual void unlock_migrations(Connection& connection) noexcept = 0;
-  /// Run inside a transaction that enqueued steps, so that other processes
-  /// wake once it commits (PostgreSQL: NOTIFY). Default: nothing.
-  virtual void notify_in_transaction(Connection& /*connection*/) {}
-  /// Start delivering cross-process notifications to `callback` (PostgreSQL:
-  /// LISTEN on a dedicated connection). Default: nothing to listen to.
-  virtual void listen(std::function<void()> /*callback*/) {}
+  /// Run inside a transaction so that other processes hear `payload` once it
+  /// commits (PostgreSQL: NOTIFY). An empty payload says "work is available";
+  /// the store defines the others (see wakeups.hpp). Default: nothing.
+  virtual void notify_in_transaction(Connection& /*connection*/, const std::string& /*payload*/) {}
+  /// Start delivering other processes' notifications (their payloads) to
+  /// `callback` (PostgreSQL: LISTEN on a dedicated connection). Default: nothing to listen to.
+  virtual void listen(std::function<void(const std::string& payload)> /*callback*/) {}
   /// Stop the listener; called before the backend is destroyed.
   virtual void stop_listening() noexcept {}
 };

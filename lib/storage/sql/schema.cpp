@@ -143,10 +143,10 @@ void migrate(Backend& backend, Connection& connection) {
   connection.execute_script(kMigrationsTable);
   const int known = migrations().back().version;
   if (int current = schema_version(connection); current > known)
-    throw StorageError(fmt::format("the database {} has schema version {}, newer than this tasker build knows ({}); "
-                                   "upgrade tasker before using this database",
-                                   backend.describe(), current, known),
-                       false);
+    throw StorageError(
+        fmt::format("the database {} has schema version {}, newer than this tasker build knows ({}); "
+                    "upgrade tasker before using this database",
+                    backend.describe(), current, known));
   for (const auto& m : migrations()) {
     connection.begin();
     try {

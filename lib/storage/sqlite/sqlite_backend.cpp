@@ -35,9 +35,9 @@ std::string translate_placeholders(const std::string& text) {
 [[noreturn]] void rethrow(const SQLite::Exception& e, const std::string& what) {
   int code = e.getErrorCode();
   bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
-  throw StorageError(fmt::format("SQLite: {}: {}{}", what, e.what(),
-                                 busy ? " (the database is locked by another writer; it is retried)" : ""),
-                     busy);
+  sql::throw_storage_error(fmt::format("SQLite: {}: {}{}", what, e.what(),
+                                       busy ? " (the database is locked by another writer; it is retried)" : ""),
+                           busy);
 }
 
 class SqliteConnection final : public sql::Connection {
@@ -112,10 +112,10 @@ class SqliteConnection final : public sql::Connection {
     try {
       return SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     } catch (const SQLite::Exception& e) {
-      throw StorageError(fmt::format("cannot open the SQLite database `{}`: {}; check that its folder exists and is "
-                                     "writable",
-                                     path, e.what()),
-                         false);
+      throw StorageError(
+          fmt::format("cannot open the SQLite database `{}`: {}; check that its folder exists and is "
+                      "writable",
+                      path, e.what()));
     }
   }
 
@@ -167,6 +167,7 @@ class SqliteBackend final : public sql::Backend {
 
   const sql::Dialect& dialect() const override { return dialect_; }
   std::string name() const override { return "sqlite"; }
+  // The path is absolute (open_store makes it so): messages name the very file.
   std::string describe() const override { return path_ == ":memory:" ? "sqlite::memory:" : "sqlite://" + path_; }
   std::unique_ptr<sql::Connection> connect() override {
     return std::make_unique<SqliteConnection>(path_, synchronous_, options_.busy_timeout_ms);

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "engine/log.hpp"
+#include "base/log.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/logging.hpp"
 

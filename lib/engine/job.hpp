@@ -1,0 +1,32 @@
+#pragma once
+// A claimed step on its way through a handler thread: running its handler and
+// turning what the handler returned or threw into the outcome the worker records.
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "tasker/clock.hpp"
+#include "tasker/handler.hpp"
+#include "tasker/store.hpp"
+
+namespace tasker::detail {
+
+struct Job {
+  ClaimedStep step;
+  TimePoint deadline;
+  std::shared_ptr<std::atomic<bool>> cancelled;  ///< set by the coordinator (timeout, lost lease, stop)
+  std::function<void()> heartbeat;               ///< asks the coordinator to renew this attempt's lease
+  std::shared_ptr<const HandlerRegistry> handlers;
+  const Clock* clock;
+
+  /// Run the handler (on a handler thread). Never throws: every failure
+  /// becomes a failure outcome with an error_type saying what kind.
+  [[nodiscard]] StepOutcome run() const;
+};
+
+/// The one message for an attempt that ran past its timeout_seconds, whichever
+/// part of the worker noticed first (the coordinator's deadline, or a command
+/// handler's own clock).
+[[nodiscard]] std::string timeout_message(std::chrono::seconds limit);
+
+}  // namespace tasker::detail

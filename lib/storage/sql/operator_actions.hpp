@@ -1,0 +1,31 @@
+#pragma once
+// Operator actions inside a write transaction whose task row is already
+// locked (sql_store.cpp's operate()): cancel a task, reset a failed step for
+// retry, resolve or complete a step manually. Each throws InvalidRequestError
+// when the current state does not allow it, saying why.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "storage/sql/changes.hpp"
+#include "tasker/json.hpp"
+#include "tasker/states.hpp"
+
+namespace tasker::detail::sql {
+
+/// The locked task an action applies to.
+struct LockedTask {
+  std::int64_t id;
+  std::string uuid;
+  TaskState state;
+};
+
+/// Cancel every unfinished step; the task becomes cancelled whatever its counters say.
+void cancel_task(WriteTx& tx, const LockedTask& task, const std::string& reason);
+/// A step in error gets a fresh set of attempts and is enqueued.
+void reset_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, const std::string& reason);
+/// `target` is resolved_manually (no result) or complete (with `result`); dependents proceed.
+void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, StepState target,
+                  const std::optional<json>& result, const std::string& reason);
+
+}  // namespace tasker::detail::sql

@@ -1,0 +1,109 @@
+#include "storage/sql/outcomes.hpp"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "base/log.hpp"
+#include "storage/sql/step_writes.hpp"
+#include "storage/sql/values.hpp"
+
+namespace tasker::detail::sql {
+
+namespace {
+
+/// A failed attempt: retried later, or the step fails.
+void record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, const std::string& reason_override,
+                    std::vector<StepUpdate>& updates) {
+  Changes& ch = tx.changes;
+  RetryDecision decision = decide_after_failure(s.retry, s.attempts, o.failure.retryable, o.retry_after, o.jitter_unit);
+  json error = failure_json(o.failure);
+  error["attempt"] = s.attempts;
+  const std::string reason = reason_override.empty() ? o.failure.error_type : reason_override;
+  if (decision.retry) {
+    std::int64_t at = ms(tx.now) + decision.delay.count();
+    updates.push_back({s.id, StepState::waiting_for_retry, std::nullopt, error, 0, at, std::nullopt});
+    ch.transition(s.task_id, s.id, "in_progress", "waiting_for_retry", s.worker_id, reason, s.attempts);
+    ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", true}});
+    ch.event(events::kStepRetryScheduled, s.task_id, s.name,
+             {{"attempt", s.attempts}, {"delay_ms", decision.delay.count()}, {"next_attempt_at", at}});
+    return;
+  }
+  updates.push_back({s.id, StepState::error, std::nullopt, error, 0, std::nullopt, ms(tx.now)});
+  ch.transition(s.task_id, s.id, "in_progress", "error", s.worker_id, reason, s.attempts);
+  ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", false}});
+  TaskDelta& delta = ch.tasks[s.task_id];
+  delta.failed += 1;
+  delta.active -= 1;
+}
+
+}  // namespace
+
+void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const std::string& reason,
+                    std::vector<std::int64_t>& discarded) {
+  Changes& ch = tx.changes;
+  std::vector<std::int64_t> ids;
+  ids.reserve(outcomes.size());
+  for (const auto& o : outcomes) ids.push_back(o.step_id);
+  std::unordered_map<std::int64_t, LockedStep> locked;
+  for (auto& s : lock_steps(tx, ids)) locked.emplace(s.id, std::move(s));
+
+  std::vector<StepUpdate> updates;
+  std::vector<std::int64_t> satisfied;
+  for (const auto& o : outcomes) {
+    auto it = locked.find(o.step_id);
+    if (it == locked.end() || it->second.state != StepState::in_progress || it->second.claim_token != o.claim_token) {
+      discarded.push_back(o.step_id);
+      continue;
+    }
+    LockedStep& s = it->second;
+    switch (o.kind) {
+      case StepOutcome::Kind::success: {
+        updates.push_back({s.id, StepState::complete, o.result, std::nullopt, 0, std::nullopt, ms(tx.now)});
+        ch.transition(s.task_id, s.id, "in_progress", "complete", s.worker_id, reason, s.attempts);
+        ch.event(events::kStepCompleted, s.task_id, s.name, {{"attempt", s.attempts}, {"result", o.result}});
+        TaskDelta& delta = ch.tasks[s.task_id];
+        delta.completed += 1;
+        delta.active -= 1;
+        satisfied.push_back(s.id);
+        break;
+      }
+      case StepOutcome::Kind::failure: record_failure(tx, s, o, reason, updates); break;
+      case StepOutcome::Kind::release:
+        updates.push_back({s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(tx.now), std::nullopt});
+        ch.transition(s.task_id, s.id, "in_progress", "enqueued", s.worker_id, "released unrun by a stopping worker",
+                      s.attempts - 1);
+        ch.event(events::kStepEnqueued, s.task_id, s.name, {{"reason", "released"}});
+        ch.enqueue(s.id);
+        break;
+    }
+    s.state = StepState::complete;  // no second outcome for the same claim within one batch
+  }
+  apply_updates(tx, updates);
+  advance_children(tx, satisfied);
+}
+
+std::size_t reclaim_expired(WriteTx& tx, bool jitter) {
+  constexpr std::int64_t kBatch = 100;
+  std::vector<Param> p{ms(tx.now), kBatch};
+  Rows r = tx.c.query(tx.sql.select_expired, p);
+  if (r.empty()) return 0;
+  std::vector<StepOutcome> outcomes;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    StepOutcome o;
+    o.step_id = r.integer(i, 0);
+    o.claim_token = r.integer(i, 1);
+    o.kind = StepOutcome::Kind::failure;
+    o.failure = {"the worker running this attempt stopped renewing its lease (presumed lost)", "worker_lost", true,
+                 json::object()};
+    if (jitter) o.jitter_unit = random_jitter_unit();
+    outcomes.push_back(std::move(o));
+  }
+  std::vector<std::int64_t> ignored;
+  apply_outcomes(tx, outcomes, fmt::format("lease expired; reclaimed by {}", tx.changes.worker_id), ignored);
+  const std::size_t reclaimed = outcomes.size() - ignored.size();
+  detail::log().info("worker {} reclaimed {} step(s) whose lease expired", tx.changes.worker_id, reclaimed);
+  return reclaimed;
+}
+
+}  // namespace tasker::detail::sql

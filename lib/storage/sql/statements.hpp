@@ -1,0 +1,36 @@
+#pragma once
+// The SQL text of every statement the store runs, built once per store from
+// the backend's dialect. Each text is prepared once per connection.
+#include <string>
+
+#include "storage/sql/connection.hpp"
+
+namespace tasker::detail::sql {
+
+/// The task columns task_from_row() reads, in its order.
+inline constexpr const char* kTaskColumns =
+    "id, uuid, namespace_name, name, version, state, context, initiator, source_system, reason, tags, priority, "
+    "correlation_id, idempotency_key, identity_hash, bypassed_steps, created_at, updated_at, completed_at, "
+    "total_steps";
+/// The step columns locked_from() reads, in its order.
+inline constexpr const char* kLockedStepColumns =
+    "id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, "
+    "name, worker_id";
+/// The step columns (and the task's uuid) step_from_row() reads, in its order.
+inline constexpr const char* kStepColumns =
+    "s.id, s.uuid, s.name, s.callable, s.state, s.dependencies, s.attempts, s.max_attempts, s.retryable, "
+    "s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds, s.results, s.error, s.worker_id, "
+    "s.created_at, s.last_attempted_at, s.completed_at, s.claimable_at, s.lease_expires_at, t.uuid";
+
+struct Statements {
+  std::string insert_task, task_by_identity, insert_steps, insert_edges, insert_transitions;
+  std::string lock_steps, update_steps, lock_children, advance_children, lock_tasks, update_tasks;
+  std::string select_expired, claim_update, claim_tasks, claim_dependency_results;
+  std::string renew_leases;
+  std::string task_by_uuid, step_counts, steps_of_task, transitions_of_task, transitions_of_step;
+  std::string task_id_by_uuid, step_by_name, unfinished_steps_of_task;
+};
+
+[[nodiscard]] Statements make_statements(const Dialect& d);
+
+}  // namespace tasker::detail::sql

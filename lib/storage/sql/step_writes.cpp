@@ -1,0 +1,66 @@
+#include "storage/sql/step_writes.hpp"
+
+#include <fmt/format.h>
+
+#include "storage/sql/values.hpp"
+#include "tasker/errors.hpp"
+
+namespace tasker::detail::sql {
+
+namespace {
+
+std::vector<LockedStep> locked_from(const Rows& r) {
+  std::vector<LockedStep> out;
+  out.reserve(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i)
+    out.push_back({r.integer(i, 0), r.integer(i, 1), r.integer(i, 2), step_state_from(r.text(i, 3)),
+                   static_cast<int>(r.integer(i, 4)), policy_from(r, i, 5), r.text(i, 10), r.text_or(i, 11, "")});
+  return out;
+}
+
+}  // namespace
+
+void apply_updates(WriteTx& tx, const std::vector<StepUpdate>& updates) {
+  if (updates.empty()) return;
+  json rows = json::array();
+  for (const auto& u : updates)
+    rows.push_back({u.id, std::string(to_string(u.state)), u.results ? 1 : 0,
+                    u.results ? json(u.results->dump()) : json(nullptr), u.error ? 1 : 0,
+                    u.error ? json(u.error->dump()) : json(nullptr), u.attempts_delta,
+                    u.claimable_at ? json(*u.claimable_at) : json(nullptr),
+                    u.completed_at ? json(*u.completed_at) : json(nullptr)});
+  std::vector<Param> p{rows.dump(), ms(tx.now)};
+  tx.c.query(tx.sql.update_steps, p);
+}
+
+std::vector<LockedStep> lock_steps(WriteTx& tx, const std::vector<std::int64_t>& ids) {
+  Param list{id_list(ids)};
+  return locked_from(tx.c.query(tx.sql.lock_steps, {&list, 1}));
+}
+
+LockedStep lock_step_by_name(WriteTx& tx, std::int64_t task_id, const std::string& task_uuid,
+                             const std::string& step_name) {
+  std::vector<Param> p{task_id, step_name};
+  auto steps = locked_from(tx.c.query(tx.sql.step_by_name, p));
+  if (steps.empty()) throw NotFoundError("step", step_name, fmt::format("task {} has no step with that name", task_uuid));
+  return steps.front();
+}
+
+void advance_children(WriteTx& tx, const std::vector<std::int64_t>& satisfied) {
+  if (satisfied.empty()) return;
+  Changes& ch = tx.changes;
+  Param list{id_list(satisfied)};
+  if (!tx.sql.lock_children.empty()) tx.c.query(tx.sql.lock_children, {&list, 1});
+  std::vector<Param> p{list, ms(tx.now)};
+  Rows r = tx.c.query(tx.sql.advance_children, p);
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    if (r.text(i, 3) != "enqueued" || r.integer(i, 4) != 0) continue;
+    std::int64_t task = r.integer(i, 1);
+    ch.transition(task, r.integer(i, 0), "pending", "enqueued", ch.worker_id, "dependencies complete", 0);
+    ch.event(events::kStepEnqueued, task, r.text(i, 2));
+    ch.tasks[task].active += 1;
+    ch.enqueue(r.integer(i, 0));
+  }
+}
+
+}  // namespace tasker::detail::sql

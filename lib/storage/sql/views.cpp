@@ -1,0 +1,162 @@
+#include "storage/sql/views.hpp"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "storage/sql/values.hpp"
+
+namespace tasker::detail::sql {
+
+namespace {
+
+std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& item : j) out.push_back(item.get<std::string>());
+  return out;
+}
+
+/// A row of kTaskColumns; counts are filled by fill_counts.
+TaskView task_from_row(const Rows& r, std::size_t i) {
+  TaskView v;
+  v.uuid = r.text(i, 1);
+  v.namespace_name = r.text(i, 2);
+  v.name = r.text(i, 3);
+  v.version = r.text(i, 4);
+  v.state = task_state_from(r.text(i, 5));
+  v.context = parse_json(r.rows[i][6]);
+  v.initiator = r.text_or(i, 7, "");
+  v.source_system = r.text_or(i, 8, "");
+  v.reason = r.text_or(i, 9, "");
+  v.tags = string_list(parse_json(r.rows[i][10]));
+  v.priority = static_cast<int>(r.integer(i, 11));
+  v.correlation_id = r.text_or(i, 12, "");
+  if (!r.is_null(i, 13)) v.idempotency_key = r.text(i, 13);
+  if (!r.is_null(i, 14)) v.identity_hash = r.text(i, 14);
+  v.bypassed_steps = string_list(parse_json(r.rows[i][15]));
+  v.created_at = from_epoch_ms(r.integer(i, 16));
+  v.updated_at = from_epoch_ms(r.integer(i, 17));
+  if (auto t = r.optional_integer(i, 18)) v.completed_at = from_epoch_ms(*t);
+  v.counts.total = static_cast<int>(r.integer(i, 19));
+  return v;
+}
+
+/// A row of kStepColumns.
+StepView step_from_row(const Rows& r, std::size_t i) {
+  StepView v;
+  v.step_uuid = r.text(i, 1);
+  v.name = r.text(i, 2);
+  v.callable = r.text(i, 3);
+  v.state = step_state_from(r.text(i, 4));
+  v.dependencies = string_list(parse_json(r.rows[i][5]));
+  v.attempts = static_cast<int>(r.integer(i, 6));
+  v.retry_count = std::max(v.attempts - 1, 0);
+  v.retry = policy_from(r, i, 7);
+  v.max_attempts = v.retry.max_attempts;
+  v.retryable = v.retry.retryable;
+  v.timeout_seconds = static_cast<int>(r.integer(i, 12));
+  if (!r.is_null(i, 13)) v.results = parse_json(r.rows[i][13]);
+  if (!r.is_null(i, 14)) v.error = failure_from_json(parse_json(r.rows[i][14]));
+  v.worker_id = r.text_or(i, 15, "");
+  v.created_at = from_epoch_ms(r.integer(i, 16));
+  if (auto t = r.optional_integer(i, 17)) v.last_attempted_at = from_epoch_ms(*t);
+  if (auto t = r.optional_integer(i, 18)) v.completed_at = from_epoch_ms(*t);
+  if (v.state == StepState::waiting_for_retry)
+    if (auto t = r.optional_integer(i, 19)) v.next_retry_at = from_epoch_ms(*t);
+  if (v.state == StepState::in_progress)
+    if (auto t = r.optional_integer(i, 20)) v.lease_expires_at = from_epoch_ms(*t);
+  v.task_uuid = r.text(i, 21);
+  return v;
+}
+
+/// Step counts by state for the tasks `ids` (in `views`' order), then their derived statuses.
+void fill_counts(Connection& c, const Statements& sql, const std::vector<std::int64_t>& ids,
+                 std::vector<TaskView>& views, TimePoint now) {
+  if (ids.empty()) return;
+  std::unordered_map<std::int64_t, TaskView*> by_id;
+  for (std::size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = &views[i];
+  std::vector<Param> p{id_list(ids), ms(now)};
+  Rows r = c.query(sql.step_counts, p);
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    TaskView& v = *by_id.at(r.integer(i, 0));
+    int n = static_cast<int>(r.integer(i, 2));
+    int due = static_cast<int>(r.optional_integer(i, 3).value_or(0));
+    switch (step_state_from(r.text(i, 1))) {
+      case StepState::pending: v.counts.pending += n; break;
+      case StepState::enqueued: v.counts.ready += n; break;
+      case StepState::in_progress: v.counts.in_progress += n; break;
+      case StepState::waiting_for_retry:
+        v.counts.waiting_for_retry += n;
+        v.counts.ready += due;
+        break;
+      case StepState::complete:
+      case StepState::resolved_manually: v.counts.completed += n; break;
+      case StepState::error: v.counts.failed += n; break;
+      case StepState::cancelled: v.counts.cancelled += n; break;
+    }
+  }
+  for (auto& v : views) derive_statuses(v);
+}
+
+}  // namespace
+
+std::optional<TaskView> load_task(Connection& c, const Statements& sql, const std::string& task_uuid, TimePoint now) {
+  Param u{task_uuid};
+  Rows r = c.query(sql.task_by_uuid, {&u, 1});
+  if (r.empty()) return std::nullopt;
+  std::vector<TaskView> views{task_from_row(r, 0)};
+  fill_counts(c, sql, {r.integer(0, 0)}, views, now);
+  return std::move(views.front());
+}
+
+std::vector<StepView> load_steps(Connection& c, const Statements& sql, const std::string& task_uuid) {
+  Param u{task_uuid};
+  Rows r = c.query(sql.steps_of_task, {&u, 1});
+  std::vector<StepView> out;
+  out.reserve(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) out.push_back(step_from_row(r, i));
+  return out;
+}
+
+TaskPage load_task_page(Connection& c, const Statements& sql, const TaskFilter& filter,
+                        std::optional<std::int64_t> before_id, TimePoint now) {
+  std::string where;
+  std::vector<Param> p;
+  auto add = [&](const std::string& cond, Param value) {
+    p.push_back(std::move(value));
+    where += fmt::format("{} {}", where.empty() ? " WHERE" : " AND", fmt::format(fmt::runtime(cond), p.size()));
+  };
+  if (filter.namespace_name) add("namespace_name = ${}", *filter.namespace_name);
+  if (filter.state) add("state = ${}", std::string(to_string(*filter.state)));
+  if (before_id) add("id < ${}", *before_id);
+  p.push_back(static_cast<std::int64_t>(filter.limit + 1));
+  std::string text =
+      fmt::format("SELECT {} FROM tasker_tasks{} ORDER BY id DESC LIMIT ${}", kTaskColumns, where, p.size());
+  Rows r = c.query(text, p);
+  TaskPage page;
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i < r.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
+    page.tasks.push_back(task_from_row(r, i));
+    ids.push_back(r.integer(i, 0));
+  }
+  if (r.size() > static_cast<std::size_t>(filter.limit)) page.next_cursor = std::to_string(ids.back());
+  fill_counts(c, sql, ids, page.tasks, now);
+  return page;
+}
+
+std::vector<Transition> load_transitions(Connection& c, const Statements& sql, const std::string& task_uuid,
+                                         const std::optional<std::string>& step_name) {
+  std::vector<Param> p{task_uuid};
+  if (step_name) p.push_back(*step_name);
+  Rows r = c.query(step_name ? sql.transitions_of_step : sql.transitions_of_task, p);
+  std::vector<Transition> out;
+  out.reserve(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i)
+    out.push_back({r.text(i, 0), r.text_or(i, 1, ""), r.text_or(i, 2, ""), r.text(i, 3),
+                   from_epoch_ms(r.integer(i, 4)), r.text_or(i, 5, ""), r.text_or(i, 6, ""),
+                   static_cast<int>(r.integer(i, 7))});
+  return out;
+}
+
+}  // namespace tasker::detail::sql
