@@ -1,5 +1,5 @@
 #pragma once
-// Handlers written in any language (design.md, "Handlers in any language"):
+// Handlers written in any language (docs/design.md, "Handlers in any language"):
 // a step runs a command that reads the step input as JSON on stdin and writes
 // its result as JSON on stdout. The protocol is documented in docs/handlers.md.
 #include <chrono>

@@ -12,7 +12,7 @@
 
 namespace tasker {
 
-/// How workers learn that there is work (design.md, "Wake-ups and events").
+/// How workers learn that there is work (docs/design.md, "Wake-ups and events").
 enum class EventMode {
   polling_only,  ///< poll every fallback_interval_ms
   event_driven,  ///< wake on notifications (and when a known retry or lease falls due)

@@ -42,6 +42,8 @@ class StepContext {
   /// 1 for the first attempt.
   [[nodiscard]] int attempt() const { return attempt_; }
   [[nodiscard]] TimePoint deadline() const { return deadline_; }
+  /// The clock the worker runs on: compare its now() with deadline().
+  [[nodiscard]] const Clock& clock() const { return *clock_; }
   [[nodiscard]] bool cancelled() const { return controls_.cancelled && controls_.cancelled->load(); }
   /// Ask the worker to renew this attempt's lease now, for a long step between
   /// the worker's own renewals (every lease/3). Returns at once; if the claim

@@ -1,5 +1,5 @@
 #pragma once
-// Task identity (design.md, "Identity"): how duplicate submissions are detected.
+// Task identity (docs/design.md, "Identity"): how duplicate submissions are detected.
 #include <optional>
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// Retry semantics of design.md, in one place. The template's retry block is
+// Retry semantics of docs/design.md, in one place. The template's retry block is
 // the single source of backoff constants: nothing else defines delays.
 #include <chrono>
 #include <cstdint>

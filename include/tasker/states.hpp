@@ -1,5 +1,5 @@
 #pragma once
-// The state machines of design.md ("States"): step and task states, and the
+// The state machines of docs/design.md ("States"): step and task states, and the
 // statuses derived per task. Names are the strings stored and printed.
 #include <optional>
 #include <string_view>

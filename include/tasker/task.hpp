@@ -1,6 +1,6 @@
 #pragma once
 // Submitting tasks and reading them back: the request, and read-only views of
-// tasks, steps and their transition history (design.md, "Submitting", "States").
+// tasks, steps and their transition history (docs/design.md, "Submitting", "States").
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,7 +109,7 @@ struct TaskSnapshot {
 };
 
 /// Derive execution_status, completion_percentage and health_status from
-/// counts, with tasker-core's precedence (design.md, "States").
+/// counts, with tasker-core's precedence (docs/design.md, "States").
 void derive_statuses(TaskView& view);
 
 /// One recorded state change of a task (step_name empty) or of a step.

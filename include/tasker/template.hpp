@@ -1,5 +1,5 @@
 #pragma once
-// The task template model (design.md, "Templates"): tasker-core's YAML schema
+// The task template model (docs/design.md, "Templates"): tasker-core's YAML schema
 // as plain types. Loading lives in loader.hpp; graph logic in dag.hpp.
 #include <optional>
 #include <string>

@@ -256,7 +256,7 @@ json failure_document(const std::string& out) {
 StepHandler make_command_handler(CommandSpec spec) {
   if (spec.argv.empty()) throw InvalidRequestError("a command handler needs a program to run");
   return [spec = std::move(spec)](StepContext& ctx) -> json {
-    const Clock& clock = SystemClock::instance();
+    const Clock& clock = ctx.clock();
     Finished f = run_process(spec, command_input(ctx).dump(), ctx, clock);
     const std::string stderr_tail = tail(f.err, 2000);
     json context = {{"command", spec.display()}};

@@ -334,7 +334,7 @@ class Parser {
       }
     }
     if (limit) {
-      // design.md: the legacy `limit` counts retries after the first attempt.
+      // docs/design.md: the legacy `limit` counts retries after the first attempt.
       if (out.max_attempts && *out.max_attempts != *limit + 1)
         error(limit_node, join_key(rpath, "limit"),
               fmt::format("`limit: {}` (retries after the first attempt) contradicts `max_attempts: {}` (all attempts)",

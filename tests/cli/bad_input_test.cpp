@@ -181,3 +181,15 @@ TEST_CASE("no templates to load says where tasker looked") {
                        {"no ./templates folder in " + s.dir().string(), "--templates PATH", "TASKER_TEMPLATE_PATH"});
   check_one_line_error(s.tasker({"submit", "ecommerce/order_processing", "--db", s.db()}), 4, {"no templates"});
 }
+
+TEST_CASE("a plain file path is a SQLite database, relative to the working directory") {
+  Sandbox s;
+  Result created = s.tasker({"migrate", "--db", "plain.db"});
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  CHECK(std::filesystem::exists(s.dir() / "plain.db"));
+  Result absolute = s.tasker({"list", "--json", "--db", (s.dir() / "plain.db").string()});
+  INFO(absolute.describe());
+  CHECK(absolute.exit_code == 0);
+  CHECK(absolute.json_out().is_object());
+}

@@ -84,3 +84,14 @@ TEST_CASE("processes: three worker processes share one database, and each step c
   INFO("workers that completed steps: " << completed_by.size());
   CHECK(completed_by.size() >= 2);
 }
+
+TEST_CASE("processes: Client::wait_for_task sees a task another process finished") {
+  auto h = make_harness(false);
+  auto task = h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 6}}));
+  WorkerProcess worker(*h, "proc-wait");
+  // On PostgreSQL the worker's commit NOTIFYs this process; on SQLite the
+  // wait looks again every poll interval. Either way it returns the ended task.
+  auto done = h->client().wait_for_task(task.uuid, std::chrono::seconds{90}, std::chrono::milliseconds{200});
+  CHECK(done.state == TaskState::complete);
+  CHECK(worker.stop() == 0);
+}

@@ -153,6 +153,17 @@ TEST_CASE("config: invalid values throw ConfigurationError naming the key and fi
     auto nested = error_of("worker:\n  concurency: 2\n");
     CHECK(nested.key() == "worker.concurency");
     CHECK(nested.source() == "file.yaml:2:15");
+    CHECK(contains(nested.what(), "did you mean `worker.concurrency`?"));
+    CHECK(contains(nested.what(), "docs/configuration.md"));
+  }
+  SUBCASE("a misspelt section holding a mapping is an unknown setting, not a value of the wrong shape") {
+    auto e = error_of("workers:\n  concurrency: 2\n");
+    CHECK(e.key() == "workers");
+    CHECK(contains(e.what(), "unknown setting"));
+    CHECK_FALSE(contains(e.what(), "single value"));
+    auto scalar_section = error_of("worker: 4\n");
+    CHECK(scalar_section.key() == "worker");
+    CHECK(contains(scalar_section.what(), "mapping"));
   }
   SUBCASE("a database_url that is not a URL") {
     auto e = error_of("database_url: mysql://localhost/db\n");

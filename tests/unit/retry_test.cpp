@@ -1,4 +1,4 @@
-// Retry semantics of design.md: delays, cap, jitter, and the single decision rule.
+// Retry semantics of docs/design.md: delays, cap, jitter, and the single decision rule.
 #include <doctest/doctest.h>
 
 #include <chrono>

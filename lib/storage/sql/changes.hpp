@@ -65,7 +65,8 @@ struct Changes {
   }
   void transition(std::int64_t task, std::optional<std::int64_t> step, std::string_view from, std::string_view to,
                   std::string worker, std::string reason, int attempt) {
-    transitions.push_back({task, step, std::string(from), std::string(to), std::move(worker), std::move(reason), attempt});
+    transitions.push_back(
+        {task, step, std::string(from), std::string(to), std::move(worker), std::move(reason), attempt});
   }
   void event(const char* name, std::int64_t task, std::string step, json payload = json::object()) {
     tasks[task];  // every event's task is resolved to a uuid at the end

@@ -81,10 +81,11 @@ std::string work_filter_clause(const Dialect& d, const WorkFilter& f, std::vecto
 std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& req) {
   Changes& ch = tx.changes;
   std::vector<Param> p{ms(tx.now), static_cast<std::int64_t>(req.limit)};
-  std::string sql = "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-                    "AND claimable_at <= $1" +
-                    work_filter_clause(tx.dialect, req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
-                    tx.dialect.skip_locked;
+  std::string sql =
+      "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
+      "AND claimable_at <= $1" +
+      work_filter_clause(tx.dialect, req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
+      tx.dialect.skip_locked;
   Rows candidates = tx.c.query(sql, p);
   if (candidates.empty()) return {};
   std::vector<std::int64_t> ids;
@@ -103,8 +104,7 @@ std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& req) {
     const ClaimedStep& s = claimed[i];
     task_of[i] = r.integer(i, 1);
     ch.tasks[task_of[i]].started = true;
-    ch.transition(task_of[i], s.step_id, previous_state[s.step_id], "in_progress", req.worker_id, "claimed",
-                  s.attempt);
+    ch.transition(task_of[i], s.step_id, previous_state[s.step_id], "in_progress", req.worker_id, "claimed", s.attempt);
     ch.event(events::kStepStarted, task_of[i], s.step_name, {{"attempt", s.attempt}, {"worker_id", req.worker_id}});
   }
   if (claimed.empty()) return claimed;

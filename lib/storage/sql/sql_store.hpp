@@ -1,5 +1,5 @@
 #pragma once
-// The Store implemented once in SQL for every backend (design.md: the state
+// The Store implemented once in SQL for every backend (docs/design.md: the state
 // machine must not drift between SQLite and PostgreSQL).
 #include <memory>
 

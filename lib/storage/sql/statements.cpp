@@ -16,145 +16,145 @@ constexpr ColumnType kJson = ColumnType::json;
 
 Statements make_statements(const Dialect& d) {
   Statements s;
-      auto rows = [&](int param, const Columns& cols) { return d.json_rows(param, cols, "x"); };
-    auto in_ids = [&](const std::string& column, int param) { return d.in_list(column, param, kInt); };
+  auto rows = [&](int param, const Columns& cols) { return d.json_rows(param, cols, "x"); };
+  auto in_ids = [&](const std::string& column, int param) { return d.in_list(column, param, kInt); };
 
-    s.insert_task =
-        "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
-        "reason, tags, priority, correlation_id, idempotency_key, identity_hash, bypassed_steps, total_steps, "
-        "active_steps, created_at, updated_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17, $18, $18, $19) ON CONFLICT (identity_hash) DO NOTHING RETURNING id";
-    s.task_by_identity = "SELECT uuid FROM tasker_tasks WHERE identity_hash = $1";
-    s.insert_steps = fmt::format(
-        "INSERT INTO tasker_steps (uuid, task_id, position, name, namespace_name, callable, initialization, "
-        "dependencies, state, priority, pending_parents, max_attempts, retryable, backoff, backoff_base_ms, "
-        "max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at) "
-        "SELECT x.uuid, $2, x.position, x.name, $3, x.callable, x.initialization, x.dependencies, x.state, $4, "
-        "x.pending_parents, x.max_attempts, x.retryable, x.backoff, x.backoff_base_ms, x.max_backoff_ms, "
-        "x.timeout_seconds, x.claimable_at, $5, $5 FROM {} RETURNING id, position",
-        rows(1, {{"uuid", kText},
-                 {"position", kInt},
-                 {"name", kText},
-                 {"callable", kText},
-                 {"initialization", kJson},
-                 {"dependencies", kJson},
-                 {"state", kText},
-                 {"pending_parents", kInt},
-                 {"max_attempts", kInt},
-                 {"retryable", kInt},
-                 {"backoff", kText},
-                 {"backoff_base_ms", kInt},
-                 {"max_backoff_ms", kInt},
-                 {"timeout_seconds", kInt},
-                 {"claimable_at", kInt}}));
-    s.insert_edges =
-        fmt::format("INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
-                    rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
-    s.insert_transitions = fmt::format(
-        "INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt) "
-        "SELECT x.task_id, x.step_id, x.from_state, x.to_state, $2, x.worker_id, x.reason, x.attempt FROM {} "
-        "ORDER BY x.seq",
-        rows(1, {{"seq", kInt},
-                 {"task_id", kInt},
-                 {"step_id", kInt},
-                 {"from_state", kText},
-                 {"to_state", kText},
-                 {"worker_id", kText},
-                 {"reason", kText},
-                 {"attempt", kInt}}));
+  s.insert_task =
+      "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
+      "reason, tags, priority, correlation_id, idempotency_key, identity_hash, bypassed_steps, total_steps, "
+      "active_steps, created_at, updated_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+      "$12, $13, $14, $15, $16, $17, $18, $18, $19) ON CONFLICT (identity_hash) DO NOTHING RETURNING id";
+  s.task_by_identity = "SELECT uuid FROM tasker_tasks WHERE identity_hash = $1";
+  s.insert_steps = fmt::format(
+      "INSERT INTO tasker_steps (uuid, task_id, position, name, namespace_name, callable, initialization, "
+      "dependencies, state, priority, pending_parents, max_attempts, retryable, backoff, backoff_base_ms, "
+      "max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at) "
+      "SELECT x.uuid, $2, x.position, x.name, $3, x.callable, x.initialization, x.dependencies, x.state, $4, "
+      "x.pending_parents, x.max_attempts, x.retryable, x.backoff, x.backoff_base_ms, x.max_backoff_ms, "
+      "x.timeout_seconds, x.claimable_at, $5, $5 FROM {} RETURNING id, position",
+      rows(1, {{"uuid", kText},
+               {"position", kInt},
+               {"name", kText},
+               {"callable", kText},
+               {"initialization", kJson},
+               {"dependencies", kJson},
+               {"state", kText},
+               {"pending_parents", kInt},
+               {"max_attempts", kInt},
+               {"retryable", kInt},
+               {"backoff", kText},
+               {"backoff_base_ms", kInt},
+               {"max_backoff_ms", kInt},
+               {"timeout_seconds", kInt},
+               {"claimable_at", kInt}}));
+  s.insert_edges =
+      fmt::format("INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
+                  rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
+  s.insert_transitions = fmt::format(
+      "INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt) "
+      "SELECT x.task_id, x.step_id, x.from_state, x.to_state, $2, x.worker_id, x.reason, x.attempt FROM {} "
+      "ORDER BY x.seq",
+      rows(1, {{"seq", kInt},
+               {"task_id", kInt},
+               {"step_id", kInt},
+               {"from_state", kText},
+               {"to_state", kText},
+               {"worker_id", kText},
+               {"reason", kText},
+               {"attempt", kInt}}));
 
-    s.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE {} ORDER BY id{}", kLockedStepColumns,
-                                  in_ids("id", 1), d.for_update);
-    s.update_steps = fmt::format(
-        "UPDATE tasker_steps SET state = x.new_state, "
-        "results = CASE WHEN x.set_results = 1 THEN x.new_results ELSE results END, "
-        "error = CASE WHEN x.set_error = 1 THEN x.new_error ELSE error END, "
-        "attempts = attempts + x.attempts_delta, claimable_at = x.new_claimable_at, "
-        "completed_at = x.new_completed_at, lease_expires_at = NULL, updated_at = $2 "
-        "FROM {} WHERE tasker_steps.id = x.id",
-        rows(1, {{"id", kInt},
-                 {"new_state", kText},
-                 {"set_results", kInt},
-                 {"new_results", kJson},
-                 {"set_error", kInt},
-                 {"new_error", kJson},
-                 {"attempts_delta", kInt},
-                 {"new_claimable_at", kInt},
-                 {"new_completed_at", kInt}}));
-    s.lock_children = d.for_update.empty() ? std::string{}
-                                              : fmt::format(
-                                                    "SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
-                                                    "tasker_step_edges WHERE {}) ORDER BY id{}",
-                                                    in_ids("parent_id", 1), d.for_update);
-    s.advance_children = fmt::format(
-        "UPDATE tasker_steps SET pending_parents = pending_parents - c.n, "
-        "state = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN 'enqueued' ELSE state END, "
-        "claimable_at = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN CAST($2 AS BIGINT) "
-        "ELSE claimable_at END, updated_at = $2 "
-        "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE {} GROUP BY child_id) AS c "
-        "WHERE tasker_steps.id = c.child_id "
-        "RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.name, tasker_steps.state, "
-        "tasker_steps.pending_parents",
-        in_ids("parent_id", 1));
-    s.lock_tasks = fmt::format(
-        "SELECT id, uuid, state, total_steps, completed_steps, resolved_steps, failed_steps, active_steps "
-        "FROM tasker_tasks WHERE {} ORDER BY id{}",
-        in_ids("id", 1), d.for_update);
-    s.update_tasks = fmt::format(
-        "UPDATE tasker_tasks SET state = x.new_state, completed_steps = x.completed, resolved_steps = x.resolved, "
-        "failed_steps = x.failed, active_steps = x.active, completed_at = x.new_completed_at, updated_at = $2 "
-        "FROM {} WHERE tasker_tasks.id = x.id",
-        rows(1, {{"id", kInt},
-                 {"new_state", kText},
-                 {"completed", kInt},
-                 {"resolved", kInt},
-                 {"failed", kInt},
-                 {"active", kInt},
-                 {"new_completed_at", kInt}}));
+  s.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE {} ORDER BY id{}", kLockedStepColumns, in_ids("id", 1),
+                             d.for_update);
+  s.update_steps = fmt::format(
+      "UPDATE tasker_steps SET state = x.new_state, "
+      "results = CASE WHEN x.set_results = 1 THEN x.new_results ELSE results END, "
+      "error = CASE WHEN x.set_error = 1 THEN x.new_error ELSE error END, "
+      "attempts = attempts + x.attempts_delta, claimable_at = x.new_claimable_at, "
+      "completed_at = x.new_completed_at, lease_expires_at = NULL, updated_at = $2 "
+      "FROM {} WHERE tasker_steps.id = x.id",
+      rows(1, {{"id", kInt},
+               {"new_state", kText},
+               {"set_results", kInt},
+               {"new_results", kJson},
+               {"set_error", kInt},
+               {"new_error", kJson},
+               {"attempts_delta", kInt},
+               {"new_claimable_at", kInt},
+               {"new_completed_at", kInt}}));
+  s.lock_children = d.for_update.empty() ? std::string{}
+                                         : fmt::format(
+                                               "SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
+                                               "tasker_step_edges WHERE {}) ORDER BY id{}",
+                                               in_ids("parent_id", 1), d.for_update);
+  s.advance_children = fmt::format(
+      "UPDATE tasker_steps SET pending_parents = pending_parents - c.n, "
+      "state = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN 'enqueued' ELSE state END, "
+      "claimable_at = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN CAST($2 AS BIGINT) "
+      "ELSE claimable_at END, updated_at = $2 "
+      "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE {} GROUP BY child_id) AS c "
+      "WHERE tasker_steps.id = c.child_id "
+      "RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.name, tasker_steps.state, "
+      "tasker_steps.pending_parents",
+      in_ids("parent_id", 1));
+  s.lock_tasks = fmt::format(
+      "SELECT id, uuid, state, total_steps, completed_steps, resolved_steps, failed_steps, active_steps "
+      "FROM tasker_tasks WHERE {} ORDER BY id{}",
+      in_ids("id", 1), d.for_update);
+  s.update_tasks = fmt::format(
+      "UPDATE tasker_tasks SET state = x.new_state, completed_steps = x.completed, resolved_steps = x.resolved, "
+      "failed_steps = x.failed, active_steps = x.active, completed_at = x.new_completed_at, updated_at = $2 "
+      "FROM {} WHERE tasker_tasks.id = x.id",
+      rows(1, {{"id", kInt},
+               {"new_state", kText},
+               {"completed", kInt},
+               {"resolved", kInt},
+               {"failed", kInt},
+               {"active", kInt},
+               {"new_completed_at", kInt}}));
 
-    s.select_expired = fmt::format(
-        "SELECT id, claim_token FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at < $1 "
-        "ORDER BY lease_expires_at LIMIT $2{}",
-        d.skip_locked);
-    s.claim_update = fmt::format(
-        "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
-        "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
-        "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
-        "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds",
-        in_ids("id", 1));
-    s.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
-                                   in_ids("id", 1));
-    s.claim_dependency_results = fmt::format(
-        "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
-        "WHERE {}",
-        in_ids("e.child_id", 1));
-    s.renew_leases = fmt::format(
-        "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
-        "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
-        rows(1, {{"id", kInt}, {"token", kInt}}));
+  s.select_expired = fmt::format(
+      "SELECT id, claim_token FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at < $1 "
+      "ORDER BY lease_expires_at LIMIT $2{}",
+      d.skip_locked);
+  s.claim_update = fmt::format(
+      "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
+      "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
+      "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
+      "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds",
+      in_ids("id", 1));
+  s.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
+                              in_ids("id", 1));
+  s.claim_dependency_results = fmt::format(
+      "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
+      "WHERE {}",
+      in_ids("e.child_id", 1));
+  s.renew_leases = fmt::format(
+      "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
+      "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
+      rows(1, {{"id", kInt}, {"token", kInt}}));
 
-    s.task_by_uuid = fmt::format("SELECT {} FROM tasker_tasks WHERE uuid = $1", kTaskColumns);
-    s.step_counts = fmt::format(
-        "SELECT task_id, state, COUNT(*), SUM(CASE WHEN claimable_at <= $2 THEN 1 ELSE 0 END) FROM tasker_steps "
-        "WHERE {} GROUP BY task_id, state",
-        in_ids("task_id", 1));
-    s.steps_of_task = fmt::format(
-        "SELECT {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
-        kStepColumns);
-    const std::string transitions_sql =
-        "SELECT t.uuid, s.name, tr.from_state, tr.to_state, tr.at, tr.worker_id, tr.reason, tr.attempt "
-        "FROM tasker_transitions tr JOIN tasker_tasks t ON t.id = tr.task_id "
-        "LEFT JOIN tasker_steps s ON s.id = tr.step_id WHERE t.uuid = $1";
-    s.transitions_of_task = transitions_sql + " ORDER BY tr.id";
-    s.transitions_of_step = transitions_sql + " AND s.name = $2 ORDER BY tr.id";
-    // Operator actions lock the task first, so two of them on one task serialise.
-    s.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
-    s.step_by_name =
-        fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
-    s.unfinished_steps_of_task = fmt::format(
-        "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
-        "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",
-        d.for_update);
+  s.task_by_uuid = fmt::format("SELECT {} FROM tasker_tasks WHERE uuid = $1", kTaskColumns);
+  s.step_counts = fmt::format(
+      "SELECT task_id, state, COUNT(*), SUM(CASE WHEN claimable_at <= $2 THEN 1 ELSE 0 END) FROM tasker_steps "
+      "WHERE {} GROUP BY task_id, state",
+      in_ids("task_id", 1));
+  s.steps_of_task = fmt::format(
+      "SELECT {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
+      kStepColumns);
+  const std::string transitions_sql =
+      "SELECT t.uuid, s.name, tr.from_state, tr.to_state, tr.at, tr.worker_id, tr.reason, tr.attempt "
+      "FROM tasker_transitions tr JOIN tasker_tasks t ON t.id = tr.task_id "
+      "LEFT JOIN tasker_steps s ON s.id = tr.step_id WHERE t.uuid = $1";
+  s.transitions_of_task = transitions_sql + " ORDER BY tr.id";
+  s.transitions_of_step = transitions_sql + " AND s.name = $2 ORDER BY tr.id";
+  // Operator actions lock the task first, so two of them on one task serialise.
+  s.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
+  s.step_by_name =
+      fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
+  s.unfinished_steps_of_task = fmt::format(
+      "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
+      "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",
+      d.for_update);
   return s;
 }
 

@@ -42,7 +42,8 @@ LockedStep lock_step_by_name(WriteTx& tx, std::int64_t task_id, const std::strin
                              const std::string& step_name) {
   std::vector<Param> p{task_id, step_name};
   auto steps = locked_from(tx.c.query(tx.sql.step_by_name, p));
-  if (steps.empty()) throw NotFoundError("step", step_name, fmt::format("task {} has no step with that name", task_uuid));
+  if (steps.empty())
+    throw NotFoundError("step", step_name, fmt::format("task {} has no step with that name", task_uuid));
   return steps.front();
 }
 

@@ -28,12 +28,11 @@ TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
       if (auto it = position.find(dep); it != position.end()) plan.parents[i].push_back(it->second);
     bool root = plan.parents[i].empty();
     plan.roots += root ? 1 : 0;
-    plan.step_rows.push_back({new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable,
-                              s.handler.initialization.dump(), json(s.dependencies).dump(),
-                              root ? "enqueued" : "pending", static_cast<std::int64_t>(plan.parents[i].size()),
-                              s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
-                              s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds,
-                              root ? json(ms(now)) : json(nullptr)});
+    plan.step_rows.push_back(
+        {new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable, s.handler.initialization.dump(),
+         json(s.dependencies).dump(), root ? "enqueued" : "pending", static_cast<std::int64_t>(plan.parents[i].size()),
+         s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
+         s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds, root ? json(ms(now)) : json(nullptr)});
   }
   return plan;
 }

@@ -19,10 +19,10 @@ struct TaskPlan {
   const TaskTemplate* tmpl{nullptr};
   const TaskRequest* request{nullptr};
   std::optional<std::string> identity_hash;
-  std::vector<const StepTemplate*> steps;          ///< without the bypassed ones, in template order
-  std::vector<std::vector<std::size_t>> parents;   ///< by position in `steps`
+  std::vector<const StepTemplate*> steps;         ///< without the bypassed ones, in template order
+  std::vector<std::vector<std::size_t>> parents;  ///< by position in `steps`
   std::size_t roots{0};
-  json step_rows = json::array();                  ///< the insert_steps parameter
+  json step_rows = json::array();  ///< the insert_steps parameter
 };
 
 [[nodiscard]] TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,

@@ -153,9 +153,8 @@ std::vector<Transition> load_transitions(Connection& c, const Statements& sql, c
   std::vector<Transition> out;
   out.reserve(r.size());
   for (std::size_t i = 0; i < r.size(); ++i)
-    out.push_back({r.text(i, 0), r.text_or(i, 1, ""), r.text_or(i, 2, ""), r.text(i, 3),
-                   from_epoch_ms(r.integer(i, 4)), r.text_or(i, 5, ""), r.text_or(i, 6, ""),
-                   static_cast<int>(r.integer(i, 7))});
+    out.push_back({r.text(i, 0), r.text_or(i, 1, ""), r.text_or(i, 2, ""), r.text(i, 3), from_epoch_ms(r.integer(i, 4)),
+                   r.text_or(i, 5, ""), r.text_or(i, 6, ""), static_cast<int>(r.integer(i, 7))});
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "e2e.hpp"
+#include "e2e.hpp"  // the harness set-up the e2e suite uses
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/loader.hpp"
