@@ -36,6 +36,8 @@ class Client {
   /// Throws InvalidRequestError for a malformed uuid, NotFoundError for an unknown one.
   [[nodiscard]] TaskView get_task(const std::string& task_uuid);
   [[nodiscard]] TaskPage list_tasks(const TaskFilter& filter = {});
+  /// Work in flight database-wide; also a cheap check that the database answers.
+  [[nodiscard]] ActivityCounts activity();
   /// The task and its steps read in one snapshot (what a status display wants:
   /// counts that agree with the steps). Throws as get_task does.
   [[nodiscard]] TaskSnapshot snapshot(const std::string& task_uuid);

@@ -30,6 +30,27 @@ struct WorkerSettings {
   bool jitter{true};                      ///< randomise retry delays (off in the `test` environment)
 };
 
+/// A bearer token the HTTP API accepts (docs/api.md, "Authentication"): only its
+/// SHA-256 is configured, never the token itself.
+struct ApiKey {
+  std::string name;                      ///< for logs and messages (never the token)
+  std::string sha256;                    ///< lowercase hex SHA-256 of the token
+  std::vector<std::string> permissions;  ///< `tasks:create`, `tasks:*`, `*`, ...
+};
+
+/// `tasker serve` and `tasker worker --listen` (docs/api.md, "Configuration").
+struct ServerSettings {
+  std::string listen{"127.0.0.1:8080"};   ///< HOST:PORT; port 0 picks a free one
+  std::vector<ApiKey> api_keys;           ///< required unless listening on loopback
+  std::string tls_cert;                   ///< PEM certificate chain; with tls_key, serve HTTPS
+  std::string tls_key;                    ///< PEM private key
+  long long max_body_bytes{1024 * 1024};  ///< larger request bodies get 413
+  int max_json_depth{64};                 ///< deeper request JSON gets 400
+  long long read_timeout_ms{5'000};       ///< a client slower than this is cut off
+  long long write_timeout_ms{5'000};
+  int threads{16};  ///< connections served at once (each keep-alive connection holds one)
+};
+
 struct Config {
   std::string environment{"development"};
   std::string database_url{"sqlite://tasker.db"};
@@ -38,6 +59,7 @@ struct Config {
   long long busy_timeout_ms{10'000};                  ///< SQLite: wait this long for the write lock
   std::string log_level{"warn"};
   WorkerSettings worker;
+  ServerSettings server;
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

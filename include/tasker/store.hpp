@@ -123,6 +123,8 @@ class Store {
 
   [[nodiscard]] virtual std::optional<TaskView> find_task(const std::string& task_uuid, TimePoint now) = 0;
   [[nodiscard]] virtual TaskPage list_tasks(const TaskFilter& filter, TimePoint now) = 0;
+  /// Tasks and steps in active states, database-wide (ActivityCounts).
+  [[nodiscard]] virtual ActivityCounts activity(TimePoint now) = 0;
   /// The task with its steps, in one snapshot; nullopt when it does not exist.
   [[nodiscard]] virtual std::optional<TaskSnapshot> find_task_with_steps(const std::string& task_uuid,
                                                                          TimePoint now) = 0;

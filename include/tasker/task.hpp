@@ -127,14 +127,31 @@ struct Transition {
 struct TaskFilter {
   std::optional<std::string> namespace_name;
   std::optional<TaskState> state;
+  std::optional<std::string> initiator;
+  std::optional<std::string> source_system;
   int limit{50};                      ///< 1..1000
   std::optional<std::string> cursor;  ///< from TaskPage::next_cursor, for the next page
+  long long offset{0};                ///< skip this many matches first (page/per_page paging)
+  bool count_total{false};            ///< also count every match (TaskPage::total_count); costs a count
 };
 
 /// Newest first.
 struct TaskPage {
   std::vector<TaskView> tasks;
   std::optional<std::string> next_cursor;  ///< set when more tasks follow
+  std::optional<long long> total_count;    ///< when TaskFilter::count_total (ignores cursor and offset)
+};
+
+/// Work in flight across the whole database (for metrics and readiness), read
+/// from the indexes of active rows only: its cost follows the work in flight,
+/// never the history.
+struct ActivityCounts {
+  long long tasks_pending{0};
+  long long tasks_in_progress{0};
+  long long steps_enqueued{0};
+  long long steps_in_progress{0};
+  long long steps_waiting_for_retry{0};
+  long long steps_ready{0};  ///< claimable now: enqueued, or waiting_for_retry and due (the ready queue)
 };
 
 /// JSON forms of the views, for --json output and the command-handler protocol.

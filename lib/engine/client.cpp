@@ -102,6 +102,8 @@ TaskView Client::wait_for_task(const std::string& task_uuid, std::chrono::millis
 
 TaskPage Client::list_tasks(const TaskFilter& filter) { return store_->list_tasks(filter, options_.clock->now()); }
 
+ActivityCounts Client::activity() { return store_->activity(options_.clock->now()); }
+
 TaskSnapshot Client::snapshot(const std::string& task_uuid) {
   check_uuid(task_uuid);
   auto snap = store_->find_task_with_steps(task_uuid, options_.clock->now());

@@ -77,7 +77,86 @@ const std::vector<std::string> kKeys{"database_url",
                                      "worker.lease_ms",
                                      "worker.jitter",
                                      "event_system.mode",
-                                     "event_system.fallback_interval_ms"};
+                                     "event_system.fallback_interval_ms",
+                                     "server.listen",
+                                     "server.tls.cert",
+                                     "server.tls.key",
+                                     "server.max_body_bytes",
+                                     "server.max_json_depth",
+                                     "server.read_timeout_ms",
+                                     "server.write_timeout_ms",
+                                     "server.threads"};
+
+/// The API's permissions (tasker-core's resource:action names; docs/api.md).
+constexpr const char* kPermissions[] = {"tasks:create", "tasks:read",    "tasks:list",     "tasks:cancel",
+                                        "steps:read",   "steps:resolve", "templates:read", "worker:templates_read"};
+
+void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
+  if (permission == "*") return;
+  std::string known;
+  for (const char* p : kPermissions) {
+    if (permission == p) return;
+    std::string_view name(p);
+    std::string resource(name.substr(0, name.find(':')));
+    if (permission == resource + ":*") return;
+    known += known.empty() ? p : fmt::format(", {}", p);
+  }
+  throw ConfigurationError(key, source,
+                           fmt::format("unknown permission `{}`; use one of {}, RESOURCE:* or *", permission, known));
+}
+
+ApiKey make_api_key(const std::string& key, const std::string& source, std::string name, std::string sha256,
+                    std::vector<std::string> permissions) {
+  if (name.empty()) throw ConfigurationError(key, source, "an API key needs a `name` (it names the key in logs)");
+  bool hex = sha256.size() == 64;
+  for (char& c : sha256) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+  }
+  if (!hex)
+    throw ConfigurationError(key, source,
+                             fmt::format("key `{}`: `sha256` must be the 64 hex digits of the token's SHA-256 "
+                                         "(printf %s TOKEN | sha256sum), never the token itself",
+                                         name));
+  if (permissions.empty())
+    throw ConfigurationError(key, source, fmt::format("key `{}` has no permissions (e.g. [tasks:read])", name));
+  for (const auto& p : permissions) check_permission(key, source, p);
+  return {std::move(name), std::move(sha256), std::move(permissions)};
+}
+
+/// TASKER_API_KEYS: `name:sha256:perm,perm;name:sha256:perm`.
+std::vector<ApiKey> parse_api_keys(const std::string& key, const std::string& text) {
+  std::vector<ApiKey> keys;
+  std::stringstream in(text);
+  for (std::string entry; std::getline(in, entry, ';');) {
+    if (entry.empty()) continue;
+    auto first = entry.find(':');
+    auto second = first == std::string::npos ? first : entry.find(':', first + 1);
+    if (second == std::string::npos)
+      throw ConfigurationError(key, "the environment",
+                               "each entry must be NAME:SHA256:PERMISSION,PERMISSION (entries separated by `;`)");
+    std::vector<std::string> permissions;
+    std::stringstream perms(entry.substr(second + 1));
+    for (std::string p; std::getline(perms, p, ',');)
+      if (!p.empty()) permissions.push_back(p);
+    keys.push_back(make_api_key(key, "the environment", entry.substr(0, first),
+                                entry.substr(first + 1, second - first - 1), std::move(permissions)));
+  }
+  return keys;
+}
+
+void check_listen(const std::string& key, const std::string& source, const std::string& listen) {
+  auto colon = listen.rfind(':');
+  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < listen.size();
+  if (ok) {
+    long long port = -1;
+    auto [end, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+    ok = ec == std::errc{} && end == listen.data() + listen.size() && port >= 0 && port <= 65535;
+  }
+  if (!ok)
+    throw ConfigurationError(
+        key, source, fmt::format("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8443, [::1]:8080)", listen));
+}
 
 /// Applies one mapping of settings (the file's top level or an environment section).
 class Section {
@@ -92,9 +171,13 @@ class Section {
       std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
       const YAML::Node& value = kv.second;
       if (key == "environments" && prefix.empty()) continue;  // applied separately
-      if (prefix.empty() && is_section(key)) {
+      if ((prefix.empty() && is_section(key)) || key == "server.tls") {
         if (!value.IsMap()) throw ConfigurationError(key, where(value), "must be a mapping of settings");
         apply(value, key);
+        continue;
+      }
+      if (key == "server.api_keys") {
+        set_api_keys(key, value);
         continue;
       }
       set(key, value);
@@ -109,7 +192,29 @@ class Section {
   }
 
   static bool is_section(const std::string& key) {
-    return key == "worker" || key == "event_system" || key == "database";
+    return key == "worker" || key == "event_system" || key == "database" || key == "server";
+  }
+
+  void set_api_keys(const std::string& key, const YAML::Node& node) {
+    if (!node.IsSequence())
+      throw ConfigurationError(key, where(node), "must be a list of {name, sha256, permissions} mappings");
+    config_.server.api_keys.clear();
+    for (const auto& entry : node) {
+      std::string source = where(entry);
+      if (!entry.IsMap())
+        throw ConfigurationError(key, source, "each API key must be a mapping {name, sha256, permissions}");
+      std::vector<std::string> permissions;
+      if (auto p = entry["permissions"]) {
+        if (!p.IsSequence()) throw ConfigurationError(key, source, "`permissions` must be a list");
+        for (const auto& item : p) permissions.push_back(item.Scalar());
+      }
+      for (const auto& kv : entry)
+        if (auto k = kv.first.Scalar(); k != "name" && k != "sha256" && k != "permissions")
+          throw ConfigurationError(key, source, fmt::format("unknown key `{}` (use name, sha256, permissions)", k));
+      config_.server.api_keys.push_back(make_api_key(key, source, entry["name"] ? entry["name"].Scalar() : "",
+                                                     entry["sha256"] ? entry["sha256"].Scalar() : "",
+                                                     std::move(permissions)));
+    }
   }
 
   void set(const std::string& key, const YAML::Node& node) {
@@ -145,6 +250,23 @@ class Section {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "event_system.fallback_interval_ms") {
       config_.worker.fallback_interval_ms = parse_number(key, source, v, 10, 3'600'000);
+    } else if (key == "server.listen") {
+      check_listen(key, source, v);
+      config_.server.listen = v;
+    } else if (key == "server.tls.cert") {
+      config_.server.tls_cert = v;
+    } else if (key == "server.tls.key") {
+      config_.server.tls_key = v;
+    } else if (key == "server.max_body_bytes") {
+      config_.server.max_body_bytes = parse_number(key, source, v, 1024, 1LL << 30);
+    } else if (key == "server.max_json_depth") {
+      config_.server.max_json_depth = static_cast<int>(parse_number(key, source, v, 2, 10'000));
+    } else if (key == "server.read_timeout_ms") {
+      config_.server.read_timeout_ms = parse_number(key, source, v, 10, 600'000);
+    } else if (key == "server.write_timeout_ms") {
+      config_.server.write_timeout_ms = parse_number(key, source, v, 10, 600'000);
+    } else if (key == "server.threads") {
+      config_.server.threads = static_cast<int>(parse_number(key, source, v, 1, 1024));
     }
   }
 
@@ -216,6 +338,13 @@ Config Config::load(const std::optional<std::filesystem::path>& file) {
   }
   if (auto paths = env("TASKER_TEMPLATE_PATH")) config.template_paths = split_paths(*paths);
   if (auto level = env("TASKER_LOG_LEVEL")) config.log_level = *level;
+  if (auto listen = env("TASKER_LISTEN")) {
+    check_listen("TASKER_LISTEN", "the environment", *listen);
+    config.server.listen = *listen;
+  }
+  if (auto keys = env("TASKER_API_KEYS")) config.server.api_keys = parse_api_keys("TASKER_API_KEYS", *keys);
+  if (auto cert = env("TASKER_TLS_CERT")) config.server.tls_cert = *cert;
+  if (auto key = env("TASKER_TLS_KEY")) config.server.tls_key = *key;
   return config;
 }
 

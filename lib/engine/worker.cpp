@@ -495,7 +495,7 @@ class Worker::Impl {
 
   // -------------------------------------------------------------------------
 
-  void publish(const ExchangeResult& r) {
+  void publish(ExchangeResult& r) {
     {
       std::lock_guard lock(stats_mutex_);
       stats_.transactions += 1;
@@ -503,8 +503,21 @@ class Worker::Impl {
       stats_.discarded += r.discarded.size();
       stats_.reclaimed += r.reclaimed;
     }
-    if (events_) events_->publish(r.events);
+    if (!events_) return;
+    // Subscribers that aggregate per workflow and handler (metrics) need to know
+    // which ones a started step belongs to; the claim says it.
+    for (auto& e : r.events) {
+      if (e.name != events::kStepStarted) continue;
+      for (const auto& c : r.claimed)
+        if (c.task_uuid == e.task_uuid && c.step_name == e.step_name) {
+          e.payload["namespace"] = c.namespace_name;
+          e.payload["callable"] = c.callable;
+          break;
+        }
+    }
+    events_->publish(r.events);
   }
+  void publish(ExchangeResult&& r) { publish(r); }
 
   void count_outcome(const StepOutcome& o) {
     std::lock_guard lock(stats_mutex_);

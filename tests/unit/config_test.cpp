@@ -203,3 +203,48 @@ TEST_CASE("config: event mode names") {
   CHECK(tasker::to_string(EventMode::event_driven) == "event_driven");
   CHECK(tasker::to_string(EventMode::hybrid) == "hybrid");
 }
+
+TEST_CASE("config: server settings and API keys") {
+  const std::string hash(64, 'a');
+  Config c = Config::from_yaml(R"(server:
+  listen: 0.0.0.0:8443
+  max_body_bytes: 65536
+  read_timeout_ms: 250
+  tls: {cert: /etc/tasker/cert.pem, key: /etc/tasker/key.pem}
+  api_keys:
+    - name: ops
+      sha256: )" + std::string(64, 'A') +
+                                   R"(
+      permissions: [tasks:*, steps:resolve]
+)",
+                               "file.yaml", "development");
+  CHECK(c.server.listen == "0.0.0.0:8443");
+  CHECK(c.server.max_body_bytes == 65536);
+  CHECK(c.server.read_timeout_ms == 250);
+  CHECK(c.server.tls_cert == "/etc/tasker/cert.pem");
+  CHECK(c.server.tls_key == "/etc/tasker/key.pem");
+  REQUIRE(c.server.api_keys.size() == 1);
+  CHECK(c.server.api_keys[0].name == "ops");
+  CHECK(c.server.api_keys[0].sha256 == hash);  // normalised to lowercase
+  CHECK(c.server.api_keys[0].permissions == std::vector<std::string>{"tasks:*", "steps:resolve"});
+  // Defaults: loopback, no keys.
+  Config d = Config::from_yaml("", "file.yaml", "development");
+  CHECK(d.server.listen == "127.0.0.1:8080");
+  CHECK(d.server.api_keys.empty());
+}
+
+TEST_CASE("config: bad server settings name the key and what to do") {
+  auto e = error_of("server:\n  listen: localhost\n");
+  CHECK(e.key() == "server.listen");
+  CHECK(contains(e.what(), "HOST:PORT"));
+  e = error_of("server:\n  api_keys:\n    - {name: ops, sha256: secret-token, permissions: [tasks:read]}\n");
+  CHECK(e.key() == "server.api_keys");
+  CHECK(contains(e.what(), "never the token itself"));
+  e = error_of("server:\n  api_keys:\n    - {name: ops, sha256: " + std::string(64, 'b') +
+               ", permissions: [tasks:destroy]}\n");
+  CHECK(contains(e.what(), "unknown permission `tasks:destroy`"));
+  e = error_of("server:\n  api_keys:\n    - {name: ops, sha256: " + std::string(64, 'b') + "}\n");
+  CHECK(contains(e.what(), "has no permissions"));
+  e = error_of("server:\n  max_body_bytes: 10\n");
+  CHECK(e.key() == "server.max_body_bytes");
+}

@@ -215,6 +215,7 @@ class SqlStore final : public Store {
   TaskPage list_tasks(const TaskFilter& filter, TimePoint now) override {
     if (filter.limit < 1 || filter.limit > 1000)
       throw InvalidRequestError(fmt::format("limit {} is outside 1..1000", filter.limit));
+    if (filter.offset < 0) throw InvalidRequestError(fmt::format("offset {} is negative", filter.offset));
     std::optional<std::int64_t> before;
     if (filter.cursor) {
       std::int64_t v = 0;
@@ -224,6 +225,10 @@ class SqlStore final : public Store {
       before = v;
     }
     return runner_.run(Access::snapshot, [&](Connection& c) { return load_task_page(c, sql_, filter, before, now); });
+  }
+
+  ActivityCounts activity(TimePoint now) override {
+    return runner_.run(Access::snapshot, [&](Connection& c) { return load_activity(c, now); });
   }
 
   std::vector<Transition> transitions(const std::string& task_uuid,

@@ -129,12 +129,20 @@ TaskPage load_task_page(Connection& c, const Statements& sql, const TaskFilter& 
   };
   if (filter.namespace_name) add("namespace_name = ${}", *filter.namespace_name);
   if (filter.state) add("state = ${}", std::string(to_string(*filter.state)));
+  if (filter.initiator) add("initiator = ${}", *filter.initiator);
+  if (filter.source_system) add("source_system = ${}", *filter.source_system);
+  TaskPage page;
+  if (filter.count_total)  // before the cursor's condition: the total of every match
+    page.total_count = c.query("SELECT COUNT(*) FROM tasker_tasks" + where, p).integer(0, 0);
   if (before_id) add("id < ${}", *before_id);
   p.push_back(static_cast<std::int64_t>(filter.limit + 1));
   std::string text =
       fmt::format("SELECT {} FROM tasker_tasks{} ORDER BY id DESC LIMIT ${}", kTaskColumns, where, p.size());
+  if (filter.offset > 0) {
+    p.push_back(static_cast<std::int64_t>(filter.offset));
+    text += fmt::format(" OFFSET ${}", p.size());
+  }
   Rows r = c.query(text, p);
-  TaskPage page;
   std::vector<std::int64_t> ids;
   for (std::size_t i = 0; i < r.size() && i < static_cast<std::size_t>(filter.limit); ++i) {
     page.tasks.push_back(task_from_row(r, i));
@@ -143,6 +151,27 @@ TaskPage load_task_page(Connection& c, const Statements& sql, const TaskFilter& 
   if (r.size() > static_cast<std::size_t>(filter.limit)) page.next_cursor = std::to_string(ids.back());
   fill_counts(c, sql, ids, page.tasks, now);
   return page;
+}
+
+ActivityCounts load_activity(Connection& c, TimePoint now) {
+  ActivityCounts a;
+  // Each statement reads one index of active rows (tasker_tasks_by_state's
+  // active prefix, tasker_steps_due, tasker_steps_leases): finished work is never read.
+  Rows t = c.query("SELECT state, COUNT(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress') GROUP BY state");
+  for (std::size_t i = 0; i < t.size(); ++i)
+    (t.text(i, 0) == "pending" ? a.tasks_pending : a.tasks_in_progress) = t.integer(i, 1);
+  Rows q = c.query(
+      "SELECT state, COUNT(*), SUM(CASE WHEN claimable_at <= $1 THEN 1 ELSE 0 END) FROM tasker_steps "
+      "WHERE state IN ('enqueued', 'waiting_for_retry') GROUP BY state",
+      std::vector<Param>{ms(now)});
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    (q.text(i, 0) == "enqueued" ? a.steps_enqueued : a.steps_waiting_for_retry) = q.integer(i, 1);
+    if (!q.is_null(i, 2)) a.steps_ready += q.integer(i, 2);
+  }
+  a.steps_in_progress =
+      c.query("SELECT COUNT(*) FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at IS NOT NULL")
+          .integer(0, 0);
+  return a;
 }
 
 std::vector<Transition> load_transitions(Connection& c, const Statements& sql, const std::string& task_uuid,

@@ -19,6 +19,8 @@ namespace tasker::detail::sql {
 /// The task's steps in template order.
 [[nodiscard]] std::vector<StepView> load_steps(Connection& c, const Statements& sql, const std::string& task_uuid);
 /// A page of tasks, newest first (the filter is checked by the caller).
+/// Work in flight database-wide (Store::activity).
+[[nodiscard]] ActivityCounts load_activity(Connection& c, TimePoint now);
 [[nodiscard]] TaskPage load_task_page(Connection& c, const Statements& sql, const TaskFilter& filter,
                                       std::optional<std::int64_t> before_id, TimePoint now);
 /// A task's transitions (and its steps'), or one step's, oldest first.
