@@ -1,0 +1,40 @@
+#include "tasker/server.hpp"
+
+#include "http_core.hpp"
+#include "metrics.hpp"
+#include "routes.hpp"
+
+namespace tasker {
+
+using namespace tasker::server;
+
+class ApiServer::Impl {
+ public:
+  Impl(std::shared_ptr<Client> client, ServerSettings settings, std::shared_ptr<EventBus> events)
+      : http(std::move(settings), "tasker serve"), metrics(std::make_shared<Metrics>(std::move(events), client)) {
+    add_task_routes(http, client);
+    if (auto templates = client->templates())
+      add_template_routes(http, std::shared_ptr<const TemplateSet>(client, templates));  // aliases the client's set
+    else
+      add_template_routes(http, std::make_shared<const TemplateSet>());
+    add_health_routes(http, json::object(), [client] {
+      Readiness r;
+      r.checks["database"] = database_check(*client, r);
+      r.info = {{"version", TASKER_VERSION}, {"role", "orchestration"}};
+      return r;
+    });
+    add_metrics_and_docs_routes(http, metrics);
+  }
+  HttpCore http;
+  std::shared_ptr<Metrics> metrics;
+};
+
+ApiServer::ApiServer(std::shared_ptr<Client> client, ServerSettings settings, std::shared_ptr<EventBus> events)
+    : impl_(std::make_unique<Impl>(std::move(client), std::move(settings), std::move(events))) {}
+ApiServer::~ApiServer() = default;
+void ApiServer::start() { impl_->http.start(); }
+void ApiServer::stop() { impl_->http.stop(); }
+int ApiServer::port() const { return impl_->http.port(); }
+std::string ApiServer::url() const { return impl_->http.url(); }
+
+}  // namespace tasker

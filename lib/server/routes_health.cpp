@@ -1,0 +1,66 @@
+// Health, readiness, metrics and the OpenAPI document: public routes (no API key).
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "routes.hpp"
+#include "tasker/errors.hpp"
+
+namespace tasker::server {
+
+extern const char* const kOpenApiDocument;  // openapi.json, embedded at build time
+
+namespace {
+json stamped(json identity, const char* status) {
+  identity["status"] = status;
+  identity["timestamp"] = format_time(SystemClock::instance().now());
+  return identity;
+}
+}  // namespace
+
+json database_check(Client& client, Readiness& readiness) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  };
+  try {
+    (void)client.activity();
+    return {{"status", "healthy"}, {"message", "the database answered"}, {"duration_ms", elapsed()}};
+  } catch (const StorageError& e) {
+    readiness.ready = false;
+    readiness.problem = "the database is unreachable; the server log has the details";
+    return {{"status", "unhealthy"}, {"message", "the database did not answer"}, {"duration_ms", elapsed()}};
+  }
+}
+
+void add_health_routes(HttpCore& http, json identity, std::function<Readiness()> readiness) {
+  http.route("GET", "/health", "",
+             [identity](const httplib::Request&, httplib::Response& res) { write_json(res, 200, stamped(identity, "healthy")); });
+  http.route("GET", "/health/live", "",
+             [identity](const httplib::Request&, httplib::Response& res) { write_json(res, 200, stamped(identity, "alive")); });
+  http.route("GET", "/health/ready", "", [identity, readiness](const httplib::Request&, httplib::Response& res) {
+    Readiness r = readiness();
+    json body = stamped(identity, r.ready ? "healthy" : "unhealthy");
+    body["checks"] = r.checks;
+    body["info"] = r.info;
+    if (!r.ready) body["error"] = {{"code", "SERVICE_UNAVAILABLE"}, {"message", r.problem}};
+    write_json(res, r.ready ? 200 : 503, body);
+    if (!r.ready) res.set_header("Retry-After", "5");
+  });
+}
+
+void add_metrics_and_docs_routes(HttpCore& http, std::shared_ptr<Metrics> metrics) {
+  http.route("GET", "/metrics", "", [metrics](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(metrics->scrape(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http.route("GET", "/api-docs/openapi.json", "", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(kOpenApiDocument, "application/json");
+  });
+  http.set_observer([metrics](const std::string& route, const std::string& method, int status) {
+    metrics->observe_request(route, method, status);
+  });
+}
+
+}  // namespace tasker::server

@@ -1,0 +1,186 @@
+// /v1/tasks: tasker-core's task and step routes over Client (docs/api.md).
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api_json.hpp"
+#include "routes.hpp"
+#include "tasker/errors.hpp"
+
+namespace tasker::server {
+
+namespace {
+
+constexpr const char* kUuid = "([^/]+)";
+
+std::string task_uuid_of(const httplib::Request& req) {
+  const std::string& text = req.matches[1];
+  if (!is_uuid(text))
+    throw ApiError(400, "INVALID_UUID",
+                   fmt::format("`{}` is not a task uuid (36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", text));
+  return text;
+}
+
+/// The step named by the path: its uuid, or (a tasker extension) its name.
+const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
+  const bool by_uuid = is_uuid(id);
+  for (const auto& s : snap.steps)
+    if (by_uuid ? s.step_uuid == id : s.name == id) return s;
+  throw ApiError(404, "NOT_FOUND",
+                 fmt::format("step `{}` does not belong to task {}; list its steps with GET /v1/tasks/{}/workflow_steps",
+                             id, snap.task.uuid, snap.task.uuid),
+                 {{"resource", "step"}, {"id", id}});
+}
+
+long long query_number(const httplib::Request& req, const std::string& name, long long fallback, long long min,
+                       long long max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
+    throw ApiError(400, "BAD_REQUEST", fmt::format("query parameter `{}` must be a whole number in {}..{}, not `{}`",
+                                                   name, min, max, text));
+  return v;
+}
+
+std::optional<std::string> query_text(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return std::nullopt;
+  return req.get_param_value(name);
+}
+
+std::string text_or(const json& body, const char* key, const std::string& fallback) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return fallback;
+  if (!it->is_string())
+    throw ApiError(400, "BAD_REQUEST", fmt::format("`{}` must be a string, not {}", key, it->type_name()),
+                   {{"field", key}});
+  return it->get<std::string>();
+}
+
+void list_tasks(Client& client, const httplib::Request& req, httplib::Response& res) {
+  const long long page = query_number(req, "page", 1, 1, 1'000'000);
+  const long long per_page = query_number(req, "per_page", 25, 1, 100);
+  TaskFilter filter;
+  filter.namespace_name = query_text(req, "namespace");
+  filter.initiator = query_text(req, "initiator");
+  filter.source_system = query_text(req, "source_system");
+  if (auto status = query_text(req, "status")) {
+    filter.state = parse_task_state(*status);
+    if (!filter.state)
+      throw ApiError(400, "BAD_REQUEST",
+                     fmt::format("unknown status `{}`; tasker's task states are pending, in_progress, complete, "
+                                 "error, cancelled, resolved_manually",
+                                 *status));
+  }
+  filter.limit = static_cast<int>(per_page);
+  filter.offset = (page - 1) * per_page;
+  filter.count_total = true;
+  TaskPage result = client.list_tasks(filter);
+  json tasks = json::array();
+  for (const auto& t : result.tasks) tasks.push_back(task_response(t));
+  const long long total = result.total_count.value_or(0);
+  write_json(res, 200,
+             {{"tasks", tasks},
+              {"pagination",
+               {{"page", page},
+                {"per_page", per_page},
+                {"total_count", total},
+                {"total_pages", (total + per_page - 1) / per_page},
+                {"has_next", page * per_page < total},
+                {"has_previous", page > 1}}}});
+}
+
+/// PATCH .../workflow_steps/{step}: tasker-core's StepManualAction.
+void manual_action(Client& client, const httplib::Request& req, httplib::Response& res, int max_depth) {
+  const std::string task_uuid = task_uuid_of(req);
+  const json body = parse_body(req, max_depth);
+  if (!body.is_object()) throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object with `action_type`");
+  const std::string action = text_or(body, "action_type", "");
+  const std::string step = find_step(client.snapshot(task_uuid), req.matches[2]).name;
+  auto reason_by = [&](const char* by_key, const char* fallback) {
+    std::string reason = text_or(body, "reason", fallback);
+    std::string by = text_or(body, by_key, "");
+    return by.empty() ? reason : fmt::format("{} (by {})", reason, by);
+  };
+  if (action == "reset_for_retry") {
+    client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
+  } else if (action == "resolve_manually") {
+    client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
+  } else if (action == "complete_manually") {
+    auto data = body.find("completion_data");
+    if (data == body.end() || !data->is_object() || !data->contains("result"))
+      throw ApiError(400, "BAD_REQUEST",
+                     "complete_manually needs `completion_data: {\"result\": ...}`: the result dependents will see",
+                     {{"field", "completion_data"}});
+    client.complete_step_manually(task_uuid, step, data->at("result"), reason_by("completed_by", "completed by operator"));
+  } else {
+    throw ApiError(400, "BAD_REQUEST",
+                   fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
+                               action.empty() ? "" : fmt::format(", not `{}`", action)),
+                   {{"field", "action_type"}});
+  }
+  const TaskSnapshot after = client.snapshot(task_uuid);
+  write_json(res, 200, step_response(find_step(after, step), after));
+}
+
+}  // namespace
+
+void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
+  const int depth = http.settings().max_json_depth;
+  Client& c = *client;
+  // The handlers capture the shared pointer: the client lives as long as the routes.
+  http.route("POST", "/v1/tasks", "tasks:create", [client, &c, depth](const httplib::Request& req, httplib::Response& res) {
+    TaskView task = c.submit(task_request_from(parse_body(req, depth)));
+    write_json(res, 201, task_response(task));
+  });
+  http.route("GET", "/v1/tasks", "tasks:list",
+             [client, &c](const httplib::Request& req, httplib::Response& res) { list_tasks(c, req, res); });
+  http.route("GET", fmt::format("/v1/tasks/{}", kUuid), "tasks:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+               write_json(res, 200, task_response(snap.task, &snap.steps));
+             });
+  http.route("DELETE", fmt::format("/v1/tasks/{}", kUuid), "tasks:cancel",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               std::string reason = req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
+               write_json(res, 200, task_response(c.cancel(task_uuid_of(req), reason)));
+             });
+  http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+               json steps = json::array();
+               for (const auto& s : snap.steps) steps.push_back(step_response(s, snap));
+               write_json(res, 200, steps);
+             });
+  http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+               write_json(res, 200, step_response(find_step(snap, req.matches[2]), snap));
+             });
+  http.route("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
+             [client, &c, depth](const httplib::Request& req, httplib::Response& res) { manual_action(c, req, res, depth); });
+  http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", kUuid, kUuid), "steps:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const std::string task_uuid = task_uuid_of(req);
+               const TaskSnapshot snap = c.snapshot(task_uuid);
+               const StepView& step = find_step(snap, req.matches[2]);
+               json entries = json::array();
+               for (const auto& t : c.transitions(task_uuid, step.name)) entries.push_back(audit_entry(t, step.step_uuid));
+               write_json(res, 200, entries);
+             });
+  // A tasker extension: the whole history of the task and its steps, oldest first.
+  http.route("GET", fmt::format("/v1/tasks/{}/transitions", kUuid), "tasks:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const std::string task_uuid = task_uuid_of(req);
+               const TaskSnapshot snap = c.snapshot(task_uuid);
+               std::map<std::string, std::string> uuid_of;
+               for (const auto& s : snap.steps) uuid_of[s.name] = s.step_uuid;
+               json entries = json::array();
+               for (const auto& t : c.transitions(task_uuid))
+                 entries.push_back(audit_entry(t, t.step_name.empty() ? std::string() : uuid_of[t.step_name]));
+               write_json(res, 200, entries);
+             });
+}
+
+}  // namespace tasker::server

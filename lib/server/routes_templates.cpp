@@ -1,0 +1,72 @@
+// GET /v1/templates and /v1/templates/{namespace}/{name}/{version}: the
+// templates this server submits from (tasker-core's orchestration shape).
+#include <fmt/format.h>
+
+#include <map>
+
+#include "routes.hpp"
+#include "tasker/errors.hpp"
+
+namespace tasker::server {
+
+namespace {
+
+json retry_of(const StepTemplate& s) {
+  return {{"retryable", s.retry.retryable},
+          {"max_attempts", s.retry.max_attempts},
+          {"backoff", to_string(s.retry.backoff)},
+          {"backoff_base_ms", s.retry.backoff_base_ms},
+          {"max_backoff_ms", s.retry.max_backoff_ms}};
+}
+
+json template_detail(const TaskTemplate& t) {
+  json steps = json::array();
+  for (const auto& s : t.steps)
+    steps.push_back({{"name", s.name},
+                     {"description", s.description},
+                     {"default_retryable", s.retry.retryable},
+                     {"default_max_attempts", s.retry.max_attempts},
+                     {"result_schema", s.extra.value("result_schema", json(nullptr))},
+                     {"callable", s.handler.callable},
+                     {"dependencies", s.dependencies},
+                     {"timeout_seconds", s.timeout_seconds},
+                     {"retry", retry_of(s)}});
+  return {{"name", t.name},
+          {"namespace", t.namespace_name},
+          {"version", t.version},
+          {"description", t.description},
+          {"configuration", t.metadata},
+          {"identity_strategy", to_string(t.identity_strategy)},
+          {"steps", steps}};
+}
+
+}  // namespace
+
+void add_template_routes(HttpCore& http, std::shared_ptr<const TemplateSet> templates) {
+  http.route("GET", "/v1/templates", "templates:read", [templates](const httplib::Request& req, httplib::Response& res) {
+    const std::string only = req.has_param("namespace") ? req.get_param_value("namespace") : "";
+    std::map<std::string, int> per_namespace;
+    json list = json::array();
+    for (const TaskTemplate* t : templates->all()) {
+      if (!only.empty() && t->namespace_name != only) continue;
+      ++per_namespace[t->namespace_name];
+      list.push_back({{"name", t->name},
+                      {"namespace", t->namespace_name},
+                      {"version", t->version},
+                      {"description", t->description},
+                      {"step_count", t->steps.size()}});
+    }
+    json namespaces = json::array();
+    for (const auto& [name, count] : per_namespace)
+      namespaces.push_back({{"name", name}, {"description", nullptr}, {"template_count", count}});
+    write_json(res, 200, {{"namespaces", namespaces}, {"templates", list}, {"total_count", list.size()}});
+  });
+  http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)", "templates:read",
+             [templates](const httplib::Request& req, httplib::Response& res) {
+               // TemplateSet::get throws NotFoundError naming what is loaded.
+               write_json(res, 200, template_detail(templates->get(req.matches[1].str(), req.matches[2].str(),
+                                                                   req.matches[3].str())));
+             });
+}
+
+}  // namespace tasker::server
