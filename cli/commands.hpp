@@ -68,5 +68,11 @@ void add_operator_commands(CLI::App& app,
 void add_watch_command(CLI::App& app, Invocation& inv);
 void add_migrate_command(CLI::App& app, Invocation& inv);
 void add_worker_commands(CLI::App& app, Invocation& inv);  ///< worker, run
+void add_serve_command(CLI::App& app, Invocation& inv);
+
+/// Add `--listen HOST:PORT` to `cmd`.
+void add_listen_option(CLI::App* cmd, std::string& listen);
+/// The server settings of the configuration, with `--listen` (when given) checked and applied.
+ServerSettings server_settings(Invocation& inv, const std::string& listen);
 
 }  // namespace tasker::cli

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Configuration: TASKER_ENV, TASKER_DATABASE_URL (or DATABASE_URL), TASKER_TEMPLATE_PATH, "
       "TASKER_CONFIG,\n"
-      "TASKER_LOG_LEVEL.\n"
+      "TASKER_LOG_LEVEL, TASKER_LISTEN, TASKER_API_KEYS, TASKER_TLS_CERT, TASKER_TLS_KEY.\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 not found, 4 invalid input, 5 task failed, "
       "130 interrupted.\n"
       "Run `tasker COMMAND --help` for a command's options and an example.");
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_watch_command(app, inv);
   add_migrate_command(app, inv);
   add_worker_commands(app, inv);
+  add_serve_command(app, inv);
   try {
     app.parse(argc, argv);
   } catch (...) {

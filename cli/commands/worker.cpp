@@ -2,6 +2,8 @@
 // tasker run: submit a task and work it to the end in this process.
 #include <fmt/format.h>
 
+#include <iostream>
+
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "live_view.hpp"
@@ -11,6 +13,7 @@
 #include "tasker/client.hpp"
 #include "tasker/command_handler.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/server.hpp"
 #include "tasker/worker.hpp"
 
 namespace tasker::cli {
@@ -88,12 +91,16 @@ void add_worker(CLI::App& app, Invocation& inv) {
     bool json{false};
     TemplateOptions templates;
     WorkerFlags flags;
+    std::string listen;
   };
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("worker", "Run the command handlers of the templates' steps until SIGINT or SIGTERM");
   add_template_options(cmd, opts->templates);
   add_worker_flags(cmd, opts->flags, true);
   add_db_option(cmd, opts->db);
+  cmd->add_option("--listen", opts->listen,
+                  "Also serve /health, /health/ready, /metrics and /v1/templates (what this worker runs) on "
+                  "HOST:PORT (docs/api.md)");
   cmd->add_flag("--json", opts->json, "When stopped, print the worker's counters as JSON on stdout");
   cmd->footer(
       "Example:\n  tasker worker --db sqlite://shop.db --templates examples/command_handlers "
@@ -109,15 +116,31 @@ void add_worker(CLI::App& app, Invocation& inv) {
     std::vector<std::string> folders;
     for (const auto& p : template_paths(inv, opts->templates.paths)) folders.push_back(p.string());
     std::string where = fmt::format("{}", fmt::join(folders, ", "));
-    TemplateSet set = load_template_set(inv, opts->templates.paths, opts->templates.env);
-    auto handlers = command_handlers(set, where);
+    auto set = std::make_shared<TemplateSet>(load_template_set(inv, opts->templates.paths, opts->templates.env));
+    auto handlers = command_handlers(*set, where);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
+    std::optional<ServerSettings> serve;
+    if (!opts->listen.empty()) serve = server_settings(inv, opts->listen);
     auto store = open_database(inv, opts->db, DbAccess::create, worker_opts.event_mode != EventMode::polling_only);
-    Worker worker(store, handlers, worker_opts);
+    auto events = std::make_shared<EventBus>();
+    auto shared_worker = std::make_shared<Worker>(store, handlers, worker_opts, events);
+    Worker& worker = *shared_worker;
+    std::unique_ptr<WorkerServer> endpoints;
+    if (serve)  // before start(), so a bad address or TLS file fails before any step is claimed
+      endpoints = std::make_unique<WorkerServer>(
+          WorkerServerSources{shared_worker, handlers, set, std::make_shared<Client>(store, set), events,
+                              worker_opts.namespaces},
+          *serve);
     worker.start();
-    fmt::print(stderr, "tasker worker {}: {} command handler{} on {}; stop with Ctrl-C or SIGTERM\n", worker.id(),
-               handlers->size(), handlers->size() == 1 ? "" : "s", store->describe());
+    if (endpoints) {
+      endpoints->start();
+      std::cout << endpoints->url() << std::endl;
+    }
+    fmt::print(stderr, "tasker worker {}: {} command handler{} on {}{}; stop with Ctrl-C or SIGTERM\n", worker.id(),
+               handlers->size(), handlers->size() == 1 ? "" : "s", store->describe(),
+               endpoints ? fmt::format("; endpoints on {}", endpoints->url()) : "");
     while (!signals.wait(std::chrono::milliseconds{500})) check_alive(worker);
+    if (endpoints) endpoints->stop();
     fmt::print(stderr, "tasker worker {}: {} received, stopping\n", worker.id(), signal_name(signals.received()));
     worker.stop();
     WorkerStats s = worker.stats();

@@ -11,9 +11,9 @@
 namespace tasker::testing {
 
 struct HttpApiOptions {
-  std::string bearer_token;                       ///< sent as `Authorization: Bearer ...` when set
-  std::string ca_cert_path;                       ///< https: trust this CA (a self-signed server's certificate)
-  std::chrono::milliseconds timeout{30'000};      ///< connect, read and write, per request
+  std::string bearer_token;                   ///< sent as `Authorization: Bearer ...` when set
+  std::string ca_cert_path;                   ///< https: trust this CA (a self-signed server's certificate)
+  std::chrono::milliseconds timeout{30'000};  ///< connect, read and write, per request
 };
 
 /// One connection (kept alive); requests are serialised: use one per thread.

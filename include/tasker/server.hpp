@@ -45,12 +45,12 @@ class ApiServer {
 
 /// What a worker process serves about itself.
 struct WorkerServerSources {
-  std::shared_ptr<Worker> worker;                    ///< required: its id, stats, liveness
-  std::shared_ptr<const HandlerRegistry> handlers;   ///< required: the callables it can run
-  std::shared_ptr<const TemplateSet> templates;      ///< the templates its steps come from (may be null)
-  std::shared_ptr<Client> client;                    ///< for the database check and gauges (may be null)
-  std::shared_ptr<EventBus> events;                  ///< the worker's bus, for the step metrics (may be null)
-  std::vector<std::string> namespaces;               ///< the worker's namespace filter; empty: all
+  std::shared_ptr<Worker> worker;                   ///< required: its id, stats, liveness
+  std::shared_ptr<const HandlerRegistry> handlers;  ///< required: the callables it can run
+  std::shared_ptr<const TemplateSet> templates;     ///< the templates its steps come from (may be null)
+  std::shared_ptr<Client> client;                   ///< for the database check and gauges (may be null)
+  std::shared_ptr<EventBus> events;                 ///< the worker's bus, for the step metrics (may be null)
+  std::vector<std::string> namespaces;              ///< the worker's namespace filter; empty: all
 };
 
 /// GET /health, /health/live, /health/ready, /metrics, /v1/templates (the

@@ -23,10 +23,25 @@
 #include "tasker/events.hpp"
 #include "tasker/handler.hpp"
 #include "tasker/store.hpp"
+#include "tasker/task_api.hpp"
 #include "tasker/template_set.hpp"
 #include "tasker/worker.hpp"
 
 namespace tasker::testing {
+
+class Harness;
+
+/// Where a harness's operations go and where its workers run. Without one the
+/// harness uses a Client and a Worker in this process (the library surface);
+/// the e2e suite's HTTP surface runs `tasker serve` and worker processes and
+/// talks to them with HttpApi. Scenarios are written once against Harness.
+class Surface {
+ public:
+  virtual ~Surface() = default;
+  [[nodiscard]] virtual TaskApi& api() = 0;
+  virtual void start_workers() = 0;
+  virtual void stop_workers() = 0;
+};
 
 enum class Backend { sqlite, postgres };
 /// Which implementation register_handler() installs: the C++ callable, or the command.
@@ -51,6 +66,8 @@ struct HarnessOptions {
   std::string environment{"test"};  ///< template overrides applied (test: short backoff, no jitter)
   WorkerOptions worker{test_worker_options()};
   const Clock* clock{&SystemClock::instance()};
+  /// Makes the surface once the harness's database exists; empty: the library surface.
+  std::function<std::unique_ptr<Surface>(Harness&)> surface;
 
   /// Worker settings that suit tests: 4 threads, 5 s leases, 20 ms fallback poll, no jitter.
   static WorkerOptions test_worker_options();
@@ -84,13 +101,20 @@ class Harness {
   /// Register a C++ handler whatever handler_kind() says (a host with only C++ handlers).
   void register_handler(const std::string& callable, StepHandler cpp);
 
+  /// Every operation on tasks, through the harness's surface (in-process or HTTP).
+  [[nodiscard]] TaskApi& api() { return surface_ ? surface_->api() : *client_api_; }
+  /// Whether operations go through a surface other than the in-process Client.
+  [[nodiscard]] bool has_surface() const { return surface_ != nullptr; }
+  [[nodiscard]] const HarnessOptions& options() const { return options_; }
+
+  /// The in-process Client (the library surface; what scenarios that need the engine itself use).
   [[nodiscard]] Client& client() { return *client_; }
   /// The store itself, for tests of the storage contract.
   [[nodiscard]] std::shared_ptr<Store> store() { return store_; }
   [[nodiscard]] EventBus& events() { return *events_; }
   [[nodiscard]] const TemplateSet& templates() const { return *templates_; }
 
-  /// Start the background worker (handlers must be registered first).
+  /// Start the background worker (handlers must be registered first), or the surface's workers.
   void start_worker();
   void stop_worker();
   [[nodiscard]] Worker& worker();
@@ -126,6 +150,8 @@ class Harness {
   std::shared_ptr<HandlerRegistry> handlers_ = std::make_shared<HandlerRegistry>();
   std::shared_ptr<EventBus> events_ = std::make_shared<EventBus>();
   std::unique_ptr<Client> client_;
+  std::unique_ptr<ClientApi> client_api_;
+  std::unique_ptr<Surface> surface_;
   std::unique_ptr<Worker> worker_;
 };
 

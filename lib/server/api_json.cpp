@@ -22,8 +22,7 @@ json time_or_null(const std::optional<TimePoint>& t) { return t ? json(format_ti
 std::string string_field(const json& body, const std::string& field, bool required, std::size_t max_length) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) {
-    if (required)
-      throw ApiError(400, "BAD_REQUEST", fmt::format("`{}` is required", field), {{"field", field}});
+    if (required) throw ApiError(400, "BAD_REQUEST", fmt::format("`{}` is required", field), {{"field", field}});
     return {};
   }
   if (!it->is_string()) bad_field(field, "a string", *it);
@@ -86,7 +85,6 @@ json error_json(const StepView& s) {
           {"context", s.error->context}};
 }
 
-
 struct Parents {
   int total{0};
   int completed{0};
@@ -131,7 +129,8 @@ json step_common(const StepView& s, const TaskSnapshot& snap) {
 
 TaskRequest task_request_from(const json& body) {
   if (!body.is_object())
-    throw ApiError(400, "BAD_REQUEST", fmt::format("the body must be a JSON object (a TaskRequest), not {}", body.type_name()));
+    throw ApiError(400, "BAD_REQUEST",
+                   fmt::format("the body must be a JSON object (a TaskRequest), not {}", body.type_name()));
   TaskRequest r;
   r.name = string_field(body, "name", true, 255);
   r.namespace_name = string_field(body, "namespace", true, 255);
@@ -267,8 +266,8 @@ json audit_entry(const Transition& t, const std::string& step_uuid) {
 TimePoint parse_time(const std::string& text) {
   std::tm tm{};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &consumed) != 6)
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) !=
+      6)
     throw Error(fmt::format("`{}` is not an RFC 3339 time", text));
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;

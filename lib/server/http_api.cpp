@@ -15,7 +15,8 @@ class HttpApi::Impl {
  public:
   Impl(const std::string& base_url, HttpApiOptions o) : url(base_url), client(base_url), options(std::move(o)) {
     if (!client.is_valid())
-      throw InvalidRequestError(fmt::format("`{}` is not a tasker API URL (http://HOST:PORT or https://HOST:PORT)", url));
+      throw InvalidRequestError(
+          fmt::format("`{}` is not a tasker API URL (http://HOST:PORT or https://HOST:PORT)", url));
     client.set_connection_timeout(options.timeout);
     client.set_read_timeout(options.timeout);
     client.set_write_timeout(options.timeout);
@@ -100,9 +101,9 @@ StepView HttpApi::get_step(const std::string& task_uuid, const std::string& step
 
 std::vector<Transition> HttpApi::transitions(const std::string& task_uuid,
                                              const std::optional<std::string>& step_name) {
-  const std::string path = step_name ? fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", segment(task_uuid),
-                                                   segment(*step_name))
-                                     : fmt::format("/v1/tasks/{}/transitions", segment(task_uuid));
+  const std::string path =
+      step_name ? fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", segment(task_uuid), segment(*step_name))
+                : fmt::format("/v1/tasks/{}/transitions", segment(task_uuid));
   std::vector<Transition> out;
   for (const auto& entry : call("GET", path)) out.push_back(server::transition_from(entry));
   return out;
@@ -127,7 +128,8 @@ TaskPage HttpApi::list_tasks(const TaskFilter& filter) {
 }
 
 TaskView HttpApi::cancel(const std::string& task_uuid, const std::string& reason) {
-  return task_from(call("DELETE", httplib::append_query_params("/v1/tasks/" + segment(task_uuid), {{"reason", reason}})));
+  return task_from(
+      call("DELETE", httplib::append_query_params("/v1/tasks/" + segment(task_uuid), {{"reason", reason}})));
 }
 
 namespace {
@@ -148,8 +150,8 @@ StepView HttpApi::resolve_step_manually(const std::string& task_uuid, const std:
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
 }
 
-StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std::string& step_name,
-                                         const json& result, const std::string& reason) {
+StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
+                                         const std::string& reason) {
   json body = action("complete_manually", reason);
   body["completion_data"] = {{"result", result}};
   return step_from(

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <charconv>
 #include <regex>
 
 #include "engine/log.hpp"
@@ -36,7 +37,8 @@ void write_error(httplib::Response& res, const ApiError& error) {
 
 json parse_body(const httplib::Request& req, int max_depth) {
   if (req.body.find_first_not_of(" \t\r\n") == std::string::npos)
-    throw ApiError(400, "BAD_REQUEST", "the request body is empty; send a JSON object (Content-Type: application/json)");
+    throw ApiError(400, "BAD_REQUEST",
+                   "the request body is empty; send a JSON object (Content-Type: application/json)");
   struct TooDeep {};
   try {
     return json::parse(req.body, [max_depth](int depth, json::parse_event_t, json&) {
@@ -70,7 +72,8 @@ Digest sha256(std::string_view text) {
 
 Digest from_hex(const std::string& hex) {
   Digest d{};
-  for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  for (std::size_t i = 0; i < d.size(); ++i)
+    d[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
   return d;
 }
 
@@ -105,12 +108,12 @@ ApiError to_api_error(std::exception_ptr failure, const std::string& request_id,
   } catch (const StorageError& e) {
     internal(e.retryable() ? "database unavailable" : "database error", e.what());
     if (e.retryable())
-      return ApiError(503, "SERVICE_UNAVAILABLE",
-                      fmt::format("the database is unavailable; nothing was changed; retry later (request {})",
-                                  request_id));
-    return ApiError(500, "DATABASE_ERROR",
-                    fmt::format("the database refused the operation; the server log has the details (request {})",
-                                request_id));
+      return ApiError(
+          503, "SERVICE_UNAVAILABLE",
+          fmt::format("the database is unavailable; nothing was changed; retry later (request {})", request_id));
+    return ApiError(
+        500, "DATABASE_ERROR",
+        fmt::format("the database refused the operation; the server log has the details (request {})", request_id));
   } catch (const std::exception& e) {
     internal("internal error", e.what());
   } catch (...) {
@@ -123,11 +126,14 @@ ApiError to_api_error(std::exception_ptr failure, const std::string& request_id,
 /// The body for errors cpp-httplib answers itself (unparsable request, 413, 414, unknown route).
 ApiError library_error(const httplib::Request& req, int status, const ServerSettings& settings) {
   switch (status) {
-    case 404: return ApiError(404, "NOT_FOUND", fmt::format("no route for {} {}; see /api-docs/openapi.json", req.method, req.path));
+    case 404:
+      return ApiError(404, "NOT_FOUND",
+                      fmt::format("no route for {} {}; see /api-docs/openapi.json", req.method, req.path));
     case 405: return ApiError(405, "METHOD_NOT_ALLOWED", fmt::format("{} is not allowed on {}", req.method, req.path));
     case 413:
-      return ApiError(413, "PAYLOAD_TOO_LARGE",
-                      fmt::format("the request body is larger than {} bytes (server.max_body_bytes)", settings.max_body_bytes));
+      return ApiError(
+          413, "PAYLOAD_TOO_LARGE",
+          fmt::format("the request body is larger than {} bytes (server.max_body_bytes)", settings.max_body_bytes));
     case 414: return ApiError(414, "URI_TOO_LONG", "the request URI is longer than 8192 bytes");
     case 400: {
       auto declared = req.get_header_value("Content-Length");
@@ -147,15 +153,16 @@ ApiError library_error(const httplib::Request& req, int status, const ServerSett
 
 HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::move(settings)), what_(std::move(what)) {
   auto colon = settings_.listen.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    throw ConfigurationError("server.listen", what_, fmt::format("`{}` is not HOST:PORT", settings_.listen));
+  const char* end = settings_.listen.data() + settings_.listen.size();
+  auto parsed = colon == std::string::npos ? std::from_chars_result{end, std::errc::invalid_argument}
+                                           : std::from_chars(settings_.listen.data() + colon + 1, end, requested_port_);
+  if (colon == std::string::npos || colon == 0 || parsed.ec != std::errc{} || parsed.ptr != end ||
+      requested_port_ < 0 || requested_port_ > 65535)
+    throw ConfigurationError(
+        "--listen / server.listen", what_,
+        fmt::format("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8443, [::1]:0)", settings_.listen));
   host_ = settings_.listen.substr(0, colon);
   if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') host_ = host_.substr(1, host_.size() - 2);
-  try {
-    requested_port_ = std::stoi(settings_.listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    throw ConfigurationError("server.listen", what_, fmt::format("`{}` is not HOST:PORT", settings_.listen));
-  }
   if (settings_.api_keys.empty() && !is_loopback(host_))
     throw ConfigurationError("server.api_keys", what_,
                              fmt::format("listening on {} (not a loopback address) needs API keys: configure "
@@ -183,6 +190,8 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
   s.set_read_timeout(std::chrono::milliseconds{settings_.read_timeout_ms});
   s.set_write_timeout(std::chrono::milliseconds{settings_.write_timeout_ms});
   s.set_keep_alive_max_count(1000);
+  // An idle kept-alive connection holds a thread, and stop() waits it out: keep that short.
+  s.set_keep_alive_timeout(2);
   s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a route's own error body
     write_error(res, library_error(req, res.status, settings_));
@@ -215,7 +224,10 @@ void HttpCore::authorize(const httplib::Request& req, const std::string& permiss
 }
 
 void HttpCore::route(const std::string& method, const std::string& pattern, std::string permission, Handler handler) {
-  auto wrapped = [this, pattern, method, permission = std::move(permission), handler = std::move(handler)](
+  // Metrics label routes as written in docs/api.md: `/v1/tasks/{}` rather than the regex.
+  std::string label = pattern;
+  for (std::size_t at; (at = label.find("([^/]+)")) != std::string::npos;) label.replace(at, 7, "{}");
+  auto wrapped = [this, label, method, permission = std::move(permission), handler = std::move(handler)](
                      const httplib::Request& req, httplib::Response& res) {
     const std::string request_id = new_uuid();
     res.set_header("x-request-id", request_id);
@@ -235,7 +247,7 @@ void HttpCore::route(const std::string& method, const std::string& pattern, std:
       write_error(res, to_api_error(std::current_exception(), request_id, req));
       if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
     }
-    if (observer_) observer_(pattern, method, res.status);
+    if (observer_) observer_(label, method, res.status);
   };
   if (method == "GET")
     server_->Get(pattern, wrapped);
@@ -256,9 +268,10 @@ void HttpCore::start() {
   else
     port_ = server_->bind_to_port(host_, requested_port_) ? requested_port_ : -1;
   if (port_ <= 0)
-    throw Error(fmt::format("{} cannot listen on {}: the address is in use or not available on this machine; "
-                            "choose another with --listen HOST:PORT",
-                            what_, settings_.listen));
+    throw Error(
+        fmt::format("{} cannot listen on {}: the address is in use or not available on this machine; "
+                    "choose another with --listen HOST:PORT",
+                    what_, settings_.listen));
   // Bound already: connections wait in the backlog until the accept loop runs.
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }

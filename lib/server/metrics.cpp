@@ -42,7 +42,10 @@ struct Metrics::Families {
                           .Name("tasker_step_duration_seconds")
                           .Help("From claim to recorded outcome, per attempt, by namespace, callable and outcome")
                           .Register(r)),
-        claims(prometheus::BuildCounter().Name("tasker_worker_claims_total").Help("Steps claimed by the worker").Register(r)),
+        claims(prometheus::BuildCounter()
+                   .Name("tasker_worker_claims_total")
+                   .Help("Steps claimed by the worker")
+                   .Register(r)),
         reclaims(prometheus::BuildCounter()
                      .Name("tasker_worker_lease_reclaims_total")
                      .Help("Expired leases the worker failed as worker_lost")
@@ -51,8 +54,10 @@ struct Metrics::Families {
                       .Name("tasker_worker_results_discarded_total")
                       .Help("Results fenced out (late, cancelled or reset)")
                       .Register(r)),
-        tasks(prometheus::BuildGauge().Name("tasker_tasks").Help("Tasks in an active state, database-wide").Register(r)),
-        steps(prometheus::BuildGauge().Name("tasker_steps").Help("Steps in an active state, database-wide").Register(r)),
+        tasks(
+            prometheus::BuildGauge().Name("tasker_tasks").Help("Tasks in an active state, database-wide").Register(r)),
+        steps(
+            prometheus::BuildGauge().Name("tasker_steps").Help("Steps in an active state, database-wide").Register(r)),
         ready(prometheus::BuildGauge()
                   .Name("tasker_ready_steps")
                   .Help("The ready queue: steps claimable now, database-wide")
@@ -122,7 +127,7 @@ void Metrics::on_event(const LifecycleEvent& e) {
     const bool success = e.name == kStepCompleted;
     const double seconds = std::chrono::duration<double>(e.at - s.at).count();
     static const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                                 2.5,   5,    10,    30,   60,  300, 1800};
+                                                                 2.5,   5,    10,    30,   60,  300,  1800};
     f_->step_duration
         .Add({{"namespace", s.namespace_name}, {"callable", s.callable}, {"outcome", success ? "success" : "failure"}},
              buckets)

@@ -34,10 +34,12 @@ json database_check(Client& client, Readiness& readiness) {
 }
 
 void add_health_routes(HttpCore& http, json identity, std::function<Readiness()> readiness) {
-  http.route("GET", "/health", "",
-             [identity](const httplib::Request&, httplib::Response& res) { write_json(res, 200, stamped(identity, "healthy")); });
-  http.route("GET", "/health/live", "",
-             [identity](const httplib::Request&, httplib::Response& res) { write_json(res, 200, stamped(identity, "alive")); });
+  http.route("GET", "/health", "", [identity](const httplib::Request&, httplib::Response& res) {
+    write_json(res, 200, stamped(identity, "healthy"));
+  });
+  http.route("GET", "/health/live", "", [identity](const httplib::Request&, httplib::Response& res) {
+    write_json(res, 200, stamped(identity, "alive"));
+  });
   http.route("GET", "/health/ready", "", [identity, readiness](const httplib::Request&, httplib::Response& res) {
     Readiness r = readiness();
     json body = stamped(identity, r.ready ? "healthy" : "unhealthy");

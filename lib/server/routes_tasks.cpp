@@ -16,8 +16,9 @@ constexpr const char* kUuid = "([^/]+)";
 std::string task_uuid_of(const httplib::Request& req) {
   const std::string& text = req.matches[1];
   if (!is_uuid(text))
-    throw ApiError(400, "INVALID_UUID",
-                   fmt::format("`{}` is not a task uuid (36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", text));
+    throw ApiError(
+        400, "INVALID_UUID",
+        fmt::format("`{}` is not a task uuid (36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", text));
   return text;
 }
 
@@ -26,10 +27,11 @@ const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
   const bool by_uuid = is_uuid(id);
   for (const auto& s : snap.steps)
     if (by_uuid ? s.step_uuid == id : s.name == id) return s;
-  throw ApiError(404, "NOT_FOUND",
-                 fmt::format("step `{}` does not belong to task {}; list its steps with GET /v1/tasks/{}/workflow_steps",
-                             id, snap.task.uuid, snap.task.uuid),
-                 {{"resource", "step"}, {"id", id}});
+  throw ApiError(
+      404, "NOT_FOUND",
+      fmt::format("step `{}` does not belong to task {}; list its steps with GET /v1/tasks/{}/workflow_steps", id,
+                  snap.task.uuid, snap.task.uuid),
+      {{"resource", "step"}, {"id", id}});
 }
 
 long long query_number(const httplib::Request& req, const std::string& name, long long fallback, long long min,
@@ -39,8 +41,9 @@ long long query_number(const httplib::Request& req, const std::string& name, lon
   long long v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-    throw ApiError(400, "BAD_REQUEST", fmt::format("query parameter `{}` must be a whole number in {}..{}, not `{}`",
-                                                   name, min, max, text));
+    throw ApiError(
+        400, "BAD_REQUEST",
+        fmt::format("query parameter `{}` must be a whole number in {}..{}, not `{}`", name, min, max, text));
   return v;
 }
 
@@ -113,7 +116,8 @@ void manual_action(Client& client, const httplib::Request& req, httplib::Respons
       throw ApiError(400, "BAD_REQUEST",
                      "complete_manually needs `completion_data: {\"result\": ...}`: the result dependents will see",
                      {{"field", "completion_data"}});
-    client.complete_step_manually(task_uuid, step, data->at("result"), reason_by("completed_by", "completed by operator"));
+    client.complete_step_manually(task_uuid, step, data->at("result"),
+                                  reason_by("completed_by", "completed by operator"));
   } else {
     throw ApiError(400, "BAD_REQUEST",
                    fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
@@ -130,10 +134,11 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
   const int depth = http.settings().max_json_depth;
   Client& c = *client;
   // The handlers capture the shared pointer: the client lives as long as the routes.
-  http.route("POST", "/v1/tasks", "tasks:create", [client, &c, depth](const httplib::Request& req, httplib::Response& res) {
-    TaskView task = c.submit(task_request_from(parse_body(req, depth)));
-    write_json(res, 201, task_response(task));
-  });
+  http.route("POST", "/v1/tasks", "tasks:create",
+             [client, &c, depth](const httplib::Request& req, httplib::Response& res) {
+               TaskView task = c.submit(task_request_from(parse_body(req, depth)));
+               write_json(res, 201, task_response(task));
+             });
   http.route("GET", "/v1/tasks", "tasks:list",
              [client, &c](const httplib::Request& req, httplib::Response& res) { list_tasks(c, req, res); });
   http.route("GET", fmt::format("/v1/tasks/{}", kUuid), "tasks:read",
@@ -143,7 +148,8 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
              });
   http.route("DELETE", fmt::format("/v1/tasks/{}", kUuid), "tasks:cancel",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
-               std::string reason = req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
+               std::string reason =
+                   req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
                write_json(res, 200, task_response(c.cancel(task_uuid_of(req), reason)));
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
@@ -158,15 +164,17 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
                const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
                write_json(res, 200, step_response(find_step(snap, req.matches[2]), snap));
              });
-  http.route("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
-             [client, &c, depth](const httplib::Request& req, httplib::Response& res) { manual_action(c, req, res, depth); });
+  http.route(
+      "PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
+      [client, &c, depth](const httplib::Request& req, httplib::Response& res) { manual_action(c, req, res, depth); });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", kUuid, kUuid), "steps:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
                const std::string task_uuid = task_uuid_of(req);
                const TaskSnapshot snap = c.snapshot(task_uuid);
                const StepView& step = find_step(snap, req.matches[2]);
                json entries = json::array();
-               for (const auto& t : c.transitions(task_uuid, step.name)) entries.push_back(audit_entry(t, step.step_uuid));
+               for (const auto& t : c.transitions(task_uuid, step.name))
+                 entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
              });
   // A tasker extension: the whole history of the task and its steps, oldest first.

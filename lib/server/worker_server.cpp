@@ -64,8 +64,9 @@ class WorkerServer::Impl {
       Readiness r;
       if (sources.client) r.checks["database"] = database_check(*sources.client, r);
       const bool running = sources.worker->running();
-      r.checks["worker"] = {{"status", running ? "healthy" : "unhealthy"},
-                            {"message", running ? "claiming steps" : "the worker has stopped: " + sources.worker->failure()}};
+      r.checks["worker"] = {
+          {"status", running ? "healthy" : "unhealthy"},
+          {"message", running ? "claiming steps" : "the worker has stopped: " + sources.worker->failure()}};
       if (!running) {
         r.ready = false;
         r.problem = "the worker is not running";
@@ -77,9 +78,11 @@ class WorkerServer::Impl {
                 {"supported_namespaces", capabilities(sources, "")["supported_namespaces"]}};
       return r;
     });
-    http.route("GET", "/v1/templates", "worker:templates_read", [this](const httplib::Request& req, httplib::Response& res) {
-      write_json(res, 200, capabilities(sources, req.has_param("namespace") ? req.get_param_value("namespace") : ""));
-    });
+    http.route("GET", "/v1/templates", "worker:templates_read",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 write_json(res, 200,
+                            capabilities(sources, req.has_param("namespace") ? req.get_param_value("namespace") : ""));
+               });
     add_metrics_and_docs_routes(http, metrics);
   }
   WorkerServerSources sources;

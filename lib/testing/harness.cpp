@@ -79,10 +79,13 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
                                                  ? TemplateSet{}
                                                  : TemplateSet::load(options_.template_paths, {options_.environment}));
   client_ = std::make_unique<Client>(store_, templates_, ClientOptions{options_.clock, events_});
+  client_api_ = std::make_unique<ClientApi>(*client_);
+  if (options_.surface) surface_ = options_.surface(*this);
 }
 
 Harness::~Harness() {
   stop_worker();
+  surface_.reset();
   client_.reset();
   store_.reset();
   if (!sqlite_file_.empty()) {
@@ -111,6 +114,10 @@ void Harness::register_handler(const std::string& callable, StepHandler cpp, std
 }
 
 void Harness::start_worker() {
+  if (surface_) {
+    surface_->start_workers();
+    return;
+  }
   if (worker_) return;
   WorkerOptions o = options_.worker;
   o.clock = options_.clock;
@@ -119,6 +126,7 @@ void Harness::start_worker() {
 }
 
 void Harness::stop_worker() {
+  if (surface_) surface_->stop_workers();
   if (worker_) worker_->stop();
   worker_.reset();
 }
@@ -153,10 +161,10 @@ TaskRequest Harness::create_task_request_with_bypass(const std::string& namespac
   return r;
 }
 
-TaskView Harness::submit(const TaskRequest& request) { return client_->submit(request); }
+TaskView Harness::submit(const TaskRequest& request) { return api().submit(request); }
 
 std::string Harness::describe_task(const std::string& task_uuid) {
-  const TaskSnapshot snap = client_->snapshot(task_uuid);
+  const TaskSnapshot snap = api().snapshot(task_uuid);
   const TaskView& t = snap.task;
   std::string out = fmt::format("task {} ({}/{}@{}) is {} ({}, {:.0f}% complete)\n", t.uuid, t.namespace_name, t.name,
                                 t.version, to_string(t.state), to_string(t.execution_status), t.completion_percentage);
@@ -183,7 +191,7 @@ TaskView Harness::wait_for(const std::string& task_uuid, const std::function<boo
   } unsubscribe{*events_, subscription};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    TaskView t = client_->get_task(task_uuid);
+    TaskView t = api().get_task(task_uuid);
     if (done(t)) return t;
     if (std::chrono::steady_clock::now() >= deadline)
       throw HarnessError(

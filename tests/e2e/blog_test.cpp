@@ -35,21 +35,21 @@ TEST_CASE("e-commerce: an invalid card fails process_payment permanently, withou
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("ecommerce", "order_processing", order_context("tok_invalid")));
   h->wait_for_task_failure(task.uuid);
-  auto payment = h->client().get_step(task.uuid, "process_payment");
+  auto payment = h->api().get_step(task.uuid, "process_payment");
   CHECK(payment.state == StepState::error);
   CHECK(payment.retry_count == 0);
   REQUIRE(payment.error);
   CHECK(payment.error->message.find("card declined") != std::string::npos);
   CHECK(payment.error->context.value("decline_code", "") == "invalid_number");
   for (const char* later : {"update_inventory", "create_order", "send_confirmation"})
-    CHECK(h->client().get_step(task.uuid, later).state == StepState::pending);
+    CHECK(h->api().get_step(task.uuid, later).state == StepState::pending);
 }
 
 TEST_CASE("e-commerce: a flaky payment gateway completes after 2 retries") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("ecommerce", "order_processing", order_context("tok_flaky")));
   h->wait_for_task_completion(task.uuid);
-  auto payment = h->client().get_step(task.uuid, "process_payment");
+  auto payment = h->api().get_step(task.uuid, "process_payment");
   CHECK(payment.attempts == 3);
   CHECK(payment.retry_count == 2);
   CHECK(payment.results->at("attempt") == 3);
@@ -67,7 +67,7 @@ TEST_CASE("data pipeline: the three extracts complete before transform starts") 
   CHECK(result_of(*h, task.uuid, "update_dashboard")["total_records"] == 516);
   auto transform_start = attempt_starts(*h, task.uuid, "transform_metrics").front();
   for (const char* extract : {"extract_users", "extract_orders", "extract_products"})
-    CHECK(h->client().get_step(task.uuid, extract).completed_at <= transform_start);
+    CHECK(h->api().get_step(task.uuid, extract).completed_at <= transform_start);
   check_dependency_order(*h, task.uuid);
 }
 
@@ -78,10 +78,10 @@ TEST_CASE("data pipeline: when one extract fails permanently the others complete
   auto failed = h->wait_for_task_failure(task.uuid);
   CHECK(failed.counts.completed == 2);
   CHECK(failed.counts.failed == 1);
-  CHECK(h->client().get_step(task.uuid, "extract_orders").state == StepState::error);
-  CHECK(h->client().get_step(task.uuid, "extract_users").state == StepState::complete);
-  CHECK(h->client().get_step(task.uuid, "extract_products").state == StepState::complete);
-  auto transform = h->client().get_step(task.uuid, "transform_metrics");
+  CHECK(h->api().get_step(task.uuid, "extract_orders").state == StepState::error);
+  CHECK(h->api().get_step(task.uuid, "extract_users").state == StepState::complete);
+  CHECK(h->api().get_step(task.uuid, "extract_products").state == StepState::complete);
+  auto transform = h->api().get_step(task.uuid, "transform_metrics");
   CHECK(transform.state == StepState::pending);
   CHECK(transform.attempts == 0);
   CHECK(attempt_starts(*h, task.uuid, "transform_metrics").empty());

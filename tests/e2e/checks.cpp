@@ -8,14 +8,14 @@
 namespace e2e {
 
 json result_of(Harness& h, const std::string& task_uuid, const std::string& step) {
-  tasker::StepView s = h.client().get_step(task_uuid, step);
+  tasker::StepView s = h.api().get_step(task_uuid, step);
   INFO(h.describe_task(task_uuid));
   REQUIRE_MESSAGE(s.results.has_value(), fmt::format("step {} has no result", step));
   return *s.results;
 }
 
 void check_dependency_order(Harness& h, const std::string& task_uuid) {
-  auto transitions = h.client().transitions(task_uuid);
+  auto transitions = h.api().transitions(task_uuid);
   std::map<std::string, std::size_t> first_start, completed;
   for (std::size_t i = 0; i < transitions.size(); ++i) {
     const auto& t = transitions[i];
@@ -23,7 +23,7 @@ void check_dependency_order(Harness& h, const std::string& task_uuid) {
     if (t.to_state == "in_progress" && !first_start.count(t.step_name)) first_start[t.step_name] = i;
     if (t.to_state == "complete" || t.to_state == "resolved_manually") completed[t.step_name] = i;
   }
-  for (const auto& step : h.client().list_steps(task_uuid)) {
+  for (const auto& step : h.api().list_steps(task_uuid)) {
     if (!first_start.count(step.name)) continue;
     for (const auto& dep : step.dependencies) {
       INFO(fmt::format("{} depends on {}", step.name, dep));
@@ -37,7 +37,7 @@ namespace {
 std::vector<tasker::TimePoint> times_of(Harness& h, const std::string& task_uuid, const std::string& step,
                                         const std::function<bool(const tasker::Transition&)>& match) {
   std::vector<tasker::TimePoint> out;
-  for (const auto& t : h.client().transitions(task_uuid, step))
+  for (const auto& t : h.api().transitions(task_uuid, step))
     if (match(t)) out.push_back(t.at);
   return out;
 }
@@ -54,7 +54,7 @@ std::vector<tasker::TimePoint> attempt_failures(Harness& h, const std::string& t
 }
 
 void check_backoff_respected(Harness& h, const std::string& task_uuid, const std::string& step) {
-  tasker::StepView s = h.client().get_step(task_uuid, step);
+  tasker::StepView s = h.api().get_step(task_uuid, step);
   auto starts = attempt_starts(h, task_uuid, step);
   auto failures = attempt_failures(h, task_uuid, step);
   REQUIRE(starts.size() == static_cast<std::size_t>(s.attempts));

@@ -13,6 +13,13 @@
 
 namespace e2e {
 
+/// A harness on the configured backend and surface with the project's
+/// templates and the suite's own (tests/e2e/templates), every e2e handler
+/// registered in the configured handler kind, and (unless told otherwise) its
+/// worker started: in this process, or (http surface) as a worker process.
+std::unique_ptr<Harness> make_harness(bool start_worker = true,
+                                      tasker::testing::HarnessOptions options = tasker::testing::HarnessOptions{});
+
 /// The step's result, or fails the test naming the step.
 json result_of(Harness& h, const std::string& task_uuid, const std::string& step);
 

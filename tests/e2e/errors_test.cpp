@@ -13,7 +13,7 @@ TEST_CASE("errors: success only completes without retries") {
   auto task = h->submit(h->create_task_request("error_scenarios", "success_only"));
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.counts.completed == 1);
-  auto step = h->client().get_step(task.uuid, "success_step");
+  auto step = h->api().get_step(task.uuid, "success_step");
   CHECK(step.state == StepState::complete);
   CHECK(step.attempts == 1);
   CHECK(step.retry_count == 0);
@@ -27,7 +27,7 @@ TEST_CASE("errors: a permanent failure is not retried and blocks the task") {
   CHECK(failed.state == TaskState::error);
   CHECK(failed.execution_status == ExecutionStatus::blocked_by_failures);
   CHECK(failed.health_status == HealthStatus::blocked);
-  auto step = h->client().get_step(task.uuid, "permanent_error_step");
+  auto step = h->api().get_step(task.uuid, "permanent_error_step");
   CHECK(step.state == StepState::error);
   CHECK(step.attempts == 1);
   CHECK(step.retry_count == 0);
@@ -43,7 +43,7 @@ TEST_CASE("errors: a retryable failure exhausts max_attempts, each retry after i
   auto task = h->submit(h->create_task_request("error_scenarios", "retryable_error_only"));
   auto failed = h->wait_for_task_failure(task.uuid);
   CHECK(failed.execution_status == ExecutionStatus::blocked_by_failures);
-  auto step = h->client().get_step(task.uuid, "retryable_error_step");
+  auto step = h->api().get_step(task.uuid, "retryable_error_step");
   CHECK(step.state == StepState::error);
   CHECK(step.max_attempts == 2);
   CHECK(step.attempts == 2);
@@ -62,9 +62,9 @@ TEST_CASE("errors: in a mixed task one step completes, two fail, the task is blo
   CHECK(failed.counts.completed == 1);
   CHECK(failed.counts.failed == 2);
   CHECK(failed.execution_status == ExecutionStatus::blocked_by_failures);
-  CHECK(h->client().get_step(task.uuid, "success_step").state == StepState::complete);
-  CHECK(h->client().get_step(task.uuid, "permanent_error_step").attempts == 1);
-  auto retryable = h->client().get_step(task.uuid, "retryable_error_step");
+  CHECK(h->api().get_step(task.uuid, "success_step").state == StepState::complete);
+  CHECK(h->api().get_step(task.uuid, "permanent_error_step").attempts == 1);
+  auto retryable = h->api().get_step(task.uuid, "retryable_error_step");
   CHECK(retryable.state == StepState::error);
   CHECK(retryable.attempts == retryable.max_attempts);
   check_backoff_respected(*h, task.uuid, "retryable_error_step");
@@ -74,7 +74,7 @@ TEST_CASE("errors: a step that fails twice then succeeds completes with retry_co
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("error_scenarios", "retry_mechanics"));
   h->wait_for_task_completion(task.uuid);
-  auto step = h->client().get_step(task.uuid, "fail_twice_then_succeed");
+  auto step = h->api().get_step(task.uuid, "fail_twice_then_succeed");
   CHECK(step.state == StepState::complete);
   CHECK(step.attempts == 3);
   CHECK(step.retry_count == 2);

@@ -224,13 +224,4 @@ void register_handlers(Harness& h) {
   });
 }
 
-std::unique_ptr<Harness> make_harness(bool start_worker, tasker::testing::HarnessOptions options) {
-  if (options.template_paths.empty())
-    options.template_paths = {source_dir() / "templates", source_dir() / "tests/e2e/templates"};
-  auto h = std::make_unique<Harness>(std::move(options));
-  register_handlers(*h);
-  if (start_worker) h->start_worker();
-  return h;
-}
-
 }  // namespace e2e

@@ -16,12 +16,6 @@ using tasker::testing::Harness;
 
 std::filesystem::path source_dir();
 
-/// A harness on the configured backend with the project's templates and the
-/// suite's own (tests/e2e/templates), every e2e handler registered in the
-/// configured handler kind, and (unless told otherwise) its worker started.
-std::unique_ptr<Harness> make_harness(bool start_worker = true,
-                                      tasker::testing::HarnessOptions options = tasker::testing::HarnessOptions{});
-
 /// Register the suite's handlers: C++ implementations, or the same logic in
 /// tests/e2e/handlers/e2e_handlers.py as command handlers.
 void register_handlers(Harness& h);

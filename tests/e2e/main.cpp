@@ -1,5 +1,5 @@
-// The e2e suite's entry point. `--backend=sqlite|postgres` and
-// `--handlers=cpp|command` select what every scenario runs against (ctest
+// The e2e suite's entry point. `--surface=library|http`, `--backend=sqlite|postgres`
+// and `--handlers=cpp|command` select what every scenario runs against (ctest
 // registers the suite once per combination); everything else goes to doctest.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg.rfind("--backend=", 0) == 0) setenv("TASKER_TEST_BACKEND", arg.substr(10).c_str(), 1);
     if (arg.rfind("--handlers=", 0) == 0) setenv("TASKER_TEST_HANDLERS", arg.substr(11).c_str(), 1);
+    if (arg.rfind("--surface=", 0) == 0) setenv("TASKER_TEST_SURFACE", arg.substr(10).c_str(), 1);
   }
   // Handlers (in this process or as commands) leave marker files here.
   char pattern[] = "/tmp/tasker-e2e-XXXXXX";

@@ -19,7 +19,7 @@ TEST_CASE("bypass: bypassed steps are left out and count as satisfied for depend
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.counts.completed == 5);
   CHECK(result_of(*h, task.uuid, "transform_metrics")["total_records"] == 120 + 340);
-  CHECK_THROWS_AS(h->client().get_step(task.uuid, "extract_products"), tasker::NotFoundError);
+  CHECK_THROWS_AS(h->api().get_step(task.uuid, "extract_products"), tasker::NotFoundError);
 }
 
 TEST_CASE("bypass: an unknown step name is rejected and nothing is created") {
@@ -32,7 +32,7 @@ TEST_CASE("bypass: an unknown step name is rejected and nothing is created") {
   } catch (const tasker::InvalidRequestError& e) {
     CHECK(std::string(e.what()).find("did you mean `extract_products`") != std::string::npos);
   }
-  CHECK(h->client().list_tasks().tasks.empty());
+  CHECK(h->api().list_tasks().tasks.empty());
 }
 
 TEST_CASE("identity: a duplicate submission is rejected whatever the order of the context's keys") {
@@ -56,7 +56,7 @@ TEST_CASE("identity: a duplicate submission is rejected whatever the order of th
   auto with_key = h->submit(keyed);
   keyed.context = {{"even_number", 14}};
   CHECK_THROWS_AS(h->submit(keyed), tasker::DuplicateTaskError);
-  CHECK(h->client().list_tasks().tasks.size() == 3);
+  CHECK(h->api().list_tasks().tasks.size() == 3);
   CHECK(with_key.idempotency_key == "order-991");
 }
 
@@ -65,37 +65,37 @@ TEST_CASE("cancel: a task cancelled mid-run stops, and the running step's late r
   auto task = h->submit(h->create_task_request("e2e_support", "slow_chain", {{"sleep_ms", 400}}));
   h->wait_for(
       task.uuid, [](const tasker::TaskView& t) { return t.counts.in_progress == 1; }, "slow_1 to start");
-  auto cancelled = h->client().cancel(task.uuid, "customer changed their mind");
+  auto cancelled = h->api().cancel(task.uuid, "customer changed their mind");
   CHECK(cancelled.state == TaskState::cancelled);
   // slow_1 keeps running until its sleep ends (or it notices); its result must not land.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  for (const auto& step : h->client().list_steps(task.uuid)) {
+  for (const auto& step : h->api().list_steps(task.uuid)) {
     INFO(step.name);
     CHECK(step.state == StepState::cancelled);
     CHECK_FALSE(step.results.has_value());
   }
   CHECK(attempt_starts(*h, task.uuid, "slow_2").empty());
-  CHECK(h->client().get_task(task.uuid).state == TaskState::cancelled);
-  auto audit = h->client().transitions(task.uuid);
+  CHECK(h->api().get_task(task.uuid).state == TaskState::cancelled);
+  auto audit = h->api().transitions(task.uuid);
   CHECK(std::any_of(audit.begin(), audit.end(), [](const tasker::Transition& t) {
     return t.step_name.empty() && t.to_state == "cancelled" && t.reason == "customer changed their mind";
   }));
-  CHECK_THROWS_AS(h->client().cancel(task.uuid), tasker::InvalidRequestError);
+  CHECK_THROWS_AS(h->api().cancel(task.uuid), tasker::InvalidRequestError);
 }
 
 TEST_CASE("manual: reset_step_for_retry gives a failed step new attempts and the task resumes") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("e2e_support", "needs_operator"));
   h->wait_for_task_failure(task.uuid);
-  CHECK(h->client().get_step(task.uuid, "after_gate").state == StepState::pending);
-  auto reset = h->client().reset_step_for_retry(task.uuid, "gate", "upstream fixed");
+  CHECK(h->api().get_step(task.uuid, "after_gate").state == StepState::pending);
+  auto reset = h->api().reset_step_for_retry(task.uuid, "gate", "upstream fixed");
   CHECK(reset.state == StepState::enqueued);
   CHECK(reset.attempts == 0);
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.state == TaskState::complete);
   CHECK(result_of(*h, task.uuid, "gate")["passed_after_reset"] == true);
-  CHECK(h->client().get_step(task.uuid, "after_gate").state == StepState::complete);
-  CHECK_THROWS_AS(h->client().reset_step_for_retry(task.uuid, "gate"), tasker::InvalidRequestError);
+  CHECK(h->api().get_step(task.uuid, "after_gate").state == StepState::complete);
+  CHECK_THROWS_AS(h->api().reset_step_for_retry(task.uuid, "gate"), tasker::InvalidRequestError);
 }
 
 TEST_CASE("manual: resolve_step_manually lets dependents run without a result") {
@@ -103,7 +103,7 @@ TEST_CASE("manual: resolve_step_manually lets dependents run without a result") 
   auto task = h->submit(h->create_task_request("data_pipeline", "analytics_pipeline",
                                                {{"pipeline_run_id", "r"}, {"fail_extract", "extract_orders"}}));
   h->wait_for_task_failure(task.uuid);
-  auto resolved = h->client().resolve_step_manually(task.uuid, "extract_orders", "orders loaded by hand");
+  auto resolved = h->api().resolve_step_manually(task.uuid, "extract_orders", "orders loaded by hand");
   CHECK(resolved.state == StepState::resolved_manually);
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.state == TaskState::resolved_manually);
@@ -118,23 +118,23 @@ TEST_CASE("manual: complete_step_manually supplies the result dependents see") {
                   {"payment_info", {{"method", "credit_card"}, {"token", "tok_invalid"}, {"amount", 22.67}}}};
   auto task = h->submit(h->create_task_request("ecommerce", "order_processing", context));
   h->wait_for_task_failure(task.uuid);
-  auto completed = h->client().complete_step_manually(
+  auto completed = h->api().complete_step_manually(
       task.uuid, "process_payment", {{"payment_id", "manual-7"}, {"amount_charged", 22.67}}, "paid by bank transfer");
   CHECK(completed.state == StepState::complete);
   auto done = h->wait_for_task_completion(task.uuid);
   CHECK(done.state == TaskState::complete);
   CHECK(result_of(*h, task.uuid, "process_payment")["payment_id"] == "manual-7");
   CHECK(result_of(*h, task.uuid, "send_confirmation")["email_sent_to"] == "op@example.com");
-  CHECK_THROWS_AS(h->client().complete_step_manually(task.uuid, "process_payment", json::object()),
+  CHECK_THROWS_AS(h->api().complete_step_manually(task.uuid, "process_payment", json::object()),
                   tasker::InvalidRequestError);
 }
 
 TEST_CASE("lookups: malformed and unknown ids are told apart") {
   auto h = make_harness(false);
-  CHECK_THROWS_AS(h->client().get_task("not-a-uuid"), tasker::InvalidRequestError);
-  CHECK_THROWS_AS(h->client().get_task("00000000-0000-4000-8000-000000000000"), tasker::NotFoundError);
+  CHECK_THROWS_AS(h->api().get_task("not-a-uuid"), tasker::InvalidRequestError);
+  CHECK_THROWS_AS(h->api().get_task("00000000-0000-4000-8000-000000000000"), tasker::NotFoundError);
   auto task = h->submit(h->create_task_request("error_scenarios", "success_only"));
-  CHECK_THROWS_AS(h->client().get_step(task.uuid, "no_such_step"), tasker::NotFoundError);
+  CHECK_THROWS_AS(h->api().get_step(task.uuid, "no_such_step"), tasker::NotFoundError);
   CHECK_THROWS_AS(h->submit(h->create_task_request("error_scenarios", "no_such_template")), tasker::NotFoundError);
 }
 
@@ -151,7 +151,7 @@ TEST_CASE("listing: tasks are listed newest first, filtered and paged") {
   filter.limit = 2;
   std::vector<std::string> seen;
   for (;;) {
-    auto page = h->client().list_tasks(filter);
+    auto page = h->api().list_tasks(filter);
     for (const auto& t : page.tasks) seen.push_back(t.uuid);
     if (!page.next_cursor) break;
     filter.cursor = page.next_cursor;
@@ -159,5 +159,5 @@ TEST_CASE("listing: tasks are listed newest first, filtered and paged") {
   CHECK(seen == std::vector<std::string>{ids[4], ids[3], ids[2], ids[1], ids[0]});
   tasker::TaskFilter pending;
   pending.state = TaskState::pending;
-  CHECK(h->client().list_tasks(pending).tasks.size() == 6);
+  CHECK(h->api().list_tasks(pending).tasks.size() == 6);
 }

@@ -71,11 +71,11 @@ TEST_CASE("processes: three worker processes share one database, and each step c
     auto done = h->wait_for_task_completion(uuid, std::chrono::seconds{90});
     CHECK(done.counts.completed == 3);
     check_dependency_order(*h, uuid);
-    for (const auto& step : h->client().list_steps(uuid)) {
+    for (const auto& step : h->api().list_steps(uuid)) {
       INFO(uuid << " " << step.name);
       CHECK(step.attempts == 1);
       int completions = 0;
-      for (const auto& t : h->client().transitions(uuid, step.name))
+      for (const auto& t : h->api().transitions(uuid, step.name))
         if (t.to_state == "complete") ++completions, completed_by.insert(t.worker_id);
       CHECK(completions == 1);
     }

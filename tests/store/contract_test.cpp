@@ -1,5 +1,6 @@
 // The Store contract, driven directly with a ManualClock: claims, fencing,
 // leases, backoff timing, filters and ordering. Every backend must pass it.
+// Library surface only: it drives the Store itself, below any API.
 #include <fmt/format.h>
 
 #include <atomic>
