@@ -27,7 +27,8 @@ void add_serve(CLI::App& app, Invocation& inv) {
   cmd->footer(
       "Example:\n  tasker serve --db postgresql://tasker@db/tasker --templates templates --listen 127.0.0.1:8080\n"
       "  curl -s localhost:8080/v1/tasks -H 'Content-Type: application/json' \\\n"
-      "    -d '{\"namespace\": \"linear_workflow\", \"name\": \"mathematical_sequence\", \"context\": {\"even_number\": 6}}'\n"
+      "    -d '{\"namespace\": \"linear_workflow\", \"name\": \"mathematical_sequence\", \"context\": "
+      "{\"even_number\": 6}}'\n"
       "Prints the URL it serves on stdout once listening (port 0 picks a free one). Steps are run by workers\n"
       "(`tasker worker`, or your application's). Listening beyond loopback needs API keys (server.api_keys);\n"
       "TLS, limits and keys are configured in the configuration file (docs/api.md).");

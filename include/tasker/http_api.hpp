@@ -18,7 +18,7 @@ struct HttpApiOptions {
 
 /// One connection (kept alive); requests are serialised: use one per thread.
 /// Errors map back to tasker's: 400 InvalidRequestError, 404 NotFoundError,
-/// 409 DuplicateTaskError, 503 StorageError (retryable), anything else (and
+/// 409 DuplicateTaskError, 503 TransientStorageError, anything else (and
 /// an unreachable server) Error with the status and the server's message.
 class HttpApi final : public TaskApi {
  public:

@@ -68,7 +68,7 @@ json HttpApi::call(const std::string& method, const std::string& path, const jso
     case 400: throw InvalidRequestError(message);
     case 404: throw NotFoundError(error.value("resource", "resource"), error.value("id", path), message);
     case 409: throw DuplicateTaskError(error.value("existing_task_uuid", ""), "");
-    case 503: throw StorageError(message, true);
+    case 503: throw TransientStorageError(message);
     default: throw Error(fmt::format("HTTP {} {}: {}", r.status, error.value("code", ""), message));
   }
 }

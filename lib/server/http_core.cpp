@@ -10,7 +10,7 @@
 #include <charconv>
 #include <regex>
 
-#include "engine/log.hpp"
+#include "base/log.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/task.hpp"
 
@@ -105,12 +105,13 @@ ApiError to_api_error(std::exception_ptr failure, const std::string& request_id,
     return ApiError(503, "SERVICE_UNAVAILABLE",
                     "the database connection broke while committing: the change may or may not have been made; "
                     "read the resource back before repeating (submits with an idempotency_key repeat safely)");
+  } catch (const TransientStorageError& e) {
+    internal("database unavailable", e.what());
+    return ApiError(
+        503, "SERVICE_UNAVAILABLE",
+        fmt::format("the database is unavailable; nothing was changed; retry later (request {})", request_id));
   } catch (const StorageError& e) {
-    internal(e.retryable() ? "database unavailable" : "database error", e.what());
-    if (e.retryable())
-      return ApiError(
-          503, "SERVICE_UNAVAILABLE",
-          fmt::format("the database is unavailable; nothing was changed; retry later (request {})", request_id));
+    internal("database error", e.what());
     return ApiError(
         500, "DATABASE_ERROR",
         fmt::format("the database refused the operation; the server log has the details (request {})", request_id));
@@ -197,6 +198,21 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
     write_error(res, library_error(req, res.status, settings_));
     return httplib::Server::HandlerResponse::Handled;
   }));
+  // `..` or `.` as a path segment (also percent-encoded: the path is decoded
+  // by now) is refused before routing, whether or not a route would match.
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    for (std::size_t start = 0; start <= req.path.size();) {
+      auto stop = req.path.find('/', start);
+      if (stop == std::string::npos) stop = req.path.size();
+      std::string_view segment(req.path.data() + start, stop - start);
+      if (segment == ".." || segment == ".") {
+        write_error(res, ApiError(400, "BAD_REQUEST", "`.` and `..` are not allowed as path segments"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      start = stop + 1;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr e) {
     write_error(res, to_api_error(e, new_uuid(), req));
   });
@@ -232,15 +248,6 @@ void HttpCore::route(const std::string& method, const std::string& pattern, std:
     const std::string request_id = new_uuid();
     res.set_header("x-request-id", request_id);
     try {
-      // `..` or `.` as a path segment (also when percent-encoded) is refused on every route.
-      for (std::size_t start = 0; start <= req.path.size();) {
-        auto end = req.path.find('/', start);
-        if (end == std::string::npos) end = req.path.size();
-        std::string_view segment(req.path.data() + start, end - start);
-        if (segment == ".." || segment == ".")
-          throw ApiError(400, "BAD_REQUEST", "`.` and `..` are not allowed as path segments");
-        start = end + 1;
-      }
       authorize(req, permission);
       handler(req, res);
     } catch (...) {

@@ -6,7 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include "engine/log.hpp"
+#include "base/log.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::server {

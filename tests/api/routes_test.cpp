@@ -1,0 +1,177 @@
+// Every route of `tasker serve` on a real server over loopback: the answers,
+// checked against the OpenAPI document, and what the database holds after.
+#include <thread>
+
+#include "support.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/worker.hpp"
+
+using namespace api_test;
+
+namespace {
+/// Run steps until the task with `uuid` reaches a terminal state (a real Worker on the same database).
+void work_until_settled(ServerFixture& s, const std::shared_ptr<tasker::HandlerRegistry>& handlers) {
+  auto store = tasker::open_store(s.database_url());
+  tasker::Worker worker(store, handlers);
+  worker.run_until_idle();
+}
+
+std::shared_ptr<tasker::HandlerRegistry> math_handlers() {
+  auto h = std::make_shared<tasker::HandlerRegistry>();
+  h->add("math.square_input", [](tasker::StepContext& c) {
+    long long n = c.context().at("even_number");
+    return json(n * n);
+  });
+  h->add("math.square", [](tasker::StepContext& c) {
+    long long n = c.dependency_results().begin().value();
+    return json(n * n);
+  });
+  h->add("errors.fail_permanently", [](tasker::StepContext&) -> json { throw tasker::PermanentError("always fails"); });
+  return h;
+}
+}  // namespace
+
+TEST_CASE("api: create, read, list and the task's steps, as the OpenAPI document says") {
+  ServerFixture s;
+  Reply created = s.call_json("POST", "/v1/tasks", linear_request());
+  REQUIRE(created.status == 201);
+  s.conforms(created, "/v1/tasks", "post");
+  const std::string uuid = created.body["task_uuid"];
+  CHECK(created.body["status"] == "pending");
+  CHECK(created.body["total_steps"] == 4);
+  CHECK(created.body["ready_steps"] == 1);
+  CHECK(created.body["execution_status"] == "has_ready_steps");
+  CHECK(created.body["recommended_action"] == "execute_ready_steps");
+  CHECK(created.body["initiator"] == "api test");
+
+  work_until_settled(s, math_handlers());
+  Reply task = s.call("GET", "/v1/tasks/" + uuid);
+  REQUIRE(task.status == 200);
+  s.conforms(task, "/v1/tasks/{uuid}", "get");
+  CHECK(task.body["status"] == "complete");
+  CHECK(task.body["completed_steps"] == 4);
+  CHECK(task.body["completion_percentage"] == 100.0);
+  REQUIRE(task.body["steps"].size() == 4);
+  CHECK(task.body["steps"][0]["current_state"] == "complete");
+
+  Reply steps = s.call("GET", "/v1/tasks/" + uuid + "/workflow_steps");
+  REQUIRE(steps.status == 200);
+  s.conforms(steps, "/v1/tasks/{uuid}/workflow_steps", "get");
+  REQUIRE(steps.body.size() == 4);
+  CHECK(steps.body[3]["results"]["result"] == 2821109907456LL);  // tasker-core's results.result
+  CHECK(steps.body[3]["total_parents"] == 1);
+  CHECK(steps.body[3]["dependencies_satisfied"] == true);
+
+  const std::string step_uuid = steps.body[0]["step_uuid"];
+  for (const std::string& id : {step_uuid, std::string("linear_step_1")}) {
+    Reply step = s.call("GET", "/v1/tasks/" + uuid + "/workflow_steps/" + id);
+    REQUIRE(step.status == 200);
+    s.conforms(step, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}", "get");
+    CHECK(step.body["name"] == "linear_step_1");
+    CHECK(step.body["results"]["result"] == 36);
+  }
+  Reply audit = s.call("GET", "/v1/tasks/" + uuid + "/workflow_steps/" + step_uuid + "/audit");
+  REQUIRE(audit.status == 200);
+  s.conforms(audit, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}/audit", "get");
+  REQUIRE(audit.body.size() >= 2);
+  CHECK(audit.body.back()["to_state"] == "complete");
+  CHECK(audit.body.back()["workflow_step_uuid"] == step_uuid);
+  Reply history = s.call("GET", "/v1/tasks/" + uuid + "/transitions");
+  REQUIRE(history.status == 200);
+  s.conforms(history, "/v1/tasks/{uuid}/transitions", "get");
+  CHECK(history.body.size() > audit.body.size());
+
+  for (int i = 0; i < 4; ++i) REQUIRE(s.call_json("POST", "/v1/tasks", linear_request(8 + 2 * i)).status == 201);
+  Reply page = s.call("GET", "/v1/tasks?page=2&per_page=2&namespace=linear_workflow");
+  REQUIRE(page.status == 200);
+  s.conforms(page, "/v1/tasks", "get");
+  CHECK(page.body["tasks"].size() == 2);
+  CHECK(page.body["pagination"]["total_count"] == 5);
+  CHECK(page.body["pagination"]["total_pages"] == 3);
+  CHECK(page.body["pagination"]["has_next"] == true);
+  CHECK(page.body["pagination"]["has_previous"] == true);
+  Reply done = s.call("GET", "/v1/tasks?status=complete&initiator=api%20test&source_system=tests%2Fapi");
+  REQUIRE(done.status == 200);
+  REQUIRE(done.body["tasks"].size() == 1);
+  CHECK(done.body["tasks"][0]["task_uuid"] == uuid);
+  CHECK(s.call("GET", "/v1/tasks?initiator=nobody").body["pagination"]["total_count"] == 0);
+}
+
+TEST_CASE("api: cancel, and the three operator actions on a failed step") {
+  ServerFixture s;
+  const std::string pending = s.call_json("POST", "/v1/tasks", linear_request()).body["task_uuid"];
+  Reply cancelled = s.call("DELETE", "/v1/tasks/" + pending + "?reason=no%20longer%20needed");
+  REQUIRE(cancelled.status == 200);
+  s.conforms(cancelled, "/v1/tasks/{uuid}", "delete");
+  CHECK(cancelled.body["status"] == "cancelled");
+  s.is_error(s.call("DELETE", "/v1/tasks/" + pending), 400, "BAD_REQUEST");  // already cancelled
+  auto history = s.client().transitions(pending);
+  CHECK(history.back().reason == "no longer needed");
+
+  int runs = 0;
+  auto run_failing = [&] {
+    json failing = {{"namespace", "error_scenarios"}, {"name", "permanent_error_only"}, {"context", {{"run", ++runs}}}};
+    const std::string uuid = s.call_json("POST", "/v1/tasks", failing).body["task_uuid"];
+    work_until_settled(s, math_handlers());
+    REQUIRE(s.call("GET", "/v1/tasks/" + uuid).body["status"] == "error");
+    return uuid;
+  };
+  const std::string path = "/v1/tasks/{uuid}/workflow_steps/{step_uuid}";
+  std::string uuid = run_failing();
+  Reply resolved = s.call_json("PATCH", "/v1/tasks/" + uuid + "/workflow_steps/permanent_error_step",
+                               {{"action_type", "resolve_manually"}, {"reason", "fixed by hand"}, {"resolved_by", "ops"}});
+  REQUIRE(resolved.status == 200);
+  s.conforms(resolved, path, "patch");
+  CHECK(resolved.body["current_state"] == "resolved_manually");
+  CHECK(s.client().transitions(uuid, std::string("permanent_error_step")).back().reason == "fixed by hand (by ops)");
+
+  uuid = run_failing();
+  Reply completed = s.call_json("PATCH", "/v1/tasks/" + uuid + "/workflow_steps/permanent_error_step",
+                                {{"action_type", "complete_manually"}, {"completion_data", {{"result", {{"ok", 1}}}}}});
+  REQUIRE(completed.status == 200);
+  s.conforms(completed, path, "patch");
+  CHECK(completed.body["current_state"] == "complete");
+  CHECK(completed.body["results"]["result"]["ok"] == 1);
+
+  uuid = run_failing();
+  Reply reset = s.call_json("PATCH", "/v1/tasks/" + uuid + "/workflow_steps/permanent_error_step",
+                            {{"action_type", "reset_for_retry"}, {"reset_by", "ops"}});
+  REQUIRE(reset.status == 200);
+  s.conforms(reset, path, "patch");
+  CHECK(reset.body["current_state"] == "enqueued");
+  CHECK(reset.body["attempts"] == 0);
+}
+
+TEST_CASE("api: templates, health, readiness, metrics and the OpenAPI document") {
+  ServerFixture s;
+  Reply list = s.call("GET", "/v1/templates");
+  REQUIRE(list.status == 200);
+  s.conforms(list, "/v1/templates", "get");
+  CHECK(list.body["total_count"] == list.body["templates"].size());
+  CHECK(s.call("GET", "/v1/templates?namespace=linear_workflow").body["total_count"] == 1);
+  Reply one = s.call("GET", "/v1/templates/linear_workflow/mathematical_sequence/1.0.0");
+  REQUIRE(one.status == 200);
+  s.conforms(one, "/v1/templates/{namespace}/{name}/{version}", "get");
+  CHECK(one.body["steps"].size() == 4);
+  CHECK(one.body["steps"][1]["dependencies"] == json::array({"linear_step_1"}));
+  s.is_error(s.call("GET", "/v1/templates/linear_workflow/mathematical_sequence/9.9.9"), 404, "NOT_FOUND");
+
+  for (const char* route : {"/health", "/health/live", "/health/ready"}) {
+    Reply r = s.call("GET", route);
+    REQUIRE(r.status == 200);
+    s.conforms(r, route, "get");
+  }
+  CHECK(s.call("GET", "/health/ready").body["checks"]["database"]["status"] == "healthy");
+
+  REQUIRE(s.call_json("POST", "/v1/tasks", linear_request()).status == 201);
+  Reply metrics = s.call("GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  const std::string text = metrics.body.get<std::string>();
+  CHECK(text.find("tasker_tasks_created_total{namespace=\"linear_workflow\"} 1") != std::string::npos);
+  CHECK(text.find("tasker_tasks{state=\"pending\"} 1") != std::string::npos);
+  CHECK(text.find("tasker_ready_steps 1") != std::string::npos);
+  CHECK(text.find("tasker_http_requests_total{method=\"POST\",route=\"/v1/tasks\",status=\"201\"} 1") !=
+        std::string::npos);
+  Reply doc = s.call("GET", "/api-docs/openapi.json");
+  CHECK(doc.body["openapi"] == "3.0.3");
+}

@@ -1,0 +1,106 @@
+// API keys (stored as SHA-256, with permissions), loopback-only anonymous
+// access, and TLS with a certificate and key from the configuration.
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <cstdlib>
+
+#include "support.hpp"
+#include "tasker/errors.hpp"
+#include "tasker/http_api.hpp"
+
+using namespace api_test;
+
+namespace {
+std::string sha256_hex(const std::string& text) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), d, &n, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned char c : d) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+tasker::ServerSettings with_keys() {
+  tasker::ServerSettings s = test_settings();
+  s.api_keys = {{"submitter", sha256_hex("submit-token"), {"tasks:create"}},
+                {"reader", sha256_hex("read-token"), {"tasks:read", "tasks:list", "steps:read", "templates:read"}},
+                {"ops", sha256_hex("ops-token"), {"*"}}};
+  return s;
+}
+}  // namespace
+
+TEST_CASE("auth: a missing or wrong key is 401 and a key without the permission 403 and nothing is written") {
+  ServerFixture s(with_keys());
+  Reply r = s.call_json("POST", "/v1/tasks", linear_request());
+  s.is_error(r, 401, "UNAUTHORIZED");
+  CHECK(r.headers.count("WWW-Authenticate") == 1);
+  s.is_error(s.call_json("POST", "/v1/tasks", linear_request(), "not-a-key"), 401, "UNAUTHORIZED");
+  s.is_error(s.call_json("POST", "/v1/tasks", linear_request(), "read-token"), 403, "FORBIDDEN");
+  s.is_error(s.call("GET", "/v1/tasks", "", "submit-token"), 403, "FORBIDDEN");
+  s.is_error(s.call("GET", "/v1/templates"), 401, "UNAUTHORIZED");
+  s.nothing_written();
+
+  Reply created = s.call_json("POST", "/v1/tasks", linear_request(), "submit-token");
+  REQUIRE(created.status == 201);
+  const std::string uuid = created.body["task_uuid"];
+  CHECK(s.call("GET", "/v1/tasks/" + uuid, "", "read-token").status == 200);
+  s.is_error(s.call("DELETE", "/v1/tasks/" + uuid, "", "read-token"), 403, "FORBIDDEN");
+  CHECK(s.client().get_task(uuid).state == tasker::TaskState::pending);
+  CHECK(s.call("DELETE", "/v1/tasks/" + uuid, "", "ops-token").status == 200);
+  // Health, metrics and the document stay public, as in tasker-core.
+  for (const char* route : {"/health", "/health/ready", "/metrics", "/api-docs/openapi.json"})
+    CHECK(s.call("GET", route).status == 200);
+  // HttpApi sends its token.
+  tasker::testing::HttpApiOptions with_token;
+  with_token.bearer_token = "ops-token";
+  tasker::testing::HttpApi api(s.url(), with_token);
+  CHECK(api.get_task(uuid).state == tasker::TaskState::cancelled);
+  tasker::testing::HttpApi anonymous(s.url());
+  CHECK_THROWS_AS((void)anonymous.get_task(uuid), tasker::Error);
+}
+
+TEST_CASE("auth: listening beyond loopback without API keys is refused before binding") {
+  tasker::ServerSettings open = test_settings();
+  open.listen = "0.0.0.0:0";
+  auto store = tasker::open_store("sqlite::memory:");
+  auto client = std::make_shared<tasker::Client>(store, std::make_shared<tasker::TemplateSet>());
+  try {
+    tasker::ApiServer server(client, open);
+    FAIL("an open server without keys was accepted");
+  } catch (const tasker::ConfigurationError& e) {
+    CHECK(std::string(e.what()).find("needs API keys") != std::string::npos);
+  }
+  open.listen = "localhost";
+  CHECK_THROWS_AS(tasker::ApiServer(client, open), tasker::ConfigurationError);
+}
+
+TEST_CASE("tls: HTTPS with the configured certificate and key for a client that trusts it") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("tasker-tls-{}", tasker::new_uuid());
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string command = fmt::format(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+      "-keyout {} -out {} 2>/dev/null",
+      key, cert);
+  REQUIRE(std::system(command.c_str()) == 0);
+  tasker::ServerSettings settings = test_settings();
+  settings.tls_cert = cert;
+  settings.tls_key = key;
+  {
+    ServerFixture s(settings);
+    CHECK(s.url().rfind("https://127.0.0.1:", 0) == 0);
+    tasker::testing::HttpApiOptions trusting;
+    trusting.ca_cert_path = cert;
+    tasker::testing::HttpApi api(s.url(), trusting);
+    auto task = api.submit(linear_task(4));
+    CHECK(api.get_task(task.uuid).counts.total == 4);
+    tasker::testing::HttpApi untrusting(s.url());  // the system CAs do not know this certificate
+    CHECK_THROWS_AS((void)untrusting.get_task(task.uuid), tasker::Error);
+  }
+  settings.tls_key = cert;  // not a key
+  auto store = tasker::open_store("sqlite::memory:");
+  auto client = std::make_shared<tasker::Client>(store, std::make_shared<tasker::TemplateSet>());
+  CHECK_THROWS_AS(tasker::ApiServer(client, settings), tasker::ConfigurationError);
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,149 @@
+#include "support.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "tasker/events.hpp"
+#include "tasker/task.hpp"
+#include "tasker/template_set.hpp"
+
+namespace api_test {
+
+std::filesystem::path source_dir() { return TASKER_SOURCE_DIR; }
+
+tasker::ServerSettings test_settings() {
+  tasker::ServerSettings s;
+  s.listen = "127.0.0.1:0";
+  s.read_timeout_ms = 2000;
+  s.write_timeout_ms = 2000;
+  s.max_body_bytes = 64 * 1024;
+  return s;
+}
+
+json linear_request(int even_number) {
+  return {{"namespace", "linear_workflow"},
+          {"name", "mathematical_sequence"},
+          {"version", "1.0.0"},
+          {"context", {{"even_number", even_number}}},
+          {"initiator", "api test"},
+          {"source_system", "tests/api"},
+          {"reason", "checking the API"}};
+}
+
+tasker::TaskRequest linear_task(int even_number) {
+  tasker::TaskRequest r;
+  r.namespace_name = "linear_workflow";
+  r.name = "mathematical_sequence";
+  r.context = {{"even_number", even_number}};
+  return r;
+}
+
+ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string database_url) {
+  if (database_url.empty()) {
+    file_ = std::filesystem::temp_directory_path() / fmt::format("tasker-api-{}.db", tasker::new_uuid());
+    url_ = "sqlite://" + file_.string();
+  } else {
+    url_ = std::move(database_url);
+  }
+  store_ = tasker::open_store(url_);
+  auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({source_dir() / "templates"}));
+  auto events = std::make_shared<tasker::EventBus>();
+  client_ = std::make_shared<tasker::Client>(store_, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), events});
+  server_ = std::make_unique<tasker::ApiServer>(client_, settings, events);
+  server_->start();
+  Reply doc = call("GET", "/api-docs/openapi.json");
+  REQUIRE(doc.status == 200);
+  openapi_ = std::make_unique<OpenApi>(doc.body);
+}
+
+ServerFixture::~ServerFixture() {
+  server_->stop();
+  server_.reset();
+  client_.reset();
+  store_.reset();
+  if (!file_.empty())
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file_.string() + suffix);
+}
+
+Reply ServerFixture::call(const std::string& method, const std::string& path, const std::string& body,
+                          const std::string& token) {
+  httplib::Client http(url());
+  http.enable_server_certificate_verification(false);  // the TLS test's certificate is self-signed
+  http.set_read_timeout(std::chrono::seconds{30});
+  if (!token.empty()) http.set_bearer_token_auth(token);
+  httplib::Result r = method == "GET"      ? http.Get(path)
+                      : method == "DELETE" ? http.Delete(path)
+                      : method == "POST"   ? http.Post(path, body, "application/json")
+                                           : http.Patch(path, body, "application/json");
+  REQUIRE_MESSAGE(r, fmt::format("{} {}: {}", method, path, httplib::to_string(r.error())));
+  Reply out{r->status, nullptr, r->headers};
+  if (r->get_header_value("Content-Type").find("json") != std::string::npos) out.body = json::parse(r->body);
+  else out.body = r->body;
+  return out;
+}
+
+Reply ServerFixture::raw(const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  std::string answer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+    auto header_end = answer.find("\r\n\r\n");
+    auto length_at = answer.find("Content-Length: ");
+    if (header_end != std::string::npos && length_at != std::string::npos &&
+        answer.size() >= header_end + 4 + std::stoul(answer.substr(length_at + 16)))
+      break;
+  }
+  ::close(fd);
+  Reply out;
+  if (answer.rfind("HTTP/1.1 ", 0) != 0) return out;  // status 0: the server closed without answering
+  out.status = std::stoi(answer.substr(9, 3));
+  auto header_end = answer.find("\r\n\r\n");
+  std::string body = header_end == std::string::npos ? "" : answer.substr(header_end + 4);
+  out.body = body.empty() ? json(nullptr) : json::parse(body, nullptr, false);
+  return out;
+}
+
+void ServerFixture::conforms(const Reply& reply, const std::string& path_template, const std::string& method) {
+  auto problems = openapi_->check(path_template, method, reply.status, reply.body);
+  INFO(reply.body.dump(2).substr(0, 2000));
+  for (const auto& p : problems) CHECK_MESSAGE(false, p);
+}
+
+void ServerFixture::is_error(const Reply& reply, int status, const std::string& code) {
+  INFO(reply.body.dump());
+  CHECK(reply.status == status);
+  REQUIRE(reply.body.is_object());
+  REQUIRE(reply.body.contains("error"));
+  CHECK(reply.body["error"].value("code", "") == code);
+  CHECK_FALSE(reply.body["error"].value("message", "").empty());
+  // No internal detail: no exception names or SQL in what the client sees.
+  const std::string text = reply.body.dump();
+  for (const char* leak : {"std::", "SQLite", "sqlite3", "pqxx", "SELECT ", "INSERT "}) CHECK(text.find(leak) == std::string::npos);
+  auto problems = openapi_->check("/v1/tasks", "post", 400, reply.body);  // the one Error schema
+  for (const auto& p : problems) CHECK_MESSAGE(false, p);
+}
+
+void ServerFixture::nothing_written() {
+  auto page = client_->list_tasks();
+  CHECK_MESSAGE(page.tasks.empty(), "the request wrote a task");
+}
+
+}  // namespace api_test
