@@ -190,6 +190,7 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
   s.set_payload_max_length(static_cast<std::size_t>(settings_.max_body_bytes));
   s.set_read_timeout(std::chrono::milliseconds{settings_.read_timeout_ms});
   s.set_write_timeout(std::chrono::milliseconds{settings_.write_timeout_ms});
+  s.set_tcp_nodelay(true);  // small JSON answers: without it, Nagle and delayed ACKs add 40 ms to each
   s.set_keep_alive_max_count(1000);
   // An idle kept-alive connection holds a thread, and stop() waits it out: keep that short.
   s.set_keep_alive_timeout(2);

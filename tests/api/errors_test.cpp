@@ -99,9 +99,8 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
   tasker::ServerSettings settings = test_settings();
   settings.read_timeout_ms = 300;
   ServerFixture s(settings);
-  for (const char* path : {"/v1/templates/../linear_workflow/mathematical_sequence",
-                           "/v1/templates/%2e%2e/%2E%2E/etc", "/v1/templates/linear_workflow/../../1.0.0",
-                           "/v1/templates/./x/1.0.0"}) {
+  for (const char* path : {"/v1/templates/../linear_workflow/mathematical_sequence", "/v1/templates/%2e%2e/%2E%2E/etc",
+                           "/v1/templates/linear_workflow/../../1.0.0", "/v1/templates/./x/1.0.0"}) {
     INFO(path);
     s.is_error(s.raw(fmt::format("GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path)), 400,
                "BAD_REQUEST");
@@ -112,8 +111,9 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
   // A client that announces a body and stalls: the server gives up after
   // server.read_timeout_ms, answers 408, and serves others meanwhile.
   auto stalled = std::async(std::launch::async, [&] {
-    return s.raw("POST /v1/tasks HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
-                 "{\"namespace\": \"linear_workflow\", ");
+    return s.raw(
+        "POST /v1/tasks HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+        "{\"namespace\": \"linear_workflow\", ");
   });
   Reply health = s.call("GET", "/health");
   CHECK(health.status == 200);

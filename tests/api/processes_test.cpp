@@ -62,7 +62,8 @@ TEST_CASE("worker server: step durations per namespace and callable, claims, and
   auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({source_dir() / "templates"}));
   auto client = std::make_shared<tasker::Client>(store, templates);
   auto handlers = std::make_shared<tasker::HandlerRegistry>();
-  handlers->add("math.square_input", [](tasker::StepContext& c) { return json(c.context().at("even_number").get<long long>() * 2); });
+  handlers->add("math.square_input",
+                [](tasker::StepContext& c) { return json(c.context().at("even_number").get<long long>() * 2); });
   handlers->add("math.square", [](tasker::StepContext& c) { return json(c.dependency_results().begin().value()); });
   auto events = std::make_shared<tasker::EventBus>();
   auto worker = std::make_shared<tasker::Worker>(store, handlers, tasker::WorkerOptions{}, events);

@@ -118,8 +118,9 @@ TEST_CASE("api: cancel, and the three operator actions on a failed step") {
   };
   const std::string path = "/v1/tasks/{uuid}/workflow_steps/{step_uuid}";
   std::string uuid = run_failing();
-  Reply resolved = s.call_json("PATCH", "/v1/tasks/" + uuid + "/workflow_steps/permanent_error_step",
-                               {{"action_type", "resolve_manually"}, {"reason", "fixed by hand"}, {"resolved_by", "ops"}});
+  Reply resolved =
+      s.call_json("PATCH", "/v1/tasks/" + uuid + "/workflow_steps/permanent_error_step",
+                  {{"action_type", "resolve_manually"}, {"reason", "fixed by hand"}, {"resolved_by", "ops"}});
   REQUIRE(resolved.status == 200);
   s.conforms(resolved, path, "patch");
   CHECK(resolved.body["current_state"] == "resolved_manually");

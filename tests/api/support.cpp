@@ -54,7 +54,8 @@ ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string databa
   store_ = tasker::open_store(url_);
   auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({source_dir() / "templates"}));
   auto events = std::make_shared<tasker::EventBus>();
-  client_ = std::make_shared<tasker::Client>(store_, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), events});
+  client_ = std::make_shared<tasker::Client>(store_, templates,
+                                             tasker::ClientOptions{&tasker::SystemClock::instance(), events});
   server_ = std::make_unique<tasker::ApiServer>(client_, settings, events);
   server_->start();
   Reply doc = call("GET", "/api-docs/openapi.json");
@@ -83,8 +84,10 @@ Reply ServerFixture::call(const std::string& method, const std::string& path, co
                                            : http.Patch(path, body, "application/json");
   REQUIRE_MESSAGE(r, fmt::format("{} {}: {}", method, path, httplib::to_string(r.error())));
   Reply out{r->status, nullptr, r->headers};
-  if (r->get_header_value("Content-Type").find("json") != std::string::npos) out.body = json::parse(r->body);
-  else out.body = r->body;
+  if (r->get_header_value("Content-Type").find("json") != std::string::npos)
+    out.body = json::parse(r->body);
+  else
+    out.body = r->body;
   return out;
 }
 
@@ -136,7 +139,8 @@ void ServerFixture::is_error(const Reply& reply, int status, const std::string& 
   CHECK_FALSE(reply.body["error"].value("message", "").empty());
   // No internal detail: no exception names or SQL in what the client sees.
   const std::string text = reply.body.dump();
-  for (const char* leak : {"std::", "SQLite", "sqlite3", "pqxx", "SELECT ", "INSERT "}) CHECK(text.find(leak) == std::string::npos);
+  for (const char* leak : {"std::", "SQLite", "sqlite3", "pqxx", "SELECT ", "INSERT "})
+    CHECK(text.find(leak) == std::string::npos);
   auto problems = openapi_->check("/v1/tasks", "post", 400, reply.body);  // the one Error schema
   for (const auto& p : problems) CHECK_MESSAGE(false, p);
 }

@@ -13,8 +13,8 @@ TEST_CASE("postgres: an unreachable database is 503 SERVICE_UNAVAILABLE, and rea
   REQUIRE_MESSAGE(!server.empty(), "needs the test PostgreSQL (ctest fixture postgres_server)");
   auto proxy = std::make_unique<mp::CommitCutter>(server);
   const std::string schema = "api_" + tasker::new_uuid().substr(0, 8);
-  ServerFixture s(test_settings(), proxy->url() + (proxy->url().find('?') == std::string::npos ? "?" : "&") +
-                                       "schema=" + schema);
+  ServerFixture s(test_settings(),
+                  proxy->url() + (proxy->url().find('?') == std::string::npos ? "?" : "&") + "schema=" + schema);
   REQUIRE(s.call_json("POST", "/v1/tasks", linear_request()).status == 201);
   REQUIRE(s.call("GET", "/health/ready").status == 200);
 
