@@ -24,10 +24,14 @@ int main(int argc, char** argv) {
   std::string url;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--clients") clients = std::stoi(argv[i + 1]);
-    else if (flag == "--seconds") seconds = std::stoi(argv[i + 1]);
-    else if (flag == "--db") url = argv[i + 1];
-    else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
+    if (flag == "--clients")
+      clients = std::stoi(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::stoi(argv[i + 1]);
+    else if (flag == "--db")
+      url = argv[i + 1];
+    else if (flag == "--threads")
+      threads = std::stoi(argv[i + 1]);
     else {
       fmt::print(stderr, "usage: bench_http [--clients N] [--seconds S] [--db URL] [--threads N]\n");
       return 2;
