@@ -192,8 +192,10 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
   s.set_write_timeout(std::chrono::milliseconds{settings_.write_timeout_ms});
   s.set_tcp_nodelay(true);  // small JSON answers: without it, Nagle and delayed ACKs add 40 ms to each
   s.set_keep_alive_max_count(1000);
-  // An idle kept-alive connection holds a thread, and stop() waits it out: keep that short.
-  s.set_keep_alive_timeout(2);
+  // An idle kept-alive connection holds a pool thread, and stop() waits it out;
+  // shorter than a client's pause between requests, though, and the server
+  // closes a connection just as the client reuses it (bench_http saw that at 2 s).
+  s.set_keep_alive_timeout(5);
   s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a route's own error body
     write_error(res, library_error(req, res.status, settings_));
