@@ -59,14 +59,6 @@ std::string_view recommended_action(ExecutionStatus s) {
   return "wait_for_dependencies";
 }
 
-json retry_json(const RetryPolicy& r) {
-  return {{"retryable", r.retryable},
-          {"max_attempts", r.max_attempts},
-          {"backoff", to_string(r.backoff)},
-          {"backoff_base_ms", r.backoff_base_ms},
-          {"max_backoff_ms", r.max_backoff_ms}};
-}
-
 /// A step's persisted execution result in tasker-core's form.
 json results_json(const StepView& s) {
   if (s.results) return {{"success", true}, {"result", *s.results}, {"metadata", json::object()}};
@@ -126,6 +118,14 @@ json step_common(const StepView& s, const TaskSnapshot& snap) {
 }
 
 }  // namespace
+
+json retry_json(const RetryPolicy& r) {
+  return {{"retryable", r.retryable},
+          {"max_attempts", r.max_attempts},
+          {"backoff", to_string(r.backoff)},
+          {"backoff_base_ms", r.backoff_base_ms},
+          {"max_backoff_ms", r.max_backoff_ms}};
+}
 
 TaskRequest task_request_from(const json& body) {
   if (!body.is_object())

@@ -4,20 +4,13 @@
 
 #include <map>
 
+#include "api_json.hpp"
 #include "routes.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::server {
 
 namespace {
-
-json retry_of(const StepTemplate& s) {
-  return {{"retryable", s.retry.retryable},
-          {"max_attempts", s.retry.max_attempts},
-          {"backoff", to_string(s.retry.backoff)},
-          {"backoff_base_ms", s.retry.backoff_base_ms},
-          {"max_backoff_ms", s.retry.max_backoff_ms}};
-}
 
 json template_detail(const TaskTemplate& t) {
   json steps = json::array();
@@ -30,7 +23,7 @@ json template_detail(const TaskTemplate& t) {
                      {"callable", s.handler.callable},
                      {"dependencies", s.dependencies},
                      {"timeout_seconds", s.timeout_seconds},
-                     {"retry", retry_of(s)}});
+                     {"retry", retry_json(s.retry)}});
   return {{"name", t.name},
           {"namespace", t.namespace_name},
           {"version", t.version},
