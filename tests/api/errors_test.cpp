@@ -105,8 +105,10 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
     s.is_error(s.raw(fmt::format("GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path)), 400,
                "BAD_REQUEST");
   }
-  s.is_error(s.raw("GET /v1/tasks?x=" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n"),
-             414, "URI_TOO_LONG");
+  // fmt, not operator+: GCC 12 at -O3 reports a false array-bounds error on the concatenation.
+  s.is_error(
+      s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n", std::string(9000, 'a'))),
+      414, "URI_TOO_LONG");
 
   // A client that announces a body and stalls: the server gives up after
   // server.read_timeout_ms, answers 408, and serves others meanwhile.
