@@ -60,8 +60,9 @@ TEST_CASE("clock: a worker on a ManualClock runs each retry when the clock reach
   CHECK(starts[2] == t0 + milliseconds{60});
 }
 
-TEST_CASE("worker: running() is false once a stop is requested, and a timed-out attempt's late result counts as "
-          "discarded") {
+TEST_CASE(
+    "worker: running() is false once a stop is requested, and a timed-out attempt's late result counts as "
+    "discarded") {
   auto h = make_harness();
   CHECK(h->worker().running());
   if (h->handler_kind() == tasker::testing::HandlerKind::cpp) {
