@@ -96,7 +96,7 @@ json parse_json_argument(const std::string& text, const std::string& option, con
   const std::string body = from_file ? read_source(text.substr(1), option, limits) : text;
   try {
     return parse_json(body, limits, from_file ? option + " (" + source + ")" : option);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     const std::string detail = json_error_text(e);
     if (from_file)
       throw InvalidRequestError(

@@ -26,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (url.rfind(scheme, 0) != 0) continue;
     const std::string rest = url.substr(std::string(scheme).size());
     const auto colon = rest.find(':'), at = rest.find('@');
-    if (colon != std::string::npos && at != std::string::npos && colon < at &&
-        rest.find_first_of("/?#[", 0) > at && rest.find('@', at + 1) == std::string::npos)
+    if (colon != std::string::npos && at != std::string::npos && colon < at && rest.find_first_of("/?#[", 0) > at &&
+        rest.find('@', at + 1) == std::string::npos)
       password = rest.substr(colon + 1, at - colon - 1);
   }
   const bool distinctive = password.size() >= 4;  // a short one may occur elsewhere in the URL by chance

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string yaml(reinterpret_cast<const char*>(data), size);
   tasker::LoadOptions options;
   options.environment = "test";
-  options.limits.max_depth = 32;       // small limits: the paths beyond them are reached quickly
+  options.limits.max_depth = 32;  // small limits: the paths beyond them are reached quickly
   options.limits.max_nodes = 20'000;
   tasker::JsonLimits values;
   values.max_depth = options.limits.max_depth;

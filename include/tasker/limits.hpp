@@ -53,7 +53,8 @@ inline constexpr std::string_view kTemplateMaxNodesKey = "limits.template_max_no
 /// Parse JSON text within `limits`. Text longer than max_bytes is refused
 /// unread; nesting deeper than max_depth stops the parser before the deeper
 /// level is built. Throws LimitError naming `what` (e.g. "the task context"),
-/// or json::parse_error for text that is not JSON (including invalid UTF-8).
+/// or json::exception for text that is not JSON: json::parse_error (including
+/// invalid UTF-8), json::out_of_range for a number beyond a double (1e400).
 [[nodiscard]] json parse_json(std::string_view text, const JsonLimits& limits, std::string_view what);
 
 /// The shape of a built value, measured without recursion.

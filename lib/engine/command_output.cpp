@@ -37,7 +37,7 @@ json failure_document(const std::string& out, const JsonLimits& limits, std::str
   try {
     json doc = parse_json(out, limits, "the failure document");
     return doc.is_object() ? doc : json::object();
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON (parse_error), or a number beyond a double (out_of_range)
     return json::object();
   } catch (const LimitError& e) {
     ignored = e.what();
@@ -88,7 +88,7 @@ json command_result(const CommandSpec& spec, const CommandExit& f) {
     if (blank(f.out)) return nullptr;
     try {
       return parse_json(f.out, spec.limits, "its stdout");
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       context["stdout"] = tail(f.out, 500);
       fail_with<RetryableError>(
           "invalid_output",

@@ -723,10 +723,11 @@ LoadResult load_templates_from_string(const std::string& yaml, const std::string
     docs = YAML::LoadAll(yaml);
   } catch (const YAML::ParserException& e) {
     parser.report(Severity::error, {file, e.mark.line + 1, e.mark.column + 1}, "",
-                  fmt::format("invalid YAML: {}", e.msg), "check indentation, quoting and `key: value` syntax here");
+                  fmt::format("invalid YAML: {}", valid_utf8(e.msg)),  // yaml-cpp may quote the byte at fault
+                  "check indentation, quoting and `key: value` syntax here");
     return result;
   } catch (const YAML::Exception& e) {
-    parser.report(Severity::error, {file, 1, 1}, "", fmt::format("invalid YAML: {}", e.what()));
+    parser.report(Severity::error, {file, 1, 1}, "", fmt::format("invalid YAML: {}", valid_utf8(e.what())));
     return result;
   }
   std::vector<YAML::Node> templates;

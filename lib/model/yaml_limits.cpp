@@ -28,11 +28,20 @@ constexpr std::size_t kMany = std::numeric_limits<std::size_t>::max();
 
 std::size_t add_saturating(std::size_t a, std::size_t b) { return a > kMany - b ? kMany : a + b; }
 
+/// yaml-cpp 0.7 does not advance past some tokens where a document should
+/// start (a file holding just `,`): it reports empty documents at the same
+/// place for ever. Thrown by the handler to stop it.
+struct NoProgress {
+  YAML::Mark mark;
+};
+
 class Budget final : public YAML::EventHandler {
  public:
   Budget(std::string file, const TemplateLimits& limits) : file_(std::move(file)), limits_(limits) {}
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_++ > 0 && mark.pos == last_document_) throw NoProgress{mark};
+    last_document_ = mark.pos;
     anchors_.clear();  // anchors name nodes of their own document only
     open_.clear();
   }
@@ -64,6 +73,13 @@ class Budget final : public YAML::EventHandler {
     }
     count(mark, a.nodes, open_.size() + a.height);
     if (!open_.empty()) open_.back().height = std::max(open_.back().height, a.height);
+  }
+
+  void stuck(const YAML::Mark& mark, char at) {
+    add(mark, "invalid YAML: the parser cannot read past this point",
+        at == ',' || at == ']' || at == '}'
+            ? fmt::format("`{}` belongs inside [...] or {{...}}; quote the value if it is text", at)
+            : "check indentation, quoting and `key: value` syntax here");
   }
 
   /// What was found; `complete`: the whole text was read (else counts are lower bounds).
@@ -161,6 +177,8 @@ class Budget final : public YAML::EventHandler {
   std::string anchor_name_;  ///< from OnAnchor, for the node event that follows it
   std::size_t nodes_{0};
   std::size_t deepest_{0};
+  std::size_t documents_{0};
+  int last_document_{0};  ///< where the last document started (a byte offset)
   std::optional<YAML::Mark> nodes_at_, depth_at_;
   bool utf8_reported_{false};
   std::vector<Diagnostic> found_;
@@ -189,6 +207,10 @@ std::vector<Diagnostic> check_template_limits(const std::string& yaml, const std
     }
   } catch (const YAML::Exception&) {
     complete = false;  // a syntax error: the loader reports it when nothing else is wrong
+  } catch (const NoProgress& e) {
+    complete = false;
+    const auto at = static_cast<std::size_t>(e.mark.pos);
+    budget.stuck(e.mark, at < yaml.size() ? yaml[at] : '\0');
   }
   return budget.diagnostics(complete);
 }

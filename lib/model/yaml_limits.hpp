@@ -13,7 +13,8 @@ namespace tasker::detail {
 /// `limits.max_depth`, more than `limits.max_nodes` nodes once every alias is
 /// expanded (aliases are counted, never followed), an alias inside the node it
 /// names, and text that is not UTF-8. Each at its file:line:col. Empty when
-/// the file is within limits; YAML syntax errors are left to the loader.
+/// the file is within limits; YAML syntax errors are left to the loader, but
+/// for text yaml-cpp would read for ever (it loops on a file holding `,`).
 [[nodiscard]] std::vector<Diagnostic> check_template_limits(const std::string& yaml, const std::string& file,
                                                             const TemplateLimits& limits);
 

@@ -64,6 +64,14 @@ TEST_CASE("limits: a self-referencing alias is an error at the alias for every c
   CHECK(other.exit_code == 4);
   CHECK(other.out.find(handler.string() + ":6:52: error: alias `*h`") != std::string::npos);
 
+  // Text yaml-cpp would read for ever (found by fuzzing) ends too.
+  auto comma = s.write("other/comma.yaml", ",\n");
+  Result stuck = s.tasker({"validate", comma.string()});
+  INFO(stuck.describe());
+  CHECK(stuck.exit_code == 4);
+  CHECK(stuck.out.find(comma.string() + ":1:1: error: invalid YAML: the parser cannot read past this point") !=
+        std::string::npos);
+
   // Every loading command reports it (exit 4) instead of dying: one such file
   // in the template path once stopped every worker.
   const std::string folder = (s.dir() / "templates").string();
@@ -126,6 +134,10 @@ TEST_CASE("limits: a context or result nested 100,000 levels is refused, and not
       s.tasker({"step", "complete", uuid, "validate_cart", "--result", "@" + deep.string(), "--db", s.db()}), 4,
       {"--result (file `" + deep.string() + "`) is nested 100001 levels deep"});
   CHECK(Sandbox::step_of(s.status(uuid), "validate_cart").at("state") == "enqueued");
+
+  // A number beyond a double is malformed JSON too (found by fuzzing: it escaped as an internal error).
+  check_one_line_error(s.tasker(with(submit, R"({"total": 1e400})")), 4,
+                       {"--context is not valid JSON: number overflow parsing '1e400'"});
 
   // Size, with the limit from a configuration file.
   auto config = s.write("tasker.yaml", "limits:\n  json_max_bytes: 64\n");

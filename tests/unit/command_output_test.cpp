@@ -117,6 +117,17 @@ TEST_CASE("command output: a failure document beyond the limits is ignored, and 
   check_storable(text);
 }
 
+TEST_CASE("command output: a number beyond a double is invalid output, or an ignored failure document (fuzzing)") {
+  // fuzz_command_output: nlohmann's out_of_range.406 escaped the output parser.
+  auto result = failure_of<RetryableError>("printf '[1e3085]'");
+  CHECK(result.error_type() == "invalid_output");
+  CHECK(contains(result.what(), "its stdout is not JSON (number overflow parsing '1e3085'"));
+  check_storable(result);
+  auto failure = failure_of<RetryableError>(R"(printf '{"message": "m", "retry_after_ms": 1e999}'; exit 11)");
+  CHECK(contains(failure.what(), "failed (exit 11)"));
+  check_storable(failure);
+}
+
 TEST_CASE("command output: message and retry_after_ms of the wrong type or size do not break the failure") {
   auto not_text = failure_of<RetryableError>(R"(echo '{"message": 5, "retry_after_ms": "soon"}'; exit 11)");
   CHECK(contains(not_text.what(), "failed (exit 11)"));

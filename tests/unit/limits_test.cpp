@@ -103,6 +103,20 @@ TEST_CASE("limits: text that is not JSON, including invalid UTF-8 in a string, i
   }
 }
 
+TEST_CASE("limits: a number beyond a double is a json::exception like any text that is not JSON (found by fuzzing)") {
+  // fuzz_json_identity: nlohmann reports it as out_of_range.406, not parse_error,
+  // and callers that caught only parse_error let it escape.
+  for (const char* text : {"1e400", "{\"total\": -2222222222222222222222e3084}"}) {
+    CAPTURE(text);
+    try {
+      (void)tasker::parse_json(text, JsonLimits{}, "the input");
+      FAIL("accepted");
+    } catch (const json::exception& e) {
+      CHECK(contains(tasker::json_error_text(e), "number overflow parsing"));
+    }
+  }
+}
+
 TEST_CASE("limits: measure_json computes the depth and exactly the length dump() writes") {
   const json values[] = {
       nullptr,

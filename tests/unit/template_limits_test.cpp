@@ -160,6 +160,27 @@ TEST_CASE("template limits: text that is not UTF-8 is an error at its value") {
   check_at(key, 4, 12);
 }
 
+TEST_CASE("template limits: yaml-cpp's own message quoting a byte that is not UTF-8 is repaired (found by fuzzing)") {
+  // fuzz_template_loader: `unknown escape character: \xB0` quoted the raw byte,
+  // and `tasker validate --json` could not print the diagnostic.
+  auto e = single_error(load(std::string(kHead) + "description: \"\\\xb0\"\n" + kStep));
+  check_at(e, 4, 17);
+  CHECK(e.message == "invalid YAML: unknown escape character: \xef\xbf\xbd");
+}
+
+TEST_CASE("template limits: text yaml-cpp would read for ever is an error where it stops (found by fuzzing)") {
+  // fuzz_template_loader (a timeout): yaml-cpp 0.7 reports empty documents at
+  // the same place for ever when one would start with `,`; the loader hung.
+  auto comma = single_error(load(","));
+  check_at(comma, 1, 1);
+  CHECK(comma.message == "invalid YAML: the parser cannot read past this point");
+  CHECK(comma.hint == "`,` belongs inside [...] or {...}; quote the value if it is text");
+  // After a document's node, as in the fuzzer's input (a comment mangled into `    n^2 -> ...` and `,616 -> ...`).
+  auto mangled = single_error(load("  plain text\n# comment\n,616 -> 2,821\n"));
+  check_at(mangled, 3, 1);
+  check_at(single_error(load("[a]\n,\n")), 2, 1);
+}
+
 TEST_CASE("template limits: the reference templates load within the default limits") {
   LoadResult result = tasker::load_templates(tasker::test::source_dir() / "templates", env());
   INFO(dump(result));
