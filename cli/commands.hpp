@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tasker/client.hpp"
 #include "tasker/config.hpp"
 #include "tasker/json.hpp"
 #include "tasker/store.hpp"
@@ -37,9 +38,16 @@ struct Invocation {
 /// Throws InvalidRequestError when none is given and ./templates does not exist.
 std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::vector<std::string>& given);
 
+/// Options for loading templates: `env`'s overrides (empty: TASKER_ENV, else
+/// development) and the configured limits.
+LoadOptions load_options(Invocation& inv, const std::string& env);
+
 /// Load templates from `given` (see template_paths) with `env`'s overrides
 /// (empty: TASKER_ENV, else development). Throws TemplateError.
 TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given, const std::string& env);
+
+/// Client options from the configuration (the JSON limits of contexts and results).
+ClientOptions client_options(Invocation& inv);
 
 /// Add `--db URL` to `cmd`.
 void add_db_option(CLI::App* cmd, std::string& db);
@@ -54,9 +62,10 @@ enum class DbAccess {
 /// `listen`: also take cross-process wake-ups (PostgreSQL LISTEN); only workers that wait for events need them.
 std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen = false);
 
-/// A JSON argument given inline, as `@path` (a file) or `@-` (stdin). `option`
-/// names it in messages. Throws InvalidRequestError saying what is malformed and where.
-json parse_json_argument(const std::string& text, const std::string& option);
+/// A JSON argument given inline, as `@path` (a file) or `@-` (stdin), within
+/// `limits`. `option` names it in messages. Throws InvalidRequestError saying
+/// what is malformed and where (LimitError when beyond a limit).
+json parse_json_argument(const std::string& text, const std::string& option, const JsonLimits& limits);
 
 void add_validate_command(CLI::App& app, Invocation& inv);
 void add_graph_command(CLI::App& app, Invocation& inv);

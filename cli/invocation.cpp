@@ -1,14 +1,15 @@
 // What the subcommands share: configuration, the database, templates, JSON arguments.
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/logging.hpp"
 
 namespace tasker::cli {
@@ -33,10 +34,21 @@ std::vector<std::filesystem::path> template_paths(Invocation& inv, const std::ve
   return {"templates"};
 }
 
-TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given, const std::string& env) {
+LoadOptions load_options(Invocation& inv, const std::string& env) {
   LoadOptions load;
   if (!env.empty()) load.environment = env;
-  return TemplateSet::load(template_paths(inv, given), load);
+  load.limits = inv.config().limits.templates;
+  return load;
+}
+
+TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& given, const std::string& env) {
+  return TemplateSet::load(template_paths(inv, given), load_options(inv, env));
+}
+
+ClientOptions client_options(Invocation& inv) {
+  ClientOptions options;
+  options.limits = inv.config().limits.json;
+  return options;
 }
 
 void add_db_option(CLI::App* cmd, std::string& db) {
@@ -55,33 +67,37 @@ std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbA
 }
 
 namespace {
-std::string read_source(const std::string& path, const std::string& option) {
-  std::stringstream buffer;
-  if (path == "-") {
-    buffer << std::cin.rdbuf();
-    return buffer.str();
+/// The file (or stdin), read up to one chunk past the JSON size limit: parse_json
+/// refuses what is longer, and an endless source (/dev/zero) is not read to its end.
+std::string read_source(const std::string& path, const std::string& option, const JsonLimits& limits) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file)
+      throw InvalidRequestError(
+          fmt::format("cannot read the {} file `{}`: {}; check the path (`@FILE` reads a file, "
+                      "`@-` reads stdin)",
+                      option, path, std::strerror(errno)));
   }
-  std::ifstream in(path);
-  if (!in)
-    throw InvalidRequestError(
-        fmt::format("cannot read the {} file `{}`: {}; check the path (`@FILE` reads a file, "
-                    "`@-` reads stdin)",
-                    option, path, std::strerror(errno)));
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::istream& in = path == "-" ? std::cin : file;
+  std::string text;
+  std::array<char, 65536> chunk{};
+  while (in && text.size() <= limits.max_bytes) {
+    in.read(chunk.data(), chunk.size());
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  return text;
 }
 }  // namespace
 
-json parse_json_argument(const std::string& text, const std::string& option) {
+json parse_json_argument(const std::string& text, const std::string& option, const JsonLimits& limits) {
   const bool from_file = !text.empty() && text[0] == '@';
   const std::string source = from_file ? (text == "@-" ? "stdin" : "file `" + text.substr(1) + "`") : "";
-  const std::string body = from_file ? read_source(text.substr(1), option) : text;
+  const std::string body = from_file ? read_source(text.substr(1), option, limits) : text;
   try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
-    std::string detail = e.what();
-    if (auto pos = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && pos != std::string::npos)
-      detail = detail.substr(pos + 2);
+    return parse_json(body, limits, from_file ? option + " (" + source + ")" : option);
+  } catch (const json::exception& e) {
+    const std::string detail = json_error_text(e);
     if (from_file)
       throw InvalidRequestError(
           fmt::format("{} is not valid JSON ({}): {}; fix the {}", option, source, detail, source));

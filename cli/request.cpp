@@ -12,9 +12,7 @@ ResolvedTemplate resolve_template(Invocation& inv, const std::string& target,
                                   const std::vector<std::string>& template_dirs, const std::string& env) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(target, ec)) {
-    LoadOptions load;
-    if (!env.empty()) load.environment = env;
-    auto set = std::make_shared<const TemplateSet>(TemplateSet::load({target}, load));
+    auto set = std::make_shared<const TemplateSet>(TemplateSet::load({target}, load_options(inv, env)));
     if (set->size() != 1)
       throw InvalidRequestError(
           fmt::format("`{}` holds {} templates; name one as NAMESPACE/NAME[@VERSION] with "
@@ -57,9 +55,9 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   add_template_options(cmd, o.templates);
 }
 
-TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl) {
+TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl, const JsonLimits& limits) {
   TaskRequest r;
-  r.context = parse_json_argument(o.context, "--context");
+  r.context = parse_json_argument(o.context, "--context", limits);
   r.namespace_name = tmpl.namespace_name;
   r.name = tmpl.name;
   r.version = tmpl.version;

@@ -50,8 +50,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o);
 /// The template named by `o` (see resolve_template).
 ResolvedTemplate resolve_template(Invocation& inv, const RequestOptions& o);
 
-/// The request for `tmpl`; parses --context first, so a malformed context
-/// fails before anything touches the database.
-[[nodiscard]] TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl);
+/// The request for `tmpl`; parses --context first (within `limits`), so a
+/// malformed context fails before anything touches the database.
+[[nodiscard]] TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl, const JsonLimits& limits);
 
 }  // namespace tasker::cli

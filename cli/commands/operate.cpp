@@ -34,7 +34,7 @@ void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name,
   cmd->add_flag("--json", opts->json, "Print the step as JSON");
   cmd->footer("Example:\n  " + example);
   cmd->callback([opts, &inv, action = std::move(action), name] {
-    Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
+    Client client(open_database(inv, opts->db, DbAccess::existing), nullptr, client_options(inv));
     StepView step = action(client, *opts);
     if (opts->json) return print_json(to_json(step));
     fmt::print("step `{}` of task {}: {} (after {})\n", step.name, step.task_uuid, to_string(step.state), name);
@@ -93,8 +93,8 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
   add_step_action(*step, inv, "complete", "Mark a step complete with a result; its dependents see that result",
                   "tasker step complete 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment "
                   "--result '{\"payment_id\": \"pay_manual\"}'",
-                  true, [](Client& c, const StepActionOptions& o) {
-                    json result = parse_json_argument(o.result, "--result");
+                  true, [&inv](Client& c, const StepActionOptions& o) {
+                    json result = parse_json_argument(o.result, "--result", inv.config().limits.json);
                     return c.complete_step_manually(o.uuid, o.step, result, reason_or(o, "completed by operator"));
                   });
 }

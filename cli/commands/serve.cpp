@@ -38,7 +38,9 @@ void add_serve(CLI::App& app, Invocation& inv) {
     auto templates = std::make_shared<TemplateSet>(load_template_set(inv, opts->templates.paths, opts->templates.env));
     auto store = open_database(inv, opts->db, DbAccess::create);
     auto events = std::make_shared<EventBus>();
-    auto client = std::make_shared<Client>(store, templates, ClientOptions{&SystemClock::instance(), events});
+    ClientOptions client_opts = client_options(inv);
+    client_opts.events = events;
+    auto client = std::make_shared<Client>(store, templates, client_opts);
     ApiServer server(client, settings, events);
     server.start();
     std::cout << server.url() << std::endl;

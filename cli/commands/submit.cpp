@@ -27,8 +27,8 @@ void add_submit_command(CLI::App& app, Invocation& inv) {
       "The task runs when a worker with its handlers is running (`tasker worker`).");
   cmd->callback([opts, &inv] {
     ResolvedTemplate resolved = resolve_template(inv, opts->request);
-    TaskRequest request = make_request(opts->request, *resolved.tmpl);
-    Client client(open_database(inv, opts->db, DbAccess::create), resolved.set);
+    TaskRequest request = make_request(opts->request, *resolved.tmpl, inv.config().limits.json);
+    Client client(open_database(inv, opts->db, DbAccess::create), resolved.set, client_options(inv));
     TaskView task = client.submit(request);
     if (opts->json)
       print_json(to_json(task));

@@ -22,9 +22,7 @@ void add_templates_command(CLI::App& app, Invocation& inv) {
   cmd->add_flag("--json", opts->json, "Print JSON");
   cmd->footer("Example:\n  tasker templates templates/ --json");
   cmd->callback([opts, &inv] {
-    LoadOptions load;
-    if (!opts->env.empty()) load.environment = opts->env;
-    TemplateSet set = TemplateSet::load(template_paths(inv, opts->paths), load);
+    TemplateSet set = TemplateSet::load(template_paths(inv, opts->paths), load_options(inv, opts->env));
     if (opts->json) {
       json out = json::array();
       for (const auto* t : set.all())

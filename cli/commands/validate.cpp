@@ -37,8 +37,7 @@ void add_validate_command(CLI::App& app, Invocation& inv) {
   cmd->add_flag("-q,--quiet", opts->quiet, "Print errors only (no warnings, no summary)");
   cmd->footer("Example:\n  tasker validate templates/ --env test\nExit code 0 when every file is valid, 4 otherwise.");
   cmd->callback([opts, &inv] {
-    LoadOptions load;
-    if (!opts->env.empty()) load.environment = opts->env;
+    LoadOptions load = load_options(inv, opts->env);
     std::vector<std::filesystem::path> paths(opts->paths.begin(), opts->paths.end());
     LoadResult result = load_templates(paths, load);
     std::vector<TaskTemplate> loaded = result.templates;  // kept for the report; the set takes the originals

@@ -66,9 +66,9 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
 
 /// A registry with a command handler for every step of `set` that has one.
 /// Throws TemplateError when a program is missing, InvalidRequestError when no step has a command.
-std::shared_ptr<HandlerRegistry> command_handlers(const TemplateSet& set, const std::string& where) {
+std::shared_ptr<HandlerRegistry> command_handlers(Invocation& inv, const TemplateSet& set, const std::string& where) {
   auto registry = std::make_shared<HandlerRegistry>();
-  if (register_command_handlers(*registry, set).empty())
+  if (register_command_handlers(*registry, set, inv.config().limits.json).empty())
     throw InvalidRequestError(
         fmt::format("no step of the {} template{} in {} has a `handler.command`, so this worker "
                     "would have nothing to run; "
@@ -117,7 +117,7 @@ void add_worker(CLI::App& app, Invocation& inv) {
     for (const auto& p : template_paths(inv, opts->templates.paths)) folders.push_back(p.string());
     std::string where = fmt::format("{}", fmt::join(folders, ", "));
     auto set = std::make_shared<TemplateSet>(load_template_set(inv, opts->templates.paths, opts->templates.env));
-    auto handlers = command_handlers(*set, where);
+    auto handlers = command_handlers(inv, *set, where);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
     std::optional<ServerSettings> serve;
     if (!opts->listen.empty()) serve = server_settings(inv, opts->listen);
@@ -128,8 +128,8 @@ void add_worker(CLI::App& app, Invocation& inv) {
     std::unique_ptr<WorkerServer> endpoints;
     if (serve)  // before start(), so a bad address or TLS file fails before any step is claimed
       endpoints = std::make_unique<WorkerServer>(
-          WorkerServerSources{shared_worker, handlers, set, std::make_shared<Client>(store, set), events,
-                              worker_opts.namespaces},
+          WorkerServerSources{shared_worker, handlers, set, std::make_shared<Client>(store, set, client_options(inv)),
+                              events, worker_opts.namespaces},
           *serve);
     worker.start();
     if (endpoints) {
@@ -181,7 +181,7 @@ void add_run(CLI::App& app, Invocation& inv) {
     SignalWaiter signals;
     ResolvedTemplate resolved = resolve_template(inv, opts->request);
     const TaskTemplate& tmpl = *resolved.tmpl;
-    TaskRequest request = make_request(opts->request, tmpl);
+    TaskRequest request = make_request(opts->request, tmpl, inv.config().limits.json);
     for (const auto& step : tmpl.steps)
       if (step.handler.command.empty() &&
           std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) == request.bypass_steps.end())
@@ -193,11 +193,11 @@ void add_run(CLI::App& app, Invocation& inv) {
                         step.location.file, step.location.line, step.name, tmpl.qualified_name(), step.name));
     TemplateSet only;  // the task's own handlers: other templates' commands are not this run's business
     only.add(tmpl);
-    auto handlers = command_handlers(only, tmpl.location.file);
+    auto handlers = command_handlers(inv, only, tmpl.location.file);
     WorkerOptions worker_opts = worker_options(inv, opts->flags);
     worker_opts.validate();  // before anything is written
     auto store = open_database(inv, opts->db, DbAccess::create, worker_opts.event_mode != EventMode::polling_only);
-    Client client(store, resolved.set);
+    Client client(store, resolved.set, client_options(inv));
     TaskView task = client.submit(request);
     worker_opts.task_uuids = {task.uuid};
     Worker worker(store, handlers, worker_opts);

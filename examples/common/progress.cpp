@@ -74,10 +74,10 @@ Session::Session(const std::string& db_url, const std::string& templates_dir)
     : config(tasker::Config::load()), db(db_url.empty() ? config.database_url : db_url) {
   tasker::set_log_level(config.log_level);
   templates = std::make_shared<tasker::TemplateSet>(
-      tasker::TemplateSet::load(template_paths(templates_dir, config), {config.environment}));
+      tasker::TemplateSet::load(template_paths(templates_dir, config), {config.environment, config.limits.templates}));
   store = tasker::open_store(db, config.store_options());
-  client =
-      std::make_unique<tasker::Client>(store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus});
+  client = std::make_unique<tasker::Client>(
+      store, templates, tasker::ClientOptions{&tasker::SystemClock::instance(), bus, config.limits.json});
 }
 
 tasker::TaskView Session::run(const tasker::TaskRequest& request, const tasker::WorkerOptions& options,

@@ -9,6 +9,7 @@
 
 #include "tasker/clock.hpp"
 #include "tasker/events.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/store.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template_set.hpp"
@@ -18,6 +19,7 @@ namespace tasker {
 struct ClientOptions {
   const Clock* clock{&SystemClock::instance()};
   std::shared_ptr<EventBus> events;  ///< lifecycle events of the client's own actions go here
+  JsonLimits limits{};               ///< contexts and manual results beyond these are refused (docs/limits.md)
 };
 
 /// Thread-safe. Submitting needs templates; everything else works without.
@@ -30,7 +32,9 @@ class Client {
   /// Create a task from the template the request names (latest version when
   /// none is given). Throws NotFoundError (unknown template), InvalidRequestError
   /// (unknown bypass step, priority out of range, non-object context, missing
-  /// idempotency key), DuplicateTaskError (naming the existing task).
+  /// idempotency key, a context that is not UTF-8), LimitError (a context beyond
+  /// options.limits), DuplicateTaskError (naming the existing task). Nothing is
+  /// written when it throws.
   TaskView submit(const TaskRequest& request);
 
   /// Throws InvalidRequestError for a malformed uuid, NotFoundError for an unknown one.
@@ -57,6 +61,7 @@ class Client {
   StepView resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                  const std::string& reason = "resolved by operator");
   /// Mark a step complete with `result`; dependents see it as the step's result.
+  /// Throws LimitError for a result beyond options.limits.
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator");
 

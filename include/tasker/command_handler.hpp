@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tasker/handler.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/template_set.hpp"
 
 namespace tasker {
@@ -23,7 +24,8 @@ struct CommandSpec {
   std::filesystem::path working_directory;         ///< empty: the worker's
   std::map<std::string, std::string> environment;  ///< added to the worker's environment
   std::chrono::milliseconds kill_grace{2'000};     ///< after SIGTERM, wait this long before SIGKILL
-  std::size_t max_output_bytes{16 * 1024 * 1024};
+  std::size_t max_output_bytes{16 * 1024 * 1024};  ///< per stream; a command that writes more is killed
+  JsonLimits limits{};                             ///< on the result it prints (docs/limits.md)
 
   [[nodiscard]] std::string display() const;  ///< the command line, for messages
 };
@@ -34,8 +36,8 @@ struct CommandSpec {
 /// A StepHandler that runs `spec` once per attempt in its own process group.
 /// Exit 0: stdout is the result JSON (empty: null). Exit 10/11: permanent /
 /// retryable failure, stdout may hold {"message", "retry_after_ms", "context"}.
-/// Any other exit, a signal, or invalid JSON on stdout: a retryable failure
-/// whose message carries the end of stderr. When the step's deadline passes or
+/// Any other exit, a signal, or stdout that is not JSON or beyond `spec.limits`
+/// (`invalid_output`): a retryable failure whose message carries the end of stderr. When the step's deadline passes or
 /// the attempt is cancelled, the whole process group is terminated.
 [[nodiscard]] StepHandler make_command_handler(CommandSpec spec);
 
@@ -47,7 +49,8 @@ struct CommandSpec {
 /// `handler.command`; relative programs and the working directory resolve
 /// against the template file's folder. Throws TemplateError when one callable
 /// is given two different commands, or a command's program cannot be found.
-/// Returns the callables registered.
-std::vector<std::string> register_command_handlers(HandlerRegistry& registry, const TemplateSet& templates);
+/// Returns the callables registered. `limits` apply to every command's result.
+std::vector<std::string> register_command_handlers(HandlerRegistry& registry, const TemplateSet& templates,
+                                                   const JsonLimits& limits = {});
 
 }  // namespace tasker

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tasker/limits.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker {
@@ -60,6 +61,7 @@ struct Config {
   std::string log_level{"warn"};
   WorkerSettings worker;
   ServerSettings server;
+  Limits limits;  ///< `limits:` section and TASKER_LIMITS_* variables (docs/limits.md)
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

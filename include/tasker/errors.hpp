@@ -83,6 +83,24 @@ class InvalidRequestError : public Error {
   using Error::Error;
 };
 
+/// Input beyond one of tasker's limits (limits.hpp, docs/limits.md). The
+/// message names the input, the value found, the limit and how to raise it.
+class LimitError : public InvalidRequestError {
+ public:
+  LimitError(const std::string& message, std::string limit, std::size_t actual, std::size_t allowed)
+      : InvalidRequestError(message), limit_(std::move(limit)), actual_(actual), allowed_(allowed) {}
+  /// The limit's configuration key, e.g. `limits.json_max_depth`.
+  [[nodiscard]] const std::string& limit() const { return limit_; }
+  /// The value found (for a parse stopped early: the first value over the limit).
+  [[nodiscard]] std::size_t actual() const { return actual_; }
+  [[nodiscard]] std::size_t allowed() const { return allowed_; }
+
+ private:
+  std::string limit_;
+  std::size_t actual_;
+  std::size_t allowed_;
+};
+
 /// The database failed, and repeating the operation as it is will not help (a value it refuses, a
 /// schema newer than this build, a file that is not a database). Base of the storage errors: whether
 /// an operation may be repeated is told by the type alone.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tasker/diagnostics.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/template.hpp"
 
 namespace tasker {
@@ -15,6 +16,7 @@ namespace tasker {
 
 struct LoadOptions {
   std::string environment = default_environment();  ///< whose `environments.<env>` overrides are merged
+  TemplateLimits limits{};                          ///< size, nesting and alias expansion of a file (docs/limits.md)
 };
 
 /// What loading produced: the templates that are valid, and every finding.
@@ -28,7 +30,8 @@ struct LoadResult {
 };
 
 /// Parse YAML text. `file` names the source in diagnostics. Never throws for
-/// bad input: problems are diagnostics.
+/// bad input: problems are diagnostics (a file beyond `options.limits` is
+/// one, found before its content is walked).
 [[nodiscard]] LoadResult load_templates_from_string(const std::string& yaml, const std::string& file,
                                                     const LoadOptions& options = {});
 

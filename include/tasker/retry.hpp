@@ -51,7 +51,7 @@ struct RetryDecision {
 
 /// The single decision rule: retried while the error is retryable, the policy
 /// is retryable and attempts < max_attempts. A handler's retry_after wins over
-/// the policy's delay; jitter applies only to policy delays. `jitter_unit`
+/// the policy's delay (clamped to 0..kMaxBackoffLimitMs); jitter applies only to policy delays. `jitter_unit`
 /// is nullopt when jitter is off.
 [[nodiscard]] RetryDecision decide_after_failure(const RetryPolicy& policy, int attempts, bool error_retryable,
                                                  std::optional<std::chrono::milliseconds> retry_after,

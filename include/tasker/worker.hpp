@@ -13,6 +13,7 @@
 #include "tasker/config.hpp"
 #include "tasker/events.hpp"
 #include "tasker/handler.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker {
@@ -33,8 +34,9 @@ struct WorkerOptions {
   /// except when TASKER_ENV is `test`.
   std::optional<bool> jitter;
   const Clock* clock{&SystemClock::instance()};
+  JsonLimits limits{};  ///< a handler's result beyond these fails its attempt as invalid_result (docs/limits.md)
 
-  /// Settings from configuration (concurrency, batch, lease, event mode, jitter).
+  /// Settings from configuration (concurrency, batch, lease, event mode, jitter, limits).
   static WorkerOptions from(const Config& config);
   /// Throws InvalidRequestError naming the first unusable setting (the Worker constructor calls it).
   void validate() const;

@@ -9,6 +9,7 @@
 
 #include "tasker/errors.hpp"
 #include "tasker/identity.hpp"
+#include "tasker/limits.hpp"
 
 namespace tasker {
 
@@ -40,11 +41,8 @@ TaskView Client::submit(const TaskRequest& request) {
   if (!request.context.is_object())
     throw InvalidRequestError(fmt::format("the task context must be a JSON object, not {} (e.g. {{\"order_id\": 42}})",
                                           request.context.type_name()));
-  try {
-    (void)request.context.dump();  // rejects invalid UTF-8 before anything is written
-  } catch (const json::exception& e) {
-    throw InvalidRequestError(fmt::format("the task context cannot be stored: {}", e.what()));
-  }
+  // Before anything serialises, hashes or copies it (all of which recurse once per level).
+  check_json(request.context, options_.limits, "the task context");
   if (request.priority < kMinPriority || request.priority > kMaxPriority)
     throw InvalidRequestError(
         fmt::format("priority {} is outside {}..{}", request.priority, kMinPriority, kMaxPriority));
@@ -166,11 +164,7 @@ StepView Client::resolve_step_manually(const std::string& task_uuid, const std::
 StepView Client::complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                         const std::string& reason) {
   check_uuid(task_uuid);
-  try {
-    (void)result.dump();
-  } catch (const json::exception& e) {
-    throw InvalidRequestError(fmt::format("the result cannot be stored: {}", e.what()));
-  }
+  check_json(result, options_.limits, "the result");
   OperatorResult r = store_->complete_step(task_uuid, step_name, result, reason, options_.clock->now());
   publish(r.events);
   return step_of(r, step_name);

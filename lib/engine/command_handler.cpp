@@ -18,6 +18,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/command_output.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/task.hpp"
 
@@ -49,12 +50,6 @@ struct Pipe {
   }
 };
 
-std::string tail(const std::string& text, std::size_t n) {
-  std::string t = text.size() > n ? "..." + text.substr(text.size() - n) : text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
-}
-
 struct Finished {
   int status{0};
   bool killed_for_time{false};
@@ -67,21 +62,9 @@ struct Finished {
 
 namespace {
 std::string joined(const std::vector<std::string>& argv) { return fmt::format("{}", fmt::join(argv, " ")); }
-
-template <typename E>
-[[noreturn]] void fail_with(std::string type, const std::string& message, json context,
-                            std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
-  if constexpr (std::is_same_v<E, RetryableError>) {
-    RetryableError e(message, retry_after, std::move(context));
-    e.set_error_type(std::move(type));
-    throw e;
-  } else {
-    PermanentError e(message, std::move(context));
-    e.set_error_type(std::move(type));
-    throw e;
-  }
-}
 }  // namespace
+
+using detail::fail_with;
 
 std::string CommandSpec::display() const { return shell ? "sh -c '" + joined(argv) + "'" : joined(argv); }
 
@@ -245,12 +228,6 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
   return f;
 }
 
-/// The optional {"message", "retry_after_ms", "context"} a failing command prints.
-json failure_document(const std::string& out) {
-  json doc = json::parse(out, nullptr, false);
-  return doc.is_object() ? doc : json::object();
-}
-
 }  // namespace
 
 StepHandler make_command_handler(CommandSpec spec) {
@@ -258,68 +235,13 @@ StepHandler make_command_handler(CommandSpec spec) {
   return [spec = std::move(spec)](StepContext& ctx) -> json {
     const Clock& clock = ctx.clock();
     Finished f = run_process(spec, command_input(ctx).dump(), ctx, clock);
-    const std::string stderr_tail = tail(f.err, 2000);
-    json context = {{"command", spec.display()}};
-    if (!stderr_tail.empty()) context["stderr"] = stderr_tail;
-    auto with_stderr = [&](std::string message) {
-      return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
-    };
-    if (f.killed_for_time)
-      fail_with<RetryableError>("timeout",
-                                fmt::format("`{}` did not finish before the step's timeout; its process group was "
-                                            "killed",
-                                            spec.display()),
-                                context);
-    if (f.cancelled)
-      fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),
-                                context);
-    if (f.output_too_large)
-      fail_with<PermanentError>("output_too_large",
-                                fmt::format("`{}` wrote more than {} bytes; return large data by reference (a path "
-                                            "or URL), not inline",
-                                            spec.display(), spec.max_output_bytes),
-                                context);
-    if (WIFSIGNALED(f.status))
-      fail_with<RetryableError>("command_crashed",
-                                with_stderr(fmt::format("`{}` was killed by signal {} ({})", spec.display(),
-                                                        WTERMSIG(f.status), strsignal(WTERMSIG(f.status)))),
-                                context);
-    const int code = WIFEXITED(f.status) ? WEXITSTATUS(f.status) : -1;
-    if (code == 0) {
-      std::string body = f.out;
-      if (body.find_first_not_of(" \t\r\n") == std::string::npos) return nullptr;
-      json result = json::parse(body, nullptr, false);
-      if (result.is_discarded()) {
-        context["stdout"] = tail(f.out, 500);
-        fail_with<RetryableError>("invalid_output",
-                                  with_stderr(fmt::format("`{}` exited 0 but its stdout is not JSON (it starts with "
-                                                          "`{}`); print exactly one JSON document, logs go to stderr",
-                                                          spec.display(), tail(f.out.substr(0, 60), 60))),
-                                  context);
-      }
-      return result;
-    }
-    if (code == kCommandExitPermanent || code == kCommandExitRetryable) {
-      json doc = failure_document(f.out);
-      std::string message = doc.value("message", "");
-      if (message.empty()) message = fmt::format("`{}` failed (exit {})", spec.display(), code);
-      if (doc.contains("context") && doc["context"].is_object())
-        for (auto& [k, v] : doc["context"].items()) context[k] = v;
-      if (code == kCommandExitPermanent) throw PermanentError(message, context);
-      std::optional<milliseconds> retry_after;
-      if (doc.contains("retry_after_ms") && doc["retry_after_ms"].is_number())
-        retry_after = milliseconds{doc["retry_after_ms"].get<long long>()};
-      throw RetryableError(message, retry_after, context);
-    }
-    fail_with<RetryableError>("command_failed",
-                              with_stderr(fmt::format("`{}` exited with code {} (10 means a permanent failure, 11 a "
-                                                      "retryable one; anything else is treated as a crash)",
-                                                      spec.display(), code)),
-                              context);
+    return detail::command_result(
+        spec, {f.status, f.killed_for_time, f.cancelled, f.output_too_large, std::move(f.out), std::move(f.err)});
   };
 }
 
-std::vector<std::string> register_command_handlers(HandlerRegistry& registry, const TemplateSet& templates) {
+std::vector<std::string> register_command_handlers(HandlerRegistry& registry, const TemplateSet& templates,
+                                                   const JsonLimits& limits) {
   std::map<std::string, std::pair<CommandSpec, SourceLocation>> specs;
   std::vector<Diagnostic> problems;
   for (const TaskTemplate* t : templates.all()) {
@@ -329,6 +251,7 @@ std::vector<std::string> register_command_handlers(HandlerRegistry& registry, co
       CommandSpec spec;
       spec.argv = step.handler.command;
       spec.shell = step.handler.shell;
+      spec.limits = limits;
       spec.working_directory = folder.empty() ? std::filesystem::current_path() : std::filesystem::absolute(folder);
       // A relative program (./x.py, handlers/x.sh) is relative to the template's folder.
       if (!spec.shell && spec.argv[0].find('/') != std::string::npos && spec.argv[0][0] != '/')

@@ -85,7 +85,12 @@ const std::vector<std::string> kKeys{"database_url",
                                      "server.max_json_depth",
                                      "server.read_timeout_ms",
                                      "server.write_timeout_ms",
-                                     "server.threads"};
+                                     "server.threads",
+                                     std::string(kJsonMaxDepthKey),
+                                     std::string(kJsonMaxBytesKey),
+                                     std::string(kTemplateMaxBytesKey),
+                                     std::string(kTemplateMaxDepthKey),
+                                     std::string(kTemplateMaxNodesKey)};
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
 constexpr const char* kPermissions[] = {"tasks:create", "tasks:read",    "tasks:list",     "tasks:cancel",
@@ -158,6 +163,30 @@ void check_listen(const std::string& key, const std::string& source, const std::
         key, source, fmt::format("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8443, [::1]:8080)", listen));
 }
 
+/// The `limits` keys: each with its range and the field it sets. The upper
+/// bounds keep what the limits protect safe: yaml-cpp refuses to nest deeper
+/// than about 500 levels itself, and serialising JSON recurses once per level
+/// (1,000 levels stay far inside a thread's stack).
+struct LimitSetting {
+  std::string_view key;
+  long long min, max;
+  std::size_t& (*field)(Limits&);
+};
+const LimitSetting kLimitSettings[] = {
+    {kJsonMaxDepthKey, 1, 1'000, [](Limits& l) -> std::size_t& { return l.json.max_depth; }},
+    {kJsonMaxBytesKey, 1, 1LL << 30, [](Limits& l) -> std::size_t& { return l.json.max_bytes; }},
+    {kTemplateMaxBytesKey, 1, 1LL << 30, [](Limits& l) -> std::size_t& { return l.templates.max_bytes; }},
+    {kTemplateMaxDepthKey, 1, 256, [](Limits& l) -> std::size_t& { return l.templates.max_depth; }},
+    {kTemplateMaxNodesKey, 1, 1LL << 30, [](Limits& l) -> std::size_t& { return l.templates.max_nodes; }},
+};
+
+/// Sets the limit `key` (one of kLimitSettings).
+void set_limit(Config& config, const std::string& key, const std::string& source, const std::string& text) {
+  for (const auto& limit : kLimitSettings)
+    if (key == limit.key)
+      limit.field(config.limits) = static_cast<std::size_t>(parse_number(key, source, text, limit.min, limit.max));
+}
+
 /// Applies one mapping of settings (the file's top level or an environment section).
 class Section {
  public:
@@ -192,7 +221,7 @@ class Section {
   }
 
   static bool is_section(const std::string& key) {
-    return key == "worker" || key == "event_system" || key == "database" || key == "server";
+    return key == "worker" || key == "event_system" || key == "database" || key == "server" || key == "limits";
   }
 
   void set_api_keys(const std::string& key, const YAML::Node& node) {
@@ -267,6 +296,8 @@ class Section {
       config_.server.write_timeout_ms = parse_number(key, source, v, 10, 600'000);
     } else if (key == "server.threads") {
       config_.server.threads = static_cast<int>(parse_number(key, source, v, 1, 1024));
+    } else {
+      set_limit(config_, key, source, v);  // the limits.* keys (kKeys holds them)
     }
   }
 
@@ -345,6 +376,10 @@ Config Config::load(const std::optional<std::filesystem::path>& file) {
   if (auto keys = env("TASKER_API_KEYS")) config.server.api_keys = parse_api_keys("TASKER_API_KEYS", *keys);
   if (auto cert = env("TASKER_TLS_CERT")) config.server.tls_cert = *cert;
   if (auto key = env("TASKER_TLS_KEY")) config.server.tls_key = *key;
+  for (const auto& limit : kLimitSettings) {
+    const std::string name = limit_environment_variable(limit.key);
+    if (auto value = env(name.c_str())) set_limit(config, std::string(limit.key), name, *value);
+  }
   return config;
 }
 

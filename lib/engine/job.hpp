@@ -7,6 +7,7 @@
 
 #include "tasker/clock.hpp"
 #include "tasker/handler.hpp"
+#include "tasker/limits.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker::detail {
@@ -18,6 +19,7 @@ struct Job {
   std::function<void()> heartbeat;               ///< asks the coordinator to renew this attempt's lease
   std::shared_ptr<const HandlerRegistry> handlers;
   const Clock* clock;
+  JsonLimits limits;  ///< on the handler's result (and its failure's context)
 
   /// Run the handler (on a handler thread). Never throws: every failure
   /// becomes a failure outcome with an error_type saying what kind.

@@ -32,6 +32,7 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.event_mode = config.worker.event_mode;
   o.fallback_interval = std::chrono::milliseconds{config.worker.fallback_interval_ms};
   o.jitter = config.worker.jitter;
+  o.limits = config.limits.json;
   return o;
 }
 
@@ -391,6 +392,14 @@ class Worker::Impl {
       // A result the database refuses must not hold back the others.
       r.batch = record_one_by_one(std::move(r.batch), r.t);
       keep_unsent(st, r, e);
+    } catch (const json::exception& e) {
+      // Job::run makes every outcome storable, so this is a second line of
+      // defence: an outcome that cannot be serialised fails its own step
+      // (recorded one by one) instead of ending the coordinator's loop.
+      detail::log().error("worker {}: an outcome could not be serialised ({}); recording the batch step by step",
+                          options_.worker_id, e.what());
+      st.unsent = record_one_by_one(std::move(r.batch), r.t);
+      st.more = false;
     }
     return false;
   }
@@ -407,33 +416,41 @@ class Worker::Impl {
                                [&] { return shared_->stop_requested && !r.stop; });
   }
 
-  /// Record outcomes singly; one the database rejects becomes a permanent
-  /// failure of its step (a result it cannot store will not become storable).
-  /// Returns what still could not be recorded, to be sent again.
+  /// Record outcomes singly; one the database rejects, or that cannot be
+  /// serialised, becomes a permanent failure of its step (it will not become
+  /// storable). Returns what still could not be recorded, to be sent again.
   std::vector<StepOutcome> record_one_by_one(std::vector<StepOutcome> batch, TimePoint t) {
     std::vector<StepOutcome> unsent;
     for (auto& o : batch) {
+      std::string refused;
       try {
         publish(store_->exchange({o}, nullptr, t));
+        continue;
       } catch (const TransientStorageError&) {
         unsent.push_back(std::move(o));
+        continue;
       } catch (const StorageInDoubtError&) {
         unsent.push_back(std::move(o));
+        continue;
       } catch (const StorageError& e) {
         if (o.kind != StepOutcome::Kind::success) {
           unsent.push_back(std::move(o));
           continue;
         }
-        StepOutcome failed = o;
-        failed.kind = StepOutcome::Kind::failure;
-        failed.result = nullptr;
-        failed.failure = {fmt::format("the database cannot store this step's result: {}", e.what()), "invalid_result",
-                          false, json::object()};
-        try {
-          publish(store_->exchange({failed}, nullptr, t));
-        } catch (const StorageError&) {
-          unsent.push_back(std::move(failed));
-        }
+        refused = fmt::format("the database cannot store this step's result: {}", e.what());
+      } catch (const json::exception& e) {
+        refused = fmt::format("this attempt's outcome cannot be serialised: {}", e.what());
+      }
+      StepOutcome failed = std::move(o);
+      failed.kind = StepOutcome::Kind::failure;
+      failed.result = nullptr;
+      failed.failure = {valid_utf8(refused), "invalid_result", false, json::object()};
+      try {
+        publish(store_->exchange({failed}, nullptr, t));
+      } catch (const StorageError&) {
+        unsent.push_back(std::move(failed));
+      } catch (const json::exception& e) {  // cannot happen with the plain failure above; never end the loop for it
+        detail::log().error("worker {}: step {} left to its lease: {}", options_.worker_id, failed.step_id, e.what());
       }
     }
     return unsent;
@@ -541,7 +558,8 @@ class Worker::Impl {
         auto heartbeat = [weak = std::weak_ptr<Shared>(shared_), key] {
           if (auto s = weak.lock()) s->request_heartbeat(key);
         };
-        shared_->jobs.push_back(Job{std::move(step), deadline, flag, std::move(heartbeat), handlers_, options_.clock});
+        shared_->jobs.push_back(
+            Job{std::move(step), deadline, flag, std::move(heartbeat), handlers_, options_.clock, options_.limits});
       }
     }
     // One thread per job: notify_all woke every idle handler thread for each

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "model/yaml_limits.hpp"
 #include "tasker/dag.hpp"
 #include "tasker/errors.hpp"
 
@@ -713,15 +715,19 @@ LoadResult load_templates_from_string(const std::string& yaml, const std::string
   LoadResult result;
   result.files = 1;
   Parser parser(file, result.diagnostics);
+  // Before yaml-cpp builds nodes that the walk below would expand without end.
+  result.diagnostics = detail::check_template_limits(yaml, file, options.limits);
+  if (!result.diagnostics.empty()) return result;
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(yaml);
   } catch (const YAML::ParserException& e) {
     parser.report(Severity::error, {file, e.mark.line + 1, e.mark.column + 1}, "",
-                  fmt::format("invalid YAML: {}", e.msg), "check indentation, quoting and `key: value` syntax here");
+                  fmt::format("invalid YAML: {}", valid_utf8(e.msg)),  // yaml-cpp may quote the byte at fault
+                  "check indentation, quoting and `key: value` syntax here");
     return result;
   } catch (const YAML::Exception& e) {
-    parser.report(Severity::error, {file, 1, 1}, "", fmt::format("invalid YAML: {}", e.what()));
+    parser.report(Severity::error, {file, 1, 1}, "", fmt::format("invalid YAML: {}", valid_utf8(e.what())));
     return result;
   }
   std::vector<YAML::Node> templates;
@@ -758,9 +764,28 @@ void load_file(const std::filesystem::path& path, const LoadOptions& options, Lo
     ++into.files;
     return;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  LoadResult one = load_templates_from_string(buffer.str(), display, options);
+  // A file larger than a template may be is refused unread; one whose size is
+  // unknown (a pipe, /dev/zero) is read only until it passes the limit.
+  const std::size_t max_bytes = options.limits.max_bytes;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  std::string text;
+  if (!ec && size > max_bytes) {
+    into.diagnostics.push_back(detail::template_too_large(display, size, false, max_bytes));
+    ++into.files;
+    return;
+  }
+  std::array<char, 65536> chunk{};
+  while (in && text.size() <= max_bytes) {
+    in.read(chunk.data(), chunk.size());
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  if (text.size() > max_bytes) {
+    into.diagnostics.push_back(detail::template_too_large(display, text.size(), true, max_bytes));
+    ++into.files;
+    return;
+  }
+  LoadResult one = load_templates_from_string(text, display, options);
   into.files += one.files;
   std::move(one.templates.begin(), one.templates.end(), std::back_inserter(into.templates));
   std::move(one.diagnostics.begin(), one.diagnostics.end(), std::back_inserter(into.diagnostics));

@@ -54,7 +54,10 @@ RetryDecision decide_after_failure(const RetryPolicy& policy, int attempts, bool
                                    std::optional<std::chrono::milliseconds> retry_after,
                                    std::optional<double> jitter_unit) {
   if (!error_retryable || !policy.allows_retry_after(attempts)) return {};
-  if (retry_after) return {true, std::max(*retry_after, std::chrono::milliseconds{0})};
+  // A handler's value is clamped like a template's: time arithmetic on an unbounded one would overflow.
+  if (retry_after)
+    return {true,
+            std::clamp(*retry_after, std::chrono::milliseconds{0}, std::chrono::milliseconds{kMaxBackoffLimitMs})};
   auto delay = policy.delay_before_retry(attempts);  // retry number n == attempts so far
   if (jitter_unit) delay = apply_jitter(delay, *jitter_unit);
   return {true, delay};

@@ -4,12 +4,13 @@
 #include <string>
 
 #include "storage/sql/connection.hpp"
+#include "storage/sqlite/url.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker::detail {
 
-/// `path` is a file path or ":memory:"; `query` holds URL options (synchronous=normal|full).
-[[nodiscard]] std::unique_ptr<sql::Backend> make_sqlite_backend(const std::string& path, const std::string& query,
+/// A parsed `sqlite://` URL (storage/sqlite/url.hpp); its options may set synchronous=normal|full.
+[[nodiscard]] std::unique_ptr<sql::Backend> make_sqlite_backend(const sqlite::Target& target,
                                                                 const StoreOptions& options);
 
 /// A `postgresql://` URL (the `schema` query option selects a schema, created if missing).

@@ -187,17 +187,8 @@ class SqliteBackend final : public sql::Backend {
 
 }  // namespace
 
-std::unique_ptr<sql::Backend> make_sqlite_backend(const std::string& path, const std::string& query,
-                                                  const StoreOptions& options) {
-  std::string synchronous = "FULL";
-  if (!query.empty()) {
-    if (query == "synchronous=normal" || query == "synchronous=NORMAL")
-      synchronous = "NORMAL";
-    else if (query != "synchronous=full" && query != "synchronous=FULL")
-      throw ConfigurationError("database_url", "sqlite://" + path + "?" + query,
-                               "unknown SQLite URL option; the only option is synchronous=full|normal");
-  }
-  return std::make_unique<SqliteBackend>(path, synchronous, options);
+std::unique_ptr<sql::Backend> make_sqlite_backend(const sqlite::Target& target, const StoreOptions& options) {
+  return std::make_unique<SqliteBackend>(target.path, sqlite::synchronous_of(target), options);
 }
 
 }  // namespace tasker::detail
