@@ -26,6 +26,17 @@ json run_sh(const std::string& script, StepContext ctx = context()) {
   return make_command_handler(spec)(ctx);
 }
 
+RetryableError failure_of_spec(const CommandSpec& spec) {
+  StepContext ctx = context();
+  try {
+    (void)make_command_handler(spec)(ctx);
+  } catch (const RetryableError& e) {
+    return e;
+  }
+  FAIL("the command did not fail as expected");
+  throw std::logic_error("unreachable");
+}
+
 template <typename E>
 E failure_of(const std::string& script, StepContext ctx = context()) {
   try {
@@ -109,11 +120,70 @@ TEST_CASE("command handler: a missing program, and command_exists") {
   CommandSpec spec;
   spec.argv = {"/nonexistent/handler-xyz"};
   StepContext ctx = context();
-  CHECK_THROWS_AS(make_command_handler(spec)(ctx), RetryableError);
+  try {
+    (void)make_command_handler(spec)(ctx);
+    FAIL("a missing program ran");
+  } catch (const RetryableError& e) {
+    CHECK(e.error_type() == "command_not_started");
+    CHECK(std::string(e.what()) ==
+          "cannot start `/nonexistent/handler-xyz`: No such file or directory; check handler.command and PATH");
+  }
+  spec.argv = {"no-such-program-tasker"};  // looked up on PATH
+  auto missing = failure_of_spec(spec);
+  CHECK(missing.error_type() == "command_not_started");
+  CHECK(std::string(missing.what()).find("No such file or directory") != std::string::npos);
   CHECK(command_exists("sh"));
   CHECK(command_exists("/bin/sh"));
   CHECK_FALSE(command_exists("no-such-program-tasker"));
   CHECK_FALSE(command_exists("/nonexistent/handler-xyz"));
+}
+
+TEST_CASE("command handler: a program found on PATH runs in the working directory") {
+  test::TempDir dir;
+  CommandSpec spec;
+  spec.argv = {"sh", "-c", "pwd"};
+  spec.working_directory = dir.path();
+  StepContext ctx = context();
+  // pwd prints a path, not JSON: the message quotes it.
+  auto printed = failure_of_spec(spec);
+  CHECK(printed.error_type() == "invalid_output");
+  CHECK(printed.context()["stdout"] == std::filesystem::canonical(dir.path()).string());
+
+  spec.working_directory = dir.path() / "gone";
+  auto no_folder = failure_of_spec(spec);
+  CHECK(no_folder.error_type() == "command_not_started");
+  CHECK(std::string(no_folder.what())
+            .find("its working directory " + (dir.path() / "gone").string() +
+                  " cannot be entered: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("command handler: the command sees the exit and signals of a process of its own") {
+  // A signal that ends the command is seen as that signal, through its supervisor.
+  auto terminated = failure_of<RetryableError>("kill -TERM $$");
+  CHECK(terminated.error_type() == "command_crashed");
+  CHECK(std::string(terminated.what()).find("killed by signal 15") != std::string::npos);
+  CHECK(failure_of<RetryableError>("exit 3").error_type() == "command_failed");
+  // Default signal dispositions and no descriptor but stdin, stdout and stderr.
+  // (ls lists its own descriptors; 3 is the folder it reads. Not JSON: the output is quoted in the error.)
+  CHECK(failure_of<RetryableError>("exec ls /proc/self/fd").context()["stdout"] == "0\n1\n2\n3");
+  CHECK(run_sh("grep -E '^Sig(Blk|Ign)' /proc/$$/status | awk '{print $2}' | sort -u | sed 's/.*/\"&\"/'") ==
+        "0000000000000000");
+}
+
+TEST_CASE("command handler: supervisors of concurrent attempts hold no descriptor of one another") {
+  // Each supervisor must hold its own lifeline (a pipe) and its signalfd,
+  // nothing else: another attempt's lifeline kept open there would hide that
+  // worker's death.
+  std::vector<std::thread> threads;
+  std::vector<json> seen(8);
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    threads.emplace_back([&, i] {
+      seen[i] = run_sh(
+          "sleep 0.2; for f in /proc/$PPID/fd/*; do readlink $f; done | sed 's/:.*//' | sort | "
+          "tr '\\n' ' ' | sed 's/ $//; s/.*/\"&\"/'");
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& fds : seen) CHECK(fds == "anon_inode pipe");
 }
 
 TEST_CASE("command handler: register_command_handlers resolves relative programs against the template folder") {
