@@ -3,6 +3,7 @@
 // written to stdin while stdout and stderr are drained (so neither side can
 // block the other), and the group terminated on timeout or cancel.
 #include "tasker/command_handler.hpp"
+#include "engine/job.hpp"
 #include "engine/supervised_process.hpp"
 
 #include <fcntl.h>
@@ -252,12 +253,7 @@ StepHandler make_command_handler(CommandSpec spec) {
     auto with_stderr = [&](std::string message) {
       return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
     };
-    if (f.killed_for_time)
-      fail_with<RetryableError>("timeout",
-                                fmt::format("`{}` did not finish before the step's timeout; its process group was "
-                                            "killed",
-                                            spec.display()),
-                                context);
+    if (f.killed_for_time) fail_with<RetryableError>("timeout", detail::timeout_message(ctx.deadline()), context);
     if (f.cancelled)
       fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),
                                 context);

@@ -9,6 +9,7 @@
 #include "helpers.hpp"
 #include "tasker/command_handler.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/task.hpp"
 
 using namespace tasker;
 using std::chrono::milliseconds;
@@ -88,8 +89,13 @@ TEST_CASE("command handler: a timeout kills the whole process group") {
   // The command starts a grandchild that would outlive a plain kill of its parent.
   std::string script = "sleep 30 & echo $! > " + pid_file.string() + "; wait";
   auto start = std::chrono::steady_clock::now();
-  auto timeout = failure_of<RetryableError>(script, context(milliseconds{300}));
+  StepContext ctx = context(milliseconds{300});
+  const std::string deadline = format_time(ctx.deadline());
+  auto timeout = failure_of<RetryableError>(script, std::move(ctx));
   CHECK(timeout.error_type() == "timeout");
+  // The worker's own message for the same event (worker.cpp enforce_deadlines).
+  CHECK(std::string(timeout.what())
+            .rfind("the step did not finish within its timeout_seconds (its deadline was " + deadline + ")", 0) == 0);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{10});  // killed, not waited for
   std::ifstream in(pid_file);
   pid_t grandchild = 0;
