@@ -34,7 +34,9 @@ void make_pipe(int fds[2]) {
 }
 }  // namespace
 
-Child::Child(std::string name, const std::vector<std::string>& args, bool pipe_stdin) : name_(std::move(name)) {
+Child::Child(std::string name, const std::vector<std::string>& args, bool pipe_stdin,
+             const std::filesystem::path& stderr_file)
+    : name_(std::move(name)) {
   int out[2];
   int in[2] = {-1, -1};
   make_pipe(out);
@@ -43,6 +45,8 @@ Child::Child(std::string name, const std::vector<std::string>& args, bool pipe_s
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC
   if (pipe_stdin) posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  if (!stderr_file.empty())
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -18,11 +19,13 @@ using std::chrono::milliseconds;
 /// Poll `condition` every 10 ms until it holds; false once `limit` (scaled) passed.
 bool eventually(const std::function<bool()>& condition, milliseconds limit);
 
-/// A child process with its stdout (and optionally stdin) piped to the test.
+/// A child process with its stdout (and optionally stdin) piped to the test,
+/// and its stderr appended to `stderr_file` when one is given (else the test's).
 /// The destructor kills (SIGKILL) and reaps it if it is still running.
 class Child {
  public:
-  Child(std::string name, const std::vector<std::string>& args, bool pipe_stdin = false);
+  Child(std::string name, const std::vector<std::string>& args, bool pipe_stdin = false,
+        const std::filesystem::path& stderr_file = {});
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

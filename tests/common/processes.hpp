@@ -1,10 +1,12 @@
 #pragma once
 // Processes as /proc shows them, for tests that check that something died:
-// a pid plus its start time (so a reused pid is not mistaken for it), and the
-// live members of a process group. A zombie counts as dead: it runs nothing.
+// a pid plus its start time (so a reused pid is not mistaken for it), and every
+// running process with its parent, group and command line. A zombie counts as
+// dead: it runs nothing.
 #include <sys/types.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace test_support {
@@ -18,7 +20,12 @@ struct ProcessRef {
 [[nodiscard]] std::optional<ProcessRef> find_process(pid_t pid);
 /// Whether that very process still runs.
 [[nodiscard]] bool alive(const ProcessRef& process);
-/// The pids of the running processes whose process group is `group`.
-[[nodiscard]] std::vector<pid_t> group_members(pid_t group);
+
+struct ProcessInfo {
+  pid_t pid{0}, parent{0}, group{0};
+  std::string command_line;  ///< arguments joined by spaces
+};
+/// Every running process (zombies left out) that can be read.
+[[nodiscard]] std::vector<ProcessInfo> running_processes();
 
 }  // namespace test_support
