@@ -55,7 +55,13 @@ void add_db_option(CLI::App* cmd, std::string& db) {
   cmd->add_option("--db", db,
                   "Database URL: sqlite://file.db, sqlite:///abs/file.db or "
                   "postgresql://user:pass@host:port/db "
-                  "(default: TASKER_DATABASE_URL, DATABASE_URL, else sqlite://tasker.db)");
+                  "(default: TASKER_DATABASE_URL, DATABASE_URL, else sqlite://tasker.db)")
+      // An empty --db (an unset shell variable, `--db "$URL"`) must not quietly become the default database.
+      ->check([](const std::string& url) -> std::string {
+        if (!url.empty()) return {};
+        return "the database URL is empty; give one (e.g. --db sqlite://tasker.db) or leave --db out to use "
+               "TASKER_DATABASE_URL";
+      });
 }
 
 std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen) {

@@ -58,6 +58,14 @@ enum class HandlerKind { cpp, command };
 /// line of the file named by TASKER_TEST_DATABASE_URL_FILE; empty when neither is set.
 [[nodiscard]] std::string postgres_url_from_environment();
 
+/// TASKER_TEST_TIMEOUT_SCALE: a number of at least 1 (default 1) by which the
+/// harness's waits, and the waits of tasker's own test suites, are multiplied.
+/// Waits are limits against hangs, never speed assertions: raise it on a slow
+/// or heavily loaded machine. Throws ConfigurationError for anything else.
+[[nodiscard]] double timeout_scale();
+/// `limit` multiplied by timeout_scale().
+[[nodiscard]] std::chrono::milliseconds scaled(std::chrono::milliseconds limit);
+
 struct HarnessOptions {
   Backend backend{backend_from_environment()};
   HandlerKind handler_kind{handler_kind_from_environment()};
@@ -128,15 +136,16 @@ class Harness {
   TaskView submit(const TaskRequest& request);
 
   /// Wait until the task is complete; throws HarnessError (with every step's
-  /// state and last error) on timeout or if it ends in another state.
+  /// state and last error) on timeout or if it ends in another state. Every
+  /// wait's `timeout` is multiplied by timeout_scale().
   TaskView wait_for_task_completion(const std::string& task_uuid,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds{30});
+                                    std::chrono::milliseconds timeout = std::chrono::seconds{60});
   /// Wait until the task is in error (a step failed and nothing else can run).
   TaskView wait_for_task_failure(const std::string& task_uuid,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds{30});
+                                 std::chrono::milliseconds timeout = std::chrono::seconds{60});
   /// Wait until `done(task)` holds; `what` names the expectation in errors.
   TaskView wait_for(const std::string& task_uuid, const std::function<bool(const TaskView&)>& done,
-                    const std::string& what, std::chrono::milliseconds timeout = std::chrono::seconds{30});
+                    const std::string& what, std::chrono::milliseconds timeout = std::chrono::seconds{60});
 
   /// The task and each step: state, attempts, last error. For failure messages.
   [[nodiscard]] std::string describe_task(const std::string& task_uuid);

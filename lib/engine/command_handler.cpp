@@ -1,14 +1,16 @@
-// Running a command per attempt: posix_spawn into a new process group, the
-// step input written to stdin while stdout and stderr are drained (so neither
-// side can block the other), and the group terminated on timeout or cancel.
+// Running a command per attempt: under a supervisor in a new process group
+// that dies with the worker (engine/supervised_process.cpp), the step input
+// written to stdin while stdout and stderr are drained (so neither side can
+// block the other), and the group terminated on timeout or cancel.
 #include "tasker/command_handler.hpp"
+#include "engine/job.hpp"
+#include "engine/supervised_process.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,17 +52,6 @@ struct Pipe {
   }
 };
 
-struct Finished {
-  int status{0};
-  bool killed_for_time{false};
-  bool cancelled{false};
-  std::string out, err;
-  bool output_too_large{false};
-};
-
-}  // namespace
-
-namespace {
 std::string joined(const std::vector<std::string>& argv) { return fmt::format("{}", fmt::join(argv, " ")); }
 }  // namespace
 
@@ -123,14 +114,29 @@ class SigpipeBlock {
   sigset_t pipe_{}, previous_{};
 };
 
-Finished run_process(const CommandSpec& spec, const std::string& input, const StepContext& ctx, const Clock& clock) {
+std::string not_started_message(const CommandSpec& spec, const detail::StartFailure& failure) {
+  switch (failure.stage) {
+    case detail::StartFailure::Stage::working_directory:
+      return fmt::format(
+          "cannot start `{}`: its working directory {} cannot be entered: {}; check that the folder "
+          "exists and the worker may enter it",
+          spec.display(), spec.working_directory.string(), std::strerror(failure.error));
+    case detail::StartFailure::Stage::fork:
+      return fmt::format(
+          "cannot start `{}`: no process could be created: {}; the worker's machine is short of "
+          "processes, memory or file descriptors",
+          spec.display(), std::strerror(failure.error));
+    case detail::StartFailure::Stage::exec: break;
+  }
+  return fmt::format("cannot start `{}`: {}; check handler.command and PATH", spec.display(),
+                     std::strerror(failure.error));
+}
+
+detail::CommandExit run_process(const CommandSpec& spec, const std::string& input, const StepContext& ctx,
+                                const Clock& clock) {
   SigpipeBlock no_sigpipe;
   std::vector<std::string> args = spec.argv;
   if (spec.shell) args = {"/bin/sh", "-c", joined(spec.argv)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   std::vector<std::string> env_storage;
   for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
   std::map<std::string, std::string> extra = spec.environment;
@@ -138,41 +144,19 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
   extra["TASKER_STEP_NAME"] = ctx.step_name();
   extra["TASKER_ATTEMPT"] = std::to_string(ctx.attempt());
   for (const auto& [k, v] : extra) env_storage.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
 
   Pipe in, out, err;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
-  if (!spec.working_directory.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own group: a timeout kills what it started too
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    fail_with<RetryableError>(
-        "command_not_started",
-        fmt::format("cannot start `{}`: {}; check handler.command and PATH", spec.display(), std::strerror(rc)),
-        {{"command", spec.display()}});
+  detail::SupervisedProcess process(args, env_storage, spec.working_directory, {in.read, out.write, err.write});
+  if (const auto& failure = process.failure())
+    fail_with<RetryableError>("command_not_started", not_started_message(spec, *failure),
+                              {{"command", spec.display()}});
   in.close_read();
   out.close_write();
   err.close_write();
   fcntl(in.write, F_SETFL, O_NONBLOCK);
 
-  Finished f;
+  detail::CommandExit f;
+  f.deadline = ctx.deadline();
   std::size_t written = 0;
   if (input.empty()) in.close_write();
   std::optional<std::chrono::steady_clock::time_point> kill_at;
@@ -182,11 +166,11 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
     if (!kill_at && (ctx.cancelled() || clock.now() >= deadline)) {
       f.cancelled = ctx.cancelled();
       f.killed_for_time = !f.cancelled;
-      ::kill(-pid, SIGTERM);
+      process.signal_group(SIGTERM);
       kill_at = std::chrono::steady_clock::now() + spec.kill_grace;
     }
     if (kill_at && std::chrono::steady_clock::now() >= *kill_at) {
-      ::kill(-pid, SIGKILL);
+      process.signal_group(SIGKILL);
       break;  // a process that ignores SIGTERM may also keep the pipes open through children
     }
     std::vector<pollfd> fds;
@@ -213,18 +197,14 @@ Finished run_process(const CommandSpec& spec, const std::string& input, const St
       std::string& sink = is_out ? f.out : f.err;
       if (sink.size() + static_cast<std::size_t>(n) > spec.max_output_bytes) {
         f.output_too_large = true;
-        if (!kill_at) ::kill(-pid, SIGKILL), kill_at = std::chrono::steady_clock::now();
+        if (!kill_at) process.signal_group(SIGKILL), kill_at = std::chrono::steady_clock::now();
         continue;
       }
       sink.append(buffer.data(), static_cast<std::size_t>(n));
     }
   }
   in.close_write();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ::kill(-pid, SIGKILL);  // anything the command left behind in its group
-  f.status = status;
+  f.status = process.wait();  // it also kills anything the command left behind in its group
   return f;
 }
 
@@ -234,9 +214,7 @@ StepHandler make_command_handler(CommandSpec spec) {
   if (spec.argv.empty()) throw InvalidRequestError("a command handler needs a program to run");
   return [spec = std::move(spec)](StepContext& ctx) -> json {
     const Clock& clock = ctx.clock();
-    Finished f = run_process(spec, command_input(ctx).dump(), ctx, clock);
-    return detail::command_result(
-        spec, {f.status, f.killed_for_time, f.cancelled, f.output_too_large, std::move(f.out), std::move(f.err)});
+    return detail::command_result(spec, run_process(spec, command_input(ctx).dump(), ctx, clock));
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "engine/job.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/limits.hpp"
 #include "tasker/retry.hpp"
@@ -64,11 +65,7 @@ json command_result(const CommandSpec& spec, const CommandExit& f) {
     return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
   };
   if (f.killed_for_time)
-    fail_with<RetryableError>("timeout",
-                              fmt::format("`{}` did not finish before the step's timeout; its process group was "
-                                          "killed",
-                                          spec.display()),
-                              context);
+    fail_with<RetryableError>("timeout", timeout_message(f.deadline), context);
   if (f.cancelled)
     fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),
                               context);

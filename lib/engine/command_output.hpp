@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 
+#include "tasker/clock.hpp"
 #include "tasker/command_handler.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/json.hpp"
@@ -21,6 +22,7 @@ struct CommandExit {
   bool output_too_large{false};
   std::string out;  ///< stdout, raw bytes
   std::string err;  ///< stderr, raw bytes
+  TimePoint deadline{};  ///< the attempt's, named when it ran past it
 };
 
 /// Fail the attempt: throw E (RetryableError or PermanentError) with `type` as its error_type.

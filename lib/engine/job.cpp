@@ -8,6 +8,7 @@
 #include <typeinfo>
 
 #include "tasker/errors.hpp"
+#include "tasker/task.hpp"
 
 namespace tasker::detail {
 
@@ -36,11 +37,12 @@ json storable_context(const json& context, const JsonLimits& limits) {
 
 }  // namespace
 
-std::string timeout_message(std::chrono::seconds limit) {
+std::string timeout_message(TimePoint deadline) {
   return fmt::format(
-      "the step did not finish within its timeout_seconds ({} s); raise timeout_seconds in the template or make the "
-      "handler finish sooner (it can check StepContext::deadline())",
-      limit.count());
+      "the step did not finish within its timeout_seconds (its deadline was {}); raise timeout_seconds in the "
+      "template or make the handler finish sooner (it is given the deadline: StepContext::deadline(), or `deadline` "
+      "in a command's input)",
+      format_time(deadline));
 }
 
 StepOutcome Job::run() const {

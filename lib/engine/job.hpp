@@ -28,7 +28,8 @@ struct Job {
 
 /// The one message for an attempt that ran past its timeout_seconds, whichever
 /// part of the worker noticed first (the coordinator's deadline, or a command
-/// handler's own clock).
-[[nodiscard]] std::string timeout_message(std::chrono::seconds limit);
+/// handler's own clock): both know the deadline (a handler does not know its
+/// step's timeout_seconds, only when the attempt must end).
+[[nodiscard]] std::string timeout_message(TimePoint deadline);
 
 }  // namespace tasker::detail

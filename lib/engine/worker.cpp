@@ -116,7 +116,6 @@ void handler_thread(const std::shared_ptr<Shared>& shared) {
 
 /// A claimed step while its handler runs.
 struct Flight {
-  TimePoint started;
   TimePoint deadline;
   std::shared_ptr<std::atomic<bool>> cancelled;
   bool decided{false};  ///< its outcome was already sent (timeout or release): the late one is dropped
@@ -554,7 +553,7 @@ class Worker::Impl {
         TimePoint deadline = step.claimed_at + std::chrono::seconds{step.timeout_seconds};
         auto flag = std::make_shared<std::atomic<bool>>(false);
         FlightKey key{step.step_id, step.claim_token};
-        in_flight_[key] = Flight{step.claimed_at, deadline, flag, false};
+        in_flight_[key] = Flight{deadline, flag, false};
         auto heartbeat = [weak = std::weak_ptr<Shared>(shared_), key] {
           if (auto s = weak.lock()) s->request_heartbeat(key);
         };
@@ -573,8 +572,7 @@ class Worker::Impl {
     for (auto& [key, f] : in_flight_) {
       if (f.decided || t < f.deadline) continue;
       StepOutcome o = decide(key, f, StepOutcome::Kind::failure);
-      o.failure = {detail::timeout_message(std::chrono::duration_cast<std::chrono::seconds>(f.deadline - f.started)),
-                   "timeout", true, json::object()};
+      o.failure = {detail::timeout_message(f.deadline), "timeout", true, json::object()};
       count_outcome(o);
       batch.push_back(std::move(o));
     }

@@ -790,21 +790,40 @@ void load_file(const std::filesystem::path& path, const LoadOptions& options, Lo
   std::move(one.templates.begin(), one.templates.end(), std::back_inserter(into.templates));
   std::move(one.diagnostics.begin(), one.diagnostics.end(), std::back_inserter(into.diagnostics));
 }
+
+/// A path whose status cannot be read (`ec` from following it), in the loader's words.
+Diagnostic unreadable(const std::filesystem::path& path, const std::error_code& ec) {
+  if (ec == std::errc::too_many_symbolic_link_levels)
+    return file_problem(path, "symbolic link loop: following the link leads back to a link already followed",
+                        "point the link at a template file or folder, or remove it");
+  return file_problem(path, fmt::format("cannot read it: {}", ec.message()), "check its permissions");
+}
 }  // namespace
 
 LoadResult load_templates(const std::filesystem::path& path, const LoadOptions& options) {
   LoadResult result;
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
+  const auto status = std::filesystem::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    result.diagnostics.push_back(unreadable(path, ec));
+  } else if (std::filesystem::is_directory(status)) {
     std::vector<std::filesystem::path> files;
     for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-      if (it->is_regular_file() && is_template_file(it->path())) files.push_back(it->path());
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!is_template_file(it->path())) continue;
+      std::error_code entry_ec;
+      const bool regular = it->is_regular_file(entry_ec);  // follows a symbolic link
+      // A link to nothing is skipped, as editors leave them (Emacs's .#name.yaml locks).
+      if (entry_ec && entry_ec != std::errc::no_such_file_or_directory)
+        result.diagnostics.push_back(unreadable(it->path(), entry_ec));
+      else if (regular)
+        files.push_back(it->path());
+    }
     if (ec)
       result.diagnostics.push_back(file_problem(path, fmt::format("cannot list the folder: {}", ec.message()), ""));
     std::sort(files.begin(), files.end());
     for (const auto& f : files) load_file(f, options, result);
-  } else if (std::filesystem::exists(path, ec)) {
+  } else if (std::filesystem::exists(status)) {
     load_file(path, options, result);
   } else {
     result.diagnostics.push_back(

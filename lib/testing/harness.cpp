@@ -49,6 +49,23 @@ std::string postgres_url_from_environment() {
   return url;
 }
 
+double timeout_scale() {
+  const std::string v = env_or("TASKER_TEST_TIMEOUT_SCALE", "1");
+  char* end = nullptr;
+  const double scale = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || !(scale >= 1) || scale > 1000)
+    throw ConfigurationError("TASKER_TEST_TIMEOUT_SCALE", "the environment",
+                             fmt::format("`{}` is not a number from 1 to 1000 (it multiplies the tests' waits, e.g. "
+                                         "3 on a loaded machine)",
+                                         v));
+  return scale;
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds limit) {
+  return std::chrono::milliseconds{
+      static_cast<std::chrono::milliseconds::rep>(static_cast<double>(limit.count()) * timeout_scale())};
+}
+
 WorkerOptions HarnessOptions::test_worker_options() {
   WorkerOptions o;
   o.concurrency = 4;
@@ -189,13 +206,15 @@ TaskView Harness::wait_for(const std::string& task_uuid, const std::function<boo
     EventBus::SubscriptionId id;
     ~Unsubscribe() { bus.unsubscribe(id); }
   } unsubscribe{*events_, subscription};
+  timeout = scaled(timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     TaskView t = api().get_task(task_uuid);
     if (done(t)) return t;
     if (std::chrono::steady_clock::now() >= deadline)
       throw HarnessError(
-          fmt::format("timed out after {} ms waiting for {}:\n{}", timeout.count(), what, describe_task(task_uuid)));
+          fmt::format("timed out after {} ms (TASKER_TEST_TIMEOUT_SCALE multiplies this limit) waiting for {}:\n{}",
+                      timeout.count(), what, describe_task(task_uuid)));
     std::unique_lock lock(m);
     changed.wait_for(lock, std::chrono::milliseconds{25});
   }

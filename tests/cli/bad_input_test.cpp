@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "support.hpp"
 
@@ -91,6 +92,68 @@ TEST_CASE("an unreachable database is a runtime failure, a missing one is not fo
   CHECK_FALSE(std::filesystem::exists(s.dir() / "typo.db"));  // reading never creates a database
 }
 
+TEST_CASE("an empty --db is a usage error, never the default database") {
+  Sandbox s;
+  for (const char* command : {"list", "migrate"})
+    check_one_line_error(s.tasker({command, "--db", ""}), 2,
+                         {"--db: the database URL is empty", std::string("see `tasker ") + command + " --help`"});
+  check_one_line_error(s.tasker({"worker", "--templates", example_dir().string(), "--db", ""}), 2,
+                       {"--db: the database URL is empty"});
+  CHECK_FALSE(std::filesystem::exists(s.dir() / "tasker.db"));  // the default was not opened
+}
+
+TEST_CASE("a template that is a symbolic link to itself is a loader diagnostic naming the file") {
+  Sandbox s;
+  std::filesystem::create_directories(s.dir() / "looped");
+  const auto link = s.dir() / "looped" / "loop.yaml";
+  std::filesystem::create_symlink("loop.yaml", link);
+  for (const auto& path : {link.parent_path(), link}) {
+    INFO(path);
+    check_one_line_error(s.tasker({"templates", path.string()}), 4,
+                         {link.string() + ": error: symbolic link loop", "point the link at a template file"});
+    Result validated = s.tasker({"validate", path.string()});
+    INFO(validated.describe());
+    CHECK(validated.exit_code == 4);
+    CHECK(validated.out.rfind(link.string() + ": error: symbolic link loop", 0) == 0);
+  }
+}
+
+TEST_CASE("a file that is not a sound SQLite database is named, with what to do, and left as it was") {
+  Sandbox s;
+  auto bytes_of = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto check_untouched = [&](const std::filesystem::path& p, const std::string& before) {
+    CHECK(bytes_of(p) == before);
+    CHECK_FALSE(std::filesystem::exists(p.string() + "-wal"));
+    CHECK_FALSE(std::filesystem::exists(p.string() + "-shm"));
+  };
+  const auto notes = s.write("notes.db", "these are my notes, not a database\n");
+  check_one_line_error(s.tasker({"list", "--db", "sqlite://" + notes.string()}), 1,
+                       {notes.string() + " is not a SQLite database", "check that the database URL names"});
+  check_untouched(notes, bytes_of(notes));
+
+  // A real tasker database, then a copy cut short and a copy with its first page overwritten.
+  const auto good = s.dir() / "good.db";
+  REQUIRE(s.tasker({"migrate", "--db", "sqlite://" + good.string()}).exit_code == 0);
+  const std::string whole = bytes_of(good);
+  REQUIRE(whole.size() > 8192);
+  std::string corrupted = whole;
+  for (std::size_t i = 100; i < 4096; ++i) corrupted[i] = static_cast<char>(i * 7);
+  for (const auto& [name, content] :
+       {std::pair{"truncated.db", whole.substr(0, 3000)}, std::pair{"corrupted.db", corrupted}}) {
+    const auto file = s.write(name, content);
+    INFO(name);
+    check_one_line_error(s.tasker({"list", "--db", "sqlite://" + file.string()}), 1,
+                         {"the SQLite database " + file.string() + " is damaged", "restore it from a backup"});
+    check_one_line_error(
+        s.tasker({"worker", "--templates", example_dir().string(), "--db", "sqlite://" + file.string()}), 1,
+        {file.string() + " is damaged"});
+    check_untouched(file, content);
+  }
+}
+
 TEST_CASE("a malformed JSON context creates nothing") {
   Sandbox s;
   s.migrate();
@@ -155,7 +218,10 @@ TEST_CASE("a handler that never ends is killed at its timeout and fails with exi
   Sandbox s;
   auto path = command_template(s, "stuck", "[sh, -c, 'echo $$ > stuck.pid; exec sleep 600']", 1);
   Result r = s.tasker({"run", path, "--db", s.db()});
-  check_one_line_error(r, 5, {"step `only` failed after 1 attempt", "did not finish within its timeout_seconds"});
+  // One wording whichever notices first: the worker at the deadline, or the handler killing its process group.
+  check_one_line_error(r, 5,
+                       {"step `only` failed after 1 attempt", "the step did not finish within its timeout_seconds",
+                        "raise timeout_seconds in the template"});
   json step = Sandbox::step_of(s.status(s.tasks().at(0).at("task_uuid")), "only");
   CHECK(step.at("error").at("error_type") == "timeout");
   pid_t stuck = 0;

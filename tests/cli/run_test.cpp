@@ -2,7 +2,9 @@
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 
+#include "common/processes.hpp"
 #include "support.hpp"
 
 using namespace cli_test;
@@ -126,4 +128,38 @@ steps:
   CHECK(step.at("lease_expires_at").is_null());
   json audit = s.tasker({"audit", uuid, "nap", "--json", "--db", s.db()}).json_out();
   CHECK(audit.back().at("reason") == "released unrun by a stopping worker");
+}
+
+TEST_CASE("worker: SIGKILL of the worker kills its running handlers and what they started") {
+  Sandbox s;
+  // The handler starts a child of its own and waits for it: two processes that
+  // would run on for minutes without a supervisor.
+  s.write("family/family.yaml", R"(name: family
+namespace_name: cli_tests
+version: 1.0.0
+steps:
+  - name: parent
+    handler:
+      callable: cli_tests.family
+      command: [sh, -c, 'sleep 300 & echo $! > child.pid; echo $$ > parent.pid; wait']
+    timeout_seconds: 600
+)");
+  s.migrate();
+  Process worker = s.start({"worker", "--templates", (s.dir() / "family").string(), "--db", s.db()});
+  Result submitted =
+      s.tasker({"submit", "cli_tests/family", "--templates", (s.dir() / "family").string(), "--db", s.db()});
+  REQUIRE(submitted.exit_code == 0);
+  auto read_pid = [&](const std::string& name) -> std::optional<test_support::ProcessRef> {
+    const auto file = s.dir() / "family" / name;
+    pid_t pid = 0;
+    if (std::ifstream(file) >> pid) return test_support::find_process(pid);
+    return std::nullopt;
+  };
+  std::optional<test_support::ProcessRef> parent, child;
+  REQUIRE_MESSAGE(eventually([&] { return (parent = read_pid("parent.pid")) && (child = read_pid("child.pid")); }),
+                  worker.err());
+
+  worker.signal(SIGKILL);
+  CHECK(worker.wait() == 128 + SIGKILL);
+  CHECK(eventually([&] { return !test_support::alive(*parent) && !test_support::alive(*child); }));
 }

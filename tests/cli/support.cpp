@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/child.hpp"
 #include "tasker/task.hpp"
 #include "tasker/testing.hpp"
 
@@ -121,6 +122,7 @@ void Process::signal(int sig) const { ::kill(pid_, sig); }
 
 int Process::wait(std::chrono::milliseconds timeout) {
   int status = 0;
+  timeout = tasker::testing::scaled(timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -199,6 +201,7 @@ Result Sandbox::run(const std::vector<std::string>& args, const std::string& std
   ::close(in[1]);
 
   Result result;
+  timeout = tasker::testing::scaled(timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::array<pollfd, 2> fds{pollfd{out_reader, POLLIN, 0}, pollfd{err[0], POLLIN, 0}};
   std::array<char, 65536> buffer{};
@@ -305,12 +308,7 @@ json Sandbox::step_of(const json& status, const std::string& name) {
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
+  return test_support::eventually(condition, timeout);
 }
 
 std::string line_with(const std::string& text, const std::string& needle) {

@@ -111,7 +111,9 @@ class Sandbox {
   std::string db_;
 };
 
-/// Poll `condition` every 50 ms until it holds or `timeout` passes.
+/// Poll `condition` until it holds or `timeout` passes. Every
+/// timeout of these helpers is multiplied by TASKER_TEST_TIMEOUT_SCALE
+/// (tasker::testing::scaled): they are limits against hangs.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 60s);
 
 /// The first line of `text` containing `needle` ("" when none does).

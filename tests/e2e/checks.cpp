@@ -3,9 +3,15 @@
 
 #include <map>
 
+#include "common/child.hpp"
 #include "e2e.hpp"
 
 namespace e2e {
+
+void wait_until(const std::function<bool()>& condition, const std::string& what, std::chrono::milliseconds limit) {
+  if (!test_support::eventually(condition, limit))
+    FAIL("waited " << tasker::testing::scaled(limit).count() << " ms for " << what);
+}
 
 json result_of(Harness& h, const std::string& task_uuid, const std::string& step) {
   tasker::StepView s = h.api().get_step(task_uuid, step);

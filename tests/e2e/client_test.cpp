@@ -13,11 +13,12 @@ using tasker::TaskState;
 TEST_CASE("client: wait_for_task returns the task once it has ended") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("linear_workflow", "mathematical_sequence", {{"even_number", 6}}));
-  auto done = h->client().wait_for_task(task.uuid, milliseconds{60'000});
+  auto done = h->client().wait_for_task(task.uuid, tasker::testing::scaled(milliseconds{60'000}));
   CHECK(done.state == TaskState::complete);
   CHECK(done.counts.completed == 4);
   auto failed = h->submit(h->create_task_request("error_scenarios", "permanent_error_only"));
-  CHECK(h->client().wait_for_task(failed.uuid, milliseconds{60'000}).state == TaskState::error);
+  CHECK(h->client().wait_for_task(failed.uuid, tasker::testing::scaled(milliseconds{60'000})).state ==
+        TaskState::error);
 }
 
 TEST_CASE("client: wait_for_task gives back an unfinished task when its time is up") {

@@ -20,6 +20,11 @@ namespace e2e {
 std::unique_ptr<Harness> make_harness(bool start_worker = true,
                                       tasker::testing::HarnessOptions options = tasker::testing::HarnessOptions{});
 
+/// Poll `condition` every 10 ms until it holds; fails the test naming `what`
+/// after `limit` (multiplied by TASKER_TEST_TIMEOUT_SCALE: a limit against hangs).
+void wait_until(const std::function<bool()>& condition, const std::string& what,
+                std::chrono::milliseconds limit = std::chrono::seconds{60});
+
 /// The step's result, or fails the test naming the step.
 json result_of(Harness& h, const std::string& task_uuid, const std::string& step);
 

@@ -3,15 +3,11 @@
 // options), and a worker process killed mid-step while this process's worker,
 // with its own id and reclaim interval, takes over.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <fstream>
-#include <thread>
 
+#include "common/child.hpp"
 #include "e2e.hpp"
-
-extern char** environ;
 
 using namespace e2e;
 using std::chrono::milliseconds;
@@ -19,15 +15,6 @@ using tasker::StepState;
 using tasker::TaskState;
 
 namespace {
-void wait_until(const std::function<bool()>& condition, const std::string& what,
-                milliseconds timeout = milliseconds{20'000}) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting for " << what);
-    std::this_thread::sleep_for(milliseconds{10});
-  }
-}
-
 int count_transitions(Harness& h, const std::string& task, const std::string& step, const std::string& to) {
   int n = 0;
   for (const auto& t : h.client().transitions(task, step)) n += t.to_state == to ? 1 : 0;
@@ -78,35 +65,17 @@ TEST_CASE("recovery: a worker process killed with SIGKILL mid-step, another fini
   auto task = h->submit(h->create_task_request("e2e_support", "worker_crash", {{"sleep_ms", 60'000}}));
 
   const std::string lease_ms = "1000";
-  std::vector<std::string> args{TASKER_E2E_WORKER_PATH,
-                                "--db",
-                                h->database_url(),
-                                "--handlers",
-                                std::string(tasker::testing::to_string(h->handler_kind())),
-                                "--lease-ms",
-                                lease_ms,
-                                "--id",
-                                "victim"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t victim = -1;
-  REQUIRE(posix_spawn(&victim, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{victim};
+  test_support::Child victim(
+      "victim", {TASKER_E2E_WORKER_PATH, "--db", h->database_url(), "--handlers",
+                 std::string(tasker::testing::to_string(h->handler_kind())), "--lease-ms", lease_ms, "--id", "victim"});
 
   wait_until([&] { return std::filesystem::exists(marker(task.uuid, "long_step", "started")); },
              "the victim to start the step");
   auto before = h->client().get_step(task.uuid, "long_step");
   REQUIRE(before.state == StepState::in_progress);
   CHECK(before.worker_id == "victim");
-  REQUIRE(::kill(victim, SIGKILL) == 0);
-  ::waitpid(victim, nullptr, 0);
+  victim.signal(SIGKILL);
+  REQUIRE(victim.wait(std::chrono::seconds{30}));
 
   h->start_worker();
   auto done = h->wait_for_task_completion(task.uuid);
@@ -129,6 +98,4 @@ TEST_CASE("recovery: a worker process killed with SIGKILL mid-step, another fini
   for (const auto& t : h->client().transitions(task.uuid, "long_step"))
     if (t.to_state == "waiting_for_retry" && t.reason.find("lease expired") != std::string::npos) reclaimed = true;
   CHECK(reclaimed);
-  // The victim's handler may have left a child process (command handlers): let it go.
-  std::ofstream(marker(task.uuid, "long_step", "release")) << "1";
 }

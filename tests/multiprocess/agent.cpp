@@ -3,12 +3,15 @@
 //
 //   tasker_mp_agent worker --db URL --id ID [--lease-ms N] [--reclaim-ms N]
 //                          [--concurrency N] [--batch N] [--mode polling_only|event_driven|hybrid]
-//                          [--fallback-ms N] [--log FILE]
+//                          [--fallback-ms N] [--log FILE] [--hold true]
 //       Runs a Worker with the handler `mp.work` until SIGTERM/SIGINT (then
 //       stops gracefully and exits 0) or until it is killed. Prints
 //       `ready ID` once the worker runs. With --log, every handler run appends
 //       `S|E task_uuid step attempt worker epoch_ms` at its start and end, so
-//       the test can line executions up with the recorded claims.
+//       the test can line executions up with the recorded claims. With
+//       --hold, a run never ends by itself (only when cancelled): a worker
+//       about to be killed holds every step it started, however slow the
+//       machine is.
 //
 //   tasker_mp_agent submit --db URL --templates DIR --namespace NS --name NAME [--context JSON]
 //       Opens its own store, loads the templates, prints `ready`, waits for a
@@ -115,9 +118,11 @@ int run_worker(const std::map<std::string, std::string>& flags) {
 
   auto log = std::make_shared<ExecutionLog>(flags.count("log") ? flags.at("log") : "");
   auto registry = std::make_shared<tasker::HandlerRegistry>();
-  registry->add("mp.work", [log, id](tasker::StepContext& ctx) {
+  const bool hold = flags.count("hold") && flags.at("hold") == "true";
+  registry->add("mp.work", [log, id, hold](tasker::StepContext& ctx) {
     log->write('S', ctx, id);
-    const auto sleep = std::chrono::milliseconds{ctx.context().value("sleep_ms", 0LL)};
+    const auto sleep = hold ? std::chrono::milliseconds{std::chrono::hours{24}}
+                            : std::chrono::milliseconds{ctx.context().value("sleep_ms", 0LL)};
     const auto until = std::chrono::steady_clock::now() + sleep;
     while (std::chrono::steady_clock::now() < until && !ctx.cancelled())
       std::this_thread::sleep_for(std::min(sleep, std::chrono::milliseconds{5}));

@@ -133,52 +133,51 @@ TEST_CASE("4 worker processes drain 2000 tasks: each step completes once and no 
 namespace {
 
 /// Three worker processes in `mode` share `tasks` two-step tasks of 400 ms
-/// steps; one is killed with SIGKILL while a step runs in it. Checks, from the
-/// recorded history, that exactly its steps were reclaimed (after their lease
-/// expired and within a lease of it) and finished once by the survivors.
+/// steps; one, whose handler runs never end by themselves (--hold), is killed
+/// with SIGKILL once it started a step. Checks, from the recorded history, that
+/// exactly its steps were reclaimed (after their lease expired and within a
+/// lease of it) and finished once by the survivors. Its steps include any it
+/// had claimed and not yet started when it died.
 void kill_mid_step(const std::string& mode, long long fallback_ms, int tasks) {
   auto h = make_harness();
   TempDir logs;
-  constexpr long long kLease = 1'500;
-  auto spec = [&](std::string id, int concurrency) {
+  constexpr long long kLease = 3'000;
+  auto spec = [&](std::string id, int concurrency, bool hold) {
     return WorkerSpec{.id = std::move(id),
                       .lease_ms = kLease,
                       .reclaim_ms = 150,
                       .concurrency = concurrency,
                       .mode = mode,
-                      .fallback_ms = fallback_ms};
+                      .fallback_ms = fallback_ms,
+                      .hold = hold};
   };
-  auto workers =
-      start_workers(h->database_url(), {spec("victim", 3), spec("survivor-1", 2), spec("survivor-2", 2)}, logs);
+  auto workers = start_workers(
+      h->database_url(), {spec("victim", 3, true), spec("survivor-1", 2, false), spec("survivor-2", 2, false)}, logs);
   Child& victim = *workers[0];
   const int kTasks = tasks;
   submit_many(*h, "pair", kTasks, {{"sleep_ms", 400}});
 
-  // Kill the victim the moment its log shows a step started and not finished.
+  // Kill the victim once its log shows a step started (it holds every step it starts).
   const auto victim_log = logs.path / "victim.log";
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  for (;;) {
-    std::ifstream in(victim_log);
-    std::map<std::string, int> open;
-    for (std::string line; std::getline(in, line);) {
-      if (line.size() < 2) continue;
-      std::string key = line.substr(2, line.rfind(' ') - 2);
-      open[key] += line[0] == 'S' ? 1 : -1;
-    }
-    if (std::any_of(open.begin(), open.end(), [](const auto& kv) { return kv.second > 0; })) break;
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < give_up, "the victim never started a step");
-    std::this_thread::sleep_for(milliseconds{5});
-  }
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        std::ifstream in(victim_log);
+                        std::string line;
+                        return std::getline(in, line) && line.rfind("S ", 0) == 0;
+                      },
+                      milliseconds{30'000}),
+                  "the victim never started a step");
   victim.signal(SIGKILL);
   REQUIRE(victim.wait(milliseconds{10'000}));
 
   // Once the server has ended the victim's sessions, its rows are final: read
   // the steps it held and when their leases run out.
   Db db(h->database_url());
-  for (int i = 0; db.scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'victim'") > 0; ++i) {
-    REQUIRE_MESSAGE(i < 1000, "the server kept the victim's sessions");
-    std::this_thread::sleep_for(milliseconds{10});
-  }
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] { return db.scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'victim'") == 0; },
+          milliseconds{10'000}),
+      "the server kept the victim's sessions");
   std::map<std::int64_t, std::pair<int, std::int64_t>> orphans;  // step -> (attempt, lease expiry)
   for (const auto& r : db.query("SELECT id, attempts, lease_expires_at FROM tasker_steps "
                                 "WHERE state = 'in_progress' AND worker_id = 'victim'"))
@@ -198,6 +197,7 @@ void kill_mid_step(const std::string& mode, long long fallback_ms, int tasks) {
   CHECK(sum.lost_lease_steps == orphan_ids);
 
   std::int64_t slowest_recovery = 0;
+  int started_in_victim = 0;
   for (const auto& [id, o] : orphans) {
     const auto& [attempt, lease_expiry] = o;
     const StepHistory& s = history.steps.at(id);
@@ -214,19 +214,23 @@ void kill_mid_step(const std::string& mode, long long fallback_ms, int tasks) {
     CHECK(*killed.closed_at > lease_expiry);
     CHECK(*killed.closed_at - lease_expiry <= kLease);
     slowest_recovery = std::max(slowest_recovery, *killed.closed_at - lease_expiry);
-    // The victim's run started and never ended; a survivor finished the step, once.
-    bool started_in_victim = false;
+    // The victim's run, if it had started one (a claimed step may not have
+    // been started yet), never ended; a survivor finished the step, once.
     for (const auto& e : s.executions)
-      if (e.worker == "victim" && e.attempt == attempt) started_in_victim = !e.end;
-    CHECK(started_in_victim);
+      if (e.worker == "victim" && e.attempt == attempt) {
+        CHECK_FALSE(e.end);
+        started_in_victim += 1;
+      }
     CHECK(rescue.worker.rfind("survivor-", 0) == 0);
     CHECK(rescue.attempt == attempt + 1);
     CHECK(rescue.closed_to == "complete");
     CHECK(s.row.attempts == attempt + 1);
     CHECK(s.row.error.value("error_type", "") == "worker_lost");
   }
-  MESSAGE(mode << ": " << orphans.size() << " steps reclaimed from the victim; reclaim came at most "
-               << slowest_recovery << " ms after lease expiry (lease " << kLease << " ms)");
+  CHECK(started_in_victim >= 1);  // the one that triggered the kill
+  MESSAGE(mode << ": " << orphans.size() << " steps reclaimed from the victim (" << started_in_victim
+               << " had started there); reclaim came at most " << slowest_recovery << " ms after lease expiry (lease "
+               << kLease << " ms)");
 }
 
 }  // namespace
@@ -310,10 +314,10 @@ TEST_CASE("a PostgreSQL restart mid-run: every task completes with nothing lost 
                                logs);
 
   Db db(h->database_url());
-  for (int i = 0; db.scalar("SELECT COUNT(*) FROM tasker_steps WHERE state = 'complete'") < kTasks; ++i) {
-    REQUIRE_MESSAGE(i < 6000, "the workers did not get going");
-    std::this_thread::sleep_for(milliseconds{10});
-  }
+  REQUIRE_MESSAGE(
+      eventually([&] { return db.scalar("SELECT COUNT(*) FROM tasker_steps WHERE state = 'complete'") >= kTasks; },
+                 milliseconds{60'000}),
+      "the workers did not get going");
   const std::int64_t stopping_at = now_ms();
   // -m fast terminates every session; the server stays down 2 s, longer than
   // the store's own retries (~1.3 s), so the workers' retry path runs too.
@@ -323,12 +327,12 @@ TEST_CASE("a PostgreSQL restart mid-run: every task completes with nothing lost 
   std::int64_t resumed_after_ms = -1;
   {
     const std::int64_t complete_at_restart = db.scalar("SELECT COUNT(*) FROM tasker_steps WHERE state = 'complete'");
-    for (int i = 0; i < 3000 && resumed_after_ms < 0; ++i) {
-      if (db.scalar("SELECT COUNT(*) FROM tasker_steps WHERE state = 'complete'") > complete_at_restart)
-        resumed_after_ms = now_ms() - started_at;
-      else
-        std::this_thread::sleep_for(milliseconds{10});
-    }
+    if (eventually(
+            [&] {
+              return db.scalar("SELECT COUNT(*) FROM tasker_steps WHERE state = 'complete'") > complete_at_restart;
+            },
+            milliseconds{30'000}))
+      resumed_after_ms = now_ms() - started_at;
   }
   const std::int64_t done_before = db.scalar(
       "SELECT COUNT(*) FROM tasker_transitions WHERE to_state = 'complete' AND step_id IS NOT NULL "

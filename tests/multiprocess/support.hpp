@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/child.hpp"
 #include "tasker/json.hpp"
 
 namespace mp {
@@ -26,36 +28,10 @@ using tasker::json;
 std::int64_t now_ms();
 std::filesystem::path templates_dir();
 
-// ---------------------------------------------------------------------------
-// Child processes
+// Child processes (tests/common/child.hpp)
 
-/// A child process with its stdout (and optionally stdin) piped to the test.
-/// The destructor kills (SIGKILL) and reaps it if it is still running.
-class Child {
- public:
-  Child(std::string name, const std::vector<std::string>& args, bool pipe_stdin = false);
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  /// The next line of its stdout; throws std::runtime_error on timeout or EOF.
-  std::string read_line(milliseconds timeout);
-  void write_line(const std::string& line);
-  void signal(int sig);
-  /// Wait for it to exit; returns the raw wait status, or nullopt on timeout.
-  std::optional<int> wait(milliseconds timeout);
-  [[nodiscard]] bool running();
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  [[nodiscard]] const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  pid_t pid_{-1};
-  int out_{-1};
-  int in_{-1};
-  std::string buffer_;
-  bool reaped_{false};
-};
+using test_support::Child;
+using test_support::eventually;
 
 struct WorkerSpec {
   std::string id;
@@ -65,6 +41,7 @@ struct WorkerSpec {
   int batch{16};
   std::string mode{"hybrid"};
   long long fallback_ms{1'000};
+  bool hold{false};  ///< every handler run lasts until cancelled (a victim to be killed mid-step)
 };
 
 /// Start `tasker_mp_agent worker` on `url` (its sessions are named after the

@@ -6,9 +6,12 @@
 #include <fstream>
 #include <thread>
 
+#include "common/processes.hpp"
 #include "helpers.hpp"
 #include "tasker/command_handler.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/task.hpp"
+#include "tasker/testing.hpp"
 
 using namespace tasker;
 using std::chrono::milliseconds;
@@ -24,6 +27,17 @@ json run_sh(const std::string& script, StepContext ctx = context()) {
   CommandSpec spec;
   spec.argv = {"/bin/sh", "-c", script};
   return make_command_handler(spec)(ctx);
+}
+
+RetryableError failure_of_spec(const CommandSpec& spec) {
+  StepContext ctx = context();
+  try {
+    (void)make_command_handler(spec)(ctx);
+  } catch (const RetryableError& e) {
+    return e;
+  }
+  FAIL("the command did not fail as expected");
+  throw std::logic_error("unreachable");
 }
 
 template <typename E>
@@ -75,22 +89,26 @@ TEST_CASE("command handler: a timeout kills the whole process group") {
   test::TempDir dir;
   auto pid_file = dir.path() / "grandchild.pid";
   // The command starts a grandchild that would outlive a plain kill of its parent.
-  std::string script = "sleep 30 & echo $! > " + pid_file.string() + "; wait";
+  std::string script = "sleep 600 & echo $! > " + pid_file.string() + "; wait";
   auto start = std::chrono::steady_clock::now();
-  auto timeout = failure_of<RetryableError>(script, context(milliseconds{300}));
+  StepContext ctx = context(milliseconds{300});
+  const std::string deadline = format_time(ctx.deadline());
+  auto timeout = failure_of<RetryableError>(script, std::move(ctx));
   CHECK(timeout.error_type() == "timeout");
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{10});  // killed, not waited for
+  // The worker's own message for the same event (worker.cpp enforce_deadlines).
+  CHECK(std::string(timeout.what())
+            .rfind("the step did not finish within its timeout_seconds (its deadline was " + deadline + ")", 0) == 0);
+  // Killed, not waited for: a limit far below the command's natural end.
+  CHECK(std::chrono::steady_clock::now() - start < tasker::testing::scaled(std::chrono::seconds{120}));
   std::ifstream in(pid_file);
   pid_t grandchild = 0;
   in >> grandchild;
   REQUIRE(grandchild > 0);
-  // The grandchild got SIGTERM with its group; give the kernel a moment to reap it.
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = ::kill(grandchild, 0) != 0;
-    if (!gone) std::this_thread::sleep_for(milliseconds{10});
-  }
-  CHECK(gone);
+  // The grandchild got SIGTERM with its group (then SIGKILL); a zombie counts as gone.
+  const auto limit = std::chrono::steady_clock::now() + tasker::testing::scaled(std::chrono::seconds{10});
+  while (test_support::find_process(grandchild) && std::chrono::steady_clock::now() < limit)
+    std::this_thread::sleep_for(milliseconds{10});
+  CHECK_FALSE(test_support::find_process(grandchild));
 }
 
 TEST_CASE("command handler: cancellation stops the command") {
@@ -109,11 +127,70 @@ TEST_CASE("command handler: a missing program, and command_exists") {
   CommandSpec spec;
   spec.argv = {"/nonexistent/handler-xyz"};
   StepContext ctx = context();
-  CHECK_THROWS_AS(make_command_handler(spec)(ctx), RetryableError);
+  try {
+    (void)make_command_handler(spec)(ctx);
+    FAIL("a missing program ran");
+  } catch (const RetryableError& e) {
+    CHECK(e.error_type() == "command_not_started");
+    CHECK(std::string(e.what()) ==
+          "cannot start `/nonexistent/handler-xyz`: No such file or directory; check handler.command and PATH");
+  }
+  spec.argv = {"no-such-program-tasker"};  // looked up on PATH
+  auto missing = failure_of_spec(spec);
+  CHECK(missing.error_type() == "command_not_started");
+  CHECK(std::string(missing.what()).find("No such file or directory") != std::string::npos);
   CHECK(command_exists("sh"));
   CHECK(command_exists("/bin/sh"));
   CHECK_FALSE(command_exists("no-such-program-tasker"));
   CHECK_FALSE(command_exists("/nonexistent/handler-xyz"));
+}
+
+TEST_CASE("command handler: a program found on PATH runs in the working directory") {
+  test::TempDir dir;
+  CommandSpec spec;
+  spec.argv = {"sh", "-c", "pwd"};
+  spec.working_directory = dir.path();
+  StepContext ctx = context();
+  // pwd prints a path, not JSON: the message quotes it.
+  auto printed = failure_of_spec(spec);
+  CHECK(printed.error_type() == "invalid_output");
+  CHECK(printed.context()["stdout"] == std::filesystem::canonical(dir.path()).string());
+
+  spec.working_directory = dir.path() / "gone";
+  auto no_folder = failure_of_spec(spec);
+  CHECK(no_folder.error_type() == "command_not_started");
+  CHECK(std::string(no_folder.what())
+            .find("its working directory " + (dir.path() / "gone").string() +
+                  " cannot be entered: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("command handler: the command sees the exit and signals of a process of its own") {
+  // A signal that ends the command is seen as that signal, through its supervisor.
+  auto terminated = failure_of<RetryableError>("kill -TERM $$");
+  CHECK(terminated.error_type() == "command_crashed");
+  CHECK(std::string(terminated.what()).find("killed by signal 15") != std::string::npos);
+  CHECK(failure_of<RetryableError>("exit 3").error_type() == "command_failed");
+  // Default signal dispositions and no descriptor but stdin, stdout and stderr.
+  // (ls lists its own descriptors; 3 is the folder it reads. Not JSON: the output is quoted in the error.)
+  CHECK(failure_of<RetryableError>("exec ls /proc/self/fd").context()["stdout"] == "0\n1\n2\n3");
+  CHECK(run_sh("grep -E '^Sig(Blk|Ign)' /proc/$$/status | awk '{print $2}' | sort -u | sed 's/.*/\"&\"/'") ==
+        "0000000000000000");
+}
+
+TEST_CASE("command handler: supervisors of concurrent attempts hold no descriptor of one another") {
+  // Each supervisor must hold its own lifeline (a pipe) and its signalfd,
+  // nothing else: another attempt's lifeline kept open there would hide that
+  // worker's death.
+  std::vector<std::thread> threads;
+  std::vector<json> seen(8);
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    threads.emplace_back([&, i] {
+      seen[i] = run_sh(
+          "sleep 0.2; for f in /proc/$PPID/fd/*; do readlink $f; done | sed 's/:.*//' | sort | "
+          "tr '\\n' ' ' | sed 's/ $//; s/.*/\"&\"/'");
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& fds : seen) CHECK(fds == "anon_inode pipe");
 }
 
 TEST_CASE("command handler: register_command_handlers resolves relative programs against the template folder") {

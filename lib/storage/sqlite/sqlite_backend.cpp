@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <unordered_map>
 
 #include "storage/backends.hpp"
@@ -32,7 +33,38 @@ std::string translate_placeholders(const std::string& text) {
   return out;
 }
 
-[[noreturn]] void rethrow(const SQLite::Exception& e, const std::string& what) {
+/// A failure of the file itself, whatever statement met it, in words that name
+/// the file and what to do; empty for every other error.
+std::string file_failure(const SQLite::Exception& e, const std::string& path) {
+  const char* what = nullptr;  // {} is the file
+  const char* fix = nullptr;
+  switch (e.getErrorCode() & 0xff) {
+    case SQLITE_NOTADB:
+      what = "{} is not a SQLite database";
+      fix = "check that the database URL names a tasker database, not some other file";
+      break;
+    case SQLITE_CORRUPT:
+      what = "the SQLite database {} is damaged, truncated or overwritten";
+      fix =
+          "restore it from a backup (the sqlite3 shell's `.recover` may save what is left) and do not write to it "
+          "meanwhile";
+      break;
+    case SQLITE_READONLY:
+      what = "the SQLite database {} cannot be written";
+      fix = "the file and its folder must be writable by this process (the -wal and -shm files live beside it)";
+      break;
+    case SQLITE_FULL:
+      what = "the disk holding the SQLite database {} is full";
+      fix = "free some space";
+      break;
+    default: return {};
+  }
+  const std::string file = path == ":memory:" ? path : std::filesystem::absolute(path).string();
+  return fmt::format("{} (SQLite: {}); {}", fmt::format(fmt::runtime(what), file), e.what(), fix);
+}
+
+[[noreturn]] void rethrow(const SQLite::Exception& e, const std::string& what, const std::string& path) {
+  if (std::string failure = file_failure(e, path); !failure.empty()) throw StorageError(failure);
   int code = e.getErrorCode();
   bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
   sql::throw_storage_error(fmt::format("SQLite: {}: {}{}", what, e.what(),
@@ -43,11 +75,12 @@ std::string translate_placeholders(const std::string& text) {
 class SqliteConnection final : public sql::Connection {
  public:
   SqliteConnection(const std::string& path, const std::string& synchronous, long long busy_timeout_ms)
-      : db_(open(path)) {
+      : path_(path), db_(open(path)) {
     db_.setBusyTimeout(static_cast<int>(busy_timeout_ms));
-    if (path != ":memory:") db_.exec("PRAGMA journal_mode=WAL");
-    db_.exec("PRAGMA synchronous=" + synchronous);
-    db_.exec("PRAGMA foreign_keys=ON");
+    // The first statements read the file's header: a file that is no database fails here.
+    if (path != ":memory:") exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=" + synchronous);
+    exec("PRAGMA foreign_keys=ON");
   }
 
   void begin() override { exec("BEGIN IMMEDIATE"); }
@@ -100,7 +133,7 @@ class SqliteConnection final : public sql::Connection {
         stmt.reset();
       } catch (...) {
       }
-      rethrow(e, "statement failed");
+      rethrow(e, "statement failed", path_);
     }
   }
 
@@ -123,7 +156,7 @@ class SqliteConnection final : public sql::Connection {
     try {
       db_.exec(sql);
     } catch (const SQLite::Exception& e) {
-      rethrow(e, sql.size() > 40 ? sql.substr(0, 40) + "..." : sql);
+      rethrow(e, sql.size() > 40 ? sql.substr(0, 40) + "..." : sql, path_);
     }
   }
 
@@ -134,10 +167,11 @@ class SqliteConnection final : public sql::Connection {
       auto stmt = std::make_unique<SQLite::Statement>(db_, translate_placeholders(sql));
       return *statements_.emplace(sql, std::move(stmt)).first->second;
     } catch (const SQLite::Exception& e) {
-      rethrow(e, "cannot prepare statement");
+      rethrow(e, "cannot prepare statement", path_);
     }
   }
 
+  std::string path_;  // before db_: open() and the error messages use it
   SQLite::Database db_;
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
