@@ -68,6 +68,7 @@ void list_tasks(Client& client, const httplib::Request& req, httplib::Response& 
   filter.namespace_name = query_text(req, "namespace");
   filter.initiator = query_text(req, "initiator");
   filter.source_system = query_text(req, "source_system");
+  filter.name = query_text(req, "name");
   if (auto status = query_text(req, "status")) {
     filter.state = parse_task_state(*status);
     if (!filter.state)

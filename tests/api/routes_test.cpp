@@ -176,3 +176,20 @@ TEST_CASE("api: templates, health, readiness, metrics and the OpenAPI document")
   Reply doc = s.call("GET", "/api-docs/openapi.json");
   CHECK(doc.body["openapi"] == "3.0.3");
 }
+
+TEST_CASE("api: the task list filters by template name (namespace and name: one template's tasks)") {
+  ServerFixture s;
+  auto linear = s.client().submit(linear_task());
+  tasker::TaskRequest diamond;
+  diamond.namespace_name = "diamond_workflow";
+  diamond.name = "diamond_pattern";
+  diamond.context = {{"even_number", 8}};
+  (void)s.client().submit(diamond);
+  Reply r = s.call("GET", "/v1/tasks?namespace=linear_workflow&name=mathematical_sequence");
+  REQUIRE(r.status == 200);
+  s.conforms(r, "/v1/tasks", "get");
+  REQUIRE(r.body["tasks"].size() == 1);
+  CHECK(r.body["tasks"][0]["task_uuid"] == linear.uuid);
+  CHECK(r.body["pagination"]["total_count"] == 1);
+  CHECK(s.call("GET", "/v1/tasks?name=no_such_template").body["tasks"].empty());
+}
