@@ -155,10 +155,7 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
-               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
-               json steps = json::array();
-               for (const auto& s : snap.steps) steps.push_back(step_response(s, snap));
-               write_json(res, 200, steps);
+               write_json(res, 200, step_responses(c.snapshot(task_uuid_of(req))));
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
