@@ -271,6 +271,7 @@ void HttpCore::route(const std::string& method, const std::string& pattern, std:
                      const httplib::Request& req, httplib::Response& res) {
     const std::string request_id = new_uuid();
     res.set_header("x-request-id", request_id);
+    res.set_header("X-Content-Type-Options", "nosniff");  // every answer is what its Content-Type says
     try {
       authorize(req, permission);
       handler(req, res);

@@ -175,6 +175,12 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
              });
+  // A tasker extension: the task's DAG coloured by state (the web view draws it).
+  http.route("GET", fmt::format("/v1/tasks/{}/graph", kUuid), "tasks:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+               write_graph(req, res, graph_of(snap.task, snap.steps));
+             });
   // A tasker extension: the whole history of the task and its steps, oldest first.
   http.route("GET", fmt::format("/v1/tasks/{}/transitions", kUuid), "tasks:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
