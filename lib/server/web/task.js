@@ -36,7 +36,7 @@ document.addEventListener("DOMContentLoaded", () => {
       field("completed", time(t.completed_at)), field("initiator", t.initiator || "–"),
       field("source system", t.source_system || "–"), field("reason", t.reason || "–"),
       field("priority", t.priority), field("tags", t.tags.join(", ") || "–"),
-      field("correlation id", t.correlation_id),
+      field("correlation id", t.correlation_id || "–"),
     ].flat());
     if (!$("task-context").firstChild) $("task-context").replaceChildren(folded(t.context));
   }

@@ -105,6 +105,8 @@ const tasker = (() => {
   }
 
   // Runs `load` now, then every `every()` ms after each run ends; runs never overlap.
+  // An answer the client must change (4xx: a bad address, no key, no permission)
+  // stops it; an unreachable server or a 5xx is tried again.
   function poll(load, every) {
     let timer = null;
     async function run() {
@@ -113,6 +115,7 @@ const tasker = (() => {
         await load();
       } catch (e) {
         say(e.message);
+        if (e.status >= 400 && e.status < 500) return;
       }
       const ms = every();
       if (ms) timer = setTimeout(run, ms);
