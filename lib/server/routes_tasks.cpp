@@ -107,26 +107,29 @@ void manual_action(Client& client, const httplib::Request& req, httplib::Respons
     std::string by = text_or(body, by_key, "");
     return by.empty() ? reason : fmt::format("{} (by {})", reason, by);
   };
+  StepView changed;
   if (action == "reset_for_retry") {
-    client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
+    changed = client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
   } else if (action == "resolve_manually") {
-    client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
+    changed = client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
   } else if (action == "complete_manually") {
     auto data = body.find("completion_data");
     if (data == body.end() || !data->is_object() || !data->contains("result"))
       throw ApiError(400, "BAD_REQUEST",
                      "complete_manually needs `completion_data: {\"result\": ...}`: the result dependents will see",
                      {{"field", "completion_data"}});
-    client.complete_step_manually(task_uuid, step, data->at("result"),
-                                  reason_by("completed_by", "completed by operator"));
+    changed = client.complete_step_manually(task_uuid, step, data->at("result"),
+                                            reason_by("completed_by", "completed by operator"));
   } else {
     throw ApiError(400, "BAD_REQUEST",
                    fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
                                action.empty() ? "" : fmt::format(", not `{}`", action)),
                    {{"field", "action_type"}});
   }
-  const TaskSnapshot after = client.snapshot(task_uuid);
-  write_json(res, 200, step_response(find_step(after, step), after));
+  // The step as the action left it, as the library answers: read again, a
+  // reset step may already be a worker's (in_progress, attempt 1). Its parents
+  // are counted in a snapshot read after.
+  write_json(res, 200, step_response(changed, client.snapshot(task_uuid)));
 }
 
 }  // namespace
