@@ -3,6 +3,7 @@
 // (nodes coloured by state). Pure text generation, no I/O.
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,5 +35,10 @@ struct GraphSpec {
 [[nodiscard]] GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps);
 
 [[nodiscard]] std::string render_graph(const GraphSpec& graph, GraphFormat format);
+
+/// The fill colour a step (or task) state is drawn with, e.g. "#ef9a9a" for
+/// `error`; empty for an unknown name. One table for dot, Mermaid, the SVG of
+/// `tasker serve` and its pages' style sheet, so they all read the same.
+[[nodiscard]] std::string_view state_colour(std::string_view state);
 
 }  // namespace tasker

@@ -129,6 +129,7 @@ struct TaskFilter {
   std::optional<TaskState> state;
   std::optional<std::string> initiator;
   std::optional<std::string> source_system;
+  std::optional<std::string> name;    ///< the template's name (with namespace_name: one template)
   int limit{50};                      ///< 1..1000
   std::optional<std::string> cursor;  ///< from TaskPage::next_cursor, for the next page
   long long offset{0};                ///< skip this many matches first (page/per_page paging)

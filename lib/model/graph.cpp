@@ -49,12 +49,21 @@ GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps) {
 
 namespace {
 
-// Fill colours by state, shared by both formats so they read the same.
+// Fill colours by state: every drawing of a DAG reads them through state_colour().
 const std::map<std::string, std::string, std::less<>> kStateColours{
     {"pending", "#e0e0e0"},   {"enqueued", "#bbdefb"},          {"in_progress", "#fff59d"},
     {"complete", "#a5d6a7"},  {"waiting_for_retry", "#ffcc80"}, {"error", "#ef9a9a"},
     {"cancelled", "#bdbdbd"}, {"resolved_manually", "#c5e1a5"},
 };
+
+}  // namespace
+
+std::string_view state_colour(std::string_view state) {
+  auto it = kStateColours.find(state);
+  return it == kStateColours.end() ? std::string_view() : std::string_view(it->second);
+}
+
+namespace {
 
 std::string escape(std::string_view text, bool dot) {
   std::string out;
@@ -88,9 +97,8 @@ std::string render_graph(const GraphSpec& graph, GraphFormat format) {
     for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
       const auto& node = graph.nodes[i];
       std::string colour;
-      if (node.state)
-        if (auto it = kStateColours.find(*node.state); it != kStateColours.end())
-          colour = fmt::format(", fillcolor=\"{}\"", it->second);
+      if (node.state && !state_colour(*node.state).empty())
+        colour = fmt::format(", fillcolor=\"{}\"", state_colour(*node.state));
       out += fmt::format("  n{} [label=\"{}\"{}];\n", i, label_of(node, "\\n", true), colour);
     }
     for (const auto& [from, to] : graph.edges) out += fmt::format("  n{} -> n{};\n", from, to);
@@ -104,9 +112,8 @@ std::string render_graph(const GraphSpec& graph, GraphFormat format) {
     for (std::size_t i = 0; i < graph.nodes.size(); ++i)
       if (graph.nodes[i].state) by_state[*graph.nodes[i].state].push_back(i);
     for (const auto& [state, nodes] : by_state) {
-      auto it = kStateColours.find(state);
-      if (it == kStateColours.end()) continue;
-      out += fmt::format("  classDef {} fill:{},stroke:#555\n", state, it->second);
+      if (state_colour(state).empty()) continue;
+      out += fmt::format("  classDef {} fill:{},stroke:#555\n", state, state_colour(state));
       out += fmt::format("  class n{} {}\n", fmt::join(nodes, ",n"), state);
     }
   }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <string_view>
+#include <unordered_set>
 
 #include "http_core.hpp"
 #include "tasker/errors.hpp"
@@ -82,25 +84,30 @@ struct Parents {
   int completed{0};
 };
 
-Parents parents_of(const StepView& s, const TaskSnapshot& snap) {
+/// The names a dependent counts as satisfied: steps complete or resolved, and
+/// bypassed ones. Built once per answer, so a task's steps cost O(edges), not
+/// O(steps × edges) (a 2,000-step task's page reads them every 1.5 s).
+using Satisfied = std::unordered_set<std::string_view>;
+
+Satisfied satisfied_in(const TaskView& task, const std::vector<StepView>& steps) {
+  Satisfied names(task.bypassed_steps.begin(), task.bypassed_steps.end());
+  for (const auto& s : steps)
+    if (satisfies_dependents(s.state)) names.insert(s.name);
+  return names;
+}
+
+Parents parents_of(const StepView& s, const Satisfied& satisfied) {
   Parents p;
   for (const auto& dep : s.dependencies) {
     ++p.total;
-    bool bypassed = std::find(snap.task.bypassed_steps.begin(), snap.task.bypassed_steps.end(), dep) !=
-                    snap.task.bypassed_steps.end();
-    if (bypassed) {
-      ++p.completed;
-      continue;
-    }
-    for (const auto& other : snap.steps)
-      if (other.name == dep && satisfies_dependents(other.state)) ++p.completed;
+    if (satisfied.count(dep)) ++p.completed;
   }
   return p;
 }
 
 /// The fields StepResponse and TaskResponse.steps share.
-json step_common(const StepView& s, const TaskSnapshot& snap) {
-  Parents p = parents_of(s, snap);
+json step_common(const StepView& s, const Satisfied& satisfied) {
+  Parents p = parents_of(s, satisfied);
   bool ready = s.state == StepState::enqueued || s.state == StepState::waiting_for_retry;
   return {{"task_uuid", s.task_uuid},
           {"name", s.name},
@@ -115,6 +122,30 @@ json step_common(const StepView& s, const TaskSnapshot& snap) {
           {"last_attempted_at", time_or_null(s.last_attempted_at)},
           {"next_retry_at", time_or_null(s.next_retry_at)},
           {"last_failure_at", nullptr}};
+}
+
+/// A StepResponse (its `satisfied` from the same snapshot as the step).
+json step_detail(const StepView& s, const Satisfied& satisfied) {
+  json out = step_common(s, satisfied);
+  TimePoint updated = s.created_at;
+  for (const auto& t : {s.last_attempted_at, s.completed_at})
+    if (t && *t > updated) updated = *t;
+  out["step_uuid"] = s.step_uuid;
+  out["created_at"] = format_time(s.created_at);
+  out["updated_at"] = format_time(updated);
+  out["completed_at"] = time_or_null(s.completed_at);
+  out["results"] = results_json(s);
+  // tasker's own fields, beside tasker-core's
+  out["callable"] = s.callable;
+  out["dependencies"] = s.dependencies;
+  out["retry_count"] = s.retry_count;
+  out["retry"] = retry_json(s.retry);
+  out["timeout_seconds"] = s.timeout_seconds;
+  out["result"] = s.results ? *s.results : json(nullptr);
+  out["error"] = error_json(s);
+  out["worker_id"] = s.worker_id;
+  out["lease_expires_at"] = time_or_null(s.lease_expires_at);
+  return out;
 }
 
 }  // namespace
@@ -210,12 +241,12 @@ json task_response(const TaskView& t, const std::vector<StepView>* steps) {
               {"completion_percentage", t.completion_percentage},
               {"health_status", to_string(t.health_status)}};
   if (steps) {
-    TaskSnapshot snap{t, *steps};
+    const Satisfied satisfied = satisfied_in(t, *steps);
     json list = json::array();
     for (const auto& s : *steps) {
       // tasker-core's step summary, as a full StepResponse (a superset): the
       // task and every step's detail from one read.
-      json entry = step_response(s, snap);
+      json entry = step_detail(s, satisfied);
       entry["workflow_step_uuid"] = s.step_uuid;
       entry["backoff_request_seconds"] = nullptr;
       list.push_back(std::move(entry));
@@ -226,26 +257,14 @@ json task_response(const TaskView& t, const std::vector<StepView>* steps) {
 }
 
 json step_response(const StepView& s, const TaskSnapshot& snap) {
-  json out = step_common(s, snap);
-  TimePoint updated = s.created_at;
-  for (const auto& t : {s.last_attempted_at, s.completed_at})
-    if (t && *t > updated) updated = *t;
-  out["step_uuid"] = s.step_uuid;
-  out["created_at"] = format_time(s.created_at);
-  out["updated_at"] = format_time(updated);
-  out["completed_at"] = time_or_null(s.completed_at);
-  out["results"] = results_json(s);
-  // tasker's own fields, beside tasker-core's
-  out["callable"] = s.callable;
-  out["dependencies"] = s.dependencies;
-  out["retry_count"] = s.retry_count;
-  out["retry"] = retry_json(s.retry);
-  out["timeout_seconds"] = s.timeout_seconds;
-  out["result"] = s.results ? *s.results : json(nullptr);
-  out["error"] = error_json(s);
-  out["worker_id"] = s.worker_id;
-  out["lease_expires_at"] = time_or_null(s.lease_expires_at);
-  return out;
+  return step_detail(s, satisfied_in(snap.task, snap.steps));
+}
+
+json step_responses(const TaskSnapshot& snap) {
+  const Satisfied satisfied = satisfied_in(snap.task, snap.steps);
+  json list = json::array();
+  for (const auto& s : snap.steps) list.push_back(step_detail(s, satisfied));
+  return list;
 }
 
 json audit_entry(const Transition& t, const std::string& step_uuid) {

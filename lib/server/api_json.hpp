@@ -19,6 +19,8 @@ namespace tasker::server {
 [[nodiscard]] json task_response(const TaskView& task, const std::vector<StepView>* steps = nullptr);
 /// StepResponse; `snapshot` supplies the dependencies' states.
 [[nodiscard]] json step_response(const StepView& step, const TaskSnapshot& snapshot);
+/// Every step of `snapshot` as a StepResponse, in O(steps + edges).
+[[nodiscard]] json step_responses(const TaskSnapshot& snapshot);
 /// A retry policy as the API shows it (steps and templates).
 [[nodiscard]] json retry_json(const RetryPolicy& policy);
 /// One audit entry (a transition of the task, or of the step `step_uuid`).

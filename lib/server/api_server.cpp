@@ -23,6 +23,7 @@ class ApiServer::Impl {
       r.info = {{"version", TASKER_VERSION}, {"role", "orchestration"}};
       return r;
     });
+    add_web_routes(http);
     add_metrics_and_docs_routes(http, metrics);
   }
   HttpCore http;

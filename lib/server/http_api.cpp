@@ -119,6 +119,7 @@ TaskPage HttpApi::list_tasks(const TaskFilter& filter) {
   if (filter.state) params.emplace("status", std::string(to_string(*filter.state)));
   if (filter.initiator) params.emplace("initiator", *filter.initiator);
   if (filter.source_system) params.emplace("source_system", *filter.source_system);
+  if (filter.name) params.emplace("name", *filter.name);
   const json body = call("GET", httplib::append_query_params("/v1/tasks", params));
   TaskPage out;
   for (const auto& t : body.at("tasks")) out.tasks.push_back(task_from(t));

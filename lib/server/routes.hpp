@@ -8,13 +8,14 @@
 #include "http_core.hpp"
 #include "metrics.hpp"
 #include "tasker/client.hpp"
+#include "tasker/graph.hpp"
 #include "tasker/template_set.hpp"
 
 namespace tasker::server {
 
 /// /v1/tasks and everything below it.
 void add_task_routes(HttpCore& http, std::shared_ptr<Client> client);
-/// GET /v1/templates and /v1/templates/{namespace}/{name}/{version} (the orchestration's view).
+/// GET /v1/templates, /v1/templates/{namespace}/{name}/{version} (the orchestration's view) and its graph.
 void add_template_routes(HttpCore& http, std::shared_ptr<const TemplateSet> templates);
 
 /// What /health/ready reports: `checks` and `info`, and whether all is well.
@@ -27,6 +28,13 @@ struct Readiness {
 
 /// /health, /health/live, /health/ready; `identity` is merged into every body.
 void add_health_routes(HttpCore& http, json identity, std::function<Readiness()> readiness);
+/// The web view: /, /tasks/{uuid}, /templates, /templates/{namespace}/{name}/{version}
+/// and their files under /ui/ (public: the pages hold no data, their scripts call the API).
+void add_web_routes(HttpCore& http);
+/// A DAG as the graph routes answer it: SVG drawn by Graphviz (query `format`
+/// absent or `svg`), or dot or Mermaid text (`format=dot|mermaid`).
+void write_graph(const httplib::Request& req, httplib::Response& res, const GraphSpec& graph);
+
 /// /metrics and /api-docs/openapi.json.
 void add_metrics_and_docs_routes(HttpCore& http, std::shared_ptr<Metrics> metrics);
 

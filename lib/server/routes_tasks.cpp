@@ -68,6 +68,7 @@ void list_tasks(Client& client, const httplib::Request& req, httplib::Response& 
   filter.namespace_name = query_text(req, "namespace");
   filter.initiator = query_text(req, "initiator");
   filter.source_system = query_text(req, "source_system");
+  filter.name = query_text(req, "name");
   if (auto status = query_text(req, "status")) {
     filter.state = parse_task_state(*status);
     if (!filter.state)
@@ -106,26 +107,29 @@ void manual_action(Client& client, const httplib::Request& req, httplib::Respons
     std::string by = text_or(body, by_key, "");
     return by.empty() ? reason : fmt::format("{} (by {})", reason, by);
   };
+  StepView changed;
   if (action == "reset_for_retry") {
-    client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
+    changed = client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
   } else if (action == "resolve_manually") {
-    client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
+    changed = client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
   } else if (action == "complete_manually") {
     auto data = body.find("completion_data");
     if (data == body.end() || !data->is_object() || !data->contains("result"))
       throw ApiError(400, "BAD_REQUEST",
                      "complete_manually needs `completion_data: {\"result\": ...}`: the result dependents will see",
                      {{"field", "completion_data"}});
-    client.complete_step_manually(task_uuid, step, data->at("result"),
-                                  reason_by("completed_by", "completed by operator"));
+    changed = client.complete_step_manually(task_uuid, step, data->at("result"),
+                                            reason_by("completed_by", "completed by operator"));
   } else {
     throw ApiError(400, "BAD_REQUEST",
                    fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
                                action.empty() ? "" : fmt::format(", not `{}`", action)),
                    {{"field", "action_type"}});
   }
-  const TaskSnapshot after = client.snapshot(task_uuid);
-  write_json(res, 200, step_response(find_step(after, step), after));
+  // The step as the action left it, as the library answers: read again, a
+  // reset step may already be a worker's (in_progress, attempt 1). Its parents
+  // are counted in a snapshot read after.
+  write_json(res, 200, step_response(changed, client.snapshot(task_uuid)));
 }
 
 }  // namespace
@@ -154,10 +158,7 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
-               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
-               json steps = json::array();
-               for (const auto& s : snap.steps) steps.push_back(step_response(s, snap));
-               write_json(res, 200, steps);
+               write_json(res, 200, step_responses(c.snapshot(task_uuid_of(req))));
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:read",
              [client, &c](const httplib::Request& req, httplib::Response& res) {
@@ -176,6 +177,12 @@ void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
                for (const auto& t : c.transitions(task_uuid, step.name))
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
+             });
+  // A tasker extension: the task's DAG coloured by state (the web view draws it).
+  http.route("GET", fmt::format("/v1/tasks/{}/graph", kUuid), "tasks:read",
+             [client, &c](const httplib::Request& req, httplib::Response& res) {
+               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+               write_graph(req, res, graph_of(snap.task, snap.steps));
              });
   // A tasker extension: the whole history of the task and its steps, oldest first.
   http.route("GET", fmt::format("/v1/tasks/{}/transitions", kUuid), "tasks:read",

@@ -62,6 +62,11 @@ void add_template_routes(HttpCore& http, std::shared_ptr<const TemplateSet> temp
                    res, 200,
                    template_detail(templates->get(req.matches[1].str(), req.matches[2].str(), req.matches[3].str())));
              });
+  http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)/graph", "templates:read",
+             [templates](const httplib::Request& req, httplib::Response& res) {
+               write_graph(req, res,
+                           graph_of(templates->get(req.matches[1].str(), req.matches[2].str(), req.matches[3].str())));
+             });
 }
 
 }  // namespace tasker::server

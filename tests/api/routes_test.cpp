@@ -176,3 +176,37 @@ TEST_CASE("api: templates, health, readiness, metrics and the OpenAPI document")
   Reply doc = s.call("GET", "/api-docs/openapi.json");
   CHECK(doc.body["openapi"] == "3.0.3");
 }
+
+TEST_CASE("api: the task list filters by template name (namespace and name: one template's tasks)") {
+  ServerFixture s;
+  auto linear = s.client().submit(linear_task());
+  tasker::TaskRequest diamond;
+  diamond.namespace_name = "diamond_workflow";
+  diamond.name = "diamond_pattern";
+  diamond.context = {{"even_number", 8}};
+  (void)s.client().submit(diamond);
+  Reply r = s.call("GET", "/v1/tasks?namespace=linear_workflow&name=mathematical_sequence");
+  REQUIRE(r.status == 200);
+  s.conforms(r, "/v1/tasks", "get");
+  REQUIRE(r.body["tasks"].size() == 1);
+  CHECK(r.body["tasks"][0]["task_uuid"] == linear.uuid);
+  CHECK(r.body["pagination"]["total_count"] == 1);
+  CHECK(s.call("GET", "/v1/tasks?name=no_such_template").body["tasks"].empty());
+}
+
+TEST_CASE("api: a browser's answers are gzipped, never Brotli (cpp-httplib's Brotli is its slowest setting)") {
+  ServerFixture s;
+  auto task = s.client().submit(linear_task());
+  httplib::Client http(s.url());
+  http.set_decompress(false);
+  auto encoding = [&](const std::string& accepted) {
+    auto r = http.Get("/v1/tasks/" + task.uuid, {{"Accept-Encoding", accepted}});
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    return r->get_header_value("Content-Encoding");
+  };
+  CHECK(encoding("gzip, deflate, br") == "gzip");  // what Chromium sends
+  CHECK(encoding("br;q=1.0, gzip;q=0.5") == "gzip");
+  CHECK(encoding("br") == "");
+  CHECK(encoding("identity") == "");
+}

@@ -1,7 +1,6 @@
 // API keys (stored as SHA-256, with permissions), loopback-only anonymous
 // access, and TLS with a certificate and key from the configuration.
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <cstdlib>
 
@@ -12,15 +11,6 @@
 using namespace api_test;
 
 namespace {
-std::string sha256_hex(const std::string& text) {
-  unsigned char d[32];
-  unsigned int n = 0;
-  EVP_Digest(text.data(), text.size(), d, &n, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned char c : d) out += fmt::format("{:02x}", c);
-  return out;
-}
-
 tasker::ServerSettings with_keys() {
   tasker::ServerSettings s = test_settings();
   s.api_keys = {{"submitter", sha256_hex("submit-token"), {"tasks:create"}},

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +27,15 @@ tasker::ServerSettings test_settings() {
   return s;
 }
 
+std::string sha256_hex(const std::string& text) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), d, &n, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned char c : d) out += fmt::format("{:02x}", c);
+  return out;
+}
+
 json linear_request(int even_number) {
   return {{"namespace", "linear_workflow"},
           {"name", "mathematical_sequence"},
@@ -44,7 +54,8 @@ tasker::TaskRequest linear_task(int even_number) {
   return r;
 }
 
-ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string database_url) {
+ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string database_url,
+                             std::filesystem::path templates_dir) {
   if (database_url.empty()) {
     file_ = std::filesystem::temp_directory_path() / fmt::format("tasker-api-{}.db", tasker::new_uuid());
     url_ = "sqlite://" + file_.string();
@@ -52,7 +63,8 @@ ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string databa
     url_ = std::move(database_url);
   }
   store_ = tasker::open_store(url_);
-  auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({source_dir() / "templates"}));
+  if (templates_dir.empty()) templates_dir = source_dir() / "templates";
+  auto templates = std::make_shared<tasker::TemplateSet>(tasker::TemplateSet::load({templates_dir}));
   auto events = std::make_shared<tasker::EventBus>();
   client_ = std::make_shared<tasker::Client>(store_, templates,
                                              tasker::ClientOptions{&tasker::SystemClock::instance(), events});

@@ -31,7 +31,9 @@ struct Reply {
 
 class ServerFixture {
  public:
-  explicit ServerFixture(tasker::ServerSettings settings = test_settings(), std::string database_url = {});
+  /// `templates`: the folder the server submits from (default: the project's templates/).
+  explicit ServerFixture(tasker::ServerSettings settings = test_settings(), std::string database_url = {},
+                         std::filesystem::path templates = {});
   ~ServerFixture();
 
   /// A request through cpp-httplib; `token` sent as a bearer token when set.
@@ -63,6 +65,9 @@ class ServerFixture {
   std::unique_ptr<tasker::ApiServer> server_;
   std::unique_ptr<OpenApi> openapi_;
 };
+
+/// The SHA-256 of `text` in hex, as server.api_keys holds a key.
+std::string sha256_hex(const std::string& text);
 
 /// A task request body for the linear workflow.
 json linear_request(int even_number = 6);

@@ -131,6 +131,7 @@ TaskPage load_task_page(Connection& c, const Statements& sql, const TaskFilter& 
   if (filter.state) add("state = ${}", std::string(to_string(*filter.state)));
   if (filter.initiator) add("initiator = ${}", *filter.initiator);
   if (filter.source_system) add("source_system = ${}", *filter.source_system);
+  if (filter.name) add("name = ${}", *filter.name);
   TaskPage page;
   if (filter.count_total)  // before the cursor's condition: the total of every match
     page.total_count = c.query("SELECT COUNT(*) FROM tasker_tasks" + where, p).integer(0, 0);
