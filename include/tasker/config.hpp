@@ -60,6 +60,7 @@ struct Config {
   std::string log_level{"warn"};
   WorkerSettings worker;
   ServerSettings server;
+  ExpansionLimits dynamic;  ///< dynamic.max_steps_per_decision (100), dynamic.max_batch_workers (100000)
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

@@ -9,6 +9,7 @@
 #include "tasker/json.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
+#include "tasker/template.hpp"
 
 namespace tasker {
 
@@ -61,6 +62,9 @@ struct StepView {
   std::optional<TimePoint> completed_at;
   std::optional<TimePoint> next_retry_at;     ///< when waiting_for_retry
   std::optional<TimePoint> lease_expires_at;  ///< when in_progress
+  StepType type{StepType::standard};
+  std::string template_step;       ///< a batch instance (`process_001`): its batch_worker step (`process`)
+  std::optional<json> checkpoint;  ///< the last checkpoint its handler saved
 };
 
 /// tasker-core's step counts of a task.

@@ -105,13 +105,18 @@ bool command_exists(const std::string& program) {
 }
 
 json command_input(const StepContext& ctx) {
-  return {{"task_uuid", ctx.task_uuid()},
-          {"step_name", ctx.step_name()},
-          {"context", ctx.context()},
-          {"initialization", ctx.initialization()},
-          {"dependency_results", ctx.dependency_results()},
-          {"attempt", ctx.attempt()},
-          {"deadline", format_time(ctx.deadline())}};
+  json input = {{"task_uuid", ctx.task_uuid()},
+                {"step_name", ctx.step_name()},
+                {"context", ctx.context()},
+                {"initialization", ctx.initialization()},
+                {"dependency_results", ctx.dependency_results()},
+                {"attempt", ctx.attempt()},
+                {"deadline", format_time(ctx.deadline())}};
+  if (!ctx.checkpoint().is_null()) input["checkpoint"] = ctx.checkpoint();
+  if (const auto& e = ctx.previous_error())
+    input["previous_error"] = {
+        {"message", e->message}, {"error_type", e->error_type}, {"retryable", e->retryable}, {"context", e->context}};
+  return input;
 }
 
 namespace {

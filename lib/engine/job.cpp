@@ -34,7 +34,7 @@ StepOutcome Job::run() const {
   out.step_id = step.step_id;
   out.claim_token = step.claim_token;
   StepContext ctx(step.task_uuid, step.step_name, step.context, step.initialization, step.dependency_results,
-                  step.attempt, deadline, *clock, StepControls{cancelled, heartbeat});
+                  step.attempt, deadline, *clock, controls, StepHistory{step.checkpoint, step.previous_error});
   auto fail = [&](std::string message, std::string type, bool retryable, json context) {
     out.kind = StepOutcome::Kind::failure;
     out.failure = {std::move(message), std::move(type), retryable, std::move(context)};

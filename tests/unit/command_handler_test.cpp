@@ -95,7 +95,7 @@ TEST_CASE("command handler: a timeout kills the whole process group") {
 
 TEST_CASE("command handler: cancellation stops the command") {
   auto flag = std::make_shared<std::atomic<bool>>(false);
-  StepContext ctx = context(milliseconds{10'000}, StepControls{flag, {}});
+  StepContext ctx = context(milliseconds{10'000}, StepControls{.cancelled = flag});
   std::thread canceller([flag] {
     std::this_thread::sleep_for(milliseconds{100});
     flag->store(true);
