@@ -18,6 +18,8 @@ struct GraphNode {
   std::string id;                    ///< the step name
   std::vector<std::string> details;  ///< extra label lines (callable, retry, attempts, ...)
   std::optional<std::string> state;  ///< a step state name: colours the node
+  std::string type{"standard"};      ///< a step type name: decisions, batches and convergence steps are drawn apart
+  bool runtime{false};               ///< in a template: a step created only at run time (drawn dashed)
 };
 
 struct GraphSpec {

@@ -17,19 +17,20 @@ inline constexpr int kMinPriority = -100;
 inline constexpr int kMaxPriority = 100;
 
 /// What to run: a template by namespace/name[/version] and its context.
+/// Every field has a default, so designated initializers may name only some.
 struct TaskRequest {
-  std::string namespace_name;
-  std::string name;
-  std::string version;  ///< empty: the latest loaded version
+  std::string namespace_name{};
+  std::string name{};
+  std::string version{};  ///< empty: the latest loaded version
   json context = json::object();
-  std::string initiator;
-  std::string source_system;
-  std::string reason;
-  std::vector<std::string> tags;
+  std::string initiator{};
+  std::string source_system{};
+  std::string reason{};
+  std::vector<std::string> tags{};
   int priority{0};  ///< kMinPriority..kMaxPriority; higher runs first
-  std::string correlation_id;
-  std::optional<std::string> idempotency_key;  ///< wins over the template's identity strategy
-  std::vector<std::string> bypass_steps;       ///< left out; dependencies on them count as satisfied
+  std::string correlation_id{};
+  std::optional<std::string> idempotency_key{};  ///< wins over the template's identity strategy
+  std::vector<std::string> bypass_steps{};       ///< left out; dependencies on them count as satisfied
 };
 
 /// Why an attempt failed. error_type: the exception type, `permanent_error`,

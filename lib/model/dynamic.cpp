@@ -277,9 +277,9 @@ Expansion plan_decision(const TaskTemplate& tmpl, std::string_view decision, con
   Graph g(tmpl);
   const auto d = g.find(decision);
   if (!d) fail(kInvalidDecisionOutcome, fmt::format("`{}` is not a step of {}", decision, tmpl.qualified_name()));
-  const json& outcome =
-      outcome_of(result, "decision_point_outcome", kInvalidDecisionOutcome, decision,
-                 R"({"decision_point_outcome": {"type": "create_steps", "step_names": ["..."]}} or {"type": "no_branches"})");
+  const json& outcome = outcome_of(
+      result, "decision_point_outcome", kInvalidDecisionOutcome, decision,
+      R"({"decision_point_outcome": {"type": "create_steps", "step_names": ["..."]}} or {"type": "no_branches"})");
   const std::string type = outcome["type"];
   if (type == "no_branches") return {};
   if (type != "create_steps")
@@ -294,9 +294,8 @@ Expansion plan_decision(const TaskTemplate& tmpl, std::string_view decision, con
   std::vector<std::size_t> requested;
   for (const auto& item : outcome["step_names"]) {
     if (!item.is_string())
-      fail(kInvalidDecisionOutcome,
-           fmt::format("decision step `{}` named a step with {} {}, not a string", decision, item.type_name(),
-                       item.dump()));
+      fail(kInvalidDecisionOutcome, fmt::format("decision step `{}` named a step with {} {}, not a string", decision,
+                                                item.type_name(), item.dump()));
     const std::string name = item;
     auto i = g.find(name);
     if (!i)
@@ -363,8 +362,8 @@ Expansion plan_decision(const TaskTemplate& tmpl, std::string_view decision, con
 namespace {
 
 /// The instances of batch_worker `worker` for `cursors`, and the convergence steps waiting for them.
-Expansion instantiate(const Graph& g, std::string_view batchable, std::size_t worker, const json& cursors,
-                      bool no_op, const StepExists& exists, const ExpansionLimits& limits) {
+Expansion instantiate(const Graph& g, std::string_view batchable, std::size_t worker, const json& cursors, bool no_op,
+                      const StepExists& exists, const ExpansionLimits& limits) {
   const StepTemplate& t = g.step(worker);
   const BatchConfig config = t.batch_config.value_or(BatchConfig{});
   if (cursors.size() > limits.max_batch_workers)
@@ -376,10 +375,9 @@ Expansion instantiate(const Graph& g, std::string_view batchable, std::size_t wo
   std::set<std::string> names;
   for (const auto& cursor : cursors) {
     if (!cursor.is_object() || !cursor.contains("batch_id"))
-      fail(kInvalidBatchOutcome,
-           fmt::format("a cursor config of batchable step `{}` has no `batch_id`: give each "
-                       "{{\"batch_id\", \"start_cursor\", \"end_cursor\", \"batch_size\"}}",
-                       batchable));
+      fail(kInvalidBatchOutcome, fmt::format("a cursor config of batchable step `{}` has no `batch_id`: give each "
+                                             "{{\"batch_id\", \"start_cursor\", \"end_cursor\", \"batch_size\"}}",
+                                             batchable));
     const json& id = cursor["batch_id"];
     if (!(id.is_string() && !id.get<std::string>().empty()) && !id.is_number_integer())
       fail(kInvalidBatchOutcome,
@@ -401,7 +399,8 @@ Expansion instantiate(const Graph& g, std::string_view batchable, std::size_t wo
                               {"failure_strategy", std::string(to_string(config.failure_strategy))}};
     init["is_no_op"] = no_op;
     init["__template_step_name"] = t.name;
-    if (out.steps.size() >= static_cast<std::size_t>(config.parallelism)) out.waiting_for_slot.push_back(out.steps.size());
+    if (out.steps.size() >= static_cast<std::size_t>(config.parallelism))
+      out.waiting_for_slot.push_back(out.steps.size());
     out.edges.emplace_back(std::string(batchable), name);
     out.steps.push_back({std::move(name), worker, std::move(init)});
   }
@@ -434,7 +433,8 @@ Expansion plan_batches(const TaskTemplate& tmpl, std::string_view batchable, con
   const std::string type = outcome["type"];
   auto worker_named = [&](const json& value, const char* where) -> std::size_t {
     if (!value.is_string())
-      fail(kInvalidBatchOutcome, fmt::format("{} of batchable step `{}` must name a batch_worker step", where, batchable));
+      fail(kInvalidBatchOutcome,
+           fmt::format("{} of batchable step `{}` must name a batch_worker step", where, batchable));
     const std::string name = value;
     auto w = g.find(name);
     if (!w || g.type(*w) != StepType::batch_worker)
@@ -515,8 +515,8 @@ TaskTemplate template_from_definition(const json& d) {
       c.parallelism = b.at("parallelism");
       c.cursor_field = b.at("cursor_field");
       c.worker_template = b.at("worker_template");
-      c.failure_strategy =
-          parse_failure_strategy(b.at("failure_strategy").get<std::string>()).value_or(FailureStrategy::continue_on_failure);
+      c.failure_strategy = parse_failure_strategy(b.at("failure_strategy").get<std::string>())
+                               .value_or(FailureStrategy::continue_on_failure);
       s.batch_config = c;
     }
     t.steps.push_back(std::move(s));

@@ -29,7 +29,9 @@ json cursors(long long total, long long size) {
   json out = json::array();
   for (long long start = 0, k = 1; start < total; start += size, ++k) {
     long long end = std::min(total, start + size);
-    out.push_back({{"batch_id", fmt::format("{:03}", k)}, {"start_cursor", start}, {"end_cursor", end},
+    out.push_back({{"batch_id", fmt::format("{:03}", k)},
+                   {"start_cursor", start},
+                   {"end_cursor", end},
                    {"batch_size", end - start}});
   }
   return out;
@@ -92,8 +94,8 @@ void append_line(const std::filesystem::path& file, const std::string& line) {
 json process_items(StepContext& c) {
   const json& cursor = c.initialization().at("cursor");
   const json& checkpoint = c.checkpoint();
-  const long long start = checkpoint.is_null() ? cursor.at("start_cursor").get<long long>()
-                                               : checkpoint.at("cursor").get<long long>();
+  const long long start =
+      checkpoint.is_null() ? cursor.at("start_cursor").get<long long>() : checkpoint.at("cursor").get<long long>();
   const long long end = cursor.at("end_cursor");
   long long sum = checkpoint.is_null() ? 0 : checkpoint.at("accumulated_results").get<long long>();
   const long long every = c.context().value("checkpoint_every", 10LL);
@@ -146,7 +148,9 @@ const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers() {
          return out;
        }},
       {"approval.approve",
-       [](StepContext& c) { return json{{"approved", true}, {"approver", c.initialization().at("approver")}}; }},
+       [](StepContext& c) {
+         return json{{"approved", true}, {"approver", c.initialization().at("approver")}};
+       }},
       {"approval.finalize",
        [](StepContext& c) {
          json approvers = json::array();
@@ -202,9 +206,14 @@ const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers() {
        }},
       {"items.process", process_items},
       {"items.sum",
-       [](StepContext& c) { return json{{"total", c.dependency_result("process_items_001").at("sum")}}; }},
+       [](StepContext& c) {
+         return json{{"total", c.dependency_result("process_items_001").at("sum")}};
+       }},
       // --- diamond, decision and batches
-      {"ddb.start", [](StepContext& c) { return json{{"numbers", c.context().at("numbers")}}; }},
+      {"ddb.start",
+       [](StepContext& c) {
+         return json{{"numbers", c.context().at("numbers")}};
+       }},
       {"ddb.filter",
        [](StepContext& c) {
          const bool even = c.initialization().at("keep") == "even";
@@ -239,9 +248,7 @@ const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers() {
          return json{{"sum", sum}};
        }},
       {"ddb.aggregate",
-       [](StepContext& c) {
-         return sum_instances(c.dependency_results(), c.initialization().at("worker"), {"sum"});
-       }},
+       [](StepContext& c) { return sum_instances(c.dependency_results(), c.initialization().at("worker"), {"sum"}); }},
   };
   return handlers;
 }

@@ -64,8 +64,9 @@ std::map<long long, int> processed_items(const std::string& task, const std::str
 
 }  // namespace
 
-TEST_CASE("dynamic: conditional approval creates the branches the amount calls for, and the convergence waits "
-          "for them") {
+TEST_CASE(
+    "dynamic: conditional approval creates the branches the amount calls for, and the convergence waits "
+    "for them") {
   auto h = make_harness();
   // amount -> the branches the decision creates (tasker-core: < 1000 auto, < 5000 manager, else both)
   const std::vector<std::pair<double, std::vector<std::string>>> cases{
@@ -91,7 +92,8 @@ TEST_CASE("dynamic: conditional approval creates the branches the amount calls f
     CHECK(finalize.type == StepType::deferred_convergence);
     CHECK(as_set(finalize.dependencies) == as_set(branches));  // edges only from the branches that exist
     std::vector<std::string> approvers;
-    for (const auto& b : branches) approvers.push_back(b == "auto_approve" ? "system" : b == "manager_approval" ? "manager" : "finance");
+    for (const auto& b : branches)
+      approvers.push_back(b == "auto_approve" ? "system" : b == "manager_approval" ? "manager" : "finance");
     CHECK(result_of(*h, tasks[i], "finalize_approval")["approvers"] == json(approvers));
     CHECK(result_of(*h, tasks[i], "finalize_approval")["amount"] == amount);
     auto created = h->api().transitions(tasks[i], branches.front());
@@ -189,8 +191,9 @@ TEST_CASE("dynamic: no batches creates nothing when the batchable step does not 
   CHECK(step_names(*h, task.uuid) == std::set<std::string>{"analyze_csv"});
 }
 
-TEST_CASE("dynamic: after a retryable failure a batch worker resumes from its checkpoint and sees the failure's "
-          "progress") {
+TEST_CASE(
+    "dynamic: after a retryable failure a batch worker resumes from its checkpoint and sees the failure's "
+    "progress") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("dynamic_e2e", "checkpointed_batch",
                                                {{"items", 100}, {"checkpoint_every", 25}, {"fail_after", 50}}));

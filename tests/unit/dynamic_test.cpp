@@ -12,10 +12,10 @@
 #include "tasker/loader.hpp"
 
 using tasker::Expansion;
-using tasker::test::contains;
 using tasker::json;
 using tasker::StepType;
 using tasker::TaskTemplate;
+using tasker::test::contains;
 
 namespace {
 
@@ -64,9 +64,7 @@ std::set<std::string> names(const Expansion& e) {
   return out;
 }
 
-std::set<std::pair<std::string, std::string>> edges(const Expansion& e) {
-  return {e.edges.begin(), e.edges.end()};
-}
+std::set<std::pair<std::string, std::string>> edges(const Expansion& e) { return {e.edges.begin(), e.edges.end()}; }
 
 json decision(std::vector<std::string> steps) {
   return {{"decision_point_outcome", {{"type", "create_steps"}, {"step_names", steps}}}, {"routing", "x"}};
@@ -105,15 +103,15 @@ TEST_CASE("dynamic: conditional approval creates the chosen branches and a conve
     auto e = tasker::plan_decision(t, "routing_decision", decision({"auto_approve"}), exists);
     CHECK(names(e) == std::set<std::string>{"auto_approve", "finalize_approval"});
     CHECK(edges(e) == std::set<std::pair<std::string, std::string>>{{"routing_decision", "auto_approve"},
-                                                                     {"auto_approve", "finalize_approval"}});
+                                                                    {"auto_approve", "finalize_approval"}});
   }
   SUBCASE("large amount: both reviews, the convergence waits for the two") {
     auto e = tasker::plan_decision(t, "routing_decision", decision({"manager_approval", "finance_review"}), exists);
     CHECK(names(e) == std::set<std::string>{"manager_approval", "finance_review", "finalize_approval"});
     CHECK(edges(e) == std::set<std::pair<std::string, std::string>>{{"routing_decision", "manager_approval"},
-                                                                     {"routing_decision", "finance_review"},
-                                                                     {"manager_approval", "finalize_approval"},
-                                                                     {"finance_review", "finalize_approval"}});
+                                                                    {"routing_decision", "finance_review"},
+                                                                    {"manager_approval", "finalize_approval"},
+                                                                    {"finance_review", "finalize_approval"}});
   }
   SUBCASE("no_branches creates nothing") {
     json none = {{"decision_point_outcome", {{"type", "no_branches"}}}};
@@ -127,8 +125,9 @@ TEST_CASE("dynamic: an invalid decision outcome names the problem") {
   auto plan = [&](const json& result) {
     return error_type_of([&] { (void)tasker::plan_decision(t, "routing_decision", result, exists); });
   };
-  CHECK(contains(plan(json{{"approved", true}}), "invalid_decision_outcome: the result of step `routing_decision` "
-                                                   "has no `decision_point_outcome`"));
+  CHECK(contains(plan(json{{"approved", true}}),
+                 "invalid_decision_outcome: the result of step `routing_decision` "
+                 "has no `decision_point_outcome`"));
   CHECK(contains(plan(decision({"auto_aprove"})), "`auto_aprove`"));
   CHECK(contains(plan(decision({"auto_aprove"})), "did you mean `auto_approve`?"));
   CHECK(contains(plan(decision({"validate_request"})), "does not depend on it"));
@@ -156,11 +155,11 @@ TEST_CASE("dynamic: a batch makes one instance per cursor, fed to the convergenc
   auto e = tasker::plan_batches(t, "analyze", outcome, existing({"analyze"}));
   CHECK(names(e) == std::set<std::string>{"process_001", "process_002", "process_003", "aggregate"});
   CHECK(edges(e) == std::set<std::pair<std::string, std::string>>{{"analyze", "process_001"},
-                                                                   {"analyze", "process_002"},
-                                                                   {"analyze", "process_003"},
-                                                                   {"process_001", "aggregate"},
-                                                                   {"process_002", "aggregate"},
-                                                                   {"process_003", "aggregate"}});
+                                                                  {"analyze", "process_002"},
+                                                                  {"analyze", "process_003"},
+                                                                  {"process_001", "aggregate"},
+                                                                  {"process_002", "aggregate"},
+                                                                  {"process_003", "aggregate"}});
   const auto& third = e.steps[2];
   CHECK(third.name == "process_003");
   CHECK(third.initialization["operation"] == "sum");

@@ -11,7 +11,9 @@ using tasker::Diagnostic;
 namespace {
 const std::string kHead = "name: t\nnamespace_name: ns\nversion: 1.0.0\nsteps:\n";
 
-tasker::LoadResult load_steps(const std::string& steps) { return tasker::load_templates_from_string(kHead + steps, "t.yaml"); }
+tasker::LoadResult load_steps(const std::string& steps) {
+  return tasker::load_templates_from_string(kHead + steps, "t.yaml");
+}
 
 /// The one error of `steps`, checked to be at `line`:`column`.
 Diagnostic error_at(const std::string& steps, int line, int column) {
@@ -23,7 +25,8 @@ Diagnostic error_at(const std::string& steps, int line, int column) {
   return errors[0];
 }
 
-const char* kWorker = R"(  - {name: analyze, type: batchable, handler: {callable: b.a, initialization: {worker_template_name: process}}}
+const char* kWorker =
+    R"(  - {name: analyze, type: batchable, handler: {callable: b.a, initialization: {worker_template_name: process}}}
   - name: process
     type: batch_worker
     dependencies: [analyze]
@@ -66,7 +69,8 @@ TEST_CASE("loader: mistakes in dynamic steps are located and named") {
     CHECK(contains(d.hint, "worker_template: process"));
   }
   SUBCASE("batch_config values out of range") {
-    auto size = error_at(std::string(kWorker) + "    batch_config: {worker_template: process, batch_size: 0}\n", 10, 58);
+    auto size =
+        error_at(std::string(kWorker) + "    batch_config: {worker_template: process, batch_size: 0}\n", 10, 58);
     CHECK(contains(size.message, "outside 1..100000"));
     auto parallel =
         error_at(std::string(kWorker) + "    batch_config: {worker_template: process, parallelism: 1001}\n", 10, 59);

@@ -16,7 +16,8 @@ void release_slot(WriteTx& tx, std::int64_t batch_id, const std::string& worker_
     if (r.text(i, 3) != "enqueued") continue;
     const std::int64_t task = r.integer(i, 1);
     Changes& ch = tx.changes;
-    ch.transition(task, r.integer(i, 0), "pending", "enqueued", worker_id, "a parallelism slot of its batch is free", 0);
+    ch.transition(task, r.integer(i, 0), "pending", "enqueued", worker_id, "a parallelism slot of its batch is free",
+                  0);
     ch.event(events::kStepEnqueued, task, r.text(i, 2));
     ch.tasks[task].active += 1;
     ch.enqueue(r.integer(i, 0));

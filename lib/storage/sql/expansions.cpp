@@ -44,7 +44,12 @@ void Expansions::plan(const LockedStep& creator, const json& result) {
   Expansion plan = creator.type == StepType::decision ? plan_decision(ts.tmpl, creator.name, result, exists, limits_)
                                                       : plan_batches(ts.tmpl, creator.name, result, exists, limits_);
   if (plan.steps.empty()) return;
-  planned_.push_back({creator.task_id, creator, std::move(plan)});
+  std::optional<json> child_results;
+  if (creator.type == StepType::batchable) {
+    child_results = result;
+    (*child_results)["batch_processing_outcome"].erase("cursor_configs");
+  }
+  planned_.push_back({creator.task_id, creator, std::move(plan), std::move(child_results)});
 }
 
 void Expansions::apply(const std::vector<std::int64_t>& satisfied) {
@@ -66,17 +71,16 @@ void Expansions::insert(const Planned& p, const std::vector<std::int64_t>& satis
     return !satisfies_dependents(e.state) || completing.count(e.id) > 0;
   };
   const std::set<std::size_t> slot_waiters(p.plan.waiting_for_slot.begin(), p.plan.waiting_for_slot.end());
+  std::unordered_map<std::string, std::vector<std::string>> parents_of;
+  for (const auto& [parent, child] : p.plan.edges) parents_of[child].push_back(parent);
   const bool instances = p.creator.type == StepType::batchable;
   json rows = json::array();
   std::vector<std::string> states;
   for (std::size_t k = 0; k < p.plan.steps.size(); ++k) {
     const PlannedStep& s = p.plan.steps[k];
     const StepTemplate& t = ts.tmpl.steps.at(s.template_index);
-    std::vector<std::string> parents;
-    for (const auto& [parent, child] : p.plan.edges)
-      if (child == s.name) parents.push_back(parent);
-    std::int64_t waiting =
-        std::count_if(parents.begin(), parents.end(), holds_back) + (slot_waiters.count(k) ? 1 : 0);
+    const std::vector<std::string>& parents = parents_of[s.name];
+    std::int64_t waiting = std::count_if(parents.begin(), parents.end(), holds_back) + (slot_waiters.count(k) ? 1 : 0);
     const bool ready = waiting == 0;
     const bool instance = instances && t.type == StepType::batch_worker;
     states.emplace_back(ready ? "enqueued" : "pending");
@@ -91,9 +95,8 @@ void Expansions::insert(const Planned& p, const std::vector<std::int64_t>& satis
   std::unordered_map<std::int64_t, std::int64_t> id_at_position;
   for (std::size_t r = 0; r < ids.size(); ++r) id_at_position[ids.integer(r, 1)] = ids.integer(r, 0);
 
-  const std::string reason =
-      fmt::format("created by {} step `{}`", p.creator.type == StepType::decision ? "decision" : "batchable",
-                  p.creator.name);
+  const std::string reason = fmt::format(
+      "created by {} step `{}`", p.creator.type == StepType::decision ? "decision" : "batchable", p.creator.name);
   TaskDelta& delta = ch.tasks[p.task_id];
   for (std::size_t k = 0; k < p.plan.steps.size(); ++k) {
     const std::int64_t id = id_at_position.at(rows[k][1].get<std::int64_t>());
@@ -111,6 +114,10 @@ void Expansions::insert(const Planned& p, const std::vector<std::int64_t>& satis
   for (const auto& [parent, child] : p.plan.edges) edges.push_back({ts.steps.at(parent).id, ts.steps.at(child).id});
   Param edge_rows{edges.dump()};
   tx_.c.query(tx_.sql.insert_edges, {&edge_rows, 1});
+  if (p.child_results) {
+    std::vector<Param> child{p.creator.id, p.child_results->dump()};
+    tx_.c.query(tx_.sql.set_child_results, child);
+  }
 }
 
 }  // namespace tasker::detail::sql

@@ -51,6 +51,7 @@ class Expansions {
     std::int64_t task_id;
     LockedStep creator;
     Expansion plan;
+    std::optional<json> child_results;  ///< a batchable step's result without its cursor list
   };
 
   TaskSteps& task(std::int64_t task_id);

@@ -119,6 +119,9 @@ ALTER TABLE tasker_steps ADD COLUMN template_step TEXT;
 -- batch's parallelism slots and its failure strategy.
 ALTER TABLE tasker_steps ADD COLUMN batch_id BIGINT;
 ALTER TABLE tasker_steps ADD COLUMN checkpoint {json};
+-- What a batchable step's instances see of its result: all of it but the
+-- cursor list, so that N instances do not each read N cursors.
+ALTER TABLE tasker_steps ADD COLUMN child_results {json};
 -- The instances of a batch waiting for a parallelism slot, in order.
 CREATE INDEX tasker_steps_batch_slots ON tasker_steps (batch_id, position)
   WHERE state = 'pending' AND batch_id IS NOT NULL;

@@ -132,7 +132,8 @@ Statements make_statements(const Dialect& d) {
   s.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
                               in_ids("id", 1));
   s.claim_dependency_results = fmt::format(
-      "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
+      "SELECT e.child_id, p.name, COALESCE(p.child_results, p.results) FROM tasker_step_edges e "
+      "JOIN tasker_steps p ON p.id = e.parent_id "
       "WHERE {}",
       in_ids("e.child_id", 1));
   // A convergence step reads every ancestor's result (tasker-core's contract): its own
@@ -165,6 +166,7 @@ Statements make_statements(const Dialect& d) {
   s.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
   s.step_by_name =
       fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
+  s.set_child_results = "UPDATE tasker_steps SET child_results = $2 WHERE id = $1";
   s.task_definition = "SELECT definition, namespace_name, priority FROM tasker_tasks WHERE id = $1";
   s.step_names_of_task = "SELECT id, name, state, position FROM tasker_steps WHERE task_id = $1";
   // A batch instance that finished frees its parallelism slot for the next one waiting.

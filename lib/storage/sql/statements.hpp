@@ -28,7 +28,7 @@ struct Statements {
   std::string lock_steps, update_steps, lock_children, advance_children, lock_tasks, update_tasks;
   std::string select_expired, claim_update, claim_tasks, claim_dependency_results, claim_ancestor_results;
   std::string renew_leases, save_checkpoints, step_result;
-  std::string task_definition, step_names_of_task, release_slot, unstarted_batch_steps;
+  std::string task_definition, step_names_of_task, release_slot, unstarted_batch_steps, set_child_results;
   std::string task_by_uuid, step_counts, steps_of_task, transitions_of_task, transitions_of_step;
   std::string task_id_by_uuid, step_by_name, unfinished_steps_of_task;
 };
