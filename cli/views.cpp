@@ -54,7 +54,8 @@ std::vector<std::string> step_table(const std::vector<StepView>& steps, TimePoin
   std::vector<std::vector<std::string>> rows;
   rows.reserve(steps.size());
   for (const auto& s : steps)
-    rows.push_back({s.name, std::string(to_string(s.state)), attempts_of(s), duration_of(s, now),
+    rows.push_back({s.type == StepType::standard ? s.name : fmt::format("{} ({})", s.name, to_string(s.type)),
+                    std::string(to_string(s.state)), attempts_of(s), duration_of(s, now),
                     s.error ? shorten(s.error->message, error_width) : ""});
   return format_table({"STEP", "STATE", "ATTEMPTS", "DURATION", "LAST ERROR"}, rows);
 }

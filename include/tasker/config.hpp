@@ -61,7 +61,8 @@ struct Config {
   std::string log_level{"warn"};
   WorkerSettings worker;
   ServerSettings server;
-  Limits limits;  ///< `limits:` section and TASKER_LIMITS_* variables (docs/limits.md)
+  Limits limits;            ///< `limits:` section and TASKER_LIMITS_* variables (docs/limits.md)
+  ExpansionLimits dynamic;  ///< dynamic.max_steps_per_decision (100), dynamic.max_batch_workers (100000)
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

@@ -19,7 +19,14 @@ struct GraphNode {
   std::string id;                    ///< the step name
   std::vector<std::string> details;  ///< extra label lines (callable, retry, attempts, ...)
   std::optional<std::string> state;  ///< a step state name: colours the node
+  std::string type{"standard"};      ///< a step type name: decisions, batches and convergence steps are drawn apart
+  bool runtime{false};               ///< in a template: a step created only at run time (drawn dashed)
 };
+
+/// The Graphviz shape that draws a step of this type ("box" for a standard
+/// step; decisions are diamonds, batchable steps boxes in 3D, batch workers
+/// folders, convergence steps hexagons), the same in every view.
+[[nodiscard]] std::string_view dot_shape(std::string_view type);
 
 struct GraphSpec {
   std::string title;

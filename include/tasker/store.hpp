@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tasker/clock.hpp"
+#include "tasker/dynamic.hpp"
 #include "tasker/json.hpp"
 #include "tasker/lifecycle.hpp"
 #include "tasker/task.hpp"
@@ -37,6 +38,9 @@ struct ClaimedStep {
   json context = json::object();
   json dependency_results = json::object();  ///< step name -> result
   int attempt{1};                            ///< this attempt's number, 1-based
+  StepType type{StepType::standard};
+  json checkpoint;                            ///< the last checkpoint saved by an earlier attempt; null when none
+  std::optional<StepFailure> previous_error;  ///< why the attempt before this one failed
   RetryPolicy retry;
   int timeout_seconds{kDefaultTimeoutSeconds};
   TimePoint claimed_at;
@@ -81,6 +85,14 @@ struct ExchangeResult {
   std::vector<ClaimedStep> claimed;
   std::size_t reclaimed{0};            ///< expired leases failed as worker_lost
   std::vector<LifecycleEvent> events;  ///< to publish; already committed
+};
+
+/// A checkpoint to save: the step, its claim's token, and the checkpoint
+/// (cursor, items_processed, accumulated_results, saved_at).
+struct CheckpointSave {
+  std::int64_t step_id{0};
+  std::int64_t claim_token{0};
+  json checkpoint;
 };
 
 /// A lease to renew: the step and the token of the claim that holds it.
@@ -136,6 +148,13 @@ class Store {
                                   TimePoint now) = 0;
   /// Extend leases still held; returns the steps whose claim was lost.
   virtual std::vector<std::int64_t> renew_leases(const std::vector<LeaseRef>& leases, TimePoint expires_at) = 0;
+  /// Save checkpoints of running steps and extend their leases, fenced by
+  /// claim token; returns the steps whose claim was lost (nothing saved).
+  virtual std::vector<std::int64_t> save_checkpoints(const std::vector<CheckpointSave>& saves,
+                                                     TimePoint lease_expires_at) = 0;
+  /// The result of a task's step, when that step has completed (or was
+  /// resolved manually: null); nullopt when it has not or does not exist.
+  [[nodiscard]] virtual std::optional<json> step_result(const std::string& task_uuid, const std::string& step_name) = 0;
   /// The earliest time a step that `filter` admits becomes claimable
   /// (enqueued or waiting_for_retry), or nullopt when none is waiting.
   [[nodiscard]] virtual std::optional<TimePoint> next_due(const WorkFilter& filter) = 0;
@@ -169,6 +188,9 @@ struct StoreOptions {
   /// throws NotFoundError instead (for tools that only read or act on existing
   /// tasks, so a mistyped path is reported rather than silently created).
   bool create_if_missing{true};
+  /// What one decision or batch may create (dynamic.max_steps_per_decision,
+  /// dynamic.max_batch_workers); an outcome beyond fails its step.
+  ExpansionLimits dynamic;
 };
 
 /// Open `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite::memory:` or

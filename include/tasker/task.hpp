@@ -9,6 +9,7 @@
 #include "tasker/json.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
+#include "tasker/template.hpp"
 
 namespace tasker {
 
@@ -16,19 +17,20 @@ inline constexpr int kMinPriority = -100;
 inline constexpr int kMaxPriority = 100;
 
 /// What to run: a template by namespace/name[/version] and its context.
+/// Every field has a default, so designated initializers may name only some.
 struct TaskRequest {
-  std::string namespace_name;
-  std::string name;
-  std::string version;  ///< empty: the latest loaded version
+  std::string namespace_name{};
+  std::string name{};
+  std::string version{};  ///< empty: the latest loaded version
   json context = json::object();
-  std::string initiator;
-  std::string source_system;
-  std::string reason;
-  std::vector<std::string> tags;
+  std::string initiator{};
+  std::string source_system{};
+  std::string reason{};
+  std::vector<std::string> tags{};
   int priority{0};  ///< kMinPriority..kMaxPriority; higher runs first
-  std::string correlation_id;
-  std::optional<std::string> idempotency_key;  ///< wins over the template's identity strategy
-  std::vector<std::string> bypass_steps;       ///< left out; dependencies on them count as satisfied
+  std::string correlation_id{};
+  std::optional<std::string> idempotency_key{};  ///< wins over the template's identity strategy
+  std::vector<std::string> bypass_steps{};       ///< left out; dependencies on them count as satisfied
 };
 
 /// Why an attempt failed. error_type: the exception type, `permanent_error`,
@@ -61,6 +63,9 @@ struct StepView {
   std::optional<TimePoint> completed_at;
   std::optional<TimePoint> next_retry_at;     ///< when waiting_for_retry
   std::optional<TimePoint> lease_expires_at;  ///< when in_progress
+  StepType type{StepType::standard};
+  std::string template_step;       ///< a batch instance (`process_001`): its batch_worker step (`process`)
+  std::optional<json> checkpoint;  ///< the last checkpoint its handler saved
 };
 
 /// tasker-core's step counts of a task.

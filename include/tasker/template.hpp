@@ -22,6 +22,36 @@ struct HandlerSpec {
   json extra = json::object();           ///< keys tasker does not act on (method, resolver, ...), preserved
 };
 
+/// tasker-core's step types (docs/templates.md, "Dynamic steps"). A decision
+/// step's result names the branches to create; a batchable step's result names
+/// cursor ranges, one batch_worker instance each; a deferred_convergence step
+/// waits for whichever of its dependencies were created.
+enum class StepType { standard, decision, deferred_convergence, batchable, batch_worker };
+
+[[nodiscard]] std::string_view to_string(StepType type);
+[[nodiscard]] std::optional<StepType> parse_step_type(std::string_view name);
+
+/// What the other instances of a batch do when one fails permanently.
+enum class FailureStrategy {
+  continue_on_failure,  ///< they run on; the convergence step waits (the task ends in error)
+  fail_fast,            ///< those not yet started are cancelled
+  isolate,              ///< they run on, and the convergence step runs without the failed one
+};
+
+[[nodiscard]] std::string_view to_string(FailureStrategy strategy);
+[[nodiscard]] std::optional<FailureStrategy> parse_failure_strategy(std::string_view name);
+
+/// A batch_worker's `batch_config` (tasker-core's fields and ranges).
+struct BatchConfig {
+  int batch_size{1000};  ///< 1..100000, passed to instances in their cursor
+  int parallelism{10};   ///< 1..1000: most instances of one batch running at once
+  std::string cursor_field{"id"};
+  std::string worker_template;  ///< required: the batch_worker step whose instances are made
+  FailureStrategy failure_strategy{FailureStrategy::continue_on_failure};
+};
+inline constexpr int kMaxBatchSize = 100'000;
+inline constexpr int kMaxBatchParallelism = 1000;
+
 /// Default timeout of a step when the template gives none.
 inline constexpr int kDefaultTimeoutSeconds = 30;
 inline constexpr int kMaxTimeoutSeconds = 7 * 24 * 3600;
@@ -33,10 +63,14 @@ struct StepTemplate {
   std::vector<std::string> dependencies;  ///< names of steps that must complete first
   RetryPolicy retry;
   int timeout_seconds{kDefaultTimeoutSeconds};
-  json extra = json::object();  ///< keys tasker does not act on yet, preserved
+  StepType type{StepType::standard};
+  std::optional<BatchConfig> batch_config;  ///< batch_worker steps only
+  json extra = json::object();              ///< keys tasker does not act on yet, preserved
 
   SourceLocation location;                           ///< of the step's `name:`
   std::vector<SourceLocation> dependency_locations;  ///< parallel to `dependencies`
+  SourceLocation batch_config_location;              ///< of `batch_config:`, when given
+  SourceLocation worker_template_name_location;      ///< of `handler.initialization.worker_template_name`, when given
 };
 
 /// A namespaced, versioned DAG of steps, with the active environment's
@@ -57,6 +91,8 @@ struct TaskTemplate {
   [[nodiscard]] std::string qualified_name() const;
   /// The step with this name, or nullptr.
   [[nodiscard]] const StepTemplate* find_step(std::string_view step_name) const;
+  /// True when a step is created at run time (a decision, batch or convergence step).
+  [[nodiscard]] bool has_dynamic_steps() const;
 };
 
 }  // namespace tasker

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "tasker/dynamic.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/identity.hpp"
 #include "tasker/limits.hpp"
@@ -49,8 +50,13 @@ TaskView Client::submit(const TaskRequest& request) {
   std::vector<std::string> names;
   for (const auto& s : tmpl.steps) names.push_back(s.name);
   std::set<std::string> seen;
+  const std::vector<bool> initial = initially_created(tmpl);
   for (const auto& b : request.bypass_steps) {
-    if (!tmpl.find_step(b)) {
+    const StepTemplate* step = tmpl.find_step(b);
+    if (step && !initial[static_cast<std::size_t>(step - tmpl.steps.data())])
+      throw InvalidRequestError(fmt::format(
+          "cannot bypass `{}`: it is created at run time (by a decision or a batch), not with the task", b));
+    if (!step) {
       std::string suggestion = closest_match(b, names);
       throw InvalidRequestError(
           fmt::format("cannot bypass `{}`: {} has no such step{}", b, tmpl.qualified_name(),

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "engine/command_output.hpp"
+#include "engine/command_requests.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/task.hpp"
 
@@ -79,13 +80,18 @@ bool command_exists(const std::string& program) {
 }
 
 json command_input(const StepContext& ctx) {
-  return {{"task_uuid", ctx.task_uuid()},
-          {"step_name", ctx.step_name()},
-          {"context", ctx.context()},
-          {"initialization", ctx.initialization()},
-          {"dependency_results", ctx.dependency_results()},
-          {"attempt", ctx.attempt()},
-          {"deadline", format_time(ctx.deadline())}};
+  json input = {{"task_uuid", ctx.task_uuid()},
+                {"step_name", ctx.step_name()},
+                {"context", ctx.context()},
+                {"initialization", ctx.initialization()},
+                {"dependency_results", ctx.dependency_results()},
+                {"attempt", ctx.attempt()},
+                {"deadline", format_time(ctx.deadline())}};
+  if (!ctx.checkpoint().is_null()) input["checkpoint"] = ctx.checkpoint();
+  if (const auto& e = ctx.previous_error())
+    input["previous_error"] = {
+        {"message", e->message}, {"error_type", e->error_type}, {"retryable", e->retryable}, {"context", e->context}};
+  return input;
 }
 
 namespace {
@@ -132,7 +138,24 @@ std::string not_started_message(const CommandSpec& spec, const detail::StartFail
                      std::strerror(failure.error));
 }
 
-detail::CommandExit run_process(const CommandSpec& spec, const std::string& input, const StepContext& ctx,
+/// Bytes for the command's reply pipe, written as it can take them.
+struct Outbox {
+  std::string pending;
+  void flush(Pipe& pipe) {
+    while (!pending.empty() && pipe.write >= 0) {
+      const ssize_t n = ::write(pipe.write, pending.data(), pending.size());
+      if (n > 0) {
+        pending.erase(0, static_cast<std::size_t>(n));
+      } else {
+        if (n < 0 && errno == EAGAIN) return;
+        pipe.close_write();  // the command stopped reading its replies
+        pending.clear();
+      }
+    }
+  }
+};
+
+detail::CommandExit run_process(const CommandSpec& spec, const std::string& input, StepContext& ctx,
                                 const Clock& clock) {
   SigpipeBlock no_sigpipe;
   std::vector<std::string> args = spec.argv;
@@ -143,17 +166,27 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
   extra["TASKER_TASK_UUID"] = ctx.task_uuid();
   extra["TASKER_STEP_NAME"] = ctx.step_name();
   extra["TASKER_ATTEMPT"] = std::to_string(ctx.attempt());
+  // The request channel (docs/handlers.md, "Asking the worker"): the command
+  // writes requests to descriptor 3 and reads each answer from descriptor 4.
+  extra["TASKER_REQUEST_FD"] = "3";
+  extra["TASKER_REPLY_FD"] = "4";
   for (const auto& [k, v] : extra) env_storage.push_back(k + "=" + v);
 
-  Pipe in, out, err;
-  detail::SupervisedProcess process(args, env_storage, spec.working_directory, {in.read, out.write, err.write});
+  Pipe in, out, err, requests, replies;
+  detail::SupervisedProcess process(args, env_storage, spec.working_directory,
+                                    {in.read, out.write, err.write, {requests.write, replies.read}});
   if (const auto& failure = process.failure())
     fail_with<RetryableError>("command_not_started", not_started_message(spec, *failure),
                               {{"command", spec.display()}});
   in.close_read();
   out.close_write();
   err.close_write();
+  requests.close_write();
+  replies.close_read();
   fcntl(in.write, F_SETFL, O_NONBLOCK);
+  fcntl(replies.write, F_SETFL, O_NONBLOCK);
+  detail::CommandRequests channel(ctx, spec.limits);
+  Outbox answers;
 
   detail::CommandExit f;
   f.deadline = ctx.deadline();
@@ -177,6 +210,8 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
     if (in.write >= 0) fds.push_back({in.write, POLLOUT, 0});
     if (out.read >= 0) fds.push_back({out.read, POLLIN, 0});
     if (err.read >= 0) fds.push_back({err.read, POLLIN, 0});
+    if (requests.read >= 0) fds.push_back({requests.read, POLLIN, 0});
+    if (replies.write >= 0 && !answers.pending.empty()) fds.push_back({replies.write, POLLOUT, 0});
     int ready = ::poll(fds.data(), fds.size(), 50);
     if (ready < 0 && errno != EINTR) break;
     for (const auto& p : fds) {
@@ -186,6 +221,20 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
         if (n > 0) written += static_cast<std::size_t>(n);
         if (n < 0 && errno != EAGAIN) in.close_write();  // the command does not read its input: fine
         if (written == input.size()) in.close_write();
+        continue;
+      }
+      if (p.fd == replies.write) {
+        answers.flush(replies);
+        continue;
+      }
+      if (p.fd == requests.read) {
+        const ssize_t n = ::read(requests.read, buffer.data(), buffer.size());
+        if (n <= 0) {
+          requests.close_read();
+          continue;
+        }
+        answers.pending += channel.feed({buffer.data(), static_cast<std::size_t>(n)});
+        answers.flush(replies);
         continue;
       }
       bool is_out = p.fd == out.read;

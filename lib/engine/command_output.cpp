@@ -64,8 +64,7 @@ json command_result(const CommandSpec& spec, const CommandExit& f) {
   auto with_stderr = [&](std::string message) {
     return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
   };
-  if (f.killed_for_time)
-    fail_with<RetryableError>("timeout", timeout_message(f.deadline), context);
+  if (f.killed_for_time) fail_with<RetryableError>("timeout", timeout_message(f.deadline), context);
   if (f.cancelled)
     fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),
                               context);

@@ -20,8 +20,8 @@ struct CommandExit {
   bool killed_for_time{false};
   bool cancelled{false};
   bool output_too_large{false};
-  std::string out;  ///< stdout, raw bytes
-  std::string err;  ///< stderr, raw bytes
+  std::string out;       ///< stdout, raw bytes
+  std::string err;       ///< stderr, raw bytes
   TimePoint deadline{};  ///< the attempt's, named when it ran past it
 };
 

@@ -90,7 +90,9 @@ const std::vector<std::string> kKeys{"database_url",
                                      std::string(kJsonMaxBytesKey),
                                      std::string(kTemplateMaxBytesKey),
                                      std::string(kTemplateMaxDepthKey),
-                                     std::string(kTemplateMaxNodesKey)};
+                                     std::string(kTemplateMaxNodesKey),
+                                     "dynamic.max_steps_per_decision",
+                                     "dynamic.max_batch_workers"};
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
 constexpr const char* kPermissions[] = {"tasks:create", "tasks:read",    "tasks:list",     "tasks:cancel",
@@ -221,7 +223,8 @@ class Section {
   }
 
   static bool is_section(const std::string& key) {
-    return key == "worker" || key == "event_system" || key == "database" || key == "server" || key == "limits";
+    return key == "worker" || key == "event_system" || key == "database" || key == "server" || key == "limits" ||
+           key == "dynamic";
   }
 
   void set_api_keys(const std::string& key, const YAML::Node& node) {
@@ -277,6 +280,10 @@ class Section {
       config_.worker.jitter = parse_bool(key, source, v);
     } else if (key == "event_system.mode") {
       config_.worker.event_mode = parse_mode(key, source, v);
+    } else if (key == "dynamic.max_steps_per_decision") {
+      config_.dynamic.max_steps_per_decision = static_cast<std::size_t>(parse_number(key, source, v, 1, 100'000));
+    } else if (key == "dynamic.max_batch_workers") {
+      config_.dynamic.max_batch_workers = static_cast<std::size_t>(parse_number(key, source, v, 1, 10'000'000));
     } else if (key == "event_system.fallback_interval_ms") {
       config_.worker.fallback_interval_ms = parse_number(key, source, v, 10, 3'600'000);
     } else if (key == "server.listen") {
@@ -388,6 +395,7 @@ StoreOptions Config::store_options() const {
   o.pool_size = pool_size;
   o.busy_timeout_ms = busy_timeout_ms;
   o.listen = worker.event_mode != EventMode::polling_only;  // a polling worker needs no LISTEN connection
+  o.dynamic = dynamic;
   return o;
 }
 

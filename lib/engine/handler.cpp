@@ -8,7 +8,7 @@ namespace tasker {
 
 StepContext::StepContext(std::string task_uuid, std::string step_name, json context, json initialization,
                          json dependency_results, int attempt, TimePoint deadline, const Clock& clock,
-                         StepControls controls)
+                         StepControls controls, StepHistory history)
     : task_uuid_(std::move(task_uuid)),
       step_name_(std::move(step_name)),
       context_(std::move(context)),
@@ -17,7 +17,8 @@ StepContext::StepContext(std::string task_uuid, std::string step_name, json cont
       attempt_(attempt),
       deadline_(deadline),
       clock_(&clock),
-      controls_(std::move(controls)) {}
+      controls_(std::move(controls)),
+      history_(std::move(history)) {}
 
 const json& StepContext::dependency_result(const std::string& step_name) const {
   if (!dependency_results_.is_object() || !dependency_results_.contains(step_name))
@@ -25,6 +26,29 @@ const json& StepContext::dependency_result(const std::string& step_name) const {
                                      dependency_results_.is_object() ? dependency_results_.size() : 0),
                          {{"missing_dependency", step_name}});
   return dependency_results_.at(step_name);
+}
+
+json StepContext::ancestor_result(const std::string& step_name) const {
+  if (dependency_results_.is_object() && dependency_results_.contains(step_name)) return dependency_results_[step_name];
+  if (controls_.step_result)
+    if (auto result = controls_.step_result(step_name)) return *result;
+  throw PermanentError(fmt::format("step `{}` read the result of `{}`, which has none yet: ancestor_result reads steps "
+                                   "this one depends on, directly or through others",
+                                   step_name_, step_name),
+                       {{"missing_ancestor", step_name}});
+}
+
+bool StepContext::save_checkpoint(const json& cursor, std::int64_t items_processed, const json& accumulated_results) {
+  if (!controls_.save_checkpoint)
+    throw InvalidRequestError(fmt::format(
+        "step `{}` cannot save a checkpoint: its context has no StepControls::save_checkpoint", step_name_));
+  json checkpoint = {{"cursor", cursor},
+                     {"items_processed", items_processed},
+                     {"accumulated_results", accumulated_results},
+                     {"saved_at", format_time(clock_->now())}};
+  const bool kept = controls_.save_checkpoint(checkpoint);
+  if (kept) history_.checkpoint = std::move(checkpoint);
+  return kept;
 }
 
 void StepContext::heartbeat() const {

@@ -50,7 +50,7 @@ StepOutcome Job::run() const {
   out.step_id = step.step_id;
   out.claim_token = step.claim_token;
   StepContext ctx(step.task_uuid, step.step_name, step.context, step.initialization, step.dependency_results,
-                  step.attempt, deadline, *clock, StepControls{cancelled, heartbeat});
+                  step.attempt, deadline, *clock, controls, StepHistory{step.checkpoint, step.previous_error});
   // Whatever a handler puts in a failure must be storable: a message or context
   // the store cannot serialise would fail the whole batch.
   auto fail = [&](std::string_view message, std::string_view type, bool retryable, const json& context) {

@@ -15,8 +15,7 @@ namespace tasker::detail {
 struct Job {
   ClaimedStep step;
   TimePoint deadline;
-  std::shared_ptr<std::atomic<bool>> cancelled;  ///< set by the coordinator (timeout, lost lease, stop)
-  std::function<void()> heartbeat;               ///< asks the coordinator to renew this attempt's lease
+  StepControls controls;  ///< wired to the coordinator: cancel flag, heartbeat, checkpoints, result lookups
   std::shared_ptr<const HandlerRegistry> handlers;
   const Clock* clock;
   JsonLimits limits;  ///< on the handler's result (and its failure's context)

@@ -47,15 +47,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace tasker::detail {
 
 namespace {
 
-// Descriptor numbers in the supervisor: 0-2 are the command's stdio.
-constexpr int kLifelineFd = 3;
-constexpr int kReportFd = 4;
-constexpr int kFirstFree = 5;
+// Descriptor numbers in the supervisor: 0-2 are the command's stdio, then the
+// descriptors passed on to the command (Io::passed) from 3, then the lifeline
+// and the report pipe, which the command does not inherit.
+struct Layout {
+  int passed;  ///< how many descriptors the command gets beyond its stdio
+  [[nodiscard]] int lifeline() const { return 3 + passed; }
+  [[nodiscard]] int report() const { return 4 + passed; }
+  [[nodiscard]] int first_free() const { return 5 + passed; }
+};
 
 /// What the supervisor tells the caller once the command was executed (or not).
 struct Report {
@@ -118,9 +124,9 @@ void close_from(int first, int limit) {
 
 /// In the command's process: a fresh process's signal state, then exec. A
 /// failure goes to `failed` (close-on-exec, so a successful exec closes it).
-[[noreturn]] void exec_command(const Prepared& p, int failed) {
-  ::close(kLifelineFd);
-  ::close(kReportFd);
+[[noreturn]] void exec_command(const Prepared& p, Layout layout, int failed) {
+  ::close(layout.lifeline());
+  ::close(layout.report());
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig)
@@ -171,39 +177,49 @@ void close_from(int first, int limit) {
   dfl.sa_handler = SIG_DFL;
   ::sigaction(SIGCHLD, &dfl, nullptr);  // an ignored SIGCHLD would reap the command behind our back
 
-  // Move the five descriptors above every one of them, then down to 0-4, so no
+  // Move the descriptors above every one of them, then down to 0..n, so no
   // dup2 overwrites a descriptor still to be moved; then close all the rest.
-  const int wanted[] = {io.in, io.out, io.err, lifeline, report};
-  const int base = std::max({io.in, io.out, io.err, lifeline, report, kFirstFree - 1}) + 1;
-  int moved[5];
-  for (int i = 0; i < 5; ++i)
+  const Layout layout{static_cast<int>(io.passed.size())};
+  int wanted[SupervisedProcess::kMaxPassed + 5];
+  int count = 0, base = layout.first_free() - 1;
+  for (int fd : {io.in, io.out, io.err}) wanted[count++] = fd;
+  for (int fd : io.passed) wanted[count++] = fd;
+  wanted[count++] = lifeline;
+  wanted[count++] = report;
+  for (int i = 0; i < count; ++i) base = std::max(base, wanted[i]);
+  ++base;
+  int moved[SupervisedProcess::kMaxPassed + 5];
+  for (int i = 0; i < count; ++i)
     if ((moved[i] = ::fcntl(wanted[i], F_DUPFD, base)) < 0) report_and_exit(report, StartFailure::Stage::fork, errno);
-  for (int i = 0; i < 5; ++i)
-    if (::dup2(moved[i], i) < 0) report_and_exit(report, StartFailure::Stage::fork, errno);
-  close_from(kFirstFree, std::max(p.fd_limit, base + 5));
+  for (int i = 0; i < count; ++i)
+    if (::dup2(moved[i], i) < 0) report_and_exit(moved[count - 1], StartFailure::Stage::fork, errno);
+  close_from(layout.first_free(), std::max(p.fd_limit, base + count));
+  const int report_fd = layout.report();
 
   // The command reports an exec failure on a pipe of the supervisor's own: no
   // other process can hold it open, so its EOF surely means the exec happened.
   int exec_pipe[2];
-  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) report_and_exit(kReportFd, StartFailure::Stage::fork, errno);
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) report_and_exit(report_fd, StartFailure::Stage::fork, errno);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
   const int signal_fd = ::signalfd(-1, &child, SFD_CLOEXEC);
-  if (signal_fd < 0) report_and_exit(kReportFd, StartFailure::Stage::fork, errno);
+  if (signal_fd < 0) report_and_exit(report_fd, StartFailure::Stage::fork, errno);
   const pid_t command = ::fork();
-  if (command < 0) report_and_exit(kReportFd, StartFailure::Stage::fork, errno);
-  if (command == 0) exec_command(p, exec_pipe[1]);
+  if (command < 0) report_and_exit(report_fd, StartFailure::Stage::fork, errno);
+  if (command == 0) exec_command(p, layout, exec_pipe[1]);
 
-  // Only the command keeps its stdio: the caller sees EOF when it ends.
-  for (int fd : {0, 1, 2, exec_pipe[1]}) ::close(fd);
+  // Only the command keeps its stdio and the passed descriptors: the caller
+  // sees EOF on them when it ends.
+  for (int fd = 0; fd < 3 + layout.passed; ++fd) ::close(fd);
+  ::close(exec_pipe[1]);
   Report r{kStarted, 0};
   read_report(exec_pipe[0], r);
   ::close(exec_pipe[0]);
-  while (::write(kReportFd, &r, sizeof r) < 0 && errno == EINTR) {
+  while (::write(report_fd, &r, sizeof r) < 0 && errno == EINTR) {
   }
-  ::close(kReportFd);
-  pollfd fds[2] = {{kLifelineFd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  ::close(report_fd);
+  pollfd fds[2] = {{layout.lifeline(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
   for (;;) {
     int status = 0;
     if (::waitpid(command, &status, WNOHANG) == command) exit_like(status);
@@ -224,6 +240,8 @@ void close_from(int first, int limit) {
 
 SupervisedProcess::SupervisedProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                      const std::filesystem::path& working_directory, Io io) {
+  if (io.passed.size() > kMaxPassed)
+    throw std::invalid_argument("SupervisedProcess: at most kMaxPassed descriptors are passed to a command");
   Prepared p;
   std::vector<std::string> args = argv, environment = env;
   for (auto& a : args) p.argv.push_back(a.data());

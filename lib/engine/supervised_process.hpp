@@ -3,6 +3,7 @@
 // worker (internal to the engine; supervised_process.cpp says how and why).
 #include <sys/types.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,9 +25,12 @@ struct StartFailure {
 /// again), so wait() returns what waiting for the command itself would.
 class SupervisedProcess {
  public:
-  /// The command's stdin, stdout and stderr in the caller (they stay open there).
+  static constexpr std::size_t kMaxPassed = 4;
+  /// The command's stdin, stdout and stderr in the caller (they stay open
+  /// there), and up to kMaxPassed more descriptors the command gets as 3, 4, ...
   struct Io {
     int in{-1}, out{-1}, err{-1};
+    std::vector<int> passed{};
   };
 
   /// Starts `argv` (argv[0] is looked up on the caller's PATH unless it

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -60,6 +61,20 @@ std::string default_worker_id() {
   return fmt::format("{}:{}:{}", host, getpid(), new_uuid().substr(0, 8));
 }
 
+/// A handler's checkpoint, waiting for the coordinator to make it durable.
+struct CheckpointRequest {
+  FlightKey key;
+  json checkpoint;
+  std::promise<bool> saved;
+};
+
+/// A handler's read of another step's result (StepContext::ancestor_result).
+struct ResultRequest {
+  std::string task_uuid;
+  std::string step_name;
+  std::promise<std::optional<json>> result;
+};
+
 /// What handler threads and the coordinator share. Owned jointly, so a handler
 /// thread that outlives stop() (it ignored cancellation) never dangles.
 struct Shared {
@@ -69,6 +84,9 @@ struct Shared {
   std::deque<Job> jobs;
   std::vector<StepOutcome> outcomes;
   std::vector<FlightKey> heartbeats;  ///< leases handlers asked to renew now
+  std::vector<CheckpointRequest> checkpoints;
+  std::vector<ResultRequest> lookups;
+  bool serving{true};  ///< false once the coordinator has left its loop: requests fail at once
   bool work_signal{false};
   bool stop_requested{false};
   bool closing{false};
@@ -95,6 +113,30 @@ struct Shared {
     }
     wake.notify_one();
   }
+  /// Blocks the handler thread until the coordinator saved it (or could not).
+  bool save_checkpoint(FlightKey key, json checkpoint) {
+    std::future<bool> saved;
+    {
+      std::lock_guard lock(mutex);
+      if (!serving) return false;
+      checkpoints.push_back({key, std::move(checkpoint), {}});
+      saved = checkpoints.back().saved.get_future();
+    }
+    wake.notify_one();
+    return saved.get();
+  }
+  std::optional<json> step_result(std::string task_uuid, std::string step_name) {
+    std::future<std::optional<json>> result;
+    {
+      std::lock_guard lock(mutex);
+      if (!serving) return std::nullopt;
+      lookups.push_back({std::move(task_uuid), std::move(step_name), {}});
+      result = lookups.back().result.get_future();
+    }
+    wake.notify_one();
+    return result.get();
+  }
+  [[nodiscard]] bool has_requests() const { return !heartbeats.empty() || !checkpoints.empty() || !lookups.empty(); }
 };
 
 void handler_thread(const std::shared_ptr<Shared>& shared) {
@@ -137,7 +179,9 @@ struct Round {
   TimePoint t;
   std::vector<StepOutcome> batch;     ///< outcomes to record
   std::vector<FlightKey> heartbeats;  ///< leases handlers asked to renew
-  bool signal{false};                 ///< the store said work may be available
+  std::vector<CheckpointRequest> checkpoints;
+  std::vector<ResultRequest> lookups;
+  bool signal{false};  ///< the store said work may be available
   bool stop{false};
   int free{0};  ///< handler threads without a step, before this round's claim
   bool claimed_nothing{false};
@@ -299,15 +343,33 @@ class Worker::Impl {
   // transaction, renew leases, then sleep until something happens.
 
   void loop(bool until_idle) {
+    // However the loop ends, a handler waiting on a request is answered.
+    struct StopServing {
+      Shared& shared;
+      ~StopServing() {
+        std::lock_guard lock(shared.mutex);
+        shared.serving = false;
+        for (auto& c : shared.checkpoints) c.saved.set_value(false);
+        for (auto& l : shared.lookups) l.result.set_value(std::nullopt);
+        shared.checkpoints.clear();
+        shared.lookups.clear();
+      }
+    } stop_serving{*shared_};
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->serving = true;
+    }
     const TimePoint start = now();
     LoopState st{start + options_.heartbeat_interval, start, start, std::nullopt, std::nullopt, true, {}};
     for (;;) {
       Round r = begin_round(st);
       if (!exchange(st, r)) {
+        requeue_requests(r);
         pause_after_error(r);
         continue;
       }
       renew_leases(st, r);
+      serve_requests(r);
       switch (next_step(st, r, until_idle)) {
         case Next::exit: return;
         case Next::round: continue;
@@ -325,6 +387,8 @@ class Worker::Impl {
       std::lock_guard lock(shared_->mutex);
       arrived.swap(shared_->outcomes);
       r.heartbeats.swap(shared_->heartbeats);
+      r.checkpoints.swap(shared_->checkpoints);
+      r.lookups.swap(shared_->lookups);
       r.signal = std::exchange(shared_->work_signal, false);
       r.stop = shared_->stop_requested;
     }
@@ -477,6 +541,54 @@ class Worker::Impl {
     }
   }
 
+  /// Handlers' checkpoints (saved in one statement that also renews their
+  /// leases) and result lookups. A database error leaves the checkpoints for
+  /// the next round; a lookup gets the error, which fails its attempt as retryable.
+  void serve_requests(Round& r) {
+    if (!r.checkpoints.empty()) {
+      std::vector<CheckpointSave> saves;
+      std::vector<CheckpointRequest> waiting;
+      for (auto& c : r.checkpoints) {
+        auto it = in_flight_.find(c.key);
+        if (it == in_flight_.end() || it->second.decided) {
+          c.saved.set_value(false);  // timed out or released: the attempt is over
+          continue;
+        }
+        saves.push_back({c.key.first, c.key.second, c.checkpoint});
+        waiting.push_back(std::move(c));
+      }
+      try {
+        std::vector<std::int64_t> lost = store_->save_checkpoints(saves, r.t + options_.lease);
+        for (auto& c : waiting) {
+          const bool kept = std::find(lost.begin(), lost.end(), c.key.first) == lost.end();
+          if (!kept) in_flight_.at(c.key).cancelled->store(true);
+          c.saved.set_value(kept);
+        }
+      } catch (const StorageError& e) {
+        detail::log().warn("worker {}: could not save checkpoints, trying again: {}", options_.worker_id, e.what());
+        std::lock_guard lock(shared_->mutex);
+        for (auto& c : waiting) shared_->checkpoints.push_back(std::move(c));
+      }
+    }
+    for (auto& l : r.lookups) {
+      try {
+        l.result.set_value(store_->step_result(l.task_uuid, l.step_name));
+      } catch (const StorageError&) {
+        l.result.set_exception(std::current_exception());
+      }
+    }
+    r.checkpoints.clear();
+    r.lookups.clear();
+  }
+
+  /// The round's transaction failed before its requests were served: keep them for the next.
+  void requeue_requests(Round& r) {
+    std::lock_guard lock(shared_->mutex);
+    for (auto& c : r.checkpoints) shared_->checkpoints.push_back(std::move(c));
+    for (auto& l : r.lookups) shared_->lookups.push_back(std::move(l));
+    for (auto& h : r.heartbeats) shared_->heartbeats.push_back(h);
+  }
+
   /// After a round: leave the loop, go round again at once, or sleep.
   Next next_step(const LoopState& st, const Round& r, bool until_idle) {
     const bool settled = in_flight_.empty() && st.unsent.empty();
@@ -505,7 +617,7 @@ class Worker::Impl {
     std::unique_lock lock(shared_->mutex);
     options_.clock->wait_until(shared_->wake, lock, wake_at, [&] {
       return !shared_->outcomes.empty() || shared_->work_signal || shared_->stop_requested != r.stop ||
-             !shared_->heartbeats.empty();
+             shared_->has_requests();
     });
   }
 
@@ -554,11 +666,21 @@ class Worker::Impl {
         auto flag = std::make_shared<std::atomic<bool>>(false);
         FlightKey key{step.step_id, step.claim_token};
         in_flight_[key] = Flight{deadline, flag, false};
-        auto heartbeat = [weak = std::weak_ptr<Shared>(shared_), key] {
-          if (auto s = weak.lock()) s->request_heartbeat(key);
-        };
+        std::weak_ptr<Shared> weak = shared_;
+        StepControls controls{flag,
+                              [weak, key] {
+                                if (auto s = weak.lock()) s->request_heartbeat(key);
+                              },
+                              [weak, key](const json& checkpoint) {
+                                auto s = weak.lock();
+                                return s && s->save_checkpoint(key, checkpoint);
+                              },
+                              [weak, task = step.task_uuid](const std::string& name) -> std::optional<json> {
+                                auto s = weak.lock();
+                                return s ? s->step_result(task, name) : std::nullopt;
+                              }};
         shared_->jobs.push_back(
-            Job{std::move(step), deadline, flag, std::move(heartbeat), handlers_, options_.clock, options_.limits});
+            Job{std::move(step), deadline, std::move(controls), handlers_, options_.clock, options_.limits});
       }
     }
     // One thread per job: notify_all woke every idle handler thread for each

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "tasker/dag.hpp"
+#include "tasker/dynamic.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
@@ -14,9 +15,12 @@ GraphSpec graph_of(const TaskTemplate& tmpl) {
   GraphSpec graph;
   graph.title = tmpl.qualified_name();
   Dag dag = Dag::of(tmpl);
+  const std::vector<bool> initial = initially_created(tmpl);
   graph.nodes.reserve(tmpl.steps.size());
-  for (const auto& step : tmpl.steps) {
-    GraphNode node{step.name, {step.handler.callable}, std::nullopt};
+  for (std::size_t i = 0; i < tmpl.steps.size(); ++i) {
+    const StepTemplate& step = tmpl.steps[i];
+    GraphNode node{step.name, {step.handler.callable}, std::nullopt, std::string(to_string(step.type)), !initial[i]};
+    if (step.type == StepType::batch_worker) node.details.emplace_back("one instance per batch, at run time");
     const RetryPolicy& r = step.retry;
     if (!r.retryable || r.max_attempts <= 1)
       node.details.push_back("no retry");
@@ -39,7 +43,9 @@ GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps) {
     index.emplace(step.name, graph.nodes.size());
     graph.nodes.push_back({step.name,
                            {step.callable, fmt::format("attempts {}/{}", step.attempts, step.max_attempts)},
-                           std::string(to_string(step.state))});
+                           std::string(to_string(step.state)),
+                           std::string(to_string(step.type)),
+                           false});
   }
   for (std::size_t child = 0; child < steps.size(); ++child)
     for (const auto& parent : steps[child].dependencies)
@@ -78,14 +84,31 @@ std::string escape(std::string_view text, bool dot) {
   return out;
 }
 
+/// Graphviz shapes and Mermaid brackets by step type (standard: a rounded box).
+struct TypeShape {
+  const char* dot;
+  const char* open;
+  const char* close;
+};
+TypeShape shape_of(std::string_view type) {
+  if (type == "decision") return {"diamond", "{", "}"};
+  if (type == "batchable") return {"box3d", "[[", "]]"};
+  if (type == "batch_worker") return {"folder", "[/", "/]"};
+  if (type == "deferred_convergence") return {"hexagon", "{{", "}}"};
+  return {"box", "[", "]"};
+}
+
 std::string label_of(const GraphNode& node, std::string_view newline, bool dot) {
   std::string label = escape(node.id, dot);
+  if (node.type != "standard") label += std::string(newline) + "(" + node.type + ")";
   for (const auto& line : node.details) label += std::string(newline) + escape(line, dot);
   if (node.state) label += std::string(newline) + "[" + *node.state + "]";
   return label;
 }
 
 }  // namespace
+
+std::string_view dot_shape(std::string_view type) { return shape_of(type).dot; }
 
 std::string render_graph(const GraphSpec& graph, GraphFormat format) {
   std::string out;
@@ -99,14 +122,21 @@ std::string render_graph(const GraphSpec& graph, GraphFormat format) {
       std::string colour;
       if (node.state && !state_colour(*node.state).empty())
         colour = fmt::format(", fillcolor=\"{}\"", state_colour(*node.state));
-      out += fmt::format("  n{} [label=\"{}\"{}];\n", i, label_of(node, "\\n", true), colour);
+      std::string shape;
+      if (node.type != "standard") shape = fmt::format(", shape={}", dot_shape(node.type));
+      if (node.runtime) shape += ", style=\"rounded,filled,dashed\"";
+      out += fmt::format("  n{} [label=\"{}\"{}{}];\n", i, label_of(node, "\\n", true), colour, shape);
     }
     for (const auto& [from, to] : graph.edges) out += fmt::format("  n{} -> n{};\n", from, to);
     out += "}\n";
   } else {
     out += fmt::format("---\ntitle: {}\n---\nflowchart TD\n", graph.title);
-    for (std::size_t i = 0; i < graph.nodes.size(); ++i)
-      out += fmt::format("  n{}[\"{}\"]\n", i, label_of(graph.nodes[i], "<br/>", false));
+    std::vector<std::size_t> runtime;
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+      const TypeShape s = shape_of(graph.nodes[i].type);
+      out += fmt::format("  n{}{}\"{}\"{}\n", i, s.open, label_of(graph.nodes[i], "<br/>", false), s.close);
+      if (graph.nodes[i].runtime) runtime.push_back(i);
+    }
     for (const auto& [from, to] : graph.edges) out += fmt::format("  n{} --> n{}\n", from, to);
     std::map<std::string, std::vector<std::size_t>> by_state;
     for (std::size_t i = 0; i < graph.nodes.size(); ++i)
@@ -115,6 +145,10 @@ std::string render_graph(const GraphSpec& graph, GraphFormat format) {
       if (state_colour(state).empty()) continue;
       out += fmt::format("  classDef {} fill:{},stroke:#555\n", state, state_colour(state));
       out += fmt::format("  class n{} {}\n", fmt::join(nodes, ",n"), state);
+    }
+    if (!runtime.empty()) {
+      out += "  classDef runtime stroke-dasharray:5 5\n";
+      out += fmt::format("  class n{} runtime\n", fmt::join(runtime, ",n"));
     }
   }
   return out;

@@ -17,6 +17,7 @@
 
 #include "model/yaml_limits.hpp"
 #include "tasker/dag.hpp"
+#include "tasker/dynamic.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker {
@@ -34,15 +35,16 @@ const std::vector<std::string> kTopLevelKeys{"name",     "namespace_name", "vers
 const std::vector<std::string> kPreservedTopLevelKeys{
     "input_schema",  "domain_events", "system_dependencies",      "lifecycle",
     "result_schema", "task_handler",  "default_dependent_system", "named_steps"};
-const std::vector<std::string> kStepKeys{"name",       "description", "handler",         "dependencies",
-                                         "depends_on", "retry",       "timeout_seconds", "type"};
-const std::vector<std::string> kPreservedStepKeys{"system_dependency", "publishes_events",    "batch_config",
-                                                  "lifecycle",         "result_schema",       "dependent_system",
-                                                  "default_retryable", "default_retry_limit", "skippable"};
+const std::vector<std::string> kStepKeys{"name",  "description",     "handler", "dependencies", "depends_on",
+                                         "retry", "timeout_seconds", "type",    "batch_config"};
+const std::vector<std::string> kPreservedStepKeys{"system_dependency",   "publishes_events", "lifecycle",
+                                                  "result_schema",       "dependent_system", "default_retryable",
+                                                  "default_retry_limit", "skippable"};
+const std::vector<std::string> kBatchConfigKeys{"batch_size", "parallelism", "cursor_field", "worker_template",
+                                                "failure_strategy"};
 const std::vector<std::string> kHandlerKeys{"callable", "initialization", "command", "shell"};
 const std::vector<std::string> kRetryKeys{"retryable", "max_attempts",    "limit",
                                           "backoff",   "backoff_base_ms", "max_backoff_ms"};
-const std::vector<std::string> kUnsupportedStepTypes{"decision", "batchable", "batch_worker", "deferred_convergence"};
 constexpr std::string_view kAllSteps = "ALL";
 
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
@@ -179,6 +181,10 @@ struct StepFields {
   std::vector<SourceLocation> dependency_locations;
   RetryFields retry;
   std::optional<int> timeout_seconds;
+  StepType type{StepType::standard};
+  std::optional<BatchConfig> batch_config;
+  SourceLocation batch_config_location;
+  SourceLocation worker_template_name_location;
   json extra = json::object();
 };
 
@@ -358,6 +364,8 @@ class Parser {
         out.callable = string_value(e, hpath);
       } else if (e.key == "initialization") {
         if (expect_map(e, hpath, true)) out.initialization = e.value.IsNull() ? json::object() : to_json(e.value);
+        if (e.value.IsMap() && e.value["worker_template_name"])
+          out.worker_template_name_location = location(e.value["worker_template_name"]);
       } else if (e.key == "command") {
         std::vector<std::string> argv;
         if (e.value.IsSequence()) {
@@ -393,6 +401,35 @@ class Parser {
             "write it as a list, e.g. `command: [python3, \"my script.py\"]`, or set `shell: true`");
       out.command.reset();
     }
+  }
+
+  void parse_batch_config(const Entry& entry, const std::string& path, StepFields& out) {
+    std::string bpath = join_key(path, "batch_config");
+    out.batch_config_location = location(entry.key_node);
+    if (!expect_map(entry, path)) return;
+    BatchConfig config;
+    for (const auto& e : entries(entry.value, bpath)) {
+      if (e.key == "batch_size") {
+        if (auto v = integer_value(e, bpath, 1, kMaxBatchSize)) config.batch_size = static_cast<int>(*v);
+      } else if (e.key == "parallelism") {
+        if (auto v = integer_value(e, bpath, 1, kMaxBatchParallelism)) config.parallelism = static_cast<int>(*v);
+      } else if (e.key == "cursor_field") {
+        if (auto v = string_value(e, bpath)) config.cursor_field = *v;
+      } else if (e.key == "worker_template") {
+        if (auto v = string_value(e, bpath)) config.worker_template = *v;
+      } else if (e.key == "failure_strategy") {
+        if (auto v = string_value(e, bpath)) {
+          if (auto s = parse_failure_strategy(*v))
+            config.failure_strategy = *s;
+          else
+            error(e.value, join_key(bpath, e.key), fmt::format("unknown failure_strategy `{}`", *v),
+                  "use continue_on_failure (the default), fail_fast or isolate");
+        }
+      } else {
+        unknown_key(e, bpath, kBatchConfigKeys, /*kept=*/false);
+      }
+    }
+    out.batch_config = config;
   }
 
   void parse_dependencies(const Entry& e, const std::string& path, StepFields& out) {
@@ -455,9 +492,9 @@ class Parser {
       } else if (e.key == "timeout_seconds") {
         if (is_null(e.value)) continue;  // tasker-core: absent means the default
         if (auto v = integer_value(e, path, 1, kMaxTimeoutSeconds, " s")) out.timeout_seconds = static_cast<int>(*v);
-      } else if ((e.key == "type" || e.key == "step_type") && override) {
-        error(e.key_node, join_key(path, e.key), "a step's type cannot be changed per environment",
-              "declare `type` on the step itself");
+      } else if ((e.key == "type" || e.key == "step_type" || e.key == "batch_config") && override) {
+        error(e.key_node, join_key(path, e.key), fmt::format("a step's `{}` cannot be changed per environment", e.key),
+              fmt::format("declare `{}` on the step itself", e.key));
       } else if (e.key == "type" || e.key == "step_type") {  // tasker-core accepts `step_type` as an alias
         if (type_seen) {
           error(e.key_node, join_key(path, e.key), "both `type` and `step_type` are given",
@@ -466,14 +503,19 @@ class Parser {
         }
         type_seen = true;
         if (auto type = string_value(e, path)) {
-          if (std::find(kUnsupportedStepTypes.begin(), kUnsupportedStepTypes.end(), *type) !=
-              kUnsupportedStepTypes.end())
-            error(e.value, join_key(path, "type"), fmt::format("step type `{}` is not supported by tasker yet", *type),
-                  "supported step types: standard (the default); remove the step or run it on tasker-core");
-          else if (*type != "standard")
+          if (auto t = parse_step_type(*type)) {
+            out.type = *t;
+          } else {
+            std::string suggestion =
+                closest_match(*type, {"standard", "decision", "deferred_convergence", "batchable", "batch_worker"});
             error(e.value, join_key(path, "type"), fmt::format("unknown step type `{}`", *type),
-                  "supported step types: standard (the default)");
+                  fmt::format("{}step types: standard (the default), decision, deferred_convergence, batchable, "
+                              "batch_worker",
+                              suggestion.empty() ? "" : fmt::format("did you mean `{}`? ", suggestion)));
+          }
         }
+      } else if (e.key == "batch_config") {
+        parse_batch_config(e, path, out);
       } else {
         out.extra[e.key] = to_json(e.value);
         bool preserved =
@@ -509,6 +551,10 @@ class Parser {
     step.dependency_locations = std::move(f.dependency_locations);
     f.retry.apply_to(step.retry);
     step.timeout_seconds = f.timeout_seconds.value_or(kDefaultTimeoutSeconds);
+    step.type = f.type;
+    step.batch_config = f.batch_config;
+    step.batch_config_location = f.batch_config_location;
+    step.worker_template_name_location = f.worker_template_name_location;
     step.extra = std::move(f.extra);
     step.location = f.location;
     return step;
@@ -601,6 +647,8 @@ class Parser {
 
   void check_graph(const TaskTemplate& tmpl) {
     for (auto& d : validate_graph(tmpl))
+      report(d.severity, std::move(d.location), std::move(d.key), std::move(d.message), std::move(d.hint));
+    for (auto& d : validate_dynamic_steps(tmpl))
       report(d.severity, std::move(d.location), std::move(d.key), std::move(d.message), std::move(d.hint));
   }
 

@@ -96,7 +96,10 @@ json to_json(const StepView& s) {
           {"last_attempted_at", time_or_null(s.last_attempted_at)},
           {"completed_at", time_or_null(s.completed_at)},
           {"next_retry_at", time_or_null(s.next_retry_at)},
-          {"lease_expires_at", time_or_null(s.lease_expires_at)}};
+          {"lease_expires_at", time_or_null(s.lease_expires_at)},
+          {"type", to_string(s.type)},
+          {"template_step", s.template_step.empty() ? json(nullptr) : json(s.template_step)},
+          {"checkpoint", s.checkpoint ? *s.checkpoint : json(nullptr)}};
 }
 
 json to_json(const Transition& t) {

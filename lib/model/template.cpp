@@ -2,7 +2,47 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <utility>
+
 namespace tasker {
+
+namespace {
+constexpr std::array<std::pair<StepType, std::string_view>, 5> kStepTypes{{
+    {StepType::standard, "standard"},
+    {StepType::decision, "decision"},
+    {StepType::deferred_convergence, "deferred_convergence"},
+    {StepType::batchable, "batchable"},
+    {StepType::batch_worker, "batch_worker"},
+}};
+constexpr std::array<std::pair<FailureStrategy, std::string_view>, 3> kFailureStrategies{{
+    {FailureStrategy::continue_on_failure, "continue_on_failure"},
+    {FailureStrategy::fail_fast, "fail_fast"},
+    {FailureStrategy::isolate, "isolate"},
+}};
+
+template <typename E, std::size_t N>
+std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& names, E value) {
+  for (const auto& [v, n] : names)
+    if (v == value) return n;
+  return "unknown";
+}
+
+template <typename E, std::size_t N>
+std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& names, std::string_view name) {
+  for (const auto& [v, n] : names)
+    if (n == name) return v;
+  return std::nullopt;
+}
+}  // namespace
+
+std::string_view to_string(StepType type) { return name_of(kStepTypes, type); }
+std::optional<StepType> parse_step_type(std::string_view name) { return value_of(kStepTypes, name); }
+std::string_view to_string(FailureStrategy strategy) { return name_of(kFailureStrategies, strategy); }
+std::optional<FailureStrategy> parse_failure_strategy(std::string_view name) {
+  return value_of(kFailureStrategies, name);
+}
 
 std::string TaskTemplate::qualified_name() const { return fmt::format("{}/{}@{}", namespace_name, name, version); }
 
@@ -10,6 +50,10 @@ const StepTemplate* TaskTemplate::find_step(std::string_view step_name) const {
   for (const auto& step : steps)
     if (step.name == step_name) return &step;
   return nullptr;
+}
+
+bool TaskTemplate::has_dynamic_steps() const {
+  return std::any_of(steps.begin(), steps.end(), [](const StepTemplate& s) { return s.type != StepType::standard; });
 }
 
 }  // namespace tasker

@@ -145,6 +145,9 @@ json step_detail(const StepView& s, const Satisfied& satisfied) {
   out["error"] = error_json(s);
   out["worker_id"] = s.worker_id;
   out["lease_expires_at"] = time_or_null(s.lease_expires_at);
+  out["step_type"] = std::string(to_string(s.type));
+  out["template_step"] = s.template_step.empty() ? json(nullptr) : json(s.template_step);
+  out["checkpoint"] = s.checkpoint ? *s.checkpoint : json(nullptr);
   return out;
 }
 
@@ -383,6 +386,9 @@ StepView step_from(const json& j) {
   s.completed_at = time_at(j, "completed_at");
   s.next_retry_at = time_at(j, "next_retry_at");
   s.lease_expires_at = time_at(j, "lease_expires_at");
+  s.type = parse_step_type(j.value("step_type", "standard")).value_or(StepType::standard);
+  s.template_step = text_at(j, "template_step");
+  if (auto c = j.find("checkpoint"); c != j.end() && !c->is_null()) s.checkpoint = *c;
   return s;
 }
 

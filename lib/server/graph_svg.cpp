@@ -131,8 +131,6 @@ std::string draw_svg(const GraphSpec& spec, SvgTimings* timings) {
   agattr(g, AGRAPH, c_str("bgcolor"), c_str("transparent"));
   agattr(g, AGRAPH, c_str("nodesep"), c_str("0.3"));
   agattr(g, AGRAPH, c_str("ranksep"), c_str("0.4"));
-  agattr(g, AGNODE, c_str("shape"), c_str("box"));
-  agattr(g, AGNODE, c_str("style"), c_str("rounded,filled"));
   agattr(g, AGNODE, c_str("fontname"), c_str("Helvetica"));
   agattr(g, AGNODE, c_str("fontsize"), c_str("11"));
   agattr(g, AGNODE, c_str("color"), c_str("#555555"));
@@ -142,6 +140,8 @@ std::string draw_svg(const GraphSpec& spec, SvgTimings* timings) {
   Agsym_t* id = agattr(g, AGNODE, c_str("id"), c_str(""));
   Agsym_t* klass = agattr(g, AGNODE, c_str("class"), c_str(""));
   Agsym_t* fill = agattr(g, AGNODE, c_str("fillcolor"), c_str("#ffffff"));
+  Agsym_t* shape = agattr(g, AGNODE, c_str("shape"), c_str("box"));
+  Agsym_t* style = agattr(g, AGNODE, c_str("style"), c_str("rounded,filled"));
 
   std::vector<Agnode_t*> nodes;
   nodes.reserve(spec.nodes.size());
@@ -151,7 +151,16 @@ std::string draw_svg(const GraphSpec& spec, SvgTimings* timings) {
     Agnode_t* n = agnode(g, c_str(node.id), 1);
     agxset(n, label, c_str(label_of(node)));
     agxset(n, id, c_str(step_node_id(node.id)));
-    agxset(n, klass, c_str(node.state ? "step state-" + *node.state : std::string("step")));
+    std::string classes = node.state ? "step state-" + *node.state : std::string("step");
+    if (node.type != "standard") {
+      classes += " type-" + node.type;  // decisions, batches and convergence steps: drawn apart
+      agxset(n, shape, c_str(std::string(dot_shape(node.type))));
+    }
+    if (node.runtime) {
+      classes += " runtime";  // in a template: created only while a task runs
+      agxset(n, style, c_str("rounded,filled,dashed"));
+    }
+    agxset(n, klass, c_str(classes));
     if (node.state && !state_colour(*node.state).empty())
       agxset(n, fill, c_str(std::string(state_colour(*node.state))));
     nodes.push_back(n);

@@ -215,7 +215,8 @@ const std::map<std::string, Cpp>& cpp_handlers() {
 void for_each_handler(
     const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add) {
   const std::string script = (source_dir() / "tests/e2e/handlers/e2e_handlers.py").string();
-  for (const auto& [callable, cpp] : cpp_handlers()) add(callable, cpp, {"python3", script, callable});
+  for (const auto* handlers : {&cpp_handlers(), &dynamic_cpp_handlers()})
+    for (const auto& [callable, cpp] : *handlers) add(callable, cpp, {"python3", script, callable});
 }
 
 void register_handlers(Harness& h) {

@@ -3,6 +3,7 @@
 // worker process can link it too).
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ void register_handlers(Harness& h);
 /// Every handler of the suite: its callable, C++ implementation and command.
 void for_each_handler(
     const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add);
+
+/// The handlers of the dynamic workflows (tests/e2e/dynamic_handlers.cpp), by callable.
+const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers();
 
 /// Path of the marker file the handlers use for state that must survive a
 /// process (`test.fail_until_reset`, `test.slow` start markers).

@@ -113,7 +113,7 @@ TEST_CASE("command handler: a timeout kills the whole process group") {
 
 TEST_CASE("command handler: cancellation stops the command") {
   auto flag = std::make_shared<std::atomic<bool>>(false);
-  StepContext ctx = context(milliseconds{10'000}, StepControls{flag, {}});
+  StepContext ctx = context(milliseconds{10'000}, StepControls{.cancelled = flag});
   std::thread canceller([flag] {
     std::this_thread::sleep_for(milliseconds{100});
     flag->store(true);
@@ -170,9 +170,11 @@ TEST_CASE("command handler: the command sees the exit and signals of a process o
   CHECK(terminated.error_type() == "command_crashed");
   CHECK(std::string(terminated.what()).find("killed by signal 15") != std::string::npos);
   CHECK(failure_of<RetryableError>("exit 3").error_type() == "command_failed");
-  // Default signal dispositions and no descriptor but stdin, stdout and stderr.
-  // (ls lists its own descriptors; 3 is the folder it reads. Not JSON: the output is quoted in the error.)
-  CHECK(failure_of<RetryableError>("exec ls /proc/self/fd").context()["stdout"] == "0\n1\n2\n3");
+  // Default signal dispositions and no descriptor but stdin, stdout, stderr and
+  // the request channel (3: requests, 4: replies; docs/handlers.md). (ls lists
+  // its own descriptors; 5 is the folder it reads. Not JSON: the output is quoted in the error.)
+  CHECK(failure_of<RetryableError>("exec ls /proc/self/fd").context()["stdout"] == "0\n1\n2\n3\n4\n5");
+  CHECK(run_sh("readlink /proc/self/fd/3 /proc/self/fd/4 | sed 's/:.*//' | sort -u | sed 's/.*/\"&\"/'") == "pipe");
   CHECK(run_sh("grep -E '^Sig(Blk|Ign)' /proc/$$/status | awk '{print $2}' | sort -u | sed 's/.*/\"&\"/'") ==
         "0000000000000000");
 }

@@ -139,3 +139,29 @@ TEST_CASE("graph: graph_of a task has its steps, their states and dependencies")
   CHECK(graph.edges[0] == std::pair<std::size_t, std::size_t>{0, 1});
   CHECK(contains(tasker::render_graph(graph, GraphFormat::dot), "[error]\", fillcolor=\"#ef9a9a\""));
 }
+
+TEST_CASE("graph: decisions, batches and convergence steps are drawn apart, run-time-only steps dashed") {
+  auto result = tasker::load_templates_from_string(R"(name: approval
+namespace_name: shop
+version: 1.0.0
+steps:
+  - {name: check, handler: {callable: c}}
+  - {name: route, type: decision, dependencies: [check], handler: {callable: r}}
+  - {name: small, dependencies: [route], handler: {callable: s}}
+  - {name: done, type: deferred_convergence, dependencies: [small], handler: {callable: d}}
+)",
+                                                   "t.yaml");
+  REQUIRE(result.ok());
+  auto graph = tasker::graph_of(result.templates.at(0));
+  REQUIRE(graph.nodes.size() == 4u);
+  CHECK(graph.nodes[1].type == "decision");
+  CHECK_FALSE(graph.nodes[1].runtime);
+  CHECK(graph.nodes[2].runtime);  // created by the decision
+  CHECK(graph.nodes[3].runtime);
+  const std::string dot = tasker::render_graph(graph, GraphFormat::dot);
+  CHECK(contains(dot, "shape=diamond"));
+  CHECK(contains(dot, "shape=hexagon, style=\"rounded,filled,dashed\""));
+  const std::string mermaid = tasker::render_graph(graph, GraphFormat::mermaid);
+  CHECK(contains(mermaid, "n1{\"route<br/>(decision)"));
+  CHECK(contains(mermaid, "class n2,n3 runtime"));
+}

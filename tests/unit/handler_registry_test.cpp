@@ -43,7 +43,7 @@ TEST_CASE("step context: dependency results by name, missing ones fail permanent
   int beats = 0;
   StepContext ctx("task-1", "ship", {{"order", 7}}, {{"carrier", "ups"}}, {{"pay", {{"id", "p1"}}}}, 2,
                   TimePoint{std::chrono::milliseconds{5000}}, SystemClock::instance(),
-                  StepControls{flag, [&] { ++beats; }});
+                  StepControls{.cancelled = flag, .heartbeat = [&] { ++beats; }});
   CHECK(ctx.context()["order"] == 7);
   CHECK(ctx.initialization()["carrier"] == "ups");
   CHECK(ctx.dependency_result("pay")["id"] == "p1");

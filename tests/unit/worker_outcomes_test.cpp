@@ -89,6 +89,12 @@ class PoisonedStore : public Store {
   std::vector<std::int64_t> renew_leases(const std::vector<LeaseRef>& l, TimePoint e) override {
     return inner_->renew_leases(l, e);
   }
+  std::vector<std::int64_t> save_checkpoints(const std::vector<CheckpointSave>& c, TimePoint e) override {
+    return inner_->save_checkpoints(c, e);
+  }
+  std::optional<json> step_result(const std::string& u, const std::string& s) override {
+    return inner_->step_result(u, s);
+  }
   std::optional<TimePoint> next_due(const WorkFilter& f) override { return inner_->next_due(f); }
   OperatorResult cancel_task(const std::string& u, const std::string& r, TimePoint now) override {
     return inner_->cancel_task(u, r, now);

@@ -30,18 +30,18 @@ std::unordered_map<std::int64_t, std::string> settle_tasks(WriteTx& tx, bool tas
     if (!tasks_changed) continue;
     const TaskDelta& d = ch.tasks[id];
     TaskState old_state = task_state_from(r.text(i, 2));
-    int total = static_cast<int>(r.integer(i, 3));
+    int total = static_cast<int>(r.integer(i, 3)) + d.added;
     int completed = static_cast<int>(r.integer(i, 4)) + d.completed;
     int resolved = static_cast<int>(r.integer(i, 5)) + d.resolved;
     int failed = static_cast<int>(r.integer(i, 6)) + d.failed;
     int active = static_cast<int>(r.integer(i, 7)) + d.active;
     if (d.forced == TaskState::cancelled) active = 0;
     TaskState state = derive_task_state(old_state, d, total, completed, resolved, failed, active);
-    bool counters_changed = d.completed || d.resolved || d.failed || d.active || d.forced;
+    bool counters_changed = d.completed || d.resolved || d.failed || d.active || d.added || d.forced;
     if (state == old_state && !counters_changed) continue;
     std::optional<std::int64_t> completed_at;
     if (is_terminal(state)) completed_at = ms(tx.now);
-    updates.push_back({id, std::string(to_string(state)), completed, resolved, failed, active,
+    updates.push_back({id, std::string(to_string(state)), total, completed, resolved, failed, active,
                        completed_at ? json(*completed_at) : json(nullptr)});
     if (state == old_state) continue;
     std::string reason = d.reason.empty() ? state_change_reason(old_state, state) : d.reason;

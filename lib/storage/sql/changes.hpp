@@ -13,6 +13,7 @@
 #include "storage/sql/connection.hpp"
 #include "storage/sql/statements.hpp"
 #include "tasker/clock.hpp"
+#include "tasker/dynamic.hpp"
 #include "tasker/lifecycle.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
@@ -42,6 +43,7 @@ struct TaskDelta {
   int resolved{0};
   int failed{0};
   int active{0};
+  int added{0};                     ///< steps created at run time
   bool started{false};              ///< a step of the task was claimed
   std::optional<TaskState> forced;  ///< cancel: the state to set whatever the counters say
   std::string reason;
@@ -80,6 +82,7 @@ struct WriteTx {
   const Statements& sql;
   const Dialect& dialect;
   TimePoint now;
+  const ExpansionLimits& limits;  ///< what one decision or batch may create
   Changes changes;
 };
 

@@ -23,6 +23,9 @@ std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint le
     s.claim_token = r.integer(i, 7);
     s.retry = policy_from(r, i, 8);
     s.timeout_seconds = static_cast<int>(r.integer(i, 13));
+    s.type = parse_step_type(r.text(i, 14)).value_or(StepType::standard);
+    s.checkpoint = parse_json(r.rows[i][15]);
+    if (!r.is_null(i, 16)) s.previous_error = failure_from_json(parse_json(r.rows[i][16]));
     s.claimed_at = now;
     s.lease_expires_at = lease_end;
   }
@@ -50,18 +53,23 @@ void fill_tasks(WriteTx& tx, std::vector<ClaimedStep>& claimed, const std::vecto
   }
 }
 
-/// Each claimed step's parents' results, by parent name.
+/// Each claimed step's parents' results by name; a convergence step gets
+/// every ancestor's (it reads, say, the batchable step two levels up).
 void fill_dependency_results(WriteTx& tx, std::vector<ClaimedStep>& claimed) {
   std::unordered_map<std::int64_t, std::size_t> index_of;
-  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> parents_of, ancestors_of;
   for (std::size_t i = 0; i < claimed.size(); ++i) {
     index_of[claimed[i].step_id] = i;
-    ids.push_back(claimed[i].step_id);
+    (claimed[i].type == StepType::deferred_convergence ? ancestors_of : parents_of).push_back(claimed[i].step_id);
   }
-  Param list{id_list(ids)};
-  Rows deps = tx.c.query(tx.sql.claim_dependency_results, {&list, 1});
-  for (std::size_t i = 0; i < deps.size(); ++i)
-    claimed[index_of.at(deps.integer(i, 0))].dependency_results[deps.text(i, 1)] = parse_json(deps.rows[i][2]);
+  for (const auto* ids : {&parents_of, &ancestors_of}) {
+    if (ids->empty()) continue;
+    Param list{id_list(*ids)};
+    Rows deps =
+        tx.c.query(ids == &parents_of ? tx.sql.claim_dependency_results : tx.sql.claim_ancestor_results, {&list, 1});
+    for (std::size_t i = 0; i < deps.size(); ++i)
+      claimed[index_of.at(deps.integer(i, 0))].dependency_results[deps.text(i, 1)] = parse_json(deps.rows[i][2]);
+  }
 }
 
 }  // namespace

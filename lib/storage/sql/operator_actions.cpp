@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "storage/sql/batch_policies.hpp"
+#include "storage/sql/expansions.hpp"
 #include "storage/sql/step_writes.hpp"
 #include "storage/sql/values.hpp"
 #include "tasker/errors.hpp"
@@ -58,6 +60,16 @@ void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_n
   if (is_terminal(s.state) && s.state != StepState::error)
     throw InvalidRequestError(
         fmt::format("step `{}` of task {} is already {}", step_name, task.uuid, to_string(s.state)));
+  // A decision or batchable step completed by hand creates what its result asks for, as if its handler returned it.
+  Expansions expansions(tx, tx.limits);
+  if (result) {
+    try {
+      expansions.plan(s, *result);
+    } catch (const PermanentError& e) {
+      throw InvalidRequestError(fmt::format("the result given for step `{}` of task {} cannot be applied: {}",
+                                            step_name, task.uuid, e.what()));
+    }
+  }
   apply_updates(tx, {{s.id, target, result, std::nullopt, 0, std::nullopt, ms(tx.now)}});
   Changes& ch = tx.changes;
   ch.transition(task.id, s.id, to_string(s.state), to_string(target), "", reason, s.attempts);
@@ -68,7 +80,11 @@ void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_n
   (target == StepState::complete ? d.completed : d.resolved) += 1;
   if (s.state == StepState::error) d.failed -= 1;
   if (s.state == StepState::enqueued || s.state == StepState::waiting_for_retry) d.active -= 1;
-  advance_children(tx, {s.id});
+  std::vector<std::int64_t> satisfied{s.id};
+  expansions.apply(satisfied);
+  // A batch instance in error already gave its slot back when it failed.
+  if (s.state != StepState::error) batch_instance_finished(tx, s, false, expansions, satisfied);
+  advance_children(tx, satisfied);
 }
 
 }  // namespace tasker::detail::sql

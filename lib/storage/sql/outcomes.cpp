@@ -5,15 +5,18 @@
 #include <unordered_map>
 
 #include "base/log.hpp"
+#include "storage/sql/batch_policies.hpp"
+#include "storage/sql/expansions.hpp"
 #include "storage/sql/step_writes.hpp"
 #include "storage/sql/values.hpp"
+#include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
 
 namespace {
 
-/// A failed attempt: retried later, or the step fails.
-void record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, const std::string& reason_override,
+/// A failed attempt: retried later, or the step fails (returns true).
+bool record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, const std::string& reason_override,
                     std::vector<StepUpdate>& updates) {
   Changes& ch = tx.changes;
   RetryDecision decision = decide_after_failure(s.retry, s.attempts, o.failure.retryable, o.retry_after, o.jitter_unit);
@@ -27,7 +30,7 @@ void record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, cons
     ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", true}});
     ch.event(events::kStepRetryScheduled, s.task_id, s.name,
              {{"attempt", s.attempts}, {"delay_ms", decision.delay.count()}, {"next_attempt_at", at}});
-    return;
+    return false;
   }
   updates.push_back({s.id, StepState::error, std::nullopt, error, 0, std::nullopt, ms(tx.now)});
   ch.transition(s.task_id, s.id, "in_progress", "error", s.worker_id, reason, s.attempts);
@@ -35,6 +38,17 @@ void record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, cons
   TaskDelta& delta = ch.tasks[s.task_id];
   delta.failed += 1;
   delta.active -= 1;
+  return true;
+}
+
+/// A decision's or batchable step's result that cannot be applied fails the step permanently.
+StepOutcome invalid_outcome(const StepOutcome& o, const PermanentError& e) {
+  StepOutcome failed = o;
+  failed.kind = StepOutcome::Kind::failure;
+  failed.failure = {e.what(), e.error_type(), false, e.context()};
+  failed.failure.context["result"] = o.result;
+  failed.retry_after.reset();
+  return failed;
 }
 
 }  // namespace
@@ -48,8 +62,10 @@ void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const
   std::unordered_map<std::int64_t, LockedStep> locked;
   for (auto& s : lock_steps(tx, ids)) locked.emplace(s.id, std::move(s));
 
+  Expansions expansions(tx, tx.limits);
   std::vector<StepUpdate> updates;
   std::vector<std::int64_t> satisfied;
+  std::vector<std::pair<LockedStep, bool>> finished_instances;  // batch instances done for good; true: failed
   for (const auto& o : outcomes) {
     auto it = locked.find(o.step_id);
     if (it == locked.end() || it->second.state != StepState::in_progress || it->second.claim_token != o.claim_token) {
@@ -57,7 +73,17 @@ void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const
       continue;
     }
     LockedStep& s = it->second;
-    switch (o.kind) {
+    const StepOutcome* outcome = &o;
+    StepOutcome rejected;
+    if (o.kind == StepOutcome::Kind::success) {
+      try {
+        expansions.plan(s, o.result);
+      } catch (const PermanentError& e) {
+        rejected = invalid_outcome(o, e);
+        outcome = &rejected;
+      }
+    }
+    switch (outcome->kind) {
       case StepOutcome::Kind::success: {
         updates.push_back({s.id, StepState::complete, o.result, std::nullopt, 0, std::nullopt, ms(tx.now)});
         ch.transition(s.task_id, s.id, "in_progress", "complete", s.worker_id, reason, s.attempts);
@@ -66,9 +92,12 @@ void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const
         delta.completed += 1;
         delta.active -= 1;
         satisfied.push_back(s.id);
+        if (s.batch_id) finished_instances.emplace_back(s, false);
         break;
       }
-      case StepOutcome::Kind::failure: record_failure(tx, s, o, reason, updates); break;
+      case StepOutcome::Kind::failure:
+        if (record_failure(tx, s, *outcome, reason, updates) && s.batch_id) finished_instances.emplace_back(s, true);
+        break;
       case StepOutcome::Kind::release:
         updates.push_back({s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(tx.now), std::nullopt});
         ch.transition(s.task_id, s.id, "in_progress", "enqueued", s.worker_id, "released unrun by a stopping worker",
@@ -80,6 +109,9 @@ void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const
     s.state = StepState::complete;  // no second outcome for the same claim within one batch
   }
   apply_updates(tx, updates);
+  expansions.apply(satisfied);
+  for (const auto& [instance, failed] : finished_instances)
+    batch_instance_finished(tx, instance, failed, expansions, satisfied);
   advance_children(tx, satisfied);
 }
 

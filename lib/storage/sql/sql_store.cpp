@@ -237,6 +237,32 @@ class SqlStore final : public Store {
                        [&](Connection& c) { return load_transitions(c, sql_, task_uuid, step_name); });
   }
 
+  std::vector<std::int64_t> save_checkpoints(const std::vector<CheckpointSave>& saves,
+                                             TimePoint lease_expires_at) override {
+    if (saves.empty()) return {};
+    json rows = json::array();
+    for (const auto& s : saves) rows.push_back({s.step_id, s.claim_token, s.checkpoint.dump()});
+    return runner_.run(Access::write, [&](Connection& c) {
+      std::vector<Param> p{rows.dump(), ms(lease_expires_at)};
+      Rows kept = c.query(sql_.save_checkpoints, p);
+      std::set<std::int64_t> alive;
+      for (std::size_t i = 0; i < kept.size(); ++i) alive.insert(kept.integer(i, 0));
+      std::vector<std::int64_t> lost;
+      for (const auto& s : saves)
+        if (!alive.count(s.step_id)) lost.push_back(s.step_id);
+      return lost;
+    });
+  }
+
+  std::optional<json> step_result(const std::string& task_uuid, const std::string& step_name) override {
+    return runner_.run(Access::statement, [&](Connection& c) -> std::optional<json> {
+      std::vector<Param> p{task_uuid, step_name};
+      Rows r = c.query(sql_.step_result, p);
+      if (r.empty() || !satisfies_dependents(step_state_from(r.text(0, 0)))) return std::nullopt;
+      return parse_json(r.rows[0][1]);
+    });
+  }
+
   std::optional<TimePoint> next_due(const WorkFilter& filter) override {
     if (filter.callables.empty()) return std::nullopt;
     return runner_.run(Access::statement, [&](Connection& c) -> std::optional<TimePoint> {
@@ -271,7 +297,7 @@ class SqlStore final : public Store {
   template <typename F>
   auto write(TimePoint now, Wakeups& wake, F&& body) -> decltype(body(std::declval<WriteTx&>())) {
     return runner_.run(Access::write, [&](Connection& c) {
-      WriteTx tx{c, sql_, backend_->dialect(), now, {}};
+      WriteTx tx{c, sql_, backend_->dialect(), now, options_.dynamic, {}};
       auto out = body(tx);
       wake = Wakeups{tx.changes.enqueued, std::move(tx.changes.finished_tasks)};
       notify_in_transaction(c, wake);

@@ -22,16 +22,18 @@ Statements make_statements(const Dialect& d) {
   s.insert_task =
       "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
       "reason, tags, priority, correlation_id, idempotency_key, identity_hash, bypassed_steps, total_steps, "
-      "active_steps, created_at, updated_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-      "$12, $13, $14, $15, $16, $17, $18, $18, $19) ON CONFLICT (identity_hash) DO NOTHING RETURNING id";
+      "active_steps, created_at, updated_at, completed_at, definition) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+      "$10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20) ON CONFLICT (identity_hash) DO NOTHING "
+      "RETURNING id";
   s.task_by_identity = "SELECT uuid FROM tasker_tasks WHERE identity_hash = $1";
   s.insert_steps = fmt::format(
       "INSERT INTO tasker_steps (uuid, task_id, position, name, namespace_name, callable, initialization, "
       "dependencies, state, priority, pending_parents, max_attempts, retryable, backoff, backoff_base_ms, "
-      "max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at) "
+      "max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at, step_type, template_step, batch_id) "
       "SELECT x.uuid, $2, x.position, x.name, $3, x.callable, x.initialization, x.dependencies, x.state, $4, "
       "x.pending_parents, x.max_attempts, x.retryable, x.backoff, x.backoff_base_ms, x.max_backoff_ms, "
-      "x.timeout_seconds, x.claimable_at, $5, $5 FROM {} RETURNING id, position",
+      "x.timeout_seconds, x.claimable_at, $5, $5, x.step_type, x.template_step, x.batch_id FROM {} "
+      "RETURNING id, position",
       rows(1, {{"uuid", kText},
                {"position", kInt},
                {"name", kText},
@@ -46,7 +48,10 @@ Statements make_statements(const Dialect& d) {
                {"backoff_base_ms", kInt},
                {"max_backoff_ms", kInt},
                {"timeout_seconds", kInt},
-               {"claimable_at", kInt}}));
+               {"claimable_at", kInt},
+               {"step_type", kText},
+               {"template_step", kText},
+               {"batch_id", kInt}}));
   s.insert_edges =
       fmt::format("INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
                   rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
@@ -101,11 +106,12 @@ Statements make_statements(const Dialect& d) {
       "FROM tasker_tasks WHERE {} ORDER BY id{}",
       in_ids("id", 1), d.for_update);
   s.update_tasks = fmt::format(
-      "UPDATE tasker_tasks SET state = x.new_state, completed_steps = x.completed, resolved_steps = x.resolved, "
-      "failed_steps = x.failed, active_steps = x.active, completed_at = x.new_completed_at, updated_at = $2 "
-      "FROM {} WHERE tasker_tasks.id = x.id",
+      "UPDATE tasker_tasks SET state = x.new_state, total_steps = x.total, completed_steps = x.completed, "
+      "resolved_steps = x.resolved, failed_steps = x.failed, active_steps = x.active, "
+      "completed_at = x.new_completed_at, updated_at = $2 FROM {} WHERE tasker_tasks.id = x.id",
       rows(1, {{"id", kInt},
                {"new_state", kText},
+               {"total", kInt},
                {"completed", kInt},
                {"resolved", kInt},
                {"failed", kInt},
@@ -120,13 +126,22 @@ Statements make_statements(const Dialect& d) {
       "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
       "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
       "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
-      "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds",
+      "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds, step_type, checkpoint, "
+      "error",
       in_ids("id", 1));
   s.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
                               in_ids("id", 1));
   s.claim_dependency_results = fmt::format(
-      "SELECT e.child_id, p.name, p.results FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id "
+      "SELECT e.child_id, p.name, COALESCE(p.child_results, p.results) FROM tasker_step_edges e "
+      "JOIN tasker_steps p ON p.id = e.parent_id "
       "WHERE {}",
+      in_ids("e.child_id", 1));
+  // A convergence step reads every ancestor's result (tasker-core's contract): its own
+  // ancestors only, once each, whatever the fan-in.
+  s.claim_ancestor_results = fmt::format(
+      "WITH RECURSIVE ancestors(child, id) AS (SELECT e.child_id, e.parent_id FROM tasker_step_edges e WHERE {} "
+      "UNION SELECT a.child, e.parent_id FROM tasker_step_edges e JOIN ancestors a ON e.child_id = a.id) "
+      "SELECT a.child, p.name, p.results FROM ancestors a JOIN tasker_steps p ON p.id = a.id",
       in_ids("e.child_id", 1));
   s.renew_leases = fmt::format(
       "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
@@ -151,6 +166,28 @@ Statements make_statements(const Dialect& d) {
   s.task_id_by_uuid = fmt::format("SELECT id, state FROM tasker_tasks WHERE uuid = $1{}", d.for_update);
   s.step_by_name =
       fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
+  s.set_child_results = "UPDATE tasker_steps SET child_results = $2 WHERE id = $1";
+  s.task_definition = "SELECT definition, namespace_name, priority FROM tasker_tasks WHERE id = $1";
+  s.step_names_of_task = "SELECT id, name, state, position FROM tasker_steps WHERE task_id = $1";
+  // A batch instance that finished frees its parallelism slot for the next one waiting.
+  s.release_slot = fmt::format(
+      "UPDATE tasker_steps SET pending_parents = pending_parents - 1, "
+      "state = CASE WHEN pending_parents - 1 <= 0 THEN 'enqueued' ELSE state END, "
+      "claimable_at = CASE WHEN pending_parents - 1 <= 0 THEN CAST($2 AS BIGINT) ELSE claimable_at END, "
+      "updated_at = $2 WHERE id = (SELECT id FROM tasker_steps WHERE batch_id = $1 AND state = 'pending' "
+      "ORDER BY position LIMIT 1{}) RETURNING id, task_id, name, state",
+      d.for_update);
+  s.unstarted_batch_steps = fmt::format(
+      "SELECT id, state, attempts FROM tasker_steps WHERE batch_id = $1 "
+      "AND state IN ('pending', 'enqueued', 'waiting_for_retry') ORDER BY id{}",
+      d.for_update);
+  s.save_checkpoints = fmt::format(
+      "UPDATE tasker_steps SET checkpoint = x.checkpoint, lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
+      "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
+      rows(1, {{"id", kInt}, {"token", kInt}, {"checkpoint", kJson}}));
+  s.step_result =
+      "SELECT s.state, s.results FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id "
+      "WHERE t.uuid = $1 AND s.name = $2";
   s.unfinished_steps_of_task = fmt::format(
       "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
       "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",

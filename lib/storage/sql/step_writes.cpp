@@ -14,7 +14,9 @@ std::vector<LockedStep> locked_from(const Rows& r) {
   out.reserve(r.size());
   for (std::size_t i = 0; i < r.size(); ++i)
     out.push_back({r.integer(i, 0), r.integer(i, 1), r.integer(i, 2), step_state_from(r.text(i, 3)),
-                   static_cast<int>(r.integer(i, 4)), policy_from(r, i, 5), r.text(i, 10), r.text_or(i, 11, "")});
+                   static_cast<int>(r.integer(i, 4)), policy_from(r, i, 5), r.text(i, 10), r.text_or(i, 11, ""),
+                   parse_step_type(r.text(i, 12)).value_or(StepType::standard), r.optional_integer(i, 13),
+                   r.text_or(i, 14, "")});
   return out;
 }
 

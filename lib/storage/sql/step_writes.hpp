@@ -11,6 +11,7 @@
 #include "tasker/json.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
+#include "tasker/template.hpp"
 
 namespace tasker::detail::sql {
 
@@ -33,6 +34,9 @@ struct LockedStep {
   RetryPolicy retry;
   std::string name;
   std::string worker_id;
+  StepType type{StepType::standard};
+  std::optional<std::int64_t> batch_id;  ///< a batch instance: the batchable step that created it
+  std::string template_step;             ///< a batch instance: its batch_worker step
 };
 
 /// Write every update in one statement.

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "storage/sql/values.hpp"
+#include "tasker/dynamic.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/identity.hpp"
 
@@ -17,10 +18,15 @@ TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
   plan.request = &request;
   plan.identity_hash = identity_hash;
   std::set<std::string, std::less<>> bypass(request.bypass_steps.begin(), request.bypass_steps.end());
+  // Steps created at run time come later; a template with such steps keeps its definition for then.
+  const std::vector<bool> created = initially_created(tmpl);
+  if (tmpl.has_dynamic_steps()) plan.definition = template_definition(tmpl).dump();
   // Included steps get consecutive positions; a dependency on a bypassed step is satisfied.
   std::unordered_map<std::string_view, std::size_t> position;
-  for (const auto& s : tmpl.steps)
-    if (!bypass.count(s.name)) position.emplace(s.name, plan.steps.size()), plan.steps.push_back(&s);
+  for (std::size_t i = 0; i < tmpl.steps.size(); ++i) {
+    const StepTemplate& s = tmpl.steps[i];
+    if (created[i] && !bypass.count(s.name)) position.emplace(s.name, plan.steps.size()), plan.steps.push_back(&s);
+  }
   plan.parents.resize(plan.steps.size());
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const StepTemplate& s = *plan.steps[i];
@@ -28,11 +34,12 @@ TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
       if (auto it = position.find(dep); it != position.end()) plan.parents[i].push_back(it->second);
     bool root = plan.parents[i].empty();
     plan.roots += root ? 1 : 0;
-    plan.step_rows.push_back(
-        {new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable, s.handler.initialization.dump(),
-         json(s.dependencies).dump(), root ? "enqueued" : "pending", static_cast<std::int64_t>(plan.parents[i].size()),
-         s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
-         s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds, root ? json(ms(now)) : json(nullptr)});
+    plan.step_rows.push_back({new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable,
+                              s.handler.initialization.dump(), json(s.dependencies).dump(),
+                              root ? "enqueued" : "pending", static_cast<std::int64_t>(plan.parents[i].size()),
+                              s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
+                              s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds,
+                              root ? json(ms(now)) : json(nullptr), std::string(to_string(s.type)), nullptr, nullptr});
   }
   return plan;
 }
@@ -61,7 +68,8 @@ std::int64_t insert_task_row(WriteTx& tx, const TaskPlan& plan) {
                        static_cast<std::int64_t>(plan.steps.size()),
                        static_cast<std::int64_t>(plan.roots),
                        ms(tx.now),
-                       empty ? Param{ms(tx.now)} : Param{nullptr}};
+                       empty ? Param{ms(tx.now)} : Param{nullptr},
+                       plan.definition ? Param{*plan.definition} : Param{nullptr}};
   Rows inserted = tx.c.query(tx.sql.insert_task, p);
   if (inserted.empty()) {
     Param hash{*plan.identity_hash};

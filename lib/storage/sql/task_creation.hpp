@@ -22,7 +22,8 @@ struct TaskPlan {
   std::vector<const StepTemplate*> steps;         ///< without the bypassed ones, in template order
   std::vector<std::vector<std::size_t>> parents;  ///< by position in `steps`
   std::size_t roots{0};
-  json step_rows = json::array();  ///< the insert_steps parameter
+  std::optional<std::string> definition;  ///< template_definition(), for templates that create steps at run time
+  json step_rows = json::array();         ///< the insert_steps parameter
 };
 
 [[nodiscard]] TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,

@@ -67,6 +67,9 @@ StepView step_from_row(const Rows& r, std::size_t i) {
   if (v.state == StepState::in_progress)
     if (auto t = r.optional_integer(i, 20)) v.lease_expires_at = from_epoch_ms(*t);
   v.task_uuid = r.text(i, 21);
+  v.type = parse_step_type(r.text(i, 22)).value_or(StepType::standard);
+  v.template_step = r.text_or(i, 23, "");
+  if (!r.is_null(i, 24)) v.checkpoint = parse_json(r.rows[i][24]);
   return v;
 }
 

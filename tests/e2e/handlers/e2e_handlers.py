@@ -12,27 +12,8 @@ import os
 import sys
 import time
 
-
-class Permanent(Exception):
-    def __init__(self, message, context=None):
-        super().__init__(message)
-        self.context = context or {}
-
-
-class Retryable(Exception):
-    def __init__(self, message, context=None):
-        super().__init__(message)
-        self.context = context or {}
-
-
-def marker(step, what):
-    base = os.environ.get("TASKER_E2E_MARKER_DIR") or "/tmp"
-    return os.path.join(base, f"{step['task_uuid']}-{step['step_name']}-{what}")
-
-
-def touch(path):
-    with open(path, "w") as f:
-        f.write("1")
+from e2e_common import Permanent, Retryable, marker, touch
+import dynamic_handlers
 
 
 def dep(step, name):
@@ -205,6 +186,7 @@ HANDLERS = {
     "test.slow": lambda s: sleep_cooperatively(s, s["context"].get("sleep_ms", 30000)),
     "test.slow_first_attempt": slow_first_attempt,
     "test.fail_until_reset": fail_until_reset,
+    **dynamic_handlers.HANDLERS,
 }
 
 

@@ -1,0 +1,83 @@
+#include "engine/command_requests.hpp"
+
+#include <fmt/format.h>
+
+#include "tasker/errors.hpp"
+#include "tasker/limits.hpp"
+
+namespace tasker::detail {
+
+namespace {
+std::string line_of(const json& answer) { return answer.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+json refusal(const std::string& message, bool permanent = false) {
+  json out = {{"ok", false}, {"error", message}};
+  if (permanent) out["permanent"] = true;
+  return out;
+}
+}  // namespace
+
+std::string CommandRequests::feed(std::string_view bytes) {
+  std::string out;
+  for (char c : bytes) {
+    if (c != '\n') {
+      if (skipping_) continue;
+      if (pending_.size() >= limits_.max_bytes) {
+        out += line_of(refusal(limit_exceeded("a request line is longer", kJsonMaxBytesKey, limits_.max_bytes) +
+                               "; save smaller checkpoints, or " + raise_limit_hint(kJsonMaxBytesKey)));
+        pending_.clear();
+        skipping_ = true;
+        continue;
+      }
+      pending_ += c;
+      continue;
+    }
+    if (!skipping_ && !pending_.empty()) out += answer(pending_);
+    pending_.clear();
+    skipping_ = false;
+  }
+  return out;
+}
+
+std::string CommandRequests::answer(const std::string& line) {
+  constexpr const char* kShape =
+      "a request is one JSON object on one line with one key: save_checkpoint, step_result or heartbeat "
+      "(docs/handlers.md, \"Asking the worker\")";
+  json request;
+  try {
+    request = parse_json(line, limits_, "a request to the worker");
+  } catch (const LimitError& e) {
+    return line_of(refusal(e.what()));
+  } catch (const json::exception& e) {
+    return line_of(refusal(fmt::format("{}; it is not JSON: {}", kShape, json_error_text(e))));
+  }
+  if (!request.is_object() || request.size() != 1) return line_of(refusal(kShape));
+  try {
+    if (request.contains("heartbeat")) {
+      ctx_.heartbeat();
+      return line_of({{"ok", true}});
+    }
+    if (request.contains("step_result")) {
+      const json& name = request["step_result"];
+      if (!name.is_string()) return line_of(refusal("`step_result` takes a step name"));
+      return line_of({{"ok", true}, {"result", ctx_.ancestor_result(name.get<std::string>())}});
+    }
+    if (request.contains("save_checkpoint")) {
+      const json& c = request["save_checkpoint"];
+      if (!c.is_object() || !c.contains("cursor") || !c.value("items_processed", json()).is_number_integer())
+        return line_of(
+            refusal("`save_checkpoint` takes {\"cursor\": ..., \"items_processed\": N, \"accumulated_results\": ...}"));
+      const bool saved = ctx_.save_checkpoint(c["cursor"], c["items_processed"].get<std::int64_t>(),
+                                              c.value("accumulated_results", json()));
+      return line_of({{"ok", true}, {"saved", saved}});
+    }
+  } catch (const PermanentError& e) {
+    return line_of(refusal(e.what(), true));
+  } catch (const std::exception& e) {
+    return line_of(refusal(e.what()));
+  }
+  return line_of(refusal(
+      fmt::format("unknown request `{}`; use save_checkpoint, step_result or heartbeat", request.begin().key())));
+}
+
+}  // namespace tasker::detail
