@@ -53,15 +53,6 @@ CsvTotals csv_totals() {
   return t;
 }
 
-/// How many times the batch worker processed each item (its marker file).
-std::map<long long, int> processed_items(const std::string& task, const std::string& step) {
-  std::map<long long, int> seen;
-  std::ifstream in(marker(task, step, "processed"));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) ++seen[std::stoll(line)];
-  return seen;
-}
-
 }  // namespace
 
 TEST_CASE(

@@ -25,6 +25,14 @@ std::filesystem::path marker(const std::string& task_uuid, const std::string& st
   return base / fmt::format("{}-{}-{}", task_uuid, step, what);
 }
 
+std::map<long long, int> processed_items(const std::string& task_uuid, const std::string& step) {
+  std::map<long long, int> seen;
+  std::ifstream in(marker(task_uuid, step, "processed"));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) ++seen[std::stoll(line)];
+  return seen;
+}
+
 namespace {
 
 /// Exact while the product fits in 64 bits, then floating point (as Python's

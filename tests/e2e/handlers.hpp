@@ -32,4 +32,8 @@ const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers();
 /// process (`test.fail_until_reset`, `test.slow` start markers).
 std::filesystem::path marker(const std::string& task_uuid, const std::string& step, const std::string& what);
 
+/// How many times the batch worker `items.process` processed each item, by
+/// item (it appends each one to its "processed" marker file before working on it).
+std::map<long long, int> processed_items(const std::string& task_uuid, const std::string& step);
+
 }  // namespace e2e

@@ -19,10 +19,16 @@ namespace {
 /// with SIGTERM; killed and reaped on destruction.
 class WorkerProcess {
  public:
-  WorkerProcess(Harness& h, const std::string& id)
+  WorkerProcess(Harness& h, const std::string& id, std::chrono::milliseconds lease = std::chrono::seconds{10})
       : child_(id, {TASKER_E2E_WORKER_PATH, "--db", h.database_url(), "--handlers",
-                    std::string(tasker::testing::to_string(h.handler_kind())), "--id", id, "--lease-ms", "10000"}) {
+                    std::string(tasker::testing::to_string(h.handler_kind())), "--id", id, "--lease-ms",
+                    std::to_string(lease.count())}) {
     REQUIRE(child_.read_line(std::chrono::seconds{60}) == "ready " + id);
+  }
+  /// SIGKILL, reaped: the worker gets no chance to release or record anything.
+  void kill() {
+    child_.signal(SIGKILL);
+    REQUIRE_MESSAGE(child_.wait(std::chrono::seconds{60}), child_.name() << " did not die");
   }
   /// SIGTERM, then the exit status (0 when it stopped cleanly).
   int stop() {
@@ -108,4 +114,53 @@ TEST_CASE("processes: Client::wait_for_task sees a task another process finished
                                         std::chrono::milliseconds{200});
   CHECK(done.state == TaskState::complete);
   CHECK(worker.stop() == 0);
+}
+
+TEST_CASE("processes: a batch worker killed mid-batch resumes from its last checkpoint in another process") {
+  auto h = make_harness(false);
+  // 100 items, a checkpoint every 10, each item taking 50 ms: the worker is
+  // killed after its second checkpoint, seconds before it could finish.
+  auto task = h->submit(h->create_task_request("dynamic_e2e", "checkpointed_batch",
+                                               {{"items", 100}, {"checkpoint_every", 10}, {"item_ms", 50}}));
+  const std::string step = "process_items_001";
+  auto checkpoint_cursor = [&]() -> long long {
+    // The batch worker exists once plan_items completed.
+    for (const auto& s : h->api().list_steps(task.uuid))
+      if (s.name == step && s.checkpoint) return s.checkpoint->at("cursor").get<long long>();
+    return 0;
+  };
+  long long at_kill = 0;
+  {
+    WorkerProcess first(*h, "batch-first", std::chrono::milliseconds{2000});
+    const auto limit = std::chrono::steady_clock::now() + tasker::testing::scaled(std::chrono::seconds{120});
+    while (checkpoint_cursor() < 20) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < limit, "the batch worker saved no second checkpoint");
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    first.kill();
+    at_kill = checkpoint_cursor();  // durable: nothing of the first worker can save any more
+  }
+  REQUIRE(at_kill >= 20);
+  REQUIRE(at_kill < 100);  // killed mid-batch (the worker was not yet done)
+  WorkerProcess second(*h, "batch-second", std::chrono::milliseconds{2000});
+  h->wait_for_task_completion(task.uuid, std::chrono::seconds{120});
+  CHECK(second.stop() == 0);
+
+  auto worker = h->api().get_step(task.uuid, step);
+  CHECK(worker.attempts == 2);  // the attempt lost with its worker, then the one that resumed
+  const json result = *worker.results;
+  CHECK(result["resumed_from"] == at_kill);
+  CHECK(result["sum"] == 4950);  // 0 + 1 + ... + 99, the part before the checkpoint carried in it
+  CHECK(result_of(*h, task.uuid, "sum_items")["total"] == 4950);
+  // Every item processed; those before the checkpoint exactly once (only the
+  // ones after it, which the killed attempt had started, run again).
+  auto seen = processed_items(task.uuid, step);
+  CHECK(seen.size() == 100u);
+  for (const auto& [item, times] : seen) {
+    CAPTURE(item);
+    if (item < at_kill)
+      CHECK(times == 1);
+    else
+      CHECK(times <= 2);
+  }
 }
