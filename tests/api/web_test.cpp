@@ -222,3 +222,42 @@ TEST_CASE("web: a graph over the drawing limit is refused with 422 naming the li
   CHECK(message.find("format=dot") != std::string::npos);
   CHECK(s.call("GET", "/v1/templates/web_test/huge/1.0.0/graph?format=dot").status == 200);
 }
+
+TEST_CASE("web: a template's graph draws decisions, batches and convergence steps apart, run-time steps dashed") {
+  TemplateDir dir(R"(
+name: dynamic
+namespace_name: web_test
+version: 1.0.0
+steps:
+  - {name: start, handler: {callable: x.start}}
+  - {name: route, type: decision, dependencies: [start], handler: {callable: x.route}}
+  - {name: plan, type: batchable, dependencies: [route], handler: {callable: x.plan}}
+  - name: work
+    type: batch_worker
+    dependencies: [plan]
+    handler: {callable: x.work}
+    batch_config: {worker_template: work}
+  - {name: collect, type: deferred_convergence, dependencies: [work], handler: {callable: x.collect}}
+)");
+  ServerFixture s(test_settings(), {}, dir.path);
+  Reply r = s.call("GET", "/v1/templates/web_test/dynamic/1.0.0/graph");
+  REQUIRE(r.status == 200);
+  const std::string svg = text(r);
+  // plan, work and collect descend from the decision: created only at run time.
+  CHECK(svg_nodes(svg) ==
+        std::map<std::string, std::string>{{"step-start", " step"},
+                                           {"step-route", " step type-decision"},
+                                           {"step-plan", " step type-batchable runtime"},
+                                           {"step-work", " step type-batch_worker runtime"},
+                                           {"step-collect", " step type-deferred_convergence runtime"}});
+  // The run-time steps' outlines are dashed, the others' not.
+  auto drawing_of = [&](const std::string& id) {
+    const auto start = svg.find("<g id=\"" + id + "\"");
+    REQUIRE(start != std::string::npos);
+    return svg.substr(start, svg.find("</g>", start) - start);
+  };
+  for (const char* id : {"step&#45;start", "step&#45;route"})
+    CHECK(drawing_of(id).find("stroke-dasharray") == std::string::npos);
+  for (const char* id : {"step&#45;plan", "step&#45;work", "step&#45;collect"})
+    CHECK(drawing_of(id).find("stroke-dasharray") != std::string::npos);
+}
