@@ -23,7 +23,7 @@ tasker::ServerSettings test_settings() {
   s.listen = "127.0.0.1:0";
   s.read_timeout_ms = 2000;
   s.write_timeout_ms = 2000;
-  s.max_body_bytes = 64 * 1024;
+  s.max_body_bytes = 64LL * 1024;
   return s;
 }
 
