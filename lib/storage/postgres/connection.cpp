@@ -274,7 +274,7 @@ class PostgresConnection final : public sql::Connection {
                                            server_message(e.what()), first_line(sql)),
                                !committing || healthy_);
     } catch (const pqxx::sql_error& e) {
-      const std::string state = e.sqlstate();
+      const std::string& state = e.sqlstate();
       if (fatal_state(state)) healthy_ = false;
       check_open();
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
