@@ -68,7 +68,7 @@ ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string databa
   auto events = std::make_shared<tasker::EventBus>();
   client_ = std::make_shared<tasker::Client>(store_, templates,
                                              tasker::ClientOptions{&tasker::SystemClock::instance(), events});
-  server_ = std::make_unique<tasker::ApiServer>(client_, settings, events);
+  server_ = std::make_unique<tasker::ApiServer>(client_, std::move(settings), events);
   server_->start();
   Reply doc = call("GET", "/api-docs/openapi.json");
   REQUIRE(doc.status == 200);
