@@ -77,7 +77,7 @@ std::vector<std::string> submit_many(Harness& h, const std::string& name, int co
   return uuids;
 }
 
-std::vector<std::unique_ptr<Child>> start_workers(const std::string& url, std::vector<WorkerSpec> specs,
+std::vector<std::unique_ptr<Child>> start_workers(const std::string& url, const std::vector<WorkerSpec>& specs,
                                                   const TempDir& logs) {
   std::vector<std::unique_ptr<Child>> workers;
   for (const auto& spec : specs) workers.push_back(start_worker(url, spec, logs.path / (spec.id + ".log")));
