@@ -39,6 +39,7 @@ struct Options {
 template <typename Run, typename F>
 Run median_of(int reps, F&& run) {
   std::vector<Run> runs;
+  runs.reserve(static_cast<std::size_t>(reps));
   for (int i = 0; i < reps; ++i) runs.push_back(run());
   std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.total_ms < b.total_ms; });
   return runs[runs.size() / 2];

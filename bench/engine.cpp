@@ -252,6 +252,7 @@ int run(const Options& o) {
   fmt::print("| synchronous | commits/s | µs/commit |\n|---|---:|---:|\n");
   for (Sync s : syncs) {
     std::vector<double> rates;
+    rates.reserve(static_cast<std::size_t>(o.reps));
     for (int i = 0; i < o.reps; ++i) rates.push_back(b.sqlite_commit_rate(s, ceiling_s));
     ceiling[s] = median(rates);
     fmt::print("| {} | {} | {:.0f} |\n", sync_name(s), rate(ceiling[s]), 1e6 / ceiling[s]);

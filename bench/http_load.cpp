@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   const auto start = bench::SteadyClock::now();
   const auto deadline = start + std::chrono::seconds{seconds};
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(clients));
   for (int c = 0; c < clients; ++c)
     workers.emplace_back([&, c] {
       tasker::testing::HttpApi api(server.url());

@@ -89,6 +89,7 @@ class Child {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, out[1], 2);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     std::vector<std::string> env_storage;  // `extra_env` overrides the inherited variables of the same name
@@ -100,6 +101,7 @@ class Child {
     }
     for (const auto& e : extra_env) env_storage.push_back(e);
     std::vector<char*> env;
+    env.reserve(env_storage.size() + 1);
     for (auto& e : env_storage) env.push_back(e.data());
     env.push_back(nullptr);
     int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, args.data(), env.data());

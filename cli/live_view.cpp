@@ -89,6 +89,7 @@ std::vector<std::string> frame(const TaskView& task, const std::vector<StepView>
     std::sort(shown.begin(), shown.end());
   }
   std::vector<StepView> visible;
+  visible.reserve(shown.size());
   for (auto i : shown) visible.push_back(steps[i]);
   auto table = step_table(visible, now, 60);
   lines.push_back(shorten(table[0], width));

@@ -111,6 +111,7 @@ void add_steps(CLI::App& app, Invocation& inv) {
     }
     const TimePoint now = SystemClock::instance().now();
     std::vector<std::vector<std::string>> rows;
+    rows.reserve(steps.size());
     for (const auto& s : steps)
       rows.push_back({s.name, std::string(to_string(s.state)), attempts_of(s), s.callable,
                       s.dependencies.empty() ? "-" : fmt::format("{}", fmt::join(s.dependencies, ",")),
@@ -141,6 +142,7 @@ void add_audit(CLI::App& app, Invocation& inv) {
       return print_json(out);
     }
     std::vector<std::vector<std::string>> rows;
+    rows.reserve(transitions.size());
     for (const auto& t : transitions) rows.push_back(transition_cells(t));
     print_table({"AT", "STEP", "TRANSITION", "ATTEMPT", "WORKER", "REASON"}, rows);
   });

@@ -25,7 +25,7 @@ json generate(int n, const std::function<json(int)>& make) {
 }
 
 void register_handlers(tasker::HandlerRegistry& registry, const std::string& failing_source) {
-  auto extract = [failing_source](std::string source, int count, std::function<json(int)> make) {
+  auto extract = [failing_source](std::string source, int count, const std::function<json(int)>& make) {
     return [=](tasker::StepContext& ctx) {
       if (source == failing_source)
         throw tasker::PermanentError(fmt::format("the {} source refused the connection: credentials revoked", source),

@@ -19,8 +19,8 @@ namespace {
 
 double round_cents(double v) { return std::round(v * 100) / 100; }
 
-void register_handlers(tasker::HandlerRegistry& registry, std::shared_ptr<shop::PaymentGateway> gateway,
-                       std::shared_ptr<shop::Inventory> inventory, std::shared_ptr<shop::Mailer> mailer) {
+void register_handlers(tasker::HandlerRegistry& registry, const std::shared_ptr<shop::PaymentGateway>& gateway,
+                       const std::shared_ptr<shop::Inventory>& inventory, const std::shared_ptr<shop::Mailer>& mailer) {
   registry.add("ecommerce.validate_cart", [](tasker::StepContext& ctx) {
     const json& items = ctx.context().at("cart_items");
     if (!items.is_array() || items.empty()) throw tasker::PermanentError("the cart is empty");

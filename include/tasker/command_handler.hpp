@@ -19,13 +19,13 @@ inline constexpr int kCommandExitPermanent = 10;  ///< do not retry
 inline constexpr int kCommandExitRetryable = 11;  ///< retry per the step's policy
 
 struct CommandSpec {
-  std::vector<std::string> argv;                   ///< program and arguments; run without a shell
-  bool shell{false};                               ///< run argv joined by spaces through /bin/sh -c
-  std::filesystem::path working_directory;         ///< empty: the worker's
-  std::map<std::string, std::string> environment;  ///< added to the worker's environment
-  std::chrono::milliseconds kill_grace{2'000};     ///< after SIGTERM, wait this long before SIGKILL
-  std::size_t max_output_bytes{16 * 1024 * 1024};  ///< per stream; a command that writes more is killed
-  JsonLimits limits{};                             ///< on the result it prints (docs/limits.md)
+  std::vector<std::string> argv;                                ///< program and arguments; run without a shell
+  bool shell{false};                                            ///< run argv joined by spaces through /bin/sh -c
+  std::filesystem::path working_directory;                      ///< empty: the worker's
+  std::map<std::string, std::string> environment;               ///< added to the worker's environment
+  std::chrono::milliseconds kill_grace{2'000};                  ///< after SIGTERM, wait this long before SIGKILL
+  std::size_t max_output_bytes{std::size_t{16} * 1024 * 1024};  ///< per stream; a command that writes more is killed
+  JsonLimits limits{};                                          ///< on the result it prints (docs/limits.md)
 
   [[nodiscard]] std::string display() const;  ///< the command line, for messages
 };

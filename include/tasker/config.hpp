@@ -41,13 +41,13 @@ struct ApiKey {
 
 /// `tasker serve` and `tasker worker --listen` (docs/api.md, "Configuration").
 struct ServerSettings {
-  std::string listen{"127.0.0.1:8080"};   ///< HOST:PORT; port 0 picks a free one
-  std::vector<ApiKey> api_keys;           ///< required unless listening on loopback
-  std::string tls_cert;                   ///< PEM certificate chain; with tls_key, serve HTTPS
-  std::string tls_key;                    ///< PEM private key
-  long long max_body_bytes{1024 * 1024};  ///< larger request bodies get 413
-  int max_json_depth{64};                 ///< deeper request JSON gets 400
-  long long read_timeout_ms{5'000};       ///< a client slower than this is cut off
+  std::string listen{"127.0.0.1:8080"};     ///< HOST:PORT; port 0 picks a free one
+  std::vector<ApiKey> api_keys;             ///< required unless listening on loopback
+  std::string tls_cert;                     ///< PEM certificate chain; with tls_key, serve HTTPS
+  std::string tls_key;                      ///< PEM private key
+  long long max_body_bytes{1024LL * 1024};  ///< larger request bodies get 413
+  int max_json_depth{64};                   ///< deeper request JSON gets 400
+  long long read_timeout_ms{5'000};         ///< a client slower than this is cut off
   long long write_timeout_ms{5'000};
   int threads{16};  ///< connections served at once (each keep-alive connection holds one)
 };

@@ -16,15 +16,15 @@ namespace tasker {
 
 /// JSON that comes from outside: task contexts, manual results, handler results, command output.
 struct JsonLimits {
-  std::size_t max_depth{128};              ///< arrays and objects nested in one another (`[[1]]` is 2)
-  std::size_t max_bytes{8 * 1024 * 1024};  ///< the JSON text (a built value: its compact serialisation)
+  std::size_t max_depth{128};                           ///< arrays and objects nested in one another (`[[1]]` is 2)
+  std::size_t max_bytes{std::size_t{8} * 1024 * 1024};  ///< the JSON text (a built value: its compact serialisation)
 };
 
 /// Template files.
 struct TemplateLimits {
-  std::size_t max_bytes{16 * 1024 * 1024};  ///< one file
-  std::size_t max_depth{64};                ///< mappings and lists nested in one another (the template is 1)
-  std::size_t max_nodes{1'000'000};         ///< scalars, mappings and lists of a file, every alias expanded
+  std::size_t max_bytes{std::size_t{16} * 1024 * 1024};  ///< one file
+  std::size_t max_depth{64};         ///< mappings and lists nested in one another (the template is 1)
+  std::size_t max_nodes{1'000'000};  ///< scalars, mappings and lists of a file, every alias expanded
 };
 
 /// Every limit; Config reads them from its `limits` section (see config.hpp).

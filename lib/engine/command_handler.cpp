@@ -31,8 +31,6 @@ namespace tasker {
 
 namespace {
 
-using std::chrono::milliseconds;
-
 struct Pipe {
   int read{-1}, write{-1};
   Pipe() {
@@ -170,7 +168,7 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
   // writes requests to descriptor 3 and reads each answer from descriptor 4.
   extra["TASKER_REQUEST_FD"] = "3";
   extra["TASKER_REPLY_FD"] = "4";
-  for (const auto& [k, v] : extra) env_storage.push_back(k + "=" + v);
+  for (const auto& [k, v] : extra) env_storage.push_back(fmt::format("{}={}", k, v));
 
   Pipe in, out, err, requests, replies;
   detail::SupervisedProcess process(args, env_storage, spec.working_directory,

@@ -61,7 +61,7 @@ json command_result(const CommandSpec& spec, const CommandExit& f) {
   const std::string stderr_tail = tail(f.err, 2000);
   json context = {{"command", spec.display()}};
   if (!stderr_tail.empty()) context["stderr"] = stderr_tail;
-  auto with_stderr = [&](std::string message) {
+  auto with_stderr = [&](const std::string& message) {
     return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
   };
   if (f.killed_for_time) fail_with<RetryableError>("timeout", timeout_message(f.deadline), context);

@@ -239,7 +239,7 @@ void close_from(int first, int limit) {
 }  // namespace
 
 SupervisedProcess::SupervisedProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                                     const std::filesystem::path& working_directory, Io io) {
+                                     const std::filesystem::path& working_directory, const Io& io) {
   if (io.passed.size() > kMaxPassed)
     throw std::invalid_argument("SupervisedProcess: at most kMaxPassed descriptors are passed to a command");
   Prepared p;

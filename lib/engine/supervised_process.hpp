@@ -38,7 +38,7 @@ class SupervisedProcess {
   /// `working_directory` (empty: the caller's). Returns once the command was
   /// executed or could not be (then failure() says why and nothing runs).
   SupervisedProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    const std::filesystem::path& working_directory, Io io);
+                    const std::filesystem::path& working_directory, const Io& io);
   /// Kills the group and reaps the supervisor unless wait() did.
   ~SupervisedProcess();
   SupervisedProcess(const SupervisedProcess&) = delete;

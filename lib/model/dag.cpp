@@ -193,6 +193,7 @@ Dag Dag::build(const std::vector<std::string>& names, const std::vector<std::vec
     std::reverse(cycle.begin(), cycle.end());
     cycle.push_back(first);
     std::vector<std::string_view> path;
+    path.reserve(cycle.size());
     for (auto node : cycle) path.push_back(names[node]);
     issues.push_back({DagIssue::Kind::cycle, first, 0, 0, cycle,
                       fmt::format("dependency cycle: {}", fmt::join(path, " -> ")),

@@ -10,7 +10,7 @@ using namespace tasker::server;
 
 class ApiServer::Impl {
  public:
-  Impl(std::shared_ptr<Client> client, ServerSettings settings, std::shared_ptr<EventBus> events)
+  Impl(const std::shared_ptr<Client>& client, ServerSettings settings, std::shared_ptr<EventBus> events)
       : http(std::move(settings), "tasker serve"), metrics(std::make_shared<Metrics>(std::move(events), client)) {
     add_task_routes(http, client);
     if (auto templates = client->templates())

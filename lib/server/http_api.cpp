@@ -23,7 +23,7 @@ class HttpApi::Impl {
     client.set_keep_alive(true);
     client.set_tcp_nodelay(true);
     if (!options.bearer_token.empty()) client.set_bearer_token_auth(options.bearer_token);
-    if (!options.ca_cert_path.empty()) client.set_ca_cert_path(options.ca_cert_path.c_str());
+    if (!options.ca_cert_path.empty()) client.set_ca_cert_path(options.ca_cert_path);
   }
   std::string url;
   httplib::Client client;

@@ -86,7 +86,7 @@ bool grants(const std::vector<std::string>& permissions, const std::string& want
 
 /// A request's failure as the API reports it. Internal detail (database
 /// messages, exception texts) goes to the log with the request id, never to the client.
-ApiError to_api_error(std::exception_ptr failure, const std::string& request_id, const httplib::Request& req) {
+ApiError to_api_error(const std::exception_ptr& failure, const std::string& request_id, const httplib::Request& req) {
   auto internal = [&](const char* what, const std::string& detail) {
     detail::log().error("{} {} (request {}): {}: {}", req.method, req.path, request_id, what, detail);
   };
@@ -237,7 +237,7 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr e) {
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& e) {
     write_error(res, to_api_error(e, new_uuid(), req));
   });
 }

@@ -14,9 +14,9 @@
 namespace tasker::server {
 
 /// /v1/tasks and everything below it.
-void add_task_routes(HttpCore& http, std::shared_ptr<Client> client);
+void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client);
 /// GET /v1/templates, /v1/templates/{namespace}/{name}/{version} (the orchestration's view) and its graph.
-void add_template_routes(HttpCore& http, std::shared_ptr<const TemplateSet> templates);
+void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates);
 
 /// What /health/ready reports: `checks` and `info`, and whether all is well.
 struct Readiness {
@@ -27,7 +27,7 @@ struct Readiness {
 };
 
 /// /health, /health/live, /health/ready; `identity` is merged into every body.
-void add_health_routes(HttpCore& http, json identity, std::function<Readiness()> readiness);
+void add_health_routes(HttpCore& http, const json& identity, const std::function<Readiness()>& readiness);
 /// The web view: /, /tasks/{uuid}, /templates, /templates/{namespace}/{name}/{version}
 /// and their files under /ui/ (public: the pages hold no data, their scripts call the API).
 void add_web_routes(HttpCore& http);
@@ -36,7 +36,7 @@ void add_web_routes(HttpCore& http);
 void write_graph(const httplib::Request& req, httplib::Response& res, const GraphSpec& graph);
 
 /// /metrics and /api-docs/openapi.json.
-void add_metrics_and_docs_routes(HttpCore& http, std::shared_ptr<Metrics> metrics);
+void add_metrics_and_docs_routes(HttpCore& http, const std::shared_ptr<Metrics>& metrics);
 
 /// A readiness check of the database through `client` (a cheap read), timed.
 json database_check(Client& client, Readiness& readiness);

@@ -33,7 +33,7 @@ json database_check(Client& client, Readiness& readiness) {
   }
 }
 
-void add_health_routes(HttpCore& http, json identity, std::function<Readiness()> readiness) {
+void add_health_routes(HttpCore& http, const json& identity, const std::function<Readiness()>& readiness) {
   http.route("GET", "/health", "", [identity](const httplib::Request&, httplib::Response& res) {
     write_json(res, 200, stamped(identity, "healthy"));
   });
@@ -51,7 +51,7 @@ void add_health_routes(HttpCore& http, json identity, std::function<Readiness()>
   });
 }
 
-void add_metrics_and_docs_routes(HttpCore& http, std::shared_ptr<Metrics> metrics) {
+void add_metrics_and_docs_routes(HttpCore& http, const std::shared_ptr<Metrics>& metrics) {
   http.route("GET", "/metrics", "", [metrics](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
     res.set_content(metrics->scrape(), "text/plain; version=0.0.4; charset=utf-8");

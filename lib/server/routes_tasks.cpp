@@ -134,7 +134,7 @@ void manual_action(Client& client, const httplib::Request& req, httplib::Respons
 
 }  // namespace
 
-void add_task_routes(HttpCore& http, std::shared_ptr<Client> client) {
+void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
   const int depth = http.settings().max_json_depth;
   Client& c = *client;
   // The handlers capture the shared pointer: the client lives as long as the routes.

@@ -35,7 +35,7 @@ json template_detail(const TaskTemplate& t) {
 
 }  // namespace
 
-void add_template_routes(HttpCore& http, std::shared_ptr<const TemplateSet> templates) {
+void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates) {
   http.route("GET", "/v1/templates", "templates:read",
              [templates](const httplib::Request& req, httplib::Response& res) {
                const std::string only = req.has_param("namespace") ? req.get_param_value("namespace") : "";

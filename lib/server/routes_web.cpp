@@ -90,7 +90,7 @@ void write_graph(const httplib::Request& req, httplib::Response& res, const Grap
     res.set_header("Server-Timing",
                    fmt::format("layout;dur={:.1f}, render;dur={:.1f}", timings.layout_ms, timings.render_ms));
     res.set_header("Content-Security-Policy", kSvgPolicy);
-    res.set_content(std::move(svg), "image/svg+xml");
+    res.set_content(svg, "image/svg+xml");
   } else if (format == "dot") {
     res.set_content(render_graph(graph, GraphFormat::dot), "text/vnd.graphviz; charset=utf-8");
   } else if (format == "mermaid") {

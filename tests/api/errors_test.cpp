@@ -56,7 +56,7 @@ TEST_CASE("api errors: unknown template 404, duplicate 409 naming the task, over
   s.nothing_written();
 
   json big = linear_request();
-  big["context"]["padding"] = std::string(70 * 1024, 'x');  // server.max_body_bytes is 64 KiB here
+  big["context"]["padding"] = std::string(std::size_t{70} * 1024, 'x');  // server.max_body_bytes is 64 KiB here
   r = s.call_json("POST", "/v1/tasks", big);
   s.is_error(r, 413, "PAYLOAD_TOO_LARGE");
   s.nothing_written();

@@ -70,9 +70,9 @@ void OpenApi::validate(const json& raw, const json& value, const std::string& at
     const json properties = schema.value("properties", json::object());
     for (const auto& [key, v] : value.items()) {
       if (properties.contains(key))
-        validate(properties[key], v, at + "." + key, problems);
+        validate(properties[key], v, fmt::format("{}.{}", at, key), problems);
       else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object())
-        validate(schema["additionalProperties"], v, at + "." + key, problems);
+        validate(schema["additionalProperties"], v, fmt::format("{}.{}", at, key), problems);
     }
   }
   if (value.is_array() && schema.contains("items"))

@@ -1,5 +1,7 @@
 // Every route of `tasker serve` on a real server over loopback: the answers,
 // checked against the OpenAPI document, and what the database holds after.
+#include <fmt/format.h>
+
 #include <thread>
 
 #include "support.hpp"
@@ -64,7 +66,7 @@ TEST_CASE("api: create, read, list and the task's steps, as the OpenAPI document
 
   const std::string step_uuid = steps.body[0]["step_uuid"];
   for (const std::string& id : {step_uuid, std::string("linear_step_1")}) {
-    Reply step = s.call("GET", "/v1/tasks/" + uuid + "/workflow_steps/" + id);
+    Reply step = s.call("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}", uuid, id));
     REQUIRE(step.status == 200);
     s.conforms(step, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}", "get");
     CHECK(step.body["name"] == "linear_step_1");
@@ -111,7 +113,7 @@ TEST_CASE("api: cancel, and the three operator actions on a failed step") {
   int runs = 0;
   auto run_failing = [&] {
     json failing = {{"namespace", "error_scenarios"}, {"name", "permanent_error_only"}, {"context", {{"run", ++runs}}}};
-    const std::string uuid = s.call_json("POST", "/v1/tasks", failing).body["task_uuid"];
+    std::string uuid = s.call_json("POST", "/v1/tasks", failing).body["task_uuid"];
     work_until_settled(s, math_handlers());
     REQUIRE(s.call("GET", "/v1/tasks/" + uuid).body["status"] == "error");
     return uuid;

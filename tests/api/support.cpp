@@ -23,7 +23,7 @@ tasker::ServerSettings test_settings() {
   s.listen = "127.0.0.1:0";
   s.read_timeout_ms = 2000;
   s.write_timeout_ms = 2000;
-  s.max_body_bytes = 64 * 1024;
+  s.max_body_bytes = 64LL * 1024;
   return s;
 }
 
@@ -68,7 +68,7 @@ ServerFixture::ServerFixture(tasker::ServerSettings settings, std::string databa
   auto events = std::make_shared<tasker::EventBus>();
   client_ = std::make_shared<tasker::Client>(store_, templates,
                                              tasker::ClientOptions{&tasker::SystemClock::instance(), events});
-  server_ = std::make_unique<tasker::ApiServer>(client_, settings, events);
+  server_ = std::make_unique<tasker::ApiServer>(client_, std::move(settings), events);
   server_->start();
   Reply doc = call("GET", "/api-docs/openapi.json");
   REQUIRE(doc.status == 200);

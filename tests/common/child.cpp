@@ -49,6 +49,7 @@ Child::Child(std::string name, const std::vector<std::string>& args, bool pipe_s
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
+  argv.reserve(copy.size() + 1);
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);

@@ -3,7 +3,6 @@
 
 using namespace e2e;
 using tasker::StepState;
-using tasker::TaskState;
 
 namespace {
 json order_context(const std::string& token, const std::string& email = "grace@example.com") {

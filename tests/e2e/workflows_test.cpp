@@ -94,6 +94,7 @@ TEST_CASE("workflow: many tasks of several shapes run concurrently") {
   for (const auto& id : ids) check_all_complete(h->wait_for_task_completion(id), 4);
   for (int i = 0; i < 6; ++i) {
     long long n = 2 + 2 * i;
-    CHECK(result_of(*h, ids[2 * i], "linear_step_4").get<double>() == doctest::Approx(std::pow(double(n), 16)));
+    CHECK(result_of(*h, ids[2 * static_cast<std::size_t>(i)], "linear_step_4").get<double>() ==
+          doctest::Approx(std::pow(double(n), 16)));
   }
 }

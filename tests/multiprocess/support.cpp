@@ -206,7 +206,7 @@ History load_history(Db& db, const std::filesystem::path& log_dir) {
         int attempt = 0;
         std::int64_t at = 0;
         if (!(fields >> kind >> task >> step >> attempt >> worker >> at)) continue;  // a line cut by SIGKILL
-        auto it = by_name.find(task + "/" + step);
+        auto it = by_name.find(fmt::format("{}/{}", task, step));
         if (it == by_name.end()) continue;
         auto& executions = h.steps[it->second].executions;
         auto key = std::make_tuple(it->second, attempt, worker);

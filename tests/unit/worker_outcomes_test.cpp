@@ -129,7 +129,7 @@ TEST_CASE("worker outcomes: results that cannot be stored fail their step as inv
   auto handlers = std::make_shared<HandlerRegistry>();
   handlers->add("deep",
                 [](StepContext&) { return json::parse(std::string(100'000, '[') + std::string(100'000, ']')); });
-  handlers->add("large", [](StepContext&) { return json(std::string(9 * 1024 * 1024, 'x')); });
+  handlers->add("large", [](StepContext&) { return json(std::string(std::size_t{9} * 1024 * 1024, 'x')); });
   handlers->add("not_utf8", [](StepContext&) { return json{{"name", "caf\xe9"}}; });
   handlers->add("fine", [](StepContext& ctx) { return json{{"n", ctx.context().at("n")}}; });
   Worker worker(store, handlers, quick_worker());

@@ -14,9 +14,9 @@ const std::string& Rows::text(std::size_t row, std::size_t col) const {
   return *v;
 }
 
-std::string Rows::text_or(std::size_t row, std::size_t col, std::string fallback) const {
+std::string Rows::text_or(std::size_t row, std::size_t col, const std::string& fallback) const {
   const auto& v = rows.at(row).at(col);
-  return v ? *v : std::move(fallback);
+  return v ? *v : fallback;
 }
 
 std::int64_t Rows::integer(std::size_t row, std::size_t col) const {

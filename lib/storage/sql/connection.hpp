@@ -28,7 +28,7 @@ class Rows {
   [[nodiscard]] bool empty() const { return rows.empty(); }
   [[nodiscard]] bool is_null(std::size_t row, std::size_t col) const { return !rows[row][col].has_value(); }
   [[nodiscard]] const std::string& text(std::size_t row, std::size_t col) const;
-  [[nodiscard]] std::string text_or(std::size_t row, std::size_t col, std::string fallback) const;
+  [[nodiscard]] std::string text_or(std::size_t row, std::size_t col, const std::string& fallback) const;
   [[nodiscard]] std::int64_t integer(std::size_t row, std::size_t col) const;
   [[nodiscard]] std::optional<std::int64_t> optional_integer(std::size_t row, std::size_t col) const;
 };
@@ -106,6 +106,8 @@ class Backend {
   virtual void notify_in_transaction(Connection& /*connection*/, const std::string& /*payload*/) {}
   /// Start delivering other processes' notifications (their payloads) to
   /// `callback` (PostgreSQL: LISTEN on a dedicated connection). Default: nothing to listen to.
+  /// By value: an override keeps the callback (this default's copy is the price of one signature).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void listen(std::function<void(const std::string& payload)> /*callback*/) {}
   /// Stop the listener; called before the backend is destroyed.
   virtual void stop_listening() noexcept {}
