@@ -3,6 +3,7 @@
 // and context are made storable; and should an outcome still fail to
 // serialise when a batch is recorded, only its step fails. A real SQLite file.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <memory>
 #include <string>
@@ -21,7 +22,7 @@ namespace {
 std::shared_ptr<TemplateSet> templates(const std::vector<std::string>& callables) {
   std::string yaml = "name: outcomes\nnamespace_name: unit\nversion: 1.0.0\nsteps:\n";
   for (const auto& c : callables)
-    yaml += "  - name: " + c + "\n    handler: {callable: " + c + "}\n    retry: {max_attempts: 1}\n";
+    yaml += fmt::format("  - name: {0}\n    handler: {{callable: {0}}}\n    retry: {{max_attempts: 1}}\n", c);
   LoadResult loaded = load_templates_from_string(yaml, "outcomes.yaml", test::env("test"));
   REQUIRE_MESSAGE(loaded.ok(), test::dump(loaded));
   auto set = std::make_shared<TemplateSet>();
