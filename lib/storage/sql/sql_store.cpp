@@ -39,6 +39,19 @@ namespace tasker::detail::sql {
 
 namespace {
 
+/// The steps of `asked` (anything with a step_id) whose id is not in the
+/// first column of `kept`: those whose claim was lost, as a fenced UPDATE ...
+/// RETURNING id answers.
+template <typename Ref>
+std::vector<std::int64_t> not_returned(const Rows& kept, const std::vector<Ref>& asked) {
+  std::set<std::int64_t> alive;
+  for (std::size_t i = 0; i < kept.size(); ++i) alive.insert(kept.integer(i, 0));
+  std::vector<std::int64_t> lost;
+  for (const auto& a : asked)
+    if (!alive.count(a.step_id)) lost.push_back(a.step_id);
+  return lost;
+}
+
 /// Notification payloads (Backend::notify_in_transaction): "" says work is
 /// available; "finished:" followed by comma-separated task uuids says those
 /// tasks reached a final state. PostgreSQL caps a payload below 8000 bytes.
@@ -162,13 +175,7 @@ class SqlStore final : public Store {
     for (const auto& l : leases) rows.push_back({l.step_id, l.claim_token});
     return runner_.run(Access::write, [&](Connection& c) {
       std::vector<Param> p{rows.dump(), ms(expires_at)};
-      Rows kept = c.query(sql_.renew_leases, p);
-      std::set<std::int64_t> alive;
-      for (std::size_t i = 0; i < kept.size(); ++i) alive.insert(kept.integer(i, 0));
-      std::vector<std::int64_t> lost;
-      for (const auto& l : leases)
-        if (!alive.count(l.step_id)) lost.push_back(l.step_id);
-      return lost;
+      return not_returned(c.query(sql_.renew_leases, p), leases);
     });
   }
 
@@ -244,13 +251,7 @@ class SqlStore final : public Store {
     for (const auto& s : saves) rows.push_back({s.step_id, s.claim_token, s.checkpoint.dump()});
     return runner_.run(Access::write, [&](Connection& c) {
       std::vector<Param> p{rows.dump(), ms(lease_expires_at)};
-      Rows kept = c.query(sql_.save_checkpoints, p);
-      std::set<std::int64_t> alive;
-      for (std::size_t i = 0; i < kept.size(); ++i) alive.insert(kept.integer(i, 0));
-      std::vector<std::int64_t> lost;
-      for (const auto& s : saves)
-        if (!alive.count(s.step_id)) lost.push_back(s.step_id);
-      return lost;
+      return not_returned(c.query(sql_.save_checkpoints, p), saves);
     });
   }
 
