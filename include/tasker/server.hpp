@@ -24,7 +24,7 @@ class ApiServer {
   /// the metrics; may be null. Throws ConfigurationError for unusable
   /// settings (a non-loopback address without API keys, a TLS file that
   /// cannot be loaded, a malformed listen address).
-  ApiServer(std::shared_ptr<Client> client, ServerSettings settings, std::shared_ptr<EventBus> events = nullptr);
+  ApiServer(const std::shared_ptr<Client>& client, ServerSettings settings, std::shared_ptr<EventBus> events = nullptr);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -30,8 +30,8 @@ class ApiServer::Impl {
   std::shared_ptr<Metrics> metrics;
 };
 
-ApiServer::ApiServer(std::shared_ptr<Client> client, ServerSettings settings, std::shared_ptr<EventBus> events)
-    : impl_(std::make_unique<Impl>(std::move(client), std::move(settings), std::move(events))) {}
+ApiServer::ApiServer(const std::shared_ptr<Client>& client, ServerSettings settings, std::shared_ptr<EventBus> events)
+    : impl_(std::make_unique<Impl>(client, std::move(settings), std::move(events))) {}
 ApiServer::~ApiServer() = default;
 void ApiServer::start() { impl_->http.start(); }
 void ApiServer::stop() { impl_->http.stop(); }
