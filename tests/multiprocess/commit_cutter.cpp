@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <regex>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -130,8 +131,19 @@ void CommitCutter::relay(int client, int server) {
   bool startup = true;  // before the StartupMessage, messages have no type byte
   bool cut_on_reply = false;
   bool read_only = false;  // the open transaction began READ ONLY
+  // Prepared statements that commit on their own: on PostgreSQL a submit and a
+  // worker transaction are one call of a server function (the store's one_call.cpp).
+  std::set<std::string, std::less<>> committing_statements;
+  // A NUL-terminated string of the message starting at `at` (0: its type byte).
+  auto c_string = [&](std::size_t& at) {
+    const std::size_t end = pending.find('\0', at);
+    std::string_view s(pending.data() + at, end - at);
+    at = end + 1;
+    return s;
+  };
   // Find the end of each whole message the client sent. libpqxx begins and
-  // commits with simple queries: `BEGIN[; SET TRANSACTION ... READ ONLY]`, `COMMIT`.
+  // commits with simple queries: `BEGIN[; SET TRANSACTION ... READ ONLY]`, `COMMIT`;
+  // it prepares statements with Parse (name, text) and runs them with Bind (portal, name).
   auto scan = [&] {
     while (true) {
       if (startup) {
@@ -142,11 +154,26 @@ void CommitCutter::relay(int client, int server) {
         continue;
       }
       if (pending.size() < 5 || pending.size() < 1 + static_cast<std::size_t>(be32(pending, 1))) return;
+      if (pending[0] == 'Q' || pending[0] == 'B') ++statements_;
       if (pending[0] == 'Q') {
         const std::string_view query(pending.data() + 5, be32(pending, 1) - 4);
         if (query.substr(0, 5) == "BEGIN") read_only = query.find("READ ONLY") != std::string_view::npos;
         if (query.substr(0, 6) == "COMMIT" && commit_seen(read_only ? Kind::read_only : Kind::writing))
           cut_on_reply = true;
+      }
+      if (pending[0] == 'P') {
+        std::size_t at = 5;
+        const std::string_view name = c_string(at);
+        const std::string_view text = c_string(at);
+        if (text.find("tasker_submit(") != std::string_view::npos ||
+            text.find("tasker_exchange(") != std::string_view::npos)
+          committing_statements.emplace(name);
+      }
+      if (pending[0] == 'B') {
+        std::size_t at = 5;
+        (void)c_string(at);  // the portal
+        const std::string_view name = c_string(at);
+        if (committing_statements.count(name) && commit_seen(Kind::writing)) cut_on_reply = true;
       }
       pending.erase(0, 1 + static_cast<std::size_t>(be32(pending, 1)));
     }

@@ -1,7 +1,8 @@
 #pragma once
 // A TCP proxy between tasker and a real PostgreSQL server that breaks a
 // connection at the worst moment for a client: after the server received a
-// COMMIT and answered it, before the answer reaches the client. The server has
+// COMMIT (or a call of tasker_submit or tasker_exchange, which commits on its
+// own) and answered it, before the answer reaches the client. The server has
 // committed; the client cannot know. This is the "outcome in doubt" case of
 // docs/deployment.md, produced on a real network connection rather than mocked.
 #include <atomic>
@@ -32,6 +33,10 @@ class CommitCutter {
   void cut_commit(int nth = 1, Kind kind = Kind::writing);
   /// Connections cut so far.
   [[nodiscard]] int cuts() const { return cuts_.load(); }
+  /// Statements clients have sent so far, on every connection: simple queries
+  /// (BEGIN, COMMIT, ...) and executions of prepared statements (Bind). Each
+  /// waits for its answer, so this counts a client's round trips.
+  [[nodiscard]] int statements() const { return statements_.load(); }
 
  private:
   void accept_loop();
@@ -47,6 +52,7 @@ class CommitCutter {
   std::atomic<int> countdown_{0};  // 0: disarmed
   std::atomic<Kind> kind_{Kind::writing};
   std::atomic<int> cuts_{0};
+  std::atomic<int> statements_{0};
   std::mutex mutex_;
   std::vector<int> sockets_;  // every open socket, shut down when stopping
   std::vector<std::thread> threads_;

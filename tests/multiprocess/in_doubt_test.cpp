@@ -146,3 +146,102 @@ TEST_CASE("in doubt: a read-only snapshot whose COMMIT answer is lost is read ag
   CHECK(snap.steps.size() == 4);
   CHECK(snap.task.counts.total == 4);
 }
+
+TEST_CASE("round trips: on PostgreSQL a submit and a worker transaction are one statement each") {
+  // The proxy that cuts commits also counts what the client sends: one
+  // statement per submit and per exchange (tasker_submit, tasker_exchange),
+  // where BEGIN, a dozen statements and COMMIT used to go (docs/performance.md).
+  CommitCutter proxy(tasker::testing::postgres_url_from_environment());
+  auto h = harness_through(proxy);
+  auto store = h->store();
+  const auto now = [] { return tasker::SystemClock::instance().now(); };
+  (void)h->submit(
+      h->create_task_request("multiprocess", "chain", {{"n", 1}}));  // the first use reads the schema version
+
+  int before = proxy.statements();
+  auto task = h->submit(h->create_task_request("multiprocess", "chain", {{"n", 2}}));
+  CHECK(proxy.statements() - before == 1);
+  CHECK(task.counts.ready == 1);
+  CHECK(task.counts.pending == 3);
+
+  tasker::ClaimRequest claim;
+  claim.worker_id = "w1";
+  claim.filter.callables = {"mp.work"};
+  claim.filter.task_uuids = {task.uuid};
+  before = proxy.statements();
+  auto first = store->exchange({}, &claim, now());
+  CHECK(proxy.statements() - before == 1);
+  REQUIRE(first.claimed.size() == 1);
+  CHECK(first.claimed.front().step_name == "step_1");
+  CHECK(first.claimed.front().task_uuid == task.uuid);
+  CHECK(first.claimed.front().context == tasker::json{{"n", 2}});
+
+  // Record step_1, which enqueues step_2, and claim it: one statement.
+  tasker::StepOutcome done;
+  done.step_id = first.claimed.front().step_id;
+  done.claim_token = first.claimed.front().claim_token;
+  done.result = {{"value", 1}};
+  before = proxy.statements();
+  auto second = store->exchange({done}, &claim, now());
+  CHECK(proxy.statements() - before == 1);
+  CHECK(second.discarded.empty());
+  REQUIRE(second.claimed.size() == 1);
+  CHECK(second.claimed.front().step_name == "step_2");
+  CHECK(second.claimed.front().dependency_results == tasker::json{{"step_1", {{"value", 1}}}});
+  std::vector<std::string> names;
+  for (const auto& e : second.events) names.push_back(e.name + ":" + e.step_name);
+  CHECK(names ==
+        std::vector<std::string>{"step.completed:step_1", "step.enqueued:step_2", "step.execution.started:step_2"});
+
+  // A retryable failure: the retry decision travels with the outcome, still one statement.
+  tasker::StepOutcome failed;
+  failed.step_id = second.claimed.front().step_id;
+  failed.claim_token = second.claimed.front().claim_token;
+  failed.kind = tasker::StepOutcome::Kind::failure;
+  failed.failure = {"try again", "flaky", true, tasker::json::object()};
+  before = proxy.statements();
+  CHECK(store->exchange({failed}, nullptr, now()).discarded.empty());
+  CHECK(proxy.statements() - before == 1);
+  auto step_2 = h->client().get_step(task.uuid, "step_2");
+  CHECK(step_2.state == tasker::StepState::waiting_for_retry);
+  CHECK(step_2.attempts == 1);
+  REQUIRE(step_2.error);
+  CHECK(step_2.error->error_type == "flaky");
+
+  // The same outcome again: its claim is over, so the store no longer knows
+  // it and records it the multi-statement way, which fences it out.
+  before = proxy.statements();
+  auto again = store->exchange({failed}, nullptr, now());
+  CHECK(proxy.statements() - before > 1);
+  CHECK(again.discarded == std::vector<std::int64_t>{failed.step_id});
+  CHECK(again.events.empty());
+
+  // The retry (backoff none: due at once) is claimed with its attempt and the
+  // previous error; then the rest of the chain runs, one statement each.
+  tasker::StepOutcome next;
+  std::optional<tasker::ClaimedStep> running;
+  auto exchange = [&](const std::vector<tasker::StepOutcome>& outcomes) {
+    before = proxy.statements();
+    auto r = store->exchange(outcomes, &claim, now());
+    CHECK(proxy.statements() - before == 1);
+    running.reset();
+    if (!r.claimed.empty()) running = r.claimed.front();
+  };
+  exchange({});
+  REQUIRE(running);
+  CHECK(running->step_name == "step_2");
+  CHECK(running->attempt == 2);
+  REQUIRE(running->previous_error);
+  CHECK(running->previous_error->message == "try again");
+  while (running) {
+    next.step_id = running->step_id;
+    next.claim_token = running->claim_token;
+    next.result = {{"step", running->step_name}};
+    exchange({next});
+  }
+  auto finished = h->client().get_task(task.uuid);
+  CHECK(finished.state == tasker::TaskState::complete);
+  CHECK(finished.counts.completed == 4);
+  CHECK(entries_into(*h, task.uuid, "step_2", "waiting_for_retry") == 1);
+  CHECK(entries_into(*h, task.uuid, "step_4", "complete") == 1);
+}

@@ -162,7 +162,32 @@ class PostgresConnection final : public sql::Connection {
     if (!conn_->is_open()) healthy_ = false;
   }
 
-  Rows query(const std::string& sql, std::span<const Param> params) override {
+  Rows query(const std::string& sql, std::span<const Param> params) override { return run(sql, params, false); }
+
+  Rows call(const std::string& sql, std::span<const Param> params) override {
+    if (work_) throw StorageError("internal: call() inside a PostgreSQL transaction");
+    return run(sql, params, true);
+  }
+
+  void execute_script(const std::string& sql) override {
+    try {
+      if (work_) {
+        work_->exec(sql);
+      } else {
+        pqxx::nontransaction tx(*conn_);
+        tx.exec(sql);
+      }
+    } catch (...) {
+      translate(sql, false);
+    }
+  }
+
+  bool healthy() const override { return healthy_; }
+
+ private:
+  /// Run a prepared statement, in the open transaction or else on its own
+  /// (`autocommit`: it writes, and commits when it ends).
+  Rows run(const std::string& sql, std::span<const Param> params, bool autocommit) {
     const std::string& name = prepared(sql);
     std::vector<std::string> storage;
     storage.reserve(params.size());
@@ -187,26 +212,10 @@ class PostgresConnection final : public sql::Connection {
       }
       return to_rows(r);
     } catch (...) {
-      translate(sql, false);
+      translate(sql, false, autocommit);
     }
   }
 
-  void execute_script(const std::string& sql) override {
-    try {
-      if (work_) {
-        work_->exec(sql);
-      } else {
-        pqxx::nontransaction tx(*conn_);
-        tx.exec(sql);
-      }
-    } catch (...) {
-      translate(sql, false);
-    }
-  }
-
-  bool healthy() const override { return healthy_; }
-
- private:
   static Rows to_rows(const pqxx::result& r) {
     Rows rows;
     rows.rows.reserve(r.size());
@@ -238,8 +247,10 @@ class PostgresConnection final : public sql::Connection {
 
   /// Rethrow the exception being handled as a tasker error, classified so
   /// that the shared store retries only what certainly did not commit.
-  /// `committing`: the statement is the COMMIT of a transaction that wrote.
-  [[noreturn]] void translate(const std::string& sql, bool committing) {
+  /// `committing`: the statement is the COMMIT of a transaction that wrote;
+  /// `autocommit`: a writing statement that commits itself (call()), in doubt
+  /// only when the connection broke (a server error means it rolled back).
+  [[noreturn]] void translate(const std::string& sql, bool committing, bool autocommit = false) {
     const std::string where = fmt::format("PostgreSQL at {}", target_.where);
     // The server may have committed what the client never heard about.
     auto in_doubt = [&](const std::string& what) {
@@ -252,7 +263,7 @@ class PostgresConnection final : public sql::Connection {
     // Either kind of broken connection: in doubt when it broke in a COMMIT that mattered.
     auto connection_lost = [&](const std::exception& e) {
       healthy_ = false;
-      if (committing)
+      if (committing || autocommit)
         return std::make_exception_ptr(
             in_doubt(fmt::format("the connection broke while committing ({})", one_line(e.what()))));
       return std::make_exception_ptr(
@@ -278,7 +289,7 @@ class PostgresConnection final : public sql::Connection {
       if (fatal_state(state)) healthy_ = false;
       check_open();
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
-      if (committing && !healthy_)
+      if ((committing || autocommit) && !healthy_)
         throw in_doubt(fmt::format("the connection broke while committing ({})", server_message(e.what())));
       sql::throw_storage_error(
           fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
@@ -288,7 +299,8 @@ class PostgresConnection final : public sql::Connection {
       throw;
     } catch (const std::exception& e) {
       check_open();
-      if (committing && !healthy_) throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
+      if ((committing || autocommit) && !healthy_)
+        throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
       sql::throw_storage_error(fmt::format("{}: {} in `{}`", where, one_line(e.what()), first_line(sql)), !healthy_);
     }
   }

@@ -72,6 +72,7 @@ sql::Dialect postgres_dialect() {
   d.json_type = "JSONB";
   d.for_update = " FOR UPDATE";
   d.skip_locked = " FOR UPDATE SKIP LOCKED";
+  d.server_functions = true;
   // The rows go through unnest(ARRAY(...)): the planner cannot see into a
   // JSON parameter and takes jsonb_array_elements for 100 rows, and 100 index
   // probes looked dearer to it than scanning tasker_steps or tasker_step_edges
@@ -187,6 +188,8 @@ class PostgresBackend final : public sql::Backend {
     std::vector<Param> p{channel_, payload};
     connection.query("SELECT pg_notify($1, $2)", p);
   }
+
+  std::string notification_channel() const override { return channel_; }
 
   void listen(std::function<void(const std::string&)> callback) override {
     if (thread_.joinable()) return;

@@ -1,6 +1,7 @@
 #include "storage/sql/changes.hpp"
 
 #include <unordered_map>
+#include <utility>
 
 #include "storage/sql/values.hpp"
 
@@ -73,6 +74,25 @@ void write_transitions(WriteTx& tx) {
 
 }  // namespace
 
+std::vector<std::string> notification_payloads(const Wakeups& wake) {
+  constexpr std::size_t kMaxPayload = 7000;
+  std::vector<std::string> out;
+  if (wake.work) out.emplace_back();
+  std::string payload;
+  for (const auto& uuid : wake.finished) {
+    if (!payload.empty() && payload.size() + uuid.size() + 1 > kMaxPayload) out.push_back(std::exchange(payload, {}));
+    payload += payload.empty() ? std::string(kFinishedPrefix) + uuid : "," + uuid;
+  }
+  if (!payload.empty()) out.push_back(std::move(payload));
+  return out;
+}
+
+LifecycleEvent resolve_event(PendingEvent e, const std::string& task_uuid, TimePoint now) {
+  e.payload["task_uuid"] = task_uuid;
+  if (!e.step_name.empty()) e.payload["step_name"] = e.step_name;
+  return {std::move(e.name), now, task_uuid, std::move(e.step_name), std::move(e.payload)};
+}
+
 std::vector<LifecycleEvent> settle(WriteTx& tx, bool tasks_changed) {
   auto uuids = settle_tasks(tx, tasks_changed);
   write_transitions(tx);
@@ -80,10 +100,7 @@ std::vector<LifecycleEvent> settle(WriteTx& tx, bool tasks_changed) {
   out.reserve(tx.changes.events.size());
   for (auto& e : tx.changes.events) {
     auto it = uuids.find(e.task_id);
-    std::string task_uuid = it == uuids.end() ? std::string{} : it->second;
-    e.payload["task_uuid"] = task_uuid;
-    if (!e.step_name.empty()) e.payload["step_name"] = e.step_name;
-    out.push_back({e.name, tx.now, std::move(task_uuid), std::move(e.step_name), std::move(e.payload)});
+    out.push_back(resolve_event(std::move(e), it == uuids.end() ? std::string{} : it->second, tx.now));
   }
   return out;
 }

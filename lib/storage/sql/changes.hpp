@@ -86,6 +86,23 @@ struct WriteTx {
   Changes changes;
 };
 
+/// What a committed write tells waiters: other workers (work) and whoever
+/// waits for tasks to finish.
+struct Wakeups {
+  bool work{false};
+  std::vector<std::string> finished;  ///< uuids of tasks that reached a final state
+};
+
+/// The notifications (Backend::notify_in_transaction) that carry `wake`: ""
+/// says work is available; "finished:" followed by comma-separated task uuids
+/// says those tasks reached a final state, split below PostgreSQL's 8000-byte
+/// payload limit.
+[[nodiscard]] std::vector<std::string> notification_payloads(const Wakeups& wake);
+inline constexpr std::string_view kFinishedPrefix = "finished:";
+
+/// The public event for `e`, whose task is `task_uuid`.
+[[nodiscard]] LifecycleEvent resolve_event(PendingEvent e, const std::string& task_uuid, TimePoint now);
+
 /// Update the touched tasks from their deltas (when `tasks_changed`), derive
 /// their states, write the transitions, and return the events with task uuids.
 std::vector<LifecycleEvent> settle(WriteTx& tx, bool tasks_changed);

@@ -9,29 +9,6 @@ namespace tasker::detail::sql {
 
 namespace {
 
-/// The claimed rows, as the claim's UPDATE ... RETURNING gives them.
-std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint lease_end) {
-  std::vector<ClaimedStep> claimed(r.size());
-  for (std::size_t i = 0; i < r.size(); ++i) {
-    ClaimedStep& s = claimed[i];
-    s.step_id = r.integer(i, 0);
-    s.step_uuid = r.text(i, 2);
-    s.step_name = r.text(i, 3);
-    s.callable = r.text(i, 4);
-    s.initialization = parse_json(r.rows[i][5]);
-    s.attempt = static_cast<int>(r.integer(i, 6));
-    s.claim_token = r.integer(i, 7);
-    s.retry = policy_from(r, i, 8);
-    s.timeout_seconds = static_cast<int>(r.integer(i, 13));
-    s.type = parse_step_type(r.text(i, 14)).value_or(StepType::standard);
-    s.checkpoint = parse_json(r.rows[i][15]);
-    if (!r.is_null(i, 16)) s.previous_error = failure_from_json(parse_json(r.rows[i][16]));
-    s.claimed_at = now;
-    s.lease_expires_at = lease_end;
-  }
-  return claimed;
-}
-
 /// Each claimed step's task (uuid, names, context), read once per task.
 void fill_tasks(WriteTx& tx, std::vector<ClaimedStep>& claimed, const std::vector<std::int64_t>& task_of) {
   std::set<std::int64_t> task_ids(task_of.begin(), task_of.end());
@@ -73,6 +50,28 @@ void fill_dependency_results(WriteTx& tx, std::vector<ClaimedStep>& claimed) {
 }
 
 }  // namespace
+
+std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint lease_end) {
+  std::vector<ClaimedStep> claimed(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    ClaimedStep& s = claimed[i];
+    s.step_id = r.integer(i, 0);
+    s.step_uuid = r.text(i, 2);
+    s.step_name = r.text(i, 3);
+    s.callable = r.text(i, 4);
+    s.initialization = parse_json(r.rows[i][5]);
+    s.attempt = static_cast<int>(r.integer(i, 6));
+    s.claim_token = r.integer(i, 7);
+    s.retry = policy_from(r, i, 8);
+    s.timeout_seconds = static_cast<int>(r.integer(i, 13));
+    s.type = parse_step_type(r.text(i, 14)).value_or(StepType::standard);
+    s.checkpoint = parse_json(r.rows[i][15]);
+    if (!r.is_null(i, 16)) s.previous_error = failure_from_json(parse_json(r.rows[i][16]));
+    s.claimed_at = now;
+    s.lease_expires_at = lease_end;
+  }
+  return claimed;
+}
 
 std::string work_filter_clause(const Dialect& d, const WorkFilter& f, std::vector<Param>& params) {
   auto in = [&](const std::string& column, const std::vector<std::string>& values) {

@@ -32,6 +32,18 @@ std::optional<std::int64_t> Rows::optional_integer(std::size_t row, std::size_t 
   return integer(row, col);
 }
 
+Rows Connection::call(const std::string& sql, std::span<const Param> params) {
+  begin();
+  try {
+    Rows rows = query(sql, params);
+    commit();
+    return rows;
+  } catch (...) {
+    if (healthy()) rollback();
+    throw;
+  }
+}
+
 void throw_storage_error(const std::string& message, bool transient) {
   if (transient) throw TransientStorageError(message);
   throw StorageError(message);

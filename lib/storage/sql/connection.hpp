@@ -56,6 +56,11 @@ class Connection {
   virtual void rollback() noexcept = 0;
   /// Run a statement (prepared once per connection and cached by its text).
   virtual Rows query(const std::string& sql, std::span<const Param> params = {}) = 0;
+  /// Run one statement as a transaction of its own, outside begin()/commit():
+  /// on PostgreSQL one round trip instead of three. Like a COMMIT, a connection
+  /// that breaks before the answer arrives leaves it in doubt
+  /// (StorageInDoubtError). By default: begin(), query(), commit().
+  virtual Rows call(const std::string& sql, std::span<const Param> params);
   /// Run several statements without parameters (DDL).
   virtual void execute_script(const std::string& sql) = 0;
   /// False once the connection is unusable; the pool then drops it.
@@ -85,6 +90,10 @@ struct Dialect {
   /// filters an index scan, so an ordered claim with LIMIT stops at its first
   /// rows and id lists probe primary keys, whatever the planner's statistics.
   std::function<std::string(const std::string& column, int param, ColumnType type)> in_list;
+  /// The database has migration 4's server functions (tasker_submit,
+  /// tasker_exchange), so a submit and a worker transaction take one round trip
+  /// each (one_call.hpp). PostgreSQL only: SQLite has no round trips to save.
+  bool server_functions{false};
 };
 
 /// A database: its dialect, and how to connect, lock migrations and notify.
@@ -104,6 +113,8 @@ class Backend {
   /// commits (PostgreSQL: NOTIFY). An empty payload says "work is available";
   /// the store defines the others (see wakeups.hpp). Default: nothing.
   virtual void notify_in_transaction(Connection& /*connection*/, const std::string& /*payload*/) {}
+  /// The channel notify_in_transaction() sends on, for server functions that notify themselves.
+  [[nodiscard]] virtual std::string notification_channel() const { return {}; }
   /// Start delivering other processes' notifications (their payloads) to
   /// `callback` (PostgreSQL: LISTEN on a dedicated connection). Default: nothing to listen to.
   /// By value: an override keeps the callback (this default's copy is the price of one signature).

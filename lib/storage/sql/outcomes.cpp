@@ -15,30 +15,27 @@ namespace tasker::detail::sql {
 
 namespace {
 
-/// A failed attempt: retried later, or the step fails (returns true).
-bool record_failure(WriteTx& tx, const LockedStep& s, const StepOutcome& o, const std::string& reason_override,
-                    std::vector<StepUpdate>& updates) {
-  Changes& ch = tx.changes;
+/// A failed attempt: retried later (waiting_for_retry), or the step fails (error).
+StepUpdate failure_update(Changes& ch, const LockedStep& s, const StepOutcome& o, const std::string& reason_override,
+                          TimePoint now) {
   RetryDecision decision = decide_after_failure(s.retry, s.attempts, o.failure.retryable, o.retry_after, o.jitter_unit);
   json error = failure_json(o.failure);
   error["attempt"] = s.attempts;
   const std::string reason = reason_override.empty() ? o.failure.error_type : reason_override;
   if (decision.retry) {
-    std::int64_t at = ms(tx.now) + decision.delay.count();
-    updates.push_back({s.id, StepState::waiting_for_retry, std::nullopt, error, 0, at, std::nullopt});
+    std::int64_t at = ms(now) + decision.delay.count();
     ch.transition(s.task_id, s.id, "in_progress", "waiting_for_retry", s.worker_id, reason, s.attempts);
     ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", true}});
     ch.event(events::kStepRetryScheduled, s.task_id, s.name,
              {{"attempt", s.attempts}, {"delay_ms", decision.delay.count()}, {"next_attempt_at", at}});
-    return false;
+    return {s.id, StepState::waiting_for_retry, std::nullopt, error, 0, at, std::nullopt};
   }
-  updates.push_back({s.id, StepState::error, std::nullopt, error, 0, std::nullopt, ms(tx.now)});
   ch.transition(s.task_id, s.id, "in_progress", "error", s.worker_id, reason, s.attempts);
   ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", false}});
   TaskDelta& delta = ch.tasks[s.task_id];
   delta.failed += 1;
   delta.active -= 1;
-  return true;
+  return {s.id, StepState::error, std::nullopt, error, 0, std::nullopt, ms(now)};
 }
 
 /// A decision's or batchable step's result that cannot be applied fails the step permanently.
@@ -52,6 +49,27 @@ StepOutcome invalid_outcome(const StepOutcome& o, const PermanentError& e) {
 }
 
 }  // namespace
+
+StepUpdate outcome_update(Changes& ch, const LockedStep& s, const StepOutcome& o, const std::string& reason,
+                          TimePoint now) {
+  switch (o.kind) {
+    case StepOutcome::Kind::success: {
+      ch.transition(s.task_id, s.id, "in_progress", "complete", s.worker_id, reason, s.attempts);
+      ch.event(events::kStepCompleted, s.task_id, s.name, {{"attempt", s.attempts}, {"result", o.result}});
+      TaskDelta& delta = ch.tasks[s.task_id];
+      delta.completed += 1;
+      delta.active -= 1;
+      return {s.id, StepState::complete, o.result, std::nullopt, 0, std::nullopt, ms(now)};
+    }
+    case StepOutcome::Kind::failure: return failure_update(ch, s, o, reason, now);
+    case StepOutcome::Kind::release: break;
+  }
+  ch.transition(s.task_id, s.id, "in_progress", "enqueued", s.worker_id, "released unrun by a stopping worker",
+                s.attempts - 1);
+  ch.event(events::kStepEnqueued, s.task_id, s.name, {{"reason", "released"}});
+  ch.enqueue(s.id);
+  return {s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(now), std::nullopt};
+}
 
 void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const std::string& reason,
                     std::vector<std::int64_t>& discarded) {
@@ -83,29 +101,11 @@ void apply_outcomes(WriteTx& tx, const std::vector<StepOutcome>& outcomes, const
         outcome = &rejected;
       }
     }
-    switch (outcome->kind) {
-      case StepOutcome::Kind::success: {
-        updates.push_back({s.id, StepState::complete, o.result, std::nullopt, 0, std::nullopt, ms(tx.now)});
-        ch.transition(s.task_id, s.id, "in_progress", "complete", s.worker_id, reason, s.attempts);
-        ch.event(events::kStepCompleted, s.task_id, s.name, {{"attempt", s.attempts}, {"result", o.result}});
-        TaskDelta& delta = ch.tasks[s.task_id];
-        delta.completed += 1;
-        delta.active -= 1;
-        satisfied.push_back(s.id);
-        if (s.batch_id) finished_instances.emplace_back(s, false);
-        break;
-      }
-      case StepOutcome::Kind::failure:
-        if (record_failure(tx, s, *outcome, reason, updates) && s.batch_id) finished_instances.emplace_back(s, true);
-        break;
-      case StepOutcome::Kind::release:
-        updates.push_back({s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(tx.now), std::nullopt});
-        ch.transition(s.task_id, s.id, "in_progress", "enqueued", s.worker_id, "released unrun by a stopping worker",
-                      s.attempts - 1);
-        ch.event(events::kStepEnqueued, s.task_id, s.name, {{"reason", "released"}});
-        ch.enqueue(s.id);
-        break;
-    }
+    const StepUpdate update = outcome_update(ch, s, *outcome, reason, tx.now);
+    if (update.state == StepState::complete) satisfied.push_back(s.id);
+    if (s.batch_id && (update.state == StepState::complete || update.state == StepState::error))
+      finished_instances.emplace_back(s, update.state == StepState::error);
+    updates.push_back(update);
     s.state = StepState::complete;  // no second outcome for the same claim within one batch
   }
   apply_updates(tx, updates);

@@ -8,9 +8,17 @@
 #include <vector>
 
 #include "storage/sql/changes.hpp"
+#include "storage/sql/step_writes.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker::detail::sql {
+
+/// What one outcome does to the locked step `s` (still in progress under the
+/// outcome's claim): the row's new values (returned; the caller writes them),
+/// and its transition, events and counter changes (into `ch`). `reason` (when
+/// not empty) replaces the error type as a failure's transition reason.
+[[nodiscard]] StepUpdate outcome_update(Changes& ch, const LockedStep& s, const StepOutcome& o,
+                                        const std::string& reason, TimePoint now);
 
 /// Record `outcomes`; those whose claim is no longer current (a newer claim, a
 /// reclaim, a cancel or a reset got there first) are appended to `discarded`.

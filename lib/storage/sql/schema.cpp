@@ -126,6 +126,8 @@ ALTER TABLE tasker_steps ADD COLUMN child_results {json};
 CREATE INDEX tasker_steps_batch_slots ON tasker_steps (batch_id, position)
   WHERE state = 'pending' AND batch_id IS NOT NULL;
 )SQL"},
+      {kServerFunctionsVersion, "server functions: a submit and a worker transaction in one round trip each",
+       postgres_server_functions(), "postgresql"},
   };
   return list;
 }
@@ -172,7 +174,8 @@ void migrate(Backend& backend, Connection& connection) {
       // Re-read inside the transaction: another process may have applied it meanwhile.
       Param version{static_cast<std::int64_t>(m.version)};
       if (connection.query("SELECT 1 FROM tasker_schema_migrations WHERE version = $1", {&version, 1}).empty()) {
-        connection.execute_script(render(m.sql, backend.dialect()));
+        if (m.only_on.empty() || m.only_on == backend.dialect().name)
+          connection.execute_script(render(m.sql, backend.dialect()));
         std::vector<Param> params{static_cast<std::int64_t>(m.version), m.description,
                                   static_cast<std::int64_t>(to_epoch_ms(SystemClock::instance().now()))};
         connection.query("INSERT INTO tasker_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",

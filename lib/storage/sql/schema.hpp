@@ -13,9 +13,18 @@ struct Migration {
   int version;
   std::string description;
   std::string sql;  ///< with {id} and {json} placeholders
+  /// A dialect name when the migration is for that backend only (server
+  /// functions); elsewhere it is recorded as applied and runs nothing, so the
+  /// versions stay the same on every backend.
+  std::string only_on{};
 };
 
 [[nodiscard]] const std::vector<Migration>& migrations();
+
+/// The migration that installs the server functions.
+inline constexpr int kServerFunctionsVersion = 4;
+/// Migration 4's SQL: tasker_submit and tasker_exchange (server_functions.cpp).
+[[nodiscard]] const char* postgres_server_functions();
 
 /// Apply every migration newer than the database's version, each in its own
 /// transaction, under the backend's migration lock. Safe when many processes

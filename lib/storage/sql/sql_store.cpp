@@ -24,6 +24,7 @@
 
 #include "storage/sql/changes.hpp"
 #include "storage/sql/claims.hpp"
+#include "storage/sql/one_call.hpp"
 #include "storage/sql/operator_actions.hpp"
 #include "storage/sql/outcomes.hpp"
 #include "storage/sql/pool.hpp"
@@ -51,18 +52,6 @@ std::vector<std::int64_t> not_returned(const Rows& kept, const std::vector<Ref>&
     if (!alive.count(a.step_id)) lost.push_back(a.step_id);
   return lost;
 }
-
-/// Notification payloads (Backend::notify_in_transaction): "" says work is
-/// available; "finished:" followed by comma-separated task uuids says those
-/// tasks reached a final state. PostgreSQL caps a payload below 8000 bytes.
-constexpr std::string_view kFinishedPrefix = "finished:";
-constexpr std::size_t kMaxPayload = 7000;
-
-/// What a committed write tells waiters.
-struct Wakeups {
-  bool work{false};
-  std::vector<std::string> finished;
-};
 
 template <typename Listener>
 class Listeners {
@@ -101,7 +90,10 @@ class SqlStore final : public Store {
         options_(options),
         pool_(*backend_, backend_->pool_size()),
         runner_(pool_, backend_->name()),
-        sql_(make_statements(backend_->dialect())) {}
+        sql_(make_statements(backend_->dialect())) {
+    if (backend_->dialect().server_functions)
+      one_call_ = std::make_unique<OneCall>(runner_, backend_->notification_channel());
+  }
 
   ~SqlStore() override { backend_->stop_listening(); }
 
@@ -130,6 +122,11 @@ class SqlStore final : public Store {
                            const std::optional<std::string>& identity_hash, TimePoint now) override {
     const TaskPlan plan = plan_task(tmpl, request, identity_hash, now);
     Wakeups wake;
+    if (one_call()) {
+      CreateResult created = one_call_->create_task(plan, now, wake);
+      deliver(wake);
+      return created;
+    }
     CreateResult created = write(now, wake, [&](WriteTx& tx) {
       insert_task(tx, plan);
       CreateResult out;
@@ -145,6 +142,12 @@ class SqlStore final : public Store {
 
   ExchangeResult exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) override {
     Wakeups wake;
+    if (one_call()) {
+      if (auto done = one_call_->exchange(outcomes, claim, now, wake)) {
+        deliver(wake);
+        return std::move(*done);
+      }
+    }
     ExchangeResult result = write(now, wake, [&](WriteTx& tx) {
       ExchangeResult r;
       Changes& ch = tx.changes;
@@ -166,6 +169,10 @@ class SqlStore final : public Store {
       return r;
     });
     deliver(wake);
+    if (one_call_) {
+      one_call_->forget(outcomes);
+      one_call_->remember(result.claimed);
+    }
     return result;
   }
 
@@ -292,6 +299,14 @@ class SqlStore final : public Store {
   }
 
  private:
+  /// The one-round-trip path, once the database has its server functions
+  /// (a store opened without migrating may face an older schema).
+  bool one_call() {
+    if (!one_call_) return false;
+    std::call_once(functions_checked_, [&] { functions_present_ = schema_version() >= kServerFunctionsVersion; });
+    return functions_present_;
+  }
+
   /// Run `body(WriteTx&)` in a write transaction (repeated with a fresh WriteTx
   /// when the database says it certainly did not commit), and send the
   /// notifications it calls for inside it; `wake` says whom to wake after the commit.
@@ -335,16 +350,7 @@ class SqlStore final : public Store {
   }
 
   void notify_in_transaction(Connection& c, const Wakeups& wake) {
-    if (wake.work) backend_->notify_in_transaction(c, "");
-    std::string payload;
-    for (const auto& uuid : wake.finished) {
-      if (!payload.empty() && payload.size() + uuid.size() + 1 > kMaxPayload) {
-        backend_->notify_in_transaction(c, payload);
-        payload.clear();
-      }
-      payload += payload.empty() ? std::string(kFinishedPrefix) + uuid : "," + uuid;
-    }
-    if (!payload.empty()) backend_->notify_in_transaction(c, payload);
+    for (const auto& payload : notification_payloads(wake)) backend_->notify_in_transaction(c, payload);
   }
 
   /// After a commit: this process's listeners (other processes hear the NOTIFY).
@@ -376,6 +382,9 @@ class SqlStore final : public Store {
   Pool pool_;
   Runner runner_;
   Statements sql_;
+  std::unique_ptr<OneCall> one_call_;
+  std::once_flag functions_checked_;
+  bool functions_present_{false};
   Listeners<std::function<void()>> work_listeners_;
   Listeners<std::function<void(const std::vector<std::string>&)>> finished_listeners_;
 };

@@ -29,6 +29,14 @@ struct TaskPlan {
 [[nodiscard]] TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
                                  const std::optional<std::string>& identity_hash, TimePoint now);
 
+/// The parameters of Statements::insert_task (and the first of tasker_submit's).
+[[nodiscard]] std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now);
+
+/// The creation's transitions and events, and what it wakes (`ch.enqueued`,
+/// `ch.finished_tasks`), given the ids of the task and its steps (by position).
+void record_creation(Changes& ch, const TaskPlan& plan, std::int64_t task_id,
+                     const std::vector<std::int64_t>& step_ids);
+
 /// Insert the planned rows; DuplicateTaskError (naming the existing task) when
 /// the identity hash is taken. Returns the task's id.
 std::int64_t insert_task(WriteTx& tx, const TaskPlan& plan);

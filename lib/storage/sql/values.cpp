@@ -19,6 +19,22 @@ std::string id_list(const std::vector<std::int64_t>& ids) {
 
 std::string text_list(const std::vector<std::string>& items) { return json(items).dump(); }
 
+Rows rows_from_json(const json& rows) {
+  Rows out;
+  out.rows.reserve(rows.size());
+  for (const auto& row : rows) {
+    Rows::Row& r = out.rows.emplace_back();
+    r.reserve(row.size());
+    for (const auto& v : row) {
+      if (v.is_null())
+        r.emplace_back();
+      else
+        r.emplace_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  return out;
+}
+
 json failure_json(const StepFailure& f) {
   return {{"message", f.message}, {"error_type", f.error_type}, {"retryable", f.retryable}, {"context", f.context}};
 }

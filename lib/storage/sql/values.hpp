@@ -23,6 +23,9 @@ namespace tasker::detail::sql {
 /// A JSON-array parameter of ids (expanded by Dialect::in_list or json_rows).
 [[nodiscard]] std::string id_list(const std::vector<std::int64_t>& ids);
 [[nodiscard]] std::string text_list(const std::vector<std::string>& items);
+/// Rows from a JSON array of arrays, as the text protocol would give them:
+/// strings as they are, null as NULL, anything else as its JSON text.
+[[nodiscard]] Rows rows_from_json(const json& rows);
 
 /// The `error` column: a failure as stored, and back.
 [[nodiscard]] json failure_json(const StepFailure& failure);

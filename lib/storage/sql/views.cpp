@@ -113,6 +113,14 @@ std::optional<TaskView> load_task(Connection& c, const Statements& sql, const st
   return std::move(views.front());
 }
 
+TaskView task_view_as_created(const Rows& task_row, int enqueued, int pending) {
+  TaskView v = task_from_row(task_row, 0);
+  v.counts.ready = enqueued;
+  v.counts.pending = pending;
+  derive_statuses(v);
+  return v;
+}
+
 std::vector<StepView> load_steps(Connection& c, const Statements& sql, const std::string& task_uuid) {
   Param u{task_uuid};
   Rows r = c.query(sql.steps_of_task, {&u, 1});

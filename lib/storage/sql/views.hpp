@@ -16,6 +16,9 @@ namespace tasker::detail::sql {
 /// The task with its step counts and derived statuses; nullopt when unknown.
 [[nodiscard]] std::optional<TaskView> load_task(Connection& c, const Statements& sql, const std::string& task_uuid,
                                                 TimePoint now);
+/// A task as a submit leaves it: its row (kTaskColumns) and, since every step
+/// was just created, `enqueued` ready steps and `pending` others.
+[[nodiscard]] TaskView task_view_as_created(const Rows& task_row, int enqueued, int pending);
 /// The task's steps in template order.
 [[nodiscard]] std::vector<StepView> load_steps(Connection& c, const Statements& sql, const std::string& task_uuid);
 /// A page of tasks, newest first (the filter is checked by the caller).

@@ -1,0 +1,64 @@
+#pragma once
+// On PostgreSQL, a submit and a worker transaction in one round trip each:
+// one statement that calls a server function of migration 4
+// (server_functions.cpp) and commits on its own, instead of BEGIN, a dozen
+// statements and COMMIT. The C++ still decides what it decides elsewhere
+// (the rows of a new task, the retry decision and what a failure stores,
+// every lifecycle event); the function does what needs the rows (fencing,
+// children, the claim, counters, task states, transitions, NOTIFY).
+//
+// A worker's failure needs the step's attempt and retry policy, which the
+// multi-statement path reads from the locked row: here they come from the
+// claim that handed the step out, remembered per step (valid while the
+// claim token matches, which is exactly when the outcome applies). Outcomes
+// of claims this store did not hand out, reclaim passes, and outcomes that
+// create steps (decision, batchable) or finish batch instances go through the
+// multi-statement path (exchange() returns nullopt).
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/sql/changes.hpp"
+#include "storage/sql/task_creation.hpp"
+#include "storage/sql/transaction.hpp"
+#include "tasker/store.hpp"
+
+namespace tasker::detail::sql {
+
+class OneCall {
+ public:
+  OneCall(Runner& runner, std::string channel) : runner_(runner), channel_(std::move(channel)) {}
+
+  /// Store::create_task: the task as created and its events.
+  CreateResult create_task(const TaskPlan& plan, TimePoint now, Wakeups& wake);
+
+  /// Store::exchange, or nullopt (nothing done) when these outcomes need the multi-statement path.
+  std::optional<ExchangeResult> exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,
+                                         TimePoint now, Wakeups& wake);
+
+  /// Remember what failures of these claims need (claims of the multi-statement path).
+  void remember(const std::vector<ClaimedStep>& claimed);
+  /// The outcomes were recorded: their claims are over.
+  void forget(const std::vector<StepOutcome>& outcomes);
+
+ private:
+  /// What a claim told the worker and a failure needs; valid for this token only.
+  struct Claim {
+    std::int64_t token;
+    std::string task_uuid;
+    std::string step_name;
+    int attempts;
+    RetryPolicy retry;
+    bool creates_steps;  ///< a decision, batchable step or batch instance: the multi-statement path records it
+  };
+
+  Runner& runner_;
+  std::string channel_;
+  std::mutex mutex_;
+  std::unordered_map<std::int64_t, Claim> claims_;  // by step id
+};
+
+}  // namespace tasker::detail::sql

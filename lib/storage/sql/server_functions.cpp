@@ -1,0 +1,303 @@
+// The PostgreSQL server functions of migration 4: a submit and a worker
+// transaction in one round trip each (one_call.cpp calls them). They do in
+// one statement what task_creation, outcomes, step_writes, claims and
+// changes do in several, in the same order and with the same locks (step rows
+// by id, then children by id, then task rows by id), so that both paths can
+// run side by side on one database. What the C++ decides from the claim alone
+// (the retry decision, the error to store, the transition's reason) travels in
+// the rows; what only the database knows (fencing, children, claims, counters,
+// task states) is decided here. Every statement reads rows by key or through
+// the claim's partial index, and the functions force generic plans, so their
+// plans do not depend on the tables' statistics.
+#include "storage/sql/schema.hpp"
+
+namespace tasker::detail::sql {
+
+const char* postgres_server_functions() {
+  return R"SQL(
+-- A submit: the task row (or nothing, when its identity hash is taken), its
+-- steps and edges (by position), the creation transitions, the notifications.
+-- Returns the task row as created, or the row that holds the identity hash.
+CREATE FUNCTION tasker_submit(
+  p_uuid TEXT, p_namespace TEXT, p_name TEXT, p_version TEXT, p_state TEXT, p_context JSONB, p_initiator TEXT,
+  p_source_system TEXT, p_reason TEXT, p_tags JSONB, p_priority INTEGER, p_correlation_id TEXT,
+  p_idempotency_key TEXT, p_identity_hash TEXT, p_bypassed JSONB, p_total INTEGER, p_active INTEGER,
+  p_now BIGINT, p_completed_at BIGINT, p_definition JSONB, p_steps JSONB, p_edges JSONB, p_channel TEXT,
+  p_notifications JSONB)
+RETURNS SETOF tasker_tasks LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+  v_id BIGINT;
+  v_ids BIGINT[];
+  v_payload TEXT;
+BEGIN
+  INSERT INTO tasker_tasks AS t (uuid, namespace_name, name, version, state, context, initiator, source_system,
+    reason, tags, priority, correlation_id, idempotency_key, identity_hash, bypassed_steps, total_steps,
+    active_steps, created_at, updated_at, completed_at, definition)
+  VALUES (p_uuid, p_namespace, p_name, p_version, p_state, p_context, p_initiator, p_source_system, p_reason,
+    p_tags, p_priority, p_correlation_id, p_idempotency_key, p_identity_hash, p_bypassed, p_total, p_active,
+    p_now, p_now, p_completed_at, p_definition)
+  ON CONFLICT (identity_hash) DO NOTHING
+  RETURNING t.id INTO v_id;
+  IF v_id IS NULL THEN
+    RETURN QUERY SELECT * FROM tasker_tasks t WHERE t.identity_hash = p_identity_hash;
+    RETURN;
+  END IF;
+  INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+  VALUES (v_id, NULL, NULL, p_state, p_now, '', 'created', 0);
+  IF jsonb_array_length(p_steps) > 0 THEN
+    -- The rows of plan_task (task_creation.cpp); JSON columns as JSON text.
+    WITH inserted AS (
+      INSERT INTO tasker_steps (uuid, task_id, position, name, namespace_name, callable, initialization,
+        dependencies, state, priority, pending_parents, max_attempts, retryable, backoff, backoff_base_ms,
+        max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at, step_type, template_step, batch_id)
+      SELECT r.v->>0, v_id, (r.v->>1)::INTEGER, r.v->>2, p_namespace, r.v->>3, (r.v->>4)::JSONB, (r.v->>5)::JSONB,
+        r.v->>6, p_priority, (r.v->>7)::INTEGER, (r.v->>8)::INTEGER, (r.v->>9)::INTEGER, r.v->>10,
+        (r.v->>11)::BIGINT, (r.v->>12)::BIGINT, (r.v->>13)::INTEGER, (r.v->>14)::BIGINT, p_now, p_now, r.v->>15,
+        r.v->>16, (r.v->>17)::BIGINT
+      FROM jsonb_array_elements(p_steps) AS r(v)
+      RETURNING tasker_steps.id, tasker_steps.position)
+    SELECT array_agg(i.id ORDER BY i.position) INTO v_ids FROM inserted i;
+    INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+    SELECT v_id, v_ids[(r.v->>1)::INTEGER + 1], NULL, r.v->>6, p_now, '', 'created', 0
+    FROM jsonb_array_elements(p_steps) WITH ORDINALITY AS r(v, n) ORDER BY r.n;
+    INSERT INTO tasker_step_edges (parent_id, child_id)
+    SELECT v_ids[(e.v->>0)::INTEGER + 1], v_ids[(e.v->>1)::INTEGER + 1] FROM jsonb_array_elements(p_edges) AS e(v);
+  END IF;
+  FOR v_payload IN SELECT jsonb_array_elements_text(p_notifications) LOOP
+    PERFORM pg_notify(p_channel, v_payload);
+  END LOOP;
+  RETURN QUERY SELECT * FROM tasker_tasks t WHERE t.id = v_id;
+END
+$fn$;
+
+-- A worker transaction: record outcomes (fenced by claim token), advance the
+-- children of completed steps, claim, settle the touched tasks' counters and
+-- states, append every transition, notify. p_outcomes: one row per outcome,
+-- [step_id, claim_token, new_state, set_results, results, error, attempts_delta,
+-- claimable_at, completed_at, reason], decided by the client (outcomes.cpp).
+-- Returns {"fallback": true}, having changed nothing, when an outcome belongs
+-- to a step that creates steps or to a batch instance (the multi-statement path
+-- records those), else {discarded, enqueued, claimed, tasks, work}.
+CREATE FUNCTION tasker_exchange(
+  p_outcomes JSONB, p_now BIGINT, p_worker TEXT, p_limit INTEGER, p_lease_end BIGINT, p_callables TEXT[],
+  p_namespaces TEXT[], p_task_uuids TEXT[], p_channel TEXT)
+RETURNS JSONB LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+  v_ids BIGINT[];
+  o RECORD;
+  c RECORD;
+  t RECORD;
+  v_task BIGINT;
+  v_worker TEXT;
+  v_attempts INTEGER;
+  v_discarded BIGINT[] := '{}';
+  v_satisfied BIGINT[] := '{}';
+  v_released BIGINT[] := '{}';
+  v_enqueued JSONB := '[]';
+  v_enqueued_ids BIGINT[] := '{}';
+  v_claimed JSONB := '[]';
+  v_claimed_ids BIGINT[] := '{}';
+  v_tasks JSONB := '[]';
+  v_finished TEXT[] := '{}';
+  -- The transitions, in the order the multi-statement path appends them.
+  tr_task BIGINT[] := '{}';
+  tr_step BIGINT[] := '{}';
+  tr_from TEXT[] := '{}';
+  tr_to TEXT[] := '{}';
+  tr_worker TEXT[] := '{}';
+  tr_reason TEXT[] := '{}';
+  tr_attempt INTEGER[] := '{}';
+  v_deltas JSONB;
+  v_d JSONB;
+  v_completed INTEGER;
+  v_failed INTEGER;
+  v_active INTEGER;
+  v_state TEXT;
+  v_changed BOOLEAN;
+  v_reason TEXT;
+  v_work BOOLEAN;
+  v_payload TEXT;
+  v_uuid TEXT;
+BEGIN
+  -- 1. Lock the outcomes' rows (by id, the lock order), then record each outcome
+  -- whose claim is still current; the others are discarded.
+  IF jsonb_array_length(p_outcomes) > 0 THEN
+    v_ids := ARRAY(SELECT (e.v->>0)::BIGINT FROM jsonb_array_elements(p_outcomes) AS e(v));
+    PERFORM 1 FROM tasker_steps s WHERE s.id = ANY(v_ids) ORDER BY s.id FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM tasker_steps s WHERE s.id = ANY(v_ids) AND s.state = 'in_progress'
+               AND (s.step_type IN ('decision', 'batchable') OR s.batch_id IS NOT NULL)) THEN
+      RETURN '{"fallback": true}'::JSONB;
+    END IF;
+    FOR o IN SELECT e.v FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(v, n) ORDER BY e.n LOOP
+      UPDATE tasker_steps s SET state = o.v->>2,
+        results = CASE WHEN (o.v->>3)::INTEGER = 1 THEN (o.v->>4)::JSONB ELSE s.results END,
+        error = CASE WHEN o.v->>5 IS NOT NULL THEN (o.v->>5)::JSONB ELSE s.error END,
+        attempts = s.attempts + (o.v->>6)::INTEGER, claimable_at = (o.v->>7)::BIGINT,
+        completed_at = (o.v->>8)::BIGINT, lease_expires_at = NULL, updated_at = p_now
+      WHERE s.id = (o.v->>0)::BIGINT AND s.state = 'in_progress' AND s.claim_token = (o.v->>1)::BIGINT
+      RETURNING s.task_id, s.worker_id, s.attempts INTO v_task, v_worker, v_attempts;
+      IF NOT FOUND THEN
+        v_discarded := v_discarded || (o.v->>0)::BIGINT;
+        CONTINUE;
+      END IF;
+      tr_task := tr_task || v_task; tr_step := tr_step || (o.v->>0)::BIGINT; tr_from := tr_from || 'in_progress'::TEXT;
+      tr_to := tr_to || (o.v->>2); tr_worker := tr_worker || COALESCE(v_worker, '');
+      tr_reason := tr_reason || (o.v->>9); tr_attempt := tr_attempt || v_attempts;
+      IF o.v->>2 = 'complete' THEN v_satisfied := v_satisfied || (o.v->>0)::BIGINT; END IF;
+      IF o.v->>2 = 'enqueued' THEN v_released := v_released || (o.v->>0)::BIGINT; END IF;
+    END LOOP;
+  END IF;
+
+  -- 2. The children of completed steps: one parent fewer to wait for; those
+  -- with none left are enqueued.
+  IF cardinality(v_satisfied) > 0 THEN
+    PERFORM 1 FROM tasker_steps s
+      WHERE s.id = ANY(ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)))
+      ORDER BY s.id FOR UPDATE;
+    FOR c IN
+      WITH advanced AS (
+        UPDATE tasker_steps s SET pending_parents = s.pending_parents - x.n,
+          state = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN 'enqueued' ELSE s.state END,
+          claimable_at = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN p_now
+                         ELSE s.claimable_at END,
+          updated_at = p_now
+        FROM (SELECT e.child_id, COUNT(*) AS n FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)
+              GROUP BY e.child_id) AS x
+        WHERE s.id = x.child_id
+        RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents)
+      SELECT a.id, a.task_id, a.name FROM advanced a WHERE a.state = 'enqueued' AND a.pending_parents = 0
+      ORDER BY a.id
+    LOOP
+      tr_task := tr_task || c.task_id; tr_step := tr_step || c.id; tr_from := tr_from || 'pending'::TEXT;
+      tr_to := tr_to || 'enqueued'::TEXT; tr_worker := tr_worker || p_worker;
+      tr_reason := tr_reason || 'dependencies complete'::TEXT; tr_attempt := tr_attempt || 0;
+      v_enqueued := v_enqueued || jsonb_build_array(jsonb_build_array(c.id, c.task_id, c.name));
+      v_enqueued_ids := v_enqueued_ids || c.id;
+    END LOOP;
+  END IF;
+
+  -- 3. The claim: claimable steps the worker can run, in priority and readiness
+  -- order through tasker_steps_claimable, skipping rows other workers hold.
+  IF p_limit > 0 AND cardinality(p_callables) > 0 THEN
+    FOR c IN
+      WITH picked AS (
+        SELECT s.id, s.state FROM tasker_steps s
+        WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
+          AND s.callable = ANY(p_callables)
+          AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
+          AND (p_task_uuids IS NULL
+               OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
+        ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
+      claimed AS (
+        UPDATE tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
+          worker_id = p_worker, lease_expires_at = p_lease_end, last_attempted_at = p_now, claimable_at = NULL,
+          updated_at = p_now
+        FROM picked WHERE s.id = picked.id
+        RETURNING s.id, s.task_id, s.uuid, s.name, s.callable, s.initialization, s.attempts, s.claim_token,
+          s.max_attempts, s.retryable, s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds,
+          s.step_type, s.checkpoint, s.error, picked.state AS previous_state)
+      SELECT cl.*, k.uuid AS task_uuid, k.namespace_name AS task_namespace, k.name AS task_name,
+        k.version AS task_version, k.context AS task_context
+      FROM claimed cl JOIN tasker_tasks k ON k.id = cl.task_id ORDER BY cl.id
+    LOOP
+      tr_task := tr_task || c.task_id; tr_step := tr_step || c.id; tr_from := tr_from || c.previous_state;
+      tr_to := tr_to || 'in_progress'::TEXT; tr_worker := tr_worker || p_worker;
+      tr_reason := tr_reason || 'claimed'::TEXT; tr_attempt := tr_attempt || c.attempts;
+      v_claimed_ids := v_claimed_ids || c.id;
+      -- The columns of the claim's RETURNING (claims.cpp), JSON as JSON text, then the task's
+      -- and the dependency results: each parent's by name, or for a convergence step every ancestor's.
+      v_claimed := v_claimed || jsonb_build_array(jsonb_build_array(c.id, c.task_id, c.uuid, c.name, c.callable,
+        c.initialization::TEXT, c.attempts, c.claim_token, c.max_attempts, c.retryable, c.backoff,
+        c.backoff_base_ms, c.max_backoff_ms, c.timeout_seconds, c.step_type, c.checkpoint::TEXT, c.error::TEXT,
+        c.task_uuid, c.task_namespace, c.task_name, c.task_version, c.task_context::TEXT,
+        CASE WHEN c.step_type = 'deferred_convergence' THEN
+          (WITH RECURSIVE ancestors(id) AS (
+             SELECT e.parent_id FROM tasker_step_edges e WHERE e.child_id = c.id
+             UNION SELECT e.parent_id FROM tasker_step_edges e JOIN ancestors a ON e.child_id = a.id)
+           SELECT jsonb_object_agg(p.name, p.results) FROM ancestors a JOIN tasker_steps p ON p.id = a.id)::TEXT
+        ELSE
+          (SELECT jsonb_object_agg(p.name, COALESCE(p.child_results, p.results))
+           FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id WHERE e.child_id = c.id)::TEXT
+        END));
+    END LOOP;
+  END IF;
+
+  -- 4. The touched tasks (by id, the lock order): counters from the steps'
+  -- transitions, the state derived from them (changes.cpp, derive_task_state).
+  SELECT jsonb_object_agg(d.task_id::TEXT, jsonb_build_array(d.completed, d.failed, d.enqueued, d.started))
+  INTO v_deltas
+  FROM (SELECT x.task_id,
+          COUNT(*) FILTER (WHERE x.from_state = 'in_progress' AND x.to_state = 'complete') AS completed,
+          COUNT(*) FILTER (WHERE x.from_state = 'in_progress' AND x.to_state = 'error') AS failed,
+          COUNT(*) FILTER (WHERE x.from_state = 'pending' AND x.to_state = 'enqueued') AS enqueued,
+          BOOL_OR(x.to_state = 'in_progress') AS started
+        FROM unnest(tr_task, tr_from, tr_to) AS x(task_id, from_state, to_state) GROUP BY x.task_id) AS d;
+  IF v_deltas IS NOT NULL THEN
+    FOR t IN
+      SELECT k.id, k.uuid, k.state, k.total_steps, k.completed_steps, k.resolved_steps, k.failed_steps,
+        k.active_steps
+      FROM tasker_tasks k
+      WHERE k.id = ANY(ARRAY(SELECT j::BIGINT FROM jsonb_object_keys(v_deltas) AS j))
+      ORDER BY k.id FOR UPDATE
+    LOOP
+      v_d := v_deltas->(t.id::TEXT);
+      v_completed := t.completed_steps + (v_d->>0)::INTEGER;
+      v_failed := t.failed_steps + (v_d->>1)::INTEGER;
+      v_active := t.active_steps + (v_d->>2)::INTEGER - (v_d->>0)::INTEGER - (v_d->>1)::INTEGER;
+      v_changed := (v_d->>0)::INTEGER <> 0 OR (v_d->>1)::INTEGER <> 0
+                   OR (v_d->>2)::INTEGER - (v_d->>0)::INTEGER - (v_d->>1)::INTEGER <> 0;
+      IF t.state = 'cancelled' THEN v_state := t.state;
+      ELSIF v_completed + t.resolved_steps >= t.total_steps THEN
+        v_state := CASE WHEN t.resolved_steps > 0 THEN 'resolved_manually' ELSE 'complete' END;
+      ELSIF v_failed > 0 AND v_active = 0 THEN v_state := 'error';
+      ELSIF t.state = 'pending' AND NOT (v_d->>3)::BOOLEAN THEN v_state := 'pending';
+      ELSE v_state := 'in_progress';
+      END IF;
+      v_tasks := v_tasks || jsonb_build_array(jsonb_build_array(t.id, t.uuid, t.state, v_state, v_failed));
+      CONTINUE WHEN v_state = t.state AND NOT v_changed;
+      UPDATE tasker_tasks k SET state = v_state, completed_steps = v_completed, failed_steps = v_failed,
+        active_steps = v_active,
+        completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN p_now END,
+        updated_at = p_now
+      WHERE k.id = t.id;
+      CONTINUE WHEN v_state = t.state;
+      v_reason := CASE WHEN v_state = 'error' THEN 'a step failed and nothing else can run'
+                       WHEN v_state = 'in_progress' AND t.state <> 'pending' THEN 'resumed'
+                       WHEN v_state = 'in_progress' THEN 'first step started'
+                       ELSE 'all steps complete' END;
+      tr_task := tr_task || t.id; tr_step := tr_step || NULL::BIGINT; tr_from := tr_from || t.state;
+      tr_to := tr_to || v_state; tr_worker := tr_worker || p_worker; tr_reason := tr_reason || v_reason;
+      tr_attempt := tr_attempt || 0;
+      IF v_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN
+        v_finished := v_finished || t.uuid;
+      END IF;
+    END LOOP;
+  END IF;
+
+  -- 5. Every transition, in order; then wake other workers for steps this
+  -- transaction made claimable and did not claim itself, and waiters for
+  -- finished tasks (payloads below PostgreSQL's 8000 bytes, as sql_store.cpp).
+  INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+  SELECT x.task_id, x.step_id, x.from_state, x.to_state, p_now, x.worker_id, x.reason, x.attempt
+  FROM unnest(tr_task, tr_step, tr_from, tr_to, tr_worker, tr_reason, tr_attempt)
+    WITH ORDINALITY AS x(task_id, step_id, from_state, to_state, worker_id, reason, attempt, n)
+  ORDER BY x.n;
+  v_work := EXISTS (SELECT 1 FROM unnest(v_enqueued_ids || v_released) AS e(id) WHERE e.id <> ALL(v_claimed_ids));
+  IF v_work THEN PERFORM pg_notify(p_channel, ''); END IF;
+  v_payload := '';
+  FOREACH v_uuid IN ARRAY v_finished LOOP
+    IF v_payload <> '' AND length(v_payload) + length(v_uuid) + 1 > 7000 THEN
+      PERFORM pg_notify(p_channel, v_payload);
+      v_payload := '';
+    END IF;
+    v_payload := CASE WHEN v_payload = '' THEN 'finished:' || v_uuid ELSE v_payload || ',' || v_uuid END;
+  END LOOP;
+  IF v_payload <> '' THEN PERFORM pg_notify(p_channel, v_payload); END IF;
+  RETURN jsonb_build_object('discarded', to_jsonb(v_discarded), 'enqueued', v_enqueued, 'claimed', v_claimed,
+                            'tasks', v_tasks, 'work', v_work);
+END
+$fn$;
+)SQL";
+}
+
+}  // namespace tasker::detail::sql
