@@ -84,13 +84,9 @@ CREATE FUNCTION tasker_exchange(
 RETURNS JSONB LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_ids BIGINT[];
-  o RECORD;
-  c RECORD;
-  t RECORD;
-  v_task BIGINT;
-  v_worker TEXT;
-  v_attempts INTEGER;
-  v_discarded BIGINT[] := '{}';
+  v_fallback BOOLEAN;
+  v_applied BIGINT[] := '{}';
+  v_discarded JSONB := '[]';
   v_satisfied BIGINT[] := '{}';
   v_released BIGINT[] := '{}';
   v_enqueued JSONB := '[]';
@@ -99,53 +95,48 @@ DECLARE
   v_claimed_ids BIGINT[] := '{}';
   v_tasks JSONB := '[]';
   v_finished TEXT[] := '{}';
-  -- The transitions, in the order the multi-statement path appends them.
-  tr_task BIGINT[] := '{}';
-  tr_step BIGINT[] := '{}';
-  tr_from TEXT[] := '{}';
-  tr_to TEXT[] := '{}';
-  tr_worker TEXT[] := '{}';
-  tr_reason TEXT[] := '{}';
-  tr_attempt INTEGER[] := '{}';
-  v_deltas JSONB;
-  v_d JSONB;
-  v_completed INTEGER;
-  v_failed INTEGER;
-  v_active INTEGER;
-  v_state TEXT;
-  v_changed BOOLEAN;
-  v_reason TEXT;
+  -- The transitions, in the order the multi-statement path appends them:
+  -- [task_id, step_id, from_state, to_state, worker_id, reason, attempt].
+  v_tr JSONB := '[]';
   v_work BOOLEAN;
   v_payload TEXT;
   v_uuid TEXT;
 BEGIN
-  -- 1. Lock the outcomes' rows (by id, the lock order), then record each outcome
-  -- whose claim is still current; the others are discarded.
+  -- 1. Lock the outcomes' rows (by id, the lock order), then record, in one
+  -- statement, each outcome whose claim is still current (the first one per
+  -- step, as outcomes.cpp); the others are discarded.
   IF jsonb_array_length(p_outcomes) > 0 THEN
     v_ids := ARRAY(SELECT (e.v->>0)::BIGINT FROM jsonb_array_elements(p_outcomes) AS e(v));
-    PERFORM 1 FROM tasker_steps s WHERE s.id = ANY(v_ids) ORDER BY s.id FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM tasker_steps s WHERE s.id = ANY(v_ids) AND s.state = 'in_progress'
-               AND (s.step_type IN ('decision', 'batchable') OR s.batch_id IS NOT NULL)) THEN
+    SELECT COALESCE(bool_or(l.state = 'in_progress'
+                            AND (l.step_type IN ('decision', 'batchable') OR l.batch_id IS NOT NULL)), FALSE)
+    INTO v_fallback
+    FROM (SELECT s.state, s.step_type, s.batch_id FROM tasker_steps s WHERE s.id = ANY(v_ids)
+          ORDER BY s.id FOR UPDATE) AS l;
+    IF v_fallback THEN
       RETURN '{"fallback": true}'::JSONB;
     END IF;
-    FOR o IN SELECT e.v FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(v, n) ORDER BY e.n LOOP
+    WITH o AS (
+      SELECT DISTINCT ON ((e.v->>0)::BIGINT) e.n, e.v
+      FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(v, n)
+      ORDER BY (e.v->>0)::BIGINT, e.n),
+    applied AS (
       UPDATE tasker_steps s SET state = o.v->>2,
         results = CASE WHEN (o.v->>3)::INTEGER = 1 THEN (o.v->>4)::JSONB ELSE s.results END,
         error = CASE WHEN o.v->>5 IS NOT NULL THEN (o.v->>5)::JSONB ELSE s.error END,
         attempts = s.attempts + (o.v->>6)::INTEGER, claimable_at = (o.v->>7)::BIGINT,
         completed_at = (o.v->>8)::BIGINT, lease_expires_at = NULL, updated_at = p_now
-      WHERE s.id = (o.v->>0)::BIGINT AND s.state = 'in_progress' AND s.claim_token = (o.v->>1)::BIGINT
-      RETURNING s.task_id, s.worker_id, s.attempts INTO v_task, v_worker, v_attempts;
-      IF NOT FOUND THEN
-        v_discarded := v_discarded || (o.v->>0)::BIGINT;
-        CONTINUE;
-      END IF;
-      tr_task := tr_task || v_task; tr_step := tr_step || (o.v->>0)::BIGINT; tr_from := tr_from || 'in_progress'::TEXT;
-      tr_to := tr_to || (o.v->>2); tr_worker := tr_worker || COALESCE(v_worker, '');
-      tr_reason := tr_reason || (o.v->>9); tr_attempt := tr_attempt || v_attempts;
-      IF o.v->>2 = 'complete' THEN v_satisfied := v_satisfied || (o.v->>0)::BIGINT; END IF;
-      IF o.v->>2 = 'enqueued' THEN v_released := v_released || (o.v->>0)::BIGINT; END IF;
-    END LOOP;
+      FROM o
+      WHERE s.id = ANY(v_ids) AND s.id = (o.v->>0)::BIGINT AND s.state = 'in_progress'
+        AND s.claim_token = (o.v->>1)::BIGINT
+      RETURNING o.n, s.id, s.task_id, s.worker_id, s.attempts, s.state, o.v->>9 AS reason)
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(a.task_id, a.id, 'in_progress', a.state, COALESCE(a.worker_id, ''),
+                                                a.reason, a.attempts) ORDER BY a.n), '[]'),
+      COALESCE(array_agg(a.n), '{}'), COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'complete'), '{}'),
+      COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'enqueued'), '{}')
+    INTO v_tr, v_applied, v_satisfied, v_released
+    FROM applied a;
+    SELECT COALESCE(jsonb_agg((e.v->>0)::BIGINT ORDER BY e.n), '[]') INTO v_discarded
+    FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(v, n) WHERE e.n <> ALL(v_applied);
   END IF;
 
   -- 2. The children of completed steps: one parent fewer to wait for; those
@@ -154,62 +145,52 @@ BEGIN
     PERFORM 1 FROM tasker_steps s
       WHERE s.id = ANY(ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)))
       ORDER BY s.id FOR UPDATE;
-    FOR c IN
-      WITH advanced AS (
-        UPDATE tasker_steps s SET pending_parents = s.pending_parents - x.n,
-          state = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN 'enqueued' ELSE s.state END,
-          claimable_at = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN p_now
-                         ELSE s.claimable_at END,
-          updated_at = p_now
-        FROM (SELECT e.child_id, COUNT(*) AS n FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)
-              GROUP BY e.child_id) AS x
-        WHERE s.id = x.child_id
-        RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents)
-      SELECT a.id, a.task_id, a.name FROM advanced a WHERE a.state = 'enqueued' AND a.pending_parents = 0
-      ORDER BY a.id
-    LOOP
-      tr_task := tr_task || c.task_id; tr_step := tr_step || c.id; tr_from := tr_from || 'pending'::TEXT;
-      tr_to := tr_to || 'enqueued'::TEXT; tr_worker := tr_worker || p_worker;
-      tr_reason := tr_reason || 'dependencies complete'::TEXT; tr_attempt := tr_attempt || 0;
-      v_enqueued := v_enqueued || jsonb_build_array(jsonb_build_array(c.id, c.task_id, c.name));
-      v_enqueued_ids := v_enqueued_ids || c.id;
-    END LOOP;
+    WITH advanced AS (
+      UPDATE tasker_steps s SET pending_parents = s.pending_parents - x.n,
+        state = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN 'enqueued' ELSE s.state END,
+        claimable_at = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN p_now
+                       ELSE s.claimable_at END,
+        updated_at = p_now
+      FROM (SELECT e.child_id, COUNT(*) AS n FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)
+            GROUP BY e.child_id) AS x
+      WHERE s.id = x.child_id
+      RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents)
+    SELECT v_tr || COALESCE(jsonb_agg(jsonb_build_array(a.task_id, a.id, 'pending', 'enqueued', p_worker,
+                                                        'dependencies complete', 0) ORDER BY a.id), '[]'),
+      COALESCE(jsonb_agg(jsonb_build_array(a.id, a.task_id, a.name) ORDER BY a.id), '[]'),
+      COALESCE(array_agg(a.id), '{}')
+    INTO v_tr, v_enqueued, v_enqueued_ids
+    FROM advanced a WHERE a.state = 'enqueued' AND a.pending_parents = 0;
   END IF;
 
   -- 3. The claim: claimable steps the worker can run, in priority and readiness
-  -- order through tasker_steps_claimable, skipping rows other workers hold.
+  -- order through tasker_steps_claimable, skipping rows other workers hold;
+  -- with each its task and its dependency results (each parent's by name, or
+  -- for a convergence step every ancestor's), as claims.cpp reads them.
   IF p_limit > 0 AND cardinality(p_callables) > 0 THEN
-    FOR c IN
-      WITH picked AS (
-        SELECT s.id, s.state FROM tasker_steps s
-        WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
-          AND s.callable = ANY(p_callables)
-          AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
-          AND (p_task_uuids IS NULL
-               OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
-        ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
-      claimed AS (
-        UPDATE tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
-          worker_id = p_worker, lease_expires_at = p_lease_end, last_attempted_at = p_now, claimable_at = NULL,
-          updated_at = p_now
-        FROM picked WHERE s.id = picked.id
-        RETURNING s.id, s.task_id, s.uuid, s.name, s.callable, s.initialization, s.attempts, s.claim_token,
-          s.max_attempts, s.retryable, s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds,
-          s.step_type, s.checkpoint, s.error, picked.state AS previous_state)
-      SELECT cl.*, k.uuid AS task_uuid, k.namespace_name AS task_namespace, k.name AS task_name,
-        k.version AS task_version, k.context AS task_context
-      FROM claimed cl JOIN tasker_tasks k ON k.id = cl.task_id ORDER BY cl.id
-    LOOP
-      tr_task := tr_task || c.task_id; tr_step := tr_step || c.id; tr_from := tr_from || c.previous_state;
-      tr_to := tr_to || 'in_progress'::TEXT; tr_worker := tr_worker || p_worker;
-      tr_reason := tr_reason || 'claimed'::TEXT; tr_attempt := tr_attempt || c.attempts;
-      v_claimed_ids := v_claimed_ids || c.id;
-      -- The columns of the claim's RETURNING (claims.cpp), JSON as JSON text, then the task's
-      -- and the dependency results: each parent's by name, or for a convergence step every ancestor's.
-      v_claimed := v_claimed || jsonb_build_array(jsonb_build_array(c.id, c.task_id, c.uuid, c.name, c.callable,
-        c.initialization::TEXT, c.attempts, c.claim_token, c.max_attempts, c.retryable, c.backoff,
-        c.backoff_base_ms, c.max_backoff_ms, c.timeout_seconds, c.step_type, c.checkpoint::TEXT, c.error::TEXT,
-        c.task_uuid, c.task_namespace, c.task_name, c.task_version, c.task_context::TEXT,
+    WITH picked AS (
+      SELECT s.id, s.state FROM tasker_steps s
+      WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
+        AND s.callable = ANY(p_callables)
+        AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
+        AND (p_task_uuids IS NULL
+             OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
+      ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
+    claimed AS (
+      UPDATE tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
+        worker_id = p_worker, lease_expires_at = p_lease_end, last_attempted_at = p_now, claimable_at = NULL,
+        updated_at = p_now
+      FROM picked WHERE s.id = picked.id
+      RETURNING s.id, s.task_id, s.uuid, s.name, s.callable, s.initialization, s.attempts, s.claim_token,
+        s.max_attempts, s.retryable, s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds,
+        s.step_type, s.checkpoint, s.error, picked.state AS previous_state)
+    SELECT v_tr || COALESCE(jsonb_agg(jsonb_build_array(c.task_id, c.id, c.previous_state, 'in_progress', p_worker,
+                                                        'claimed', c.attempts) ORDER BY c.id), '[]'),
+      -- The columns of the claim's RETURNING (claims.cpp), JSON as JSON text, then the task's.
+      COALESCE(jsonb_agg(jsonb_build_array(c.id, c.task_id, c.uuid, c.name, c.callable, c.initialization::TEXT,
+        c.attempts, c.claim_token, c.max_attempts, c.retryable, c.backoff, c.backoff_base_ms, c.max_backoff_ms,
+        c.timeout_seconds, c.step_type, c.checkpoint::TEXT, c.error::TEXT, k.uuid, k.namespace_name, k.name,
+        k.version, k.context::TEXT,
         CASE WHEN c.step_type = 'deferred_convergence' THEN
           (WITH RECURSIVE ancestors(id) AS (
              SELECT e.parent_id FROM tasker_step_edges e WHERE e.child_id = c.id
@@ -218,72 +199,71 @@ BEGIN
         ELSE
           (SELECT jsonb_object_agg(p.name, COALESCE(p.child_results, p.results))
            FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id WHERE e.child_id = c.id)::TEXT
-        END));
-    END LOOP;
+        END) ORDER BY c.id), '[]'),
+      COALESCE(array_agg(c.id), '{}')
+    INTO v_tr, v_claimed, v_claimed_ids
+    FROM claimed c JOIN tasker_tasks k ON k.id = c.task_id;
   END IF;
 
-  -- 4. The touched tasks (by id, the lock order): counters from the steps'
-  -- transitions, the state derived from them (changes.cpp, derive_task_state).
-  SELECT jsonb_object_agg(d.task_id::TEXT, jsonb_build_array(d.completed, d.failed, d.enqueued, d.started))
-  INTO v_deltas
-  FROM (SELECT x.task_id,
-          COUNT(*) FILTER (WHERE x.from_state = 'in_progress' AND x.to_state = 'complete') AS completed,
-          COUNT(*) FILTER (WHERE x.from_state = 'in_progress' AND x.to_state = 'error') AS failed,
-          COUNT(*) FILTER (WHERE x.from_state = 'pending' AND x.to_state = 'enqueued') AS enqueued,
-          BOOL_OR(x.to_state = 'in_progress') AS started
-        FROM unnest(tr_task, tr_from, tr_to) AS x(task_id, from_state, to_state) GROUP BY x.task_id) AS d;
-  IF v_deltas IS NOT NULL THEN
-    FOR t IN
-      SELECT k.id, k.uuid, k.state, k.total_steps, k.completed_steps, k.resolved_steps, k.failed_steps,
-        k.active_steps
-      FROM tasker_tasks k
-      WHERE k.id = ANY(ARRAY(SELECT j::BIGINT FROM jsonb_object_keys(v_deltas) AS j))
-      ORDER BY k.id FOR UPDATE
-    LOOP
-      v_d := v_deltas->(t.id::TEXT);
-      v_completed := t.completed_steps + (v_d->>0)::INTEGER;
-      v_failed := t.failed_steps + (v_d->>1)::INTEGER;
-      v_active := t.active_steps + (v_d->>2)::INTEGER - (v_d->>0)::INTEGER - (v_d->>1)::INTEGER;
-      v_changed := (v_d->>0)::INTEGER <> 0 OR (v_d->>1)::INTEGER <> 0
-                   OR (v_d->>2)::INTEGER - (v_d->>0)::INTEGER - (v_d->>1)::INTEGER <> 0;
-      IF t.state = 'cancelled' THEN v_state := t.state;
-      ELSIF v_completed + t.resolved_steps >= t.total_steps THEN
-        v_state := CASE WHEN t.resolved_steps > 0 THEN 'resolved_manually' ELSE 'complete' END;
-      ELSIF v_failed > 0 AND v_active = 0 THEN v_state := 'error';
-      ELSIF t.state = 'pending' AND NOT (v_d->>3)::BOOLEAN THEN v_state := 'pending';
-      ELSE v_state := 'in_progress';
-      END IF;
-      v_tasks := v_tasks || jsonb_build_array(jsonb_build_array(t.id, t.uuid, t.state, v_state, v_failed));
-      CONTINUE WHEN v_state = t.state AND NOT v_changed;
-      UPDATE tasker_tasks k SET state = v_state, completed_steps = v_completed, failed_steps = v_failed,
-        active_steps = v_active,
-        completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN p_now END,
-        updated_at = p_now
-      WHERE k.id = t.id;
-      CONTINUE WHEN v_state = t.state;
-      v_reason := CASE WHEN v_state = 'error' THEN 'a step failed and nothing else can run'
-                       WHEN v_state = 'in_progress' AND t.state <> 'pending' THEN 'resumed'
-                       WHEN v_state = 'in_progress' THEN 'first step started'
-                       ELSE 'all steps complete' END;
-      tr_task := tr_task || t.id; tr_step := tr_step || NULL::BIGINT; tr_from := tr_from || t.state;
-      tr_to := tr_to || v_state; tr_worker := tr_worker || p_worker; tr_reason := tr_reason || v_reason;
-      tr_attempt := tr_attempt || 0;
-      IF v_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN
-        v_finished := v_finished || t.uuid;
-      END IF;
-    END LOOP;
-  END IF;
+  -- 4. The touched tasks, locked by id (the lock order): counters from the
+  -- steps' transitions, the state derived from them (changes.cpp,
+  -- derive_task_state), written where either changed; a transition per new state.
+  WITH tr AS (
+    SELECT (t.v->>0)::BIGINT AS task_id, t.v->>2 AS from_state, t.v->>3 AS to_state
+    FROM jsonb_array_elements(v_tr) AS t(v)),
+  d AS (
+    SELECT tr.task_id,
+      COUNT(*) FILTER (WHERE tr.from_state = 'in_progress' AND tr.to_state = 'complete') AS completed,
+      COUNT(*) FILTER (WHERE tr.from_state = 'in_progress' AND tr.to_state = 'error') AS failed,
+      COUNT(*) FILTER (WHERE tr.from_state = 'pending' AND tr.to_state = 'enqueued') AS enqueued,
+      BOOL_OR(tr.to_state = 'in_progress') AS started
+    FROM tr GROUP BY tr.task_id),
+  locked AS (
+    SELECT k.id, k.uuid, k.state, k.total_steps, k.completed_steps, k.resolved_steps, k.failed_steps, k.active_steps
+    FROM tasker_tasks k WHERE k.id = ANY(ARRAY(SELECT d.task_id FROM d)) ORDER BY k.id FOR UPDATE),
+  counted AS (
+    SELECT l.id, l.uuid, l.state, l.total_steps, l.resolved_steps, d.started,
+      l.completed_steps + d.completed AS completed, l.failed_steps + d.failed AS failed,
+      l.active_steps + d.enqueued - d.completed - d.failed AS active,
+      d.completed <> 0 OR d.failed <> 0 OR d.enqueued - d.completed - d.failed <> 0 AS changed
+    FROM locked l JOIN d ON d.task_id = l.id),
+  derived AS (
+    SELECT c.*, CASE
+        WHEN c.state = 'cancelled' THEN c.state
+        WHEN c.completed + c.resolved_steps >= c.total_steps THEN
+          CASE WHEN c.resolved_steps > 0 THEN 'resolved_manually' ELSE 'complete' END
+        WHEN c.failed > 0 AND c.active = 0 THEN 'error'
+        WHEN c.state = 'pending' AND NOT c.started THEN 'pending'
+        ELSE 'in_progress' END AS new_state
+    FROM counted c),
+  written AS (
+    UPDATE tasker_tasks k SET state = x.new_state, completed_steps = x.completed, failed_steps = x.failed,
+      active_steps = x.active,
+      completed_at = CASE WHEN x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN p_now END,
+      updated_at = p_now
+    FROM derived x WHERE k.id = x.id AND (x.new_state <> x.state OR x.changed)
+    RETURNING k.id)
+  SELECT COALESCE(jsonb_agg(jsonb_build_array(x.id, x.uuid, x.state, x.new_state, x.failed) ORDER BY x.id), '[]'),
+    v_tr || COALESCE(jsonb_agg(jsonb_build_array(x.id, NULL, x.state, x.new_state, p_worker,
+        CASE WHEN x.new_state = 'error' THEN 'a step failed and nothing else can run'
+             WHEN x.new_state = 'in_progress' AND x.state <> 'pending' THEN 'resumed'
+             WHEN x.new_state = 'in_progress' THEN 'first step started'
+             ELSE 'all steps complete' END, 0) ORDER BY x.id) FILTER (WHERE x.new_state <> x.state), '[]'),
+    COALESCE(array_agg(x.uuid ORDER BY x.id) FILTER (
+      WHERE x.new_state <> x.state AND x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually')), '{}')
+  INTO v_tasks, v_tr, v_finished
+  FROM derived x;
 
   -- 5. Every transition, in order; then wake other workers for steps this
   -- transaction made claimable and did not claim itself, and waiters for
-  -- finished tasks (payloads below PostgreSQL's 8000 bytes, as sql_store.cpp).
+  -- finished tasks (payloads below PostgreSQL's 8000 bytes, as changes.cpp).
   INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
-  SELECT x.task_id, x.step_id, x.from_state, x.to_state, p_now, x.worker_id, x.reason, x.attempt
-  FROM unnest(tr_task, tr_step, tr_from, tr_to, tr_worker, tr_reason, tr_attempt)
-    WITH ORDINALITY AS x(task_id, step_id, from_state, to_state, worker_id, reason, attempt, n)
-  ORDER BY x.n;
+  SELECT (t.v->>0)::BIGINT, (t.v->>1)::BIGINT, t.v->>2, t.v->>3, p_now, t.v->>4, t.v->>5, (t.v->>6)::INTEGER
+  FROM jsonb_array_elements(v_tr) WITH ORDINALITY AS t(v, n) ORDER BY t.n;
   v_work := EXISTS (SELECT 1 FROM unnest(v_enqueued_ids || v_released) AS e(id) WHERE e.id <> ALL(v_claimed_ids));
-  IF v_work THEN PERFORM pg_notify(p_channel, ''); END IF;
+  IF v_work THEN
+    PERFORM pg_notify(p_channel, '');
+  END IF;
   v_payload := '';
   FOREACH v_uuid IN ARRAY v_finished LOOP
     IF v_payload <> '' AND length(v_payload) + length(v_uuid) + 1 > 7000 THEN
@@ -292,8 +272,10 @@ BEGIN
     END IF;
     v_payload := CASE WHEN v_payload = '' THEN 'finished:' || v_uuid ELSE v_payload || ',' || v_uuid END;
   END LOOP;
-  IF v_payload <> '' THEN PERFORM pg_notify(p_channel, v_payload); END IF;
-  RETURN jsonb_build_object('discarded', to_jsonb(v_discarded), 'enqueued', v_enqueued, 'claimed', v_claimed,
+  IF v_payload <> '' THEN
+    PERFORM pg_notify(p_channel, v_payload);
+  END IF;
+  RETURN jsonb_build_object('discarded', v_discarded, 'enqueued', v_enqueued, 'claimed', v_claimed,
                             'tasks', v_tasks, 'work', v_work);
 END
 $fn$;
