@@ -6,9 +6,11 @@
 // run side by side on one database. What the C++ decides from the claim alone
 // (the retry decision, the error to store, the transition's reason) travels in
 // the rows; what only the database knows (fencing, children, claims, counters,
-// task states) is decided here. Every statement reads rows by key or through
-// the claim's partial index, and the functions force generic plans, so their
-// plans do not depend on the tables' statistics.
+// task states) is decided here. The functions force generic plans, and every
+// statement reads rows by key or through the claim's partial index whatever
+// the tables' statistics: an UPDATE ... FROM a set of rows also names their
+// ids as `id = ANY(ARRAY(...))`, without which the generic plan hashes the set
+// and scans the whole table for it (history included).
 #include "storage/sql/schema.hpp"
 
 namespace tasker::detail::sql {
@@ -153,7 +155,8 @@ BEGIN
         updated_at = p_now
       FROM (SELECT e.child_id, COUNT(*) AS n FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)
             GROUP BY e.child_id) AS x
-      WHERE s.id = x.child_id
+      WHERE s.id = ANY(ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)))
+        AND s.id = x.child_id
       RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents)
     SELECT v_tr || COALESCE(jsonb_agg(jsonb_build_array(a.task_id, a.id, 'pending', 'enqueued', p_worker,
                                                         'dependencies complete', 0) ORDER BY a.id), '[]'),
@@ -180,7 +183,7 @@ BEGIN
       UPDATE tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
         worker_id = p_worker, lease_expires_at = p_lease_end, last_attempted_at = p_now, claimable_at = NULL,
         updated_at = p_now
-      FROM picked WHERE s.id = picked.id
+      FROM picked WHERE s.id = ANY(ARRAY(SELECT p.id FROM picked p)) AND s.id = picked.id
       RETURNING s.id, s.task_id, s.uuid, s.name, s.callable, s.initialization, s.attempts, s.claim_token,
         s.max_attempts, s.retryable, s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds,
         s.step_type, s.checkpoint, s.error, picked.state AS previous_state)
@@ -202,7 +205,8 @@ BEGIN
         END) ORDER BY c.id), '[]'),
       COALESCE(array_agg(c.id), '{}')
     INTO v_tr, v_claimed, v_claimed_ids
-    FROM claimed c JOIN tasker_tasks k ON k.id = c.task_id;
+    FROM claimed c JOIN tasker_tasks k ON k.id = c.task_id
+    WHERE k.id = ANY(ARRAY(SELECT t.task_id FROM claimed t));
   END IF;
 
   -- 4. The touched tasks, locked by id (the lock order): counters from the
@@ -241,7 +245,8 @@ BEGIN
       active_steps = x.active,
       completed_at = CASE WHEN x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually') THEN p_now END,
       updated_at = p_now
-    FROM derived x WHERE k.id = x.id AND (x.new_state <> x.state OR x.changed)
+    FROM derived x
+    WHERE k.id = ANY(ARRAY(SELECT y.id FROM derived y)) AND k.id = x.id AND (x.new_state <> x.state OR x.changed)
     RETURNING k.id)
   SELECT COALESCE(jsonb_agg(jsonb_build_array(x.id, x.uuid, x.state, x.new_state, x.failed) ORDER BY x.id), '[]'),
     v_tr || COALESCE(jsonb_agg(jsonb_build_array(x.id, NULL, x.state, x.new_state, p_worker,
