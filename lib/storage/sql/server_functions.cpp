@@ -8,9 +8,11 @@
 // the rows; what only the database knows (fencing, children, claims, counters,
 // task states) is decided here. The functions force generic plans, and every
 // statement reads rows by key or through the claim's partial index whatever
-// the tables' statistics: an UPDATE ... FROM a set of rows also names their
-// ids as `id = ANY(ARRAY(...))`, without which the generic plan hashes the set
-// and scans the whole table for it (history included).
+// the tables' statistics: rows whose ids are known are updated through
+// `id = ANY(array)` with their values found by array_position (a join with
+// the set, planned generically, hashed it and scanned the whole table, history
+// included, or probed the whole array once per row), and each statement
+// appends its own transitions rather than gathering them in JSON.
 #include "storage/sql/schema.hpp"
 
 namespace tasker::detail::sql {
@@ -80,6 +82,11 @@ $fn$;
 -- Returns {"fallback": true}, having changed nothing, when an outcome belongs
 -- to a step that creates steps or to a batch instance (the multi-statement path
 -- records those), else {discarded, enqueued, claimed, tasks, work}.
+-- Each statement appends its own transitions (a data-modifying WITH), so they
+-- come in the multi-statement path's order: outcomes, children, claims, tasks.
+-- Rows already known by id are updated through `id = ANY(array)` alone, their
+-- values found with array_position: a join with the set would be hashed (a
+-- scan of the table) or looped over the array once per row in a generic plan.
 CREATE FUNCTION tasker_exchange(
   p_outcomes JSONB, p_now BIGINT, p_worker TEXT, p_limit INTEGER, p_lease_end BIGINT, p_callables TEXT[],
   p_namespaces TEXT[], p_task_uuids TEXT[], p_channel TEXT)
@@ -91,15 +98,23 @@ DECLARE
   v_discarded JSONB := '[]';
   v_satisfied BIGINT[] := '{}';
   v_released BIGINT[] := '{}';
+  -- The tasks to settle, one entry per transition that counts: every
+  -- recorded outcome's, then completed, failed, enqueued children, claimed.
+  v_touched BIGINT[] := '{}';
+  v_completed BIGINT[] := '{}';
+  v_failed BIGINT[] := '{}';
+  v_enqueued_tasks BIGINT[] := '{}';
+  v_started BIGINT[] := '{}';
+  v_children BIGINT[];
+  v_child_per_parent BIGINT[];
   v_enqueued JSONB := '[]';
   v_enqueued_ids BIGINT[] := '{}';
+  v_picked BIGINT[];
+  v_picked_states TEXT[];
   v_claimed JSONB := '[]';
   v_claimed_ids BIGINT[] := '{}';
   v_tasks JSONB := '[]';
   v_finished TEXT[] := '{}';
-  -- The transitions, in the order the multi-statement path appends them:
-  -- [task_id, step_id, from_state, to_state, worker_id, reason, attempt].
-  v_tr JSONB := '[]';
   v_work BOOLEAN;
   v_payload TEXT;
   v_uuid TEXT;
@@ -130,40 +145,51 @@ BEGIN
       FROM o
       WHERE s.id = ANY(v_ids) AND s.id = (o.v->>0)::BIGINT AND s.state = 'in_progress'
         AND s.claim_token = (o.v->>1)::BIGINT
-      RETURNING o.n, s.id, s.task_id, s.worker_id, s.attempts, s.state, o.v->>9 AS reason)
-    SELECT COALESCE(jsonb_agg(jsonb_build_array(a.task_id, a.id, 'in_progress', a.state, COALESCE(a.worker_id, ''),
-                                                a.reason, a.attempts) ORDER BY a.n), '[]'),
-      COALESCE(array_agg(a.n), '{}'), COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'complete'), '{}'),
-      COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'enqueued'), '{}')
-    INTO v_tr, v_applied, v_satisfied, v_released
+      RETURNING o.n, s.id, s.task_id, s.worker_id, s.attempts, s.state, o.v->>9 AS reason),
+    logged AS (
+      INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+      SELECT a.task_id, a.id, 'in_progress', a.state, p_now, COALESCE(a.worker_id, ''), a.reason, a.attempts
+      FROM applied a ORDER BY a.n)
+    SELECT COALESCE(array_agg(a.n), '{}'), COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'complete'), '{}'),
+      COALESCE(array_agg(a.id) FILTER (WHERE a.state = 'enqueued'), '{}'), COALESCE(array_agg(a.task_id), '{}'),
+      COALESCE(array_agg(a.task_id) FILTER (WHERE a.state = 'complete'), '{}'),
+      COALESCE(array_agg(a.task_id) FILTER (WHERE a.state = 'error'), '{}')
+    INTO v_applied, v_satisfied, v_released, v_touched, v_completed, v_failed
     FROM applied a;
     SELECT COALESCE(jsonb_agg((e.v->>0)::BIGINT ORDER BY e.n), '[]') INTO v_discarded
     FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(v, n) WHERE e.n <> ALL(v_applied);
   END IF;
 
-  -- 2. The children of completed steps: one parent fewer to wait for; those
-  -- with none left are enqueued.
+  -- 2. The children of completed steps, locked by id: one parent fewer to wait
+  -- for per completed parent; those with none left are enqueued.
   IF cardinality(v_satisfied) > 0 THEN
-    PERFORM 1 FROM tasker_steps s
-      WHERE s.id = ANY(ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)))
-      ORDER BY s.id FOR UPDATE;
-    WITH advanced AS (
-      UPDATE tasker_steps s SET pending_parents = s.pending_parents - x.n,
-        state = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN 'enqueued' ELSE s.state END,
-        claimable_at = CASE WHEN s.state = 'pending' AND s.pending_parents - x.n <= 0 THEN p_now
-                       ELSE s.claimable_at END,
-        updated_at = p_now
-      FROM (SELECT e.child_id, COUNT(*) AS n FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)
-            GROUP BY e.child_id) AS x
-      WHERE s.id = ANY(ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied)))
-        AND s.id = x.child_id
-      RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents)
-    SELECT v_tr || COALESCE(jsonb_agg(jsonb_build_array(a.task_id, a.id, 'pending', 'enqueued', p_worker,
-                                                        'dependencies complete', 0) ORDER BY a.id), '[]'),
-      COALESCE(jsonb_agg(jsonb_build_array(a.id, a.task_id, a.name) ORDER BY a.id), '[]'),
-      COALESCE(array_agg(a.id), '{}')
-    INTO v_tr, v_enqueued, v_enqueued_ids
-    FROM advanced a WHERE a.state = 'enqueued' AND a.pending_parents = 0;
+    -- Each child once per completed parent (array_positions counts them), then once.
+    v_child_per_parent := ARRAY(SELECT e.child_id FROM tasker_step_edges e WHERE e.parent_id = ANY(v_satisfied));
+    v_children := ARRAY(SELECT DISTINCT c FROM unnest(v_child_per_parent) AS c ORDER BY c);
+    IF cardinality(v_children) > 0 THEN
+      PERFORM 1 FROM tasker_steps s WHERE s.id = ANY(v_children) ORDER BY s.id FOR UPDATE;
+      WITH advanced AS (
+        UPDATE tasker_steps s
+        SET pending_parents = s.pending_parents - cardinality(array_positions(v_child_per_parent, s.id)),
+          state = CASE WHEN s.state = 'pending'
+                         AND s.pending_parents - cardinality(array_positions(v_child_per_parent, s.id)) <= 0
+                       THEN 'enqueued' ELSE s.state END,
+          claimable_at = CASE WHEN s.state = 'pending'
+                                AND s.pending_parents - cardinality(array_positions(v_child_per_parent, s.id)) <= 0
+                              THEN p_now ELSE s.claimable_at END,
+          updated_at = p_now
+        WHERE s.id = ANY(v_children)
+        RETURNING s.id, s.task_id, s.name, s.state, s.pending_parents),
+      ready AS (SELECT a.* FROM advanced a WHERE a.state = 'enqueued' AND a.pending_parents = 0),
+      logged AS (
+        INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+        SELECT r.task_id, r.id, 'pending', 'enqueued', p_now, p_worker, 'dependencies complete', 0
+        FROM ready r ORDER BY r.id)
+      SELECT COALESCE(jsonb_agg(jsonb_build_array(r.id, r.task_id, r.name) ORDER BY r.id), '[]'),
+        COALESCE(array_agg(r.id), '{}'), COALESCE(array_agg(r.task_id), '{}')
+      INTO v_enqueued, v_enqueued_ids, v_enqueued_tasks
+      FROM ready r;
+    END IF;
   END IF;
 
   -- 3. The claim: claimable steps the worker can run, in priority and readiness
@@ -171,26 +197,30 @@ BEGIN
   -- with each its task and its dependency results (each parent's by name, or
   -- for a convergence step every ancestor's), as claims.cpp reads them.
   IF p_limit > 0 AND cardinality(p_callables) > 0 THEN
-    WITH picked AS (
-      SELECT s.id, s.state FROM tasker_steps s
-      WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
-        AND s.callable = ANY(p_callables)
-        AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
-        AND (p_task_uuids IS NULL
-             OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
-      ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
-    claimed AS (
+    SELECT COALESCE(array_agg(p.id), '{}'), COALESCE(array_agg(p.state), '{}') INTO v_picked, v_picked_states
+    FROM (SELECT s.id, s.state FROM tasker_steps s
+          WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
+            AND s.callable = ANY(p_callables)
+            AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
+            AND (p_task_uuids IS NULL
+                 OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
+          ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED) AS p;
+  END IF;
+  IF cardinality(v_picked) > 0 THEN
+    WITH claimed AS (
       UPDATE tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
         worker_id = p_worker, lease_expires_at = p_lease_end, last_attempted_at = p_now, claimable_at = NULL,
         updated_at = p_now
-      FROM picked WHERE s.id = ANY(ARRAY(SELECT p.id FROM picked p)) AND s.id = picked.id
+      WHERE s.id = ANY(v_picked)
       RETURNING s.id, s.task_id, s.uuid, s.name, s.callable, s.initialization, s.attempts, s.claim_token,
         s.max_attempts, s.retryable, s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds,
-        s.step_type, s.checkpoint, s.error, picked.state AS previous_state)
-    SELECT v_tr || COALESCE(jsonb_agg(jsonb_build_array(c.task_id, c.id, c.previous_state, 'in_progress', p_worker,
-                                                        'claimed', c.attempts) ORDER BY c.id), '[]'),
-      -- The columns of the claim's RETURNING (claims.cpp), JSON as JSON text, then the task's.
-      COALESCE(jsonb_agg(jsonb_build_array(c.id, c.task_id, c.uuid, c.name, c.callable, c.initialization::TEXT,
+        s.step_type, s.checkpoint, s.error, v_picked_states[array_position(v_picked, s.id)] AS previous_state),
+    logged AS (
+      INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+      SELECT c.task_id, c.id, c.previous_state, 'in_progress', p_now, p_worker, 'claimed', c.attempts
+      FROM claimed c ORDER BY c.id)
+    -- The columns of the claim's RETURNING (claims.cpp), JSON as JSON text, then the task's.
+    SELECT COALESCE(jsonb_agg(jsonb_build_array(c.id, c.task_id, c.uuid, c.name, c.callable, c.initialization::TEXT,
         c.attempts, c.claim_token, c.max_attempts, c.retryable, c.backoff, c.backoff_base_ms, c.max_backoff_ms,
         c.timeout_seconds, c.step_type, c.checkpoint::TEXT, c.error::TEXT, k.uuid, k.namespace_name, k.name,
         k.version, k.context::TEXT,
@@ -203,24 +233,25 @@ BEGIN
           (SELECT jsonb_object_agg(p.name, COALESCE(p.child_results, p.results))
            FROM tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id WHERE e.child_id = c.id)::TEXT
         END) ORDER BY c.id), '[]'),
-      COALESCE(array_agg(c.id), '{}')
-    INTO v_tr, v_claimed, v_claimed_ids
-    FROM claimed c JOIN tasker_tasks k ON k.id = c.task_id
-    WHERE k.id = ANY(ARRAY(SELECT t.task_id FROM claimed t));
+      COALESCE(array_agg(c.id), '{}'), COALESCE(array_agg(c.task_id), '{}')
+    INTO v_claimed, v_claimed_ids, v_started
+    -- OFFSET 0 keeps the task a lookup by key per claimed step (not a join the generic plan may hash).
+    FROM claimed c, LATERAL (SELECT k.uuid, k.namespace_name, k.name, k.version, k.context
+                             FROM tasker_tasks k WHERE k.id = c.task_id OFFSET 0) AS k;
   END IF;
 
   -- 4. The touched tasks, locked by id (the lock order): counters from the
   -- steps' transitions, the state derived from them (changes.cpp,
   -- derive_task_state), written where either changed; a transition per new state.
   WITH tr AS (
-    SELECT (t.v->>0)::BIGINT AS task_id, t.v->>2 AS from_state, t.v->>3 AS to_state
-    FROM jsonb_array_elements(v_tr) AS t(v)),
+    SELECT t AS task_id, 0 AS completed, 0 AS failed, 0 AS enqueued, FALSE AS started FROM unnest(v_touched) AS t
+    UNION ALL SELECT t, 1, 0, 0, FALSE FROM unnest(v_completed) AS t
+    UNION ALL SELECT t, 0, 1, 0, FALSE FROM unnest(v_failed) AS t
+    UNION ALL SELECT t, 0, 0, 1, FALSE FROM unnest(v_enqueued_tasks) AS t
+    UNION ALL SELECT t, 0, 0, 0, TRUE FROM unnest(v_started) AS t),
   d AS (
-    SELECT tr.task_id,
-      COUNT(*) FILTER (WHERE tr.from_state = 'in_progress' AND tr.to_state = 'complete') AS completed,
-      COUNT(*) FILTER (WHERE tr.from_state = 'in_progress' AND tr.to_state = 'error') AS failed,
-      COUNT(*) FILTER (WHERE tr.from_state = 'pending' AND tr.to_state = 'enqueued') AS enqueued,
-      BOOL_OR(tr.to_state = 'in_progress') AS started
+    SELECT tr.task_id, SUM(tr.completed) AS completed, SUM(tr.failed) AS failed, SUM(tr.enqueued) AS enqueued,
+      BOOL_OR(tr.started) AS started
     FROM tr GROUP BY tr.task_id),
   locked AS (
     SELECT k.id, k.uuid, k.state, k.total_steps, k.completed_steps, k.resolved_steps, k.failed_steps, k.active_steps
@@ -247,24 +278,24 @@ BEGIN
       updated_at = p_now
     FROM derived x
     WHERE k.id = ANY(ARRAY(SELECT y.id FROM derived y)) AND k.id = x.id AND (x.new_state <> x.state OR x.changed)
-    RETURNING k.id)
+    RETURNING k.id),
+  logged AS (
+    INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
+    SELECT x.id, NULL, x.state, x.new_state, p_now, p_worker,
+      CASE WHEN x.new_state = 'error' THEN 'a step failed and nothing else can run'
+           WHEN x.new_state = 'in_progress' AND x.state <> 'pending' THEN 'resumed'
+           WHEN x.new_state = 'in_progress' THEN 'first step started'
+           ELSE 'all steps complete' END, 0
+    FROM derived x WHERE x.new_state <> x.state ORDER BY x.id)
   SELECT COALESCE(jsonb_agg(jsonb_build_array(x.id, x.uuid, x.state, x.new_state, x.failed) ORDER BY x.id), '[]'),
-    v_tr || COALESCE(jsonb_agg(jsonb_build_array(x.id, NULL, x.state, x.new_state, p_worker,
-        CASE WHEN x.new_state = 'error' THEN 'a step failed and nothing else can run'
-             WHEN x.new_state = 'in_progress' AND x.state <> 'pending' THEN 'resumed'
-             WHEN x.new_state = 'in_progress' THEN 'first step started'
-             ELSE 'all steps complete' END, 0) ORDER BY x.id) FILTER (WHERE x.new_state <> x.state), '[]'),
     COALESCE(array_agg(x.uuid ORDER BY x.id) FILTER (
       WHERE x.new_state <> x.state AND x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually')), '{}')
-  INTO v_tasks, v_tr, v_finished
+  INTO v_tasks, v_finished
   FROM derived x;
 
-  -- 5. Every transition, in order; then wake other workers for steps this
-  -- transaction made claimable and did not claim itself, and waiters for
-  -- finished tasks (payloads below PostgreSQL's 8000 bytes, as changes.cpp).
-  INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
-  SELECT (t.v->>0)::BIGINT, (t.v->>1)::BIGINT, t.v->>2, t.v->>3, p_now, t.v->>4, t.v->>5, (t.v->>6)::INTEGER
-  FROM jsonb_array_elements(v_tr) WITH ORDINALITY AS t(v, n) ORDER BY t.n;
+  -- 5. Wake other workers for steps this transaction made claimable and did
+  -- not claim itself, and waiters for finished tasks (payloads below
+  -- PostgreSQL's 8000 bytes, as changes.cpp).
   v_work := EXISTS (SELECT 1 FROM unnest(v_enqueued_ids || v_released) AS e(id) WHERE e.id <> ALL(v_claimed_ids));
   IF v_work THEN
     PERFORM pg_notify(p_channel, '');
