@@ -174,9 +174,22 @@ class Store {
   [[nodiscard]] virtual std::shared_ptr<void> on_work_available(std::function<void()> callback) = 0;
   /// Call `callback` (from any thread) with the uuids of tasks that reached a
   /// final state (complete, error, cancelled, resolved_manually): in this
-  /// process's commits, or (PostgreSQL) another process's. Returns a handle as above.
+  /// process's commits, or (PostgreSQL) another process's for the tasks someone
+  /// watches (watch_task). Returns a handle as above.
   [[nodiscard]] virtual std::shared_ptr<void> on_tasks_finished(
       std::function<void(const std::vector<std::string>& task_uuids)> callback) = 0;
+  /// Ask other processes to announce the end of this task (PostgreSQL: their
+  /// commit NOTIFYs only for watched tasks, since every notifying commit waits
+  /// for the one before it) until `until` or until the handle is destroyed;
+  /// `until` and `now` are on the clock the workers pass to exchange.
+  /// Stores without cross-process notifications return nullptr.
+  /// Client::wait_for_task watches the task it waits for.
+  [[nodiscard]] virtual std::shared_ptr<void> watch_task(const std::string& task_uuid, TimePoint until, TimePoint now) {
+    (void)task_uuid;
+    (void)until;
+    (void)now;
+    return nullptr;
+  }
 };
 
 struct StoreOptions {

@@ -95,6 +95,8 @@ TaskView Client::wait_for_task(const std::string& task_uuid, std::chrono::millis
     waiter->finished = true;
     waiter->cv.notify_all();
   });
+  // Another process's commit announces the task's end only while it is watched.
+  auto watch = store_->watch_task(task_uuid, deadline, clock.now());
   for (;;) {
     TaskView task = get_task(task_uuid);
     const TimePoint now = clock.now();

@@ -126,7 +126,8 @@ ALTER TABLE tasker_steps ADD COLUMN child_results {json};
 CREATE INDEX tasker_steps_batch_slots ON tasker_steps (batch_id, position)
   WHERE state = 'pending' AND batch_id IS NOT NULL;
 )SQL"},
-      {kServerFunctionsVersion, "server functions: a submit and a worker transaction in one round trip each",
+      {kServerFunctionsVersion,
+       "server functions (a submit and a worker transaction in one round trip each), task watchers",
        postgres_server_functions(), "postgresql"},
   };
   return list;

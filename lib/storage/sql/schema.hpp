@@ -23,7 +23,7 @@ struct Migration {
 
 /// The migration that installs the server functions.
 inline constexpr int kServerFunctionsVersion = 4;
-/// Migration 4's SQL: tasker_submit and tasker_exchange (server_functions.cpp).
+/// Migration 4's SQL: tasker_task_watchers, tasker_submit and tasker_exchange (server_functions.cpp).
 [[nodiscard]] const char* postgres_server_functions();
 
 /// Apply every migration newer than the database's version, each in its own

@@ -19,6 +19,17 @@ namespace tasker::detail::sql {
 
 const char* postgres_server_functions() {
   return R"SQL(
+-- Who waits for a task in another process (Store::watch_task): a commit that
+-- finishes a task NOTIFYs only when a row here names it, because PostgreSQL
+-- serialises the commits of every transaction that notifies (one global lock
+-- held through the commit's flush). Unlogged: a watch lives no longer than its
+-- waiter, and a crash forgets them all; `expires_at` ends one whose waiter died.
+CREATE UNLOGGED TABLE tasker_task_watchers (
+  task_id BIGINT NOT NULL,
+  watcher TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (task_id, watcher));
+
 -- A submit: the task row (or nothing, when its identity hash is taken), its
 -- steps and edges (by position), the creation transitions, the notifications.
 -- Returns the task row as created, or the row that holds the identity hash.
@@ -288,14 +299,16 @@ BEGIN
            ELSE 'all steps complete' END, 0
     FROM derived x WHERE x.new_state <> x.state ORDER BY x.id)
   SELECT COALESCE(jsonb_agg(jsonb_build_array(x.id, x.uuid, x.state, x.new_state, x.failed) ORDER BY x.id), '[]'),
+    -- Only watched tasks: a NOTIFY serialises this commit with every other notifying one.
     COALESCE(array_agg(x.uuid ORDER BY x.id) FILTER (
-      WHERE x.new_state <> x.state AND x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually')), '{}')
+      WHERE x.new_state <> x.state AND x.new_state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+        AND EXISTS (SELECT 1 FROM tasker_task_watchers w WHERE w.task_id = x.id AND w.expires_at > p_now)), '{}')
   INTO v_tasks, v_finished
   FROM derived x;
 
   -- 5. Wake other workers for steps this transaction made claimable and did
-  -- not claim itself, and waiters for finished tasks (payloads below
-  -- PostgreSQL's 8000 bytes, as changes.cpp).
+  -- not claim itself, and other processes' waiters for the finished tasks
+  -- they watch (payloads below PostgreSQL's 8000 bytes, as changes.cpp).
   v_work := EXISTS (SELECT 1 FROM unnest(v_enqueued_ids || v_released) AS e(id) WHERE e.id <> ALL(v_claimed_ids));
   IF v_work THEN
     PERFORM pg_notify(p_channel, '');

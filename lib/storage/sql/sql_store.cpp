@@ -34,6 +34,7 @@
 #include "storage/sql/transaction.hpp"
 #include "storage/sql/values.hpp"
 #include "storage/sql/views.hpp"
+#include "storage/sql/watchers.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
@@ -91,11 +92,16 @@ class SqlStore final : public Store {
         pool_(*backend_, backend_->pool_size()),
         runner_(pool_, backend_->name()),
         sql_(make_statements(backend_->dialect())) {
-    if (backend_->dialect().server_functions)
+    if (backend_->dialect().server_functions) {
       one_call_ = std::make_unique<OneCall>(runner_, backend_->notification_channel());
+      watchers_ = std::make_shared<Watchers>(runner_);
+    }
   }
 
-  ~SqlStore() override { backend_->stop_listening(); }
+  ~SqlStore() override {
+    if (watchers_) watchers_->close();
+    backend_->stop_listening();
+  }
 
   void start_listening() {
     if (!options_.listen) return;
@@ -298,6 +304,11 @@ class SqlStore final : public Store {
     return finished_listeners_.add(std::move(callback));
   }
 
+  std::shared_ptr<void> watch_task(const std::string& task_uuid, TimePoint until, TimePoint now) override {
+    if (!one_call()) return nullptr;  // no watchers table below version 4: every end is announced
+    return watchers_->watch(task_uuid, until, now);
+  }
+
  private:
   /// The one-round-trip path, once the database has its server functions
   /// (a store opened without migrating may face an older schema).
@@ -312,11 +323,14 @@ class SqlStore final : public Store {
   /// notifications it calls for inside it; `wake` says whom to wake after the commit.
   template <typename F>
   auto write(TimePoint now, Wakeups& wake, F&& body) -> decltype(body(std::declval<WriteTx&>())) {
+    const bool watchers = one_call();  // read before the transaction: it may take a connection
     return runner_.run(Access::write, [&](Connection& c) {
       WriteTx tx{c, sql_, backend_->dialect(), now, options_.dynamic, {}};
       auto out = body(tx);
       wake = Wakeups{tx.changes.enqueued, std::move(tx.changes.finished_tasks)};
-      notify_in_transaction(c, wake);
+      Wakeups announced{wake.work,
+                        watchers ? watched_tasks(c, backend_->dialect(), wake.finished, now) : wake.finished};
+      notify_in_transaction(c, announced);
       return out;
     });
   }
@@ -383,6 +397,7 @@ class SqlStore final : public Store {
   Runner runner_;
   Statements sql_;
   std::unique_ptr<OneCall> one_call_;
+  std::shared_ptr<Watchers> watchers_;  // shared with the watch handles
   std::once_flag functions_checked_;
   bool functions_present_{false};
   Listeners<std::function<void()>> work_listeners_;
