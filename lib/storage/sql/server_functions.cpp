@@ -7,8 +7,8 @@
 // (the retry decision, the error to store, the transition's reason) travels in
 // the rows; what only the database knows (fencing, children, claims, counters,
 // task states) is decided here. The functions force generic plans, and every
-// statement reads rows by key or through the claim's partial index whatever
-// the tables' statistics: rows whose ids are known are updated through
+// statement but the claim's pick reads rows by key whatever the tables'
+// statistics: rows whose ids are known are updated through
 // `id = ANY(array)` with their values found by array_position (a join with
 // the set, planned generically, hashed it and scanned the whole table, history
 // included, or probed the whole array once per row), and each statement
@@ -207,15 +207,20 @@ BEGIN
   -- order through tasker_steps_claimable, skipping rows other workers hold;
   -- with each its task and its dependency results (each parent's by name, or
   -- for a convergence step every ancestor's), as claims.cpp reads them.
+  -- The pick alone is planned at each call with its values (EXECUTE): which of
+  -- the two claim indexes to walk depends on the backlog, as in claims.cpp; a
+  -- plan fixed once per connection sorted every claimable step at each call.
   IF p_limit > 0 AND cardinality(p_callables) > 0 THEN
-    SELECT COALESCE(array_agg(p.id), '{}'), COALESCE(array_agg(p.state), '{}') INTO v_picked, v_picked_states
-    FROM (SELECT s.id, s.state FROM tasker_steps s
-          WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= p_now
-            AND s.callable = ANY(p_callables)
-            AND (p_namespaces IS NULL OR s.namespace_name = ANY(p_namespaces))
-            AND (p_task_uuids IS NULL
-                 OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY(p_task_uuids))))
-          ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT p_limit FOR UPDATE SKIP LOCKED) AS p;
+    EXECUTE $pick$
+      SELECT COALESCE(array_agg(p.id), '{}'), COALESCE(array_agg(p.state), '{}')
+      FROM (SELECT s.id, s.state FROM tasker_steps s
+            WHERE s.state IN ('enqueued', 'waiting_for_retry') AND s.claimable_at <= $1
+              AND s.callable = ANY($3)
+              AND ($4 IS NULL OR s.namespace_name = ANY($4))
+              AND ($5 IS NULL
+                   OR s.task_id = ANY(ARRAY(SELECT k.id FROM tasker_tasks k WHERE k.uuid = ANY($5))))
+            ORDER BY s.priority DESC, s.claimable_at, s.id LIMIT $2 FOR UPDATE SKIP LOCKED) AS p
+    $pick$ INTO v_picked, v_picked_states USING p_now, p_limit, p_callables, p_namespaces, p_task_uuids;
   END IF;
   IF cardinality(v_picked) > 0 THEN
     WITH claimed AS (
