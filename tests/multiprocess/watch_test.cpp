@@ -126,7 +126,9 @@ TEST_CASE("watchers: on PostgreSQL a task's end is announced to other processes 
 
 TEST_CASE("watchers: Client::wait_for_task in another process wakes on the task's end, not on its poll") {
   auto h = postgres_harness();
-  tasker::Client waiting(tasker::open_store(h->database_url()), h->templates());
+  auto store = tasker::open_store(h->database_url());
+  Heard heard(*store);  // what reached the waiting process by NOTIFY
+  tasker::Client waiting(store, h->templates());
   const std::string task = h->submit(h->create_task_request("multiprocess", "chain", {{"n", 1}})).uuid;
   Db db(h->database_url());
   // Finish the task once the waiter watches it, so that only the NOTIFY can
@@ -140,6 +142,10 @@ TEST_CASE("watchers: Client::wait_for_task in another process wakes on the task'
   auto seen = waiting.wait_for_task(task, tasker::testing::scaled(std::chrono::seconds{60}), std::chrono::hours{1});
   worker.join();
   CHECK(seen.state == tasker::TaskState::complete);
+  // The end reached the waiting process by NOTIFY, which is what woke it: its poll was an hour
+  // away. (Had the worker finished before the wait's first look, the wait would have returned at
+  // once; the worker's four exchanges after it sees the watch make that unlikely, not impossible.)
+  CHECK(heard.through(task) == std::vector<std::string>{task});
   // The watch ended with the wait.
   CHECK(db.scalar("SELECT COUNT(*) FROM tasker_task_watchers") == 0);
 }

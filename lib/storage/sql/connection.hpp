@@ -111,7 +111,7 @@ class Backend {
   virtual void unlock_migrations(Connection& connection) noexcept = 0;
   /// Run inside a transaction so that other processes hear `payload` once it
   /// commits (PostgreSQL: NOTIFY). An empty payload says "work is available";
-  /// the store defines the others (see wakeups.hpp). Default: nothing.
+  /// the store defines the others (notification_payloads in changes.hpp). Default: nothing.
   virtual void notify_in_transaction(Connection& /*connection*/, const std::string& /*payload*/) {}
   /// The channel notify_in_transaction() sends on, for server functions that notify themselves.
   [[nodiscard]] virtual std::string notification_channel() const { return {}; }
