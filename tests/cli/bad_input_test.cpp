@@ -1,5 +1,6 @@
 // Bad input: each mistake gives one line saying what is wrong and how to fix
 // it, the right exit code, and leaves nothing in the store.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <signal.h>
 
 #include <fstream>
@@ -154,6 +155,29 @@ TEST_CASE("a file that is not a sound SQLite database is named, with what to do,
         {file.string() + " is damaged"});
     check_untouched(file, content);
   }
+}
+
+// Another process keeps a SQLite database's write lock (a sqlite3 shell left in
+// a transaction): readers go on, a writer waits database.busy_timeout_ms at each
+// of its tries, then says so and where.
+TEST_CASE("a SQLite database locked for longer than the busy timeout is named, with the setting to raise") {
+  Sandbox s;
+  const std::string db = "sqlite://" + (s.dir() / "busy.db").string();
+  REQUIRE(s.tasker({"migrate", "--db", db}).exit_code == 0);
+  SQLite::Database holder((s.dir() / "busy.db").string(), SQLite::OPEN_READWRITE);
+  holder.exec("BEGIN IMMEDIATE");
+  const std::string config = s.write("busy.yaml", "database:\n  busy_timeout_ms: 20\n").string();
+  const std::vector<std::string> submit{"--config",    config,
+                                        "submit",      "ecommerce_commands/order_processing",
+                                        "--templates", example_dir().string(),
+                                        "--context",   s.example_context("tok_ok"),
+                                        "--db",        db};
+  CHECK(s.tasker({"--config", config, "list", "--db", db}).exit_code == 0);
+  check_one_line_error(s.tasker(submit), 1,
+                       {"database is locked", "another connection held the lock on " + (s.dir() / "busy.db").string(),
+                        "raise database.busy_timeout_ms"});
+  holder.exec("ROLLBACK");
+  CHECK(s.tasker(submit).exit_code == 0);
 }
 
 TEST_CASE("a malformed JSON context creates nothing") {

@@ -327,3 +327,23 @@ TEST_CASE("migrate creates the database and prints the schema version") {
   CHECK(j.at("backend") == (s.postgres() ? "postgresql" : "sqlite"));
   CHECK(j.at("schema_version").get<int>() >= 1);
 }
+
+// A worker and a submit started together on a new SQLite file both create it:
+// one switching it to WAL met the other's lock and failed at once, because that
+// switch does not wait for locks as writes do. Each round is a new database.
+TEST_CASE("processes that create one new database at once all succeed") {
+  Sandbox s;
+  const int rounds = s.postgres() ? 1 : 25;  // PostgreSQL: one new schema, migrated by all at once
+  for (int round = 0; round < rounds; ++round) {
+    const std::string db =
+        s.postgres() ? s.db() : "sqlite://" + (s.dir() / ("new" + std::to_string(round) + ".db")).string();
+    std::vector<Process> openers;
+    for (int i = 0; i < 4; ++i) openers.push_back(s.start({"migrate", "--db", db, "--json"}));
+    for (auto& opener : openers) {
+      const int code = opener.wait();
+      INFO("round " << round << ": " << opener.err());
+      REQUIRE(code == 0);
+      CHECK(json::parse(opener.out()).at("schema_version").get<int>() >= 1);
+    }
+  }
+}

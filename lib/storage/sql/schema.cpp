@@ -169,6 +169,11 @@ void migrate(Backend& backend, Connection& connection) {
         fmt::format("the database {} has schema version {}, newer than this tasker build knows ({}); "
                     "upgrade tasker before using this database",
                     backend.describe(), current, known));
+  // Migrations are applied in order, so the newest being there means all are:
+  // opening a current database then takes no write lock (readers open it while
+  // a writer holds SQLite's lock).
+  else if (current == known)
+    return;
   for (const auto& m : migrations()) {
     connection.begin();
     try {

@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/backends.hpp"
@@ -31,6 +34,11 @@ std::string translate_placeholders(const std::string& text) {
       out += text[i];
   }
   return out;
+}
+
+/// The database file as messages name it.
+std::string shown(const std::string& path) {
+  return path == ":memory:" ? path : std::filesystem::absolute(path).string();
 }
 
 /// A failure of the file itself, whatever statement met it, in words that name
@@ -59,17 +67,23 @@ std::string file_failure(const SQLite::Exception& e, const std::string& path) {
       break;
     default: return {};
   }
-  const std::string file = path == ":memory:" ? path : std::filesystem::absolute(path).string();
-  return fmt::format("{} (SQLite: {}); {}", fmt::format(fmt::runtime(what), file), e.what(), fix);
+  return fmt::format("{} (SQLite: {}); {}", fmt::format(fmt::runtime(what), shown(path)), e.what(), fix);
 }
 
+bool is_busy(const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xff;
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
+/// Busy errors are transient: the caller's transaction runner tries again.
 [[noreturn]] void rethrow(const SQLite::Exception& e, const std::string& what, const std::string& path) {
   if (std::string failure = file_failure(e, path); !failure.empty()) throw StorageError(failure);
-  int code = e.getErrorCode();
-  bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
-  sql::throw_storage_error(fmt::format("SQLite: {}: {}{}", what, e.what(),
-                                       busy ? " (the database is locked by another writer; it is retried)" : ""),
-                           busy);
+  if (!is_busy(e)) sql::throw_storage_error(fmt::format("SQLite: {}: {}", what, e.what()), false);
+  sql::throw_storage_error(
+      fmt::format("SQLite: {}: {} (another connection held the lock on {} for longer than the busy timeout); "
+                  "find the process keeping it busy, or raise database.busy_timeout_ms",
+                  what, e.what(), shown(path)),
+      true);
 }
 
 class SqliteConnection final : public sql::Connection {
@@ -78,7 +92,7 @@ class SqliteConnection final : public sql::Connection {
       : path_(path), db_(open(path)) {
     db_.setBusyTimeout(static_cast<int>(busy_timeout_ms));
     // The first statements read the file's header: a file that is no database fails here.
-    if (path != ":memory:") exec("PRAGMA journal_mode=WAL");
+    if (path != ":memory:") enter_wal(std::chrono::milliseconds(busy_timeout_ms));
     exec("PRAGMA synchronous=" + synchronous);
     exec("PRAGMA foreign_keys=ON");
   }
@@ -149,6 +163,25 @@ class SqliteConnection final : public sql::Connection {
           fmt::format("cannot open the SQLite database `{}`: {}; check that its folder exists and is "
                       "writable",
                       path, e.what()));
+    }
+  }
+
+  /// Switching a file to WAL takes its exclusive lock in one try, without
+  /// SQLite's busy handler: while another process creates, migrates or opens
+  /// the same new file the switch can fail at once with SQLITE_BUSY. So it is
+  /// tried again for as long as a writer waits for the lock. (A file system
+  /// that cannot hold WAL's shared memory keeps the rollback journal: slower
+  /// under readers, as correct.)
+  void enter_wal(std::chrono::milliseconds busy_timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds{50})) {
+      try {
+        db_.exec("PRAGMA journal_mode=WAL");
+        return;
+      } catch (const SQLite::Exception& e) {
+        if (!is_busy(e) || std::chrono::steady_clock::now() >= deadline) rethrow(e, "PRAGMA journal_mode=WAL", path_);
+      }
+      std::this_thread::sleep_for(pause);
     }
   }
 
