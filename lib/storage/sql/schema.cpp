@@ -128,7 +128,9 @@ CREATE INDEX tasker_steps_batch_slots ON tasker_steps (batch_id, position)
 )SQL"},
       {kServerFunctionsVersion,
        "server functions (a submit and a worker transaction in one round trip each), task watchers",
-       postgres_server_functions(), "postgresql"},
+       std::string(postgres_task_watchers()) + postgres_server_functions(), "postgresql"},
+      {5, "server functions: a fan-out's children enqueued in time linear in their number", postgres_server_functions(),
+       "postgresql"},
   };
   return list;
 }

@@ -23,7 +23,12 @@ struct Migration {
 
 /// The migration that installs the server functions.
 inline constexpr int kServerFunctionsVersion = 4;
-/// Migration 4's SQL: tasker_task_watchers, tasker_submit and tasker_exchange (server_functions.cpp).
+/// Migration 4's table of cross-process waiters, tasker_task_watchers (server_functions.cpp).
+[[nodiscard]] const char* postgres_task_watchers();
+/// tasker_submit and tasker_exchange as this build writes them (CREATE OR
+/// REPLACE): migration 4 installs them and each later migration that changes
+/// them runs the same text again, so a database at any version ends up with
+/// the current functions and the text exists once.
 [[nodiscard]] const char* postgres_server_functions();
 
 /// Apply every migration newer than the database's version, each in its own
