@@ -18,7 +18,8 @@
 // synchronous=FULL is the engine's default and nothing here weakens
 // durability beyond the NORMAL rows, which are labelled.
 //
-//   bench_engine [--quick] [--dir DIR] [--reps N]
+//   bench_engine [--quick] [--latency] [--dir DIR] [--reps N]
+//       --latency: only the latency table (3.)
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -47,7 +48,8 @@ namespace {
 
 struct Options {
   bool quick{false};
-  std::string one;  ///< --one: a single drain, for profiling
+  std::string one;      ///< --one: a single drain, for profiling
+  bool latency{false};  ///< --latency: only the latency table
   fs::path dir;
   int reps{3};
 };
@@ -233,6 +235,27 @@ int run_one(const Options& o) {
   return 0;
 }
 
+/// Submit-to-complete latency of a 4-step task, with the commits it costs
+/// at SQLite's own rate measured just before and after as its floor.
+void print_latency(Bench& b, int runs, const std::vector<Sync>& syncs) {
+  const WorkerShape shape{4, 16};
+  fmt::print("\n## Submit-to-complete latency of one 4-step task (warm store, worker c{} b{} running; {} runs)\n\n",
+             shape.concurrency, shape.batch, runs);
+  fmt::print(
+      "| sync | median ms | p95 ms | min ms | max ms | ceiling commits/s before/after | 6 ceiling commits, ms |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
+  for (Sync s : syncs) {
+    // A task costs 6 commits: the submit, the first step's claim, then one
+    // exchange per step (each records a step and claims the next; the last
+    // claims nothing).
+    const int commits = 6;
+    double before = b.sqlite_commit_rate(s, kInterleavedCeilingS);
+    auto v = b.latency(s, runs, shape);
+    double after = b.sqlite_commit_rate(s, kInterleavedCeilingS);
+    print_latency_row(sync_name(s), v, before, after, commits);
+  }
+}
+
 int run(const Options& o) {
   Bench b(o);
   const double ceiling_s = o.quick ? 0.5 : 2.0;
@@ -288,21 +311,7 @@ int run(const Options& o) {
       }
 
   // 3. Latency.
-  const WS latency_shape{4, 16};
-  fmt::print("\n## Submit-to-complete latency of one 4-step task (warm store, worker c{} b{} running; {} runs)\n\n",
-             latency_shape.concurrency, latency_shape.batch, latency_runs);
-  fmt::print(
-      "| sync | median ms | p95 ms | min ms | max ms | ceiling commits/s before/after | 5 ceiling commits, ms |\n");
-  fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
-  for (Sync s : syncs) {
-    // A task costs 5 commits: the submit, then one exchange per step (each
-    // records a step and claims the next).
-    const int commits = 5;
-    double before = b.sqlite_commit_rate(s, kInterleavedCeilingS);
-    auto v = b.latency(s, latency_runs, latency_shape);
-    double after = b.sqlite_commit_rate(s, kInterleavedCeilingS);
-    print_latency_row(sync_name(s), v, before, after, commits);
-  }
+  print_latency(b, latency_runs, syncs);
 
   // 4. Flat per-step cost: the same shapes at 100 steps (median of reps) and
   // at `big` steps (the throughput run above), same worker.
@@ -352,6 +361,8 @@ int main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--one" && i + 1 < argc) {
       o.one = argv[++i];
+    } else if (a == "--latency") {
+      o.latency = true;
     } else if (a == "--dir" && i + 1 < argc) {
       o.dir = argv[++i];
       own_dir = false;
@@ -362,10 +373,11 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else if (a == "-h" || a == "--help") {
-      fmt::print("usage: bench_engine [--quick] [--dir DIR] [--reps N]\n");
+      fmt::print("usage: bench_engine [--quick] [--latency] [--dir DIR] [--reps N]\n");
       return 0;
     } else {
-      fmt::print(stderr, "unknown argument `{}`; usage: bench_engine [--quick] [--dir DIR] [--reps N]\n", a);
+      fmt::print(stderr, "unknown argument `{}`; usage: bench_engine [--quick] [--latency] [--dir DIR] [--reps N]\n",
+                 a);
       return 2;
     }
   }
@@ -382,7 +394,13 @@ int main(int argc, char** argv) {
   o.dir = fs::absolute(o.dir);
   int rc = 1;
   try {
-    rc = o.one.empty() ? run(o) : run_one(o);
+    if (o.latency) {
+      Bench b(o);
+      print_latency(b, o.quick ? 10 : 50, {Sync::full, Sync::normal});
+      rc = 0;
+    } else {
+      rc = o.one.empty() ? run(o) : run_one(o);
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_engine: {}\n", e.what());
   }
