@@ -189,6 +189,34 @@ TEST_CASE("store: a child is enqueued in the transaction that completes its last
   CHECK(completed_leaves_before == 4);
 }
 
+// Several parents of one child recorded in one exchange: the child counts each
+// of them once (PostgreSQL's function looks each child's count up by binary
+// search over the children, sorted by id).
+TEST_CASE("store: parents completed together count once each toward their child") {
+  Fixture f;
+  auto task = f.h->submit(f.h->create_task_request("tree_workflow", "hierarchical_tree", {{"even_number", 2}}));
+  auto complete_all = [&](const std::vector<tasker::ClaimedStep>& steps) {
+    std::vector<StepOutcome> outcomes;
+    for (const auto& s : steps) {
+      StepOutcome o;
+      o.step_id = s.step_id;
+      o.claim_token = s.claim_token;
+      o.result = 1;
+      outcomes.push_back(std::move(o));
+    }
+    auto r = f.store->exchange(outcomes, nullptr, f.clock.now());
+    CHECK(r.discarded.empty());
+  };
+  complete_all(f.claim_now(f.claim({"math.square_input"})));
+  complete_all(f.claim_now(f.claim({"math.square"})));  // left and right together: each enqueues its two leaves
+  auto leaves = f.claim_now(f.claim({"math.square"}));
+  REQUIRE(leaves.size() == 4);
+  complete_all({leaves.begin(), leaves.begin() + 3});  // three of the convergence's four parents at once
+  CHECK(f.h->client().get_step(task.uuid, "tree_final_convergence").state == StepState::pending);
+  complete_all({leaves.begin() + 3, leaves.end()});
+  CHECK(f.h->client().get_step(task.uuid, "tree_final_convergence").state == StepState::enqueued);
+}
+
 TEST_CASE("store: claims only the callables and namespaces asked for, highest priority first") {
   Fixture f;
   auto low = f.h->create_task_request("error_scenarios", "success_only", {{"n", 1}});
