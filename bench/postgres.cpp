@@ -361,6 +361,9 @@ class PgBench {
   /// A drain on PostgreSQL also counts the server's WAL flushes.
   struct PgRun : bench::Run {
     std::int64_t wal_syncs{0};
+    /// Row updates of the drain (submits included) and how many were HOT
+    /// (no index entries added): tasks, then steps.
+    std::int64_t task_updates{0}, task_hot{0}, step_updates{0}, step_hot{0};
     [[nodiscard]] double steps_per_flush() const {
       return static_cast<double>(steps) / static_cast<double>(std::max<std::int64_t>(wal_syncs, 1));
     }
@@ -485,6 +488,20 @@ class PgBench {
     r.transactions = transactions;
     if (succeeded != w.steps())
       throw std::runtime_error(fmt::format("{}: {} steps succeeded, expected {}", w.label, succeeded, w.steps()));
+    {
+      pqxx::nontransaction n(admin_);
+      for (const auto& row : n.exec(fmt::format(
+               "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE schemaname = '{}'", schema))) {
+        const std::string table = row[0].as<std::string>();
+        if (table == "tasker_tasks") {
+          r.task_updates = row[1].as<std::int64_t>();
+          r.task_hot = row[2].as<std::int64_t>();
+        } else if (table == "tasker_steps") {
+          r.step_updates = row[1].as<std::int64_t>();
+          r.step_hot = row[2].as<std::int64_t>();
+        }
+      }
+    }
     drop_schema(schema);
     return r;
   }
@@ -567,9 +584,10 @@ int run(const Options& o, const fs::path& scratch) {
     auto r = b.drain(w, std::stoi(f[3]), {std::stoi(f[4]), std::stoi(f[5])}, 1);
     fmt::print(
         "{}: {} steps in {:.3f} s: {} steps/s, {:.0f} µs/step, {} worker txns, {} WAL flushes; pgbench {} / {} "
-        "tps; submit {:.3f} s\n",
+        "tps; submit {:.3f} s; updates: tasks {} ({} HOT), steps {} ({} HOT)\n",
         o.one, r.steps, r.drain_s, rate(r.steps_per_s()), r.us_per_step(), r.transactions, r.wal_syncs,
-        rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s);
+        rate(r.ceiling_before), rate(r.ceiling_after), r.submit_s, r.task_updates, r.task_hot, r.step_updates,
+        r.step_hot);
     return 0;
   }
   const std::size_t big = o.quick ? 1'000 : 10'000;
