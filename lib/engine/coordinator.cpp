@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "base/log.hpp"
 #include "engine/worker_impl.hpp"
@@ -49,7 +50,7 @@ void Worker::Impl::loop(bool until_idle) {
     Round r = begin_round(st);
     if (!exchange(st, r)) {
       requeue_requests(r);
-      pause_after_error(r);
+      pause_after_error(st, r);
       continue;
     }
     renew_leases(st, r);
@@ -115,6 +116,9 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
                    options_.lease,     reclaim, jitter_};
   try {
     ExchangeResult res = store_->exchange(r.batch, (want_claim || reclaim) ? &req : nullptr, r.t);
+    if (st.failures > 0)
+      detail::log().info("worker {}: the database answers again, after {} failed tries", options_.worker_id,
+                         std::exchange(st.failures, 0));
     publish(res);
     if (reclaim) st.next_reclaim = r.t + options_.reclaim_interval;
     if (want_claim) {
@@ -126,13 +130,13 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
     dispatch(res.claimed);
     return true;
   } catch (const TransientStorageError& e) {
-    keep_unsent(st, r, e);
+    keep_unsent(st, r, e, true);
   } catch (const StorageInDoubtError& e) {
-    keep_unsent(st, r, e);
+    keep_unsent(st, r, e, true);
   } catch (const StorageError& e) {
     // A result the database refuses must not hold back the others.
     r.batch = record_one_by_one(std::move(r.batch), r.t);
-    keep_unsent(st, r, e);
+    keep_unsent(st, r, e, false);
   } catch (const json::exception& e) {
     // Job::run makes every outcome storable, so this is a second line of
     // defence: an outcome that cannot be serialised fails its own step
@@ -145,15 +149,27 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
   return false;
 }
 
-void Worker::Impl::keep_unsent(LoopState& st, Round& r, const StorageError& e) {
-  detail::log().warn("worker {}: database error, retrying: {}", options_.worker_id, e.what());
+void Worker::Impl::keep_unsent(LoopState& st, Round& r, const StorageError& e, bool transient) {
+  ++st.failures;
+  st.pause = error_pause(st.failures, transient);
+  // Said at the 1st, 2nd, 4th, 8th... error in a row, not five times a second.
+  if ((st.failures & (st.failures - 1)) == 0)
+    detail::log().warn("worker {}: database error ({} in a row; trying again in {} ms): {}", options_.worker_id,
+                       st.failures, st.pause.count(), e.what());
   st.unsent = std::move(r.batch);
   st.more = false;
 }
 
-void Worker::Impl::pause_after_error(const Round& r) {
+milliseconds Worker::Impl::error_pause(int failures, bool transient) const {
+  constexpr milliseconds first{200};
+  if (transient) return first;
+  const milliseconds longest = std::clamp(options_.lease / 3, first, milliseconds{10'000});
+  return std::min(first * (1 << std::clamp(failures - 1, 0, 16)), longest);
+}
+
+void Worker::Impl::pause_after_error(const LoopState& st, const Round& r) {
   std::unique_lock lock(shared_->mutex);
-  options_.clock->wait_until(shared_->wake, lock, now() + milliseconds{200},
+  options_.clock->wait_until(shared_->wake, lock, now() + (st.failures > 0 ? st.pause : milliseconds{200}),
                              [&] { return shared_->stop_requested && !r.stop; });
 }
 

@@ -36,6 +36,8 @@ struct LoopState {
   std::optional<TimePoint> stop_deadline;  ///< stopping: when the grace for running handlers ends
   bool more{true};                         ///< the last claim was full: claim again at once
   std::vector<StepOutcome> unsent;         ///< outcomes whose transaction failed: sent again
+  int failures{0};                         ///< database errors in a row
+  std::chrono::milliseconds pause{200};    ///< before the next try after an error
 };
 
 /// What one round of the coordinator sees and does.
@@ -94,8 +96,14 @@ class Worker::Impl {
   /// the outcomes are kept to be sent again (fencing makes a repeat harmless,
   /// even when the failed commit was in doubt).
   bool exchange(detail::LoopState& st, detail::Round& r);
-  void keep_unsent(detail::LoopState& st, detail::Round& r, const StorageError& e);
-  void pause_after_error(const detail::Round& r);
+  void keep_unsent(detail::LoopState& st, detail::Round& r, const StorageError& e, bool transient);
+  /// How long to wait after the `failures`th database error in a row: 200 ms
+  /// after a transient one (the store has already spent about a second trying
+  /// it again); after one that lasts (a schema this build does not know, a
+  /// revoked grant), 200 ms doubling up to 10 s or a third of the lease,
+  /// whichever is less, so a try still comes as often as a lease's renewal would.
+  [[nodiscard]] std::chrono::milliseconds error_pause(int failures, bool transient) const;
+  void pause_after_error(const detail::LoopState& st, const detail::Round& r);
   /// Record outcomes singly; one the database rejects, or that cannot be
   /// serialised, becomes a permanent failure of its step (it will not become
   /// storable). Returns what still could not be recorded, to be sent again.

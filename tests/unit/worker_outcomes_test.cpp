@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "forwarding_store.hpp"
 #include "helpers.hpp"
 #include "tasker/client.hpp"
 #include "tasker/errors.hpp"
@@ -57,70 +58,18 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-/// Forwards to a real store; exchange() fails with the exception the store's
-/// own serialisation raises for an unserialisable value, whenever the batch
-/// holds a success whose result is "poison" (what Job::run lets through
-/// nothing like: the coordinator's second line of defence is tested with it).
-class PoisonedStore : public Store {
- public:
-  explicit PoisonedStore(std::shared_ptr<Store> inner) : inner_(std::move(inner)) {}
-  std::string backend() const override { return inner_->backend(); }
-  std::string describe() const override { return inner_->describe(); }
-  void migrate() override { inner_->migrate(); }
-  int schema_version() override { return inner_->schema_version(); }
-  CreateResult create_task(const TaskTemplate& t, const TaskRequest& r, const std::optional<std::string>& h,
-                           TimePoint now) override {
-    return inner_->create_task(t, r, h, now);
-  }
-  std::optional<TaskView> find_task(const std::string& u, TimePoint now) override { return inner_->find_task(u, now); }
-  TaskPage list_tasks(const TaskFilter& f, TimePoint now) override { return inner_->list_tasks(f, now); }
-  ActivityCounts activity(TimePoint now) override { return inner_->activity(now); }
-  std::optional<TaskSnapshot> find_task_with_steps(const std::string& u, TimePoint now) override {
-    return inner_->find_task_with_steps(u, now);
-  }
-  std::vector<Transition> transitions(const std::string& u, const std::optional<std::string>& s) override {
-    return inner_->transitions(u, s);
-  }
-  ExchangeResult exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) override {
-    for (const auto& o : outcomes)
-      if (o.kind == StepOutcome::Kind::success && o.result == "poison")
-        (void)json(std::string("\xff")).dump();  // throws json::type_error 316, as serialising the batch would
-    return inner_->exchange(outcomes, claim, now);
-  }
-  std::vector<std::int64_t> renew_leases(const std::vector<LeaseRef>& l, TimePoint e) override {
-    return inner_->renew_leases(l, e);
-  }
-  std::vector<std::int64_t> save_checkpoints(const std::vector<CheckpointSave>& c, TimePoint e) override {
-    return inner_->save_checkpoints(c, e);
-  }
-  std::optional<json> step_result(const std::string& u, const std::string& s) override {
-    return inner_->step_result(u, s);
-  }
-  std::optional<TimePoint> next_due(const WorkFilter& f) override { return inner_->next_due(f); }
-  OperatorResult cancel_task(const std::string& u, const std::string& r, TimePoint now) override {
-    return inner_->cancel_task(u, r, now);
-  }
-  OperatorResult reset_step(const std::string& u, const std::string& s, const std::string& r, TimePoint now) override {
-    return inner_->reset_step(u, s, r, now);
-  }
-  OperatorResult resolve_step(const std::string& u, const std::string& s, const std::string& r,
-                              TimePoint now) override {
-    return inner_->resolve_step(u, s, r, now);
-  }
-  OperatorResult complete_step(const std::string& u, const std::string& s, const json& result, const std::string& r,
-                               TimePoint now) override {
-    return inner_->complete_step(u, s, result, r, now);
-  }
-  std::shared_ptr<void> on_work_available(std::function<void()> callback) override {
-    return inner_->on_work_available(std::move(callback));
-  }
-  std::shared_ptr<void> on_tasks_finished(std::function<void(const std::vector<std::string>&)> callback) override {
-    return inner_->on_tasks_finished(std::move(callback));
-  }
-
- private:
-  std::shared_ptr<Store> inner_;
-};
+/// Fails an exchange with the exception the store's own serialisation raises
+/// for an unserialisable value, whenever the batch holds a success whose result
+/// is "poison" (what Job::run lets through nothing like: the coordinator's
+/// second line of defence is tested with it).
+std::shared_ptr<Store> poisoned_store(std::shared_ptr<Store> inner) {
+  return std::make_shared<test::ForwardingStore>(
+      std::move(inner), [](const std::vector<StepOutcome>& outcomes, const ClaimRequest*, TimePoint) {
+        for (const auto& o : outcomes)
+          if (o.kind == StepOutcome::Kind::success && o.result == "poison")
+            (void)json(std::string("\xff")).dump();  // throws json::type_error 316, as serialising the batch would
+      });
+}
 
 }  // namespace
 
@@ -184,7 +133,7 @@ TEST_CASE("worker outcomes: a failure's message, type and context are made stora
 
 TEST_CASE("worker outcomes: an outcome that fails to serialise in a batch fails its own step, not the worker") {
   test::TempDir dir;
-  auto store = std::make_shared<PoisonedStore>(open_store("sqlite://" + (dir.path() / "tasker.db").string()));
+  auto store = poisoned_store(open_store("sqlite://" + (dir.path() / "tasker.db").string()));
   auto handlers = std::make_shared<HandlerRegistry>();
   handlers->add("poisoned", [](StepContext&) { return json("poison"); });
   for (const char* name : {"a", "b", "c"}) handlers->add(name, [](StepContext&) { return json(1); });
