@@ -56,6 +56,8 @@ enum class HandlerKind { cpp, command };
 [[nodiscard]] HandlerKind handler_kind_from_environment();
 /// The PostgreSQL server for tests: TASKER_TEST_DATABASE_URL, else the first
 /// line of the file named by TASKER_TEST_DATABASE_URL_FILE; empty when neither is set.
+/// TASKER_TEST_DATABASE_URL_OPTIONS (`key=value&...`, e.g. `server_functions=off`)
+/// is added to its options.
 [[nodiscard]] std::string postgres_url_from_environment();
 
 /// TASKER_TEST_TIMEOUT_SCALE: a number of at least 1 (default 1) by which the

@@ -16,6 +16,20 @@ std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
 }
+
+std::string postgres_server_url() {
+  std::string url = env_or("TASKER_TEST_DATABASE_URL", "");
+  if (!url.empty()) return url;
+  std::string file = env_or("TASKER_TEST_DATABASE_URL_FILE", "");
+  if (file.empty()) return {};
+  std::ifstream in(file);
+  if (!in)
+    throw ConfigurationError("TASKER_TEST_DATABASE_URL_FILE", file,
+                             "cannot read the file; was the test PostgreSQL server started (ctest fixture "
+                             "`postgres_server`)?");
+  std::getline(in, url);
+  return url;
+}
 }  // namespace
 
 std::string_view to_string(Backend backend) { return backend == Backend::sqlite ? "sqlite" : "postgres"; }
@@ -36,17 +50,10 @@ HandlerKind handler_kind_from_environment() {
 }
 
 std::string postgres_url_from_environment() {
-  std::string url = env_or("TASKER_TEST_DATABASE_URL", "");
-  if (!url.empty()) return url;
-  std::string file = env_or("TASKER_TEST_DATABASE_URL_FILE", "");
-  if (file.empty()) return {};
-  std::ifstream in(file);
-  if (!in)
-    throw ConfigurationError("TASKER_TEST_DATABASE_URL_FILE", file,
-                             "cannot read the file; was the test PostgreSQL server started (ctest fixture "
-                             "`postgres_server`)?");
-  std::getline(in, url);
-  return url;
+  std::string url = postgres_server_url();
+  const std::string options = env_or("TASKER_TEST_DATABASE_URL_OPTIONS", "");
+  if (url.empty() || options.empty()) return url;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + options;
 }
 
 double timeout_scale() {

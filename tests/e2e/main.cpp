@@ -1,6 +1,7 @@
 // The e2e suite's entry point. `--surface=library|http`, `--backend=sqlite|postgres`
 // and `--handlers=cpp|command` select what every scenario runs against (ctest
-// registers the suite once per combination); everything else goes to doctest.
+// registers the suite once per combination), `--database-url-options=k=v&...`
+// adds options to the PostgreSQL URL; everything else goes to doctest.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
     if (arg.rfind("--backend=", 0) == 0) setenv("TASKER_TEST_BACKEND", arg.substr(10).c_str(), 1);
     if (arg.rfind("--handlers=", 0) == 0) setenv("TASKER_TEST_HANDLERS", arg.substr(11).c_str(), 1);
     if (arg.rfind("--surface=", 0) == 0) setenv("TASKER_TEST_SURFACE", arg.substr(10).c_str(), 1);
+    if (arg.rfind("--database-url-options=", 0) == 0)
+      setenv("TASKER_TEST_DATABASE_URL_OPTIONS", arg.substr(23).c_str(), 1);
   }
   // Handlers (in this process or as commands) leave marker files here.
   char pattern[] = "/tmp/tasker-e2e-XXXXXX";

@@ -89,6 +89,12 @@ TEST_CASE("database url: postgresql forms") {
 
   pg::Target socket = pg::parse_url("postgresql:///tasker?host=/var/run/postgresql");
   CHECK(socket.where == "/var/run/postgresql/tasker");
+  CHECK(socket.server_functions);
+
+  pg::Target statements = pg::parse_url("postgresql://h/db?server_functions=off&sslmode=require");
+  CHECK_FALSE(statements.server_functions);
+  CHECK(statements.libpq_uri == "postgresql://h/db?sslmode=require&fallback_application_name=tasker");
+  CHECK(pg::parse_url("postgresql://h/db?server_functions=on").server_functions);
 }
 
 TEST_CASE("database url: malformed postgresql URLs name the problem and never the password") {
@@ -107,6 +113,8 @@ TEST_CASE("database url: malformed postgresql URLs name the problem and never th
   CHECK(contains(pg_error("postgresql://h/db?schema=" + std::string(64, 's')), "must be 1 to 63 bytes long"));
   CHECK(contains(pg_error("postgresql://h/db?schema="), "must be 1 to 63 bytes long"));
   CHECK(contains(pg_error("postgresql://h/db?x=%4"), "`%` not followed by two hex digits"));
+  CHECK(
+      contains(pg_error("postgresql://h/db?server_functions=no"), "server_functions must be `on` or `off`, not `no`"));
   for (const char* url : {"postgresql://user:topsecret@h:0/db", "postgresql://user:topsecret@h/db?x=%",
                           "postgresql://user:topsecret@h/db?password=topsecret&bad"}) {
     CAPTURE(url);

@@ -116,7 +116,7 @@ Target parse_url(const std::string& url) {
     where_hosts += (host.empty() ? "localhost" : host) + ":" + (port.empty() ? "5432" : port);
   }
 
-  // Options: tasker's `schema` is kept, the others go to libpq unchanged.
+  // Options: tasker's `schema` and `server_functions` are kept, the others go to libpq unchanged.
   std::string libpq_query;
   std::string socket_host;
   for (const auto& item : options) {
@@ -130,6 +130,12 @@ Target parse_url(const std::string& url) {
       if (value->empty() || value->size() > 63)
         throw bad(t.masked, fmt::format("the schema name `{}` must be 1 to 63 bytes long", *value));
       t.schema = *value;
+      continue;
+    }
+    if (key == "server_functions") {
+      if (*value != "on" && *value != "off")
+        throw bad(t.masked, fmt::format("server_functions must be `on` or `off`, not `{}`", *value));
+      t.server_functions = *value == "on";
       continue;
     }
     if (key == "host") socket_host = *value;
