@@ -61,18 +61,10 @@ std::string CommandSpec::display() const { return shell ? "sh -c '" + joined(arg
 bool command_exists(const std::string& program) {
   if (program.empty()) return false;
   if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    std::size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+  for (const auto& candidate : detail::exec_candidates(program)) {
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
       return true;
-    if (end == std::string::npos) break;
-    start = end + 1;
   }
   return false;
 }

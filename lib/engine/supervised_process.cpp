@@ -92,22 +92,6 @@ struct Prepared {
   int fd_limit{1024};  ///< for closing descriptors where close_range is missing
 };
 
-std::vector<std::string> exec_candidates(const std::string& program) {
-  if (program.find('/') != std::string::npos) return {program};
-  const char* path = std::getenv("PATH");
-  const std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = dirs.find(':', start);
-    const std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    out.push_back((dir.empty() ? "." : dir) + "/" + program);
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
 // ---- after fork: async-signal-safe calls only ----------------------------
 
 [[noreturn]] void report_and_exit(int fd, StartFailure::Stage stage, int error) {
@@ -314,6 +298,22 @@ int SupervisedProcess::wait() {
   // leader while members remain, so its id is not reused before then).
   ::kill(-supervisor_, SIGKILL);
   return status;
+}
+
+std::vector<std::string> exec_candidates(const std::string& program) {
+  if (program.find('/') != std::string::npos) return {program};
+  const char* path = std::getenv("PATH");
+  const std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = dirs.find(':', start);
+    const std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    out.push_back((dir.empty() ? "." : dir) + "/" + program);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace tasker::detail

@@ -59,4 +59,9 @@ class SupervisedProcess {
   std::optional<StartFailure> failure_;
 };
 
+/// Where exec looks for `program`, in order: itself when it names a path
+/// (has a `/`), else each PATH directory (default /usr/local/bin:/usr/bin:/bin,
+/// an empty entry meaning the current one).
+[[nodiscard]] std::vector<std::string> exec_candidates(const std::string& program);
+
 }  // namespace tasker::detail
