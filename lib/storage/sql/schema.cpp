@@ -166,7 +166,8 @@ void migrate(Backend& backend, Connection& connection) {
 
   connection.execute_script(kMigrationsTable);
   const int known = migrations().back().version;
-  if (int current = schema_version(connection); current > known)
+  const int current = schema_version(connection);
+  if (current > known)
     throw StorageError(
         fmt::format("the database {} has schema version {}, newer than this tasker build knows ({}); "
                     "upgrade tasker before using this database",
@@ -174,8 +175,7 @@ void migrate(Backend& backend, Connection& connection) {
   // Migrations are applied in order, so the newest being there means all are:
   // opening a current database then takes no write lock (readers open it while
   // a writer holds SQLite's lock).
-  else if (current == known)
-    return;
+  if (current == known) return;
   for (const auto& m : migrations()) {
     connection.begin();
     try {
