@@ -47,11 +47,7 @@ std::unordered_map<std::int64_t, std::string> settle_tasks(WriteTx& tx, bool tas
     if (state == old_state) continue;
     std::string reason = d.reason.empty() ? state_change_reason(old_state, state) : d.reason;
     ch.transition(id, std::nullopt, to_string(old_state), to_string(state), ch.worker_id, reason, 0);
-    if (state == TaskState::complete || state == TaskState::resolved_manually)
-      ch.event(events::kTaskCompleted, id, "", {{"state", to_string(state)}});
-    else if (state == TaskState::error)
-      ch.event(events::kTaskFailed, id, "", {{"failed_steps", failed}});
-    if (is_terminal(state)) ch.finished_tasks.push_back(uuids[id]);
+    record_task_state(ch, id, uuids[id], state, failed);
   }
   if (!updates.empty()) {
     std::vector<Param> p{updates.dump(), ms(tx.now)};
@@ -73,6 +69,15 @@ void write_transitions(WriteTx& tx) {
 }
 
 }  // namespace
+
+void record_task_state(Changes& ch, std::int64_t task_id, const std::string& task_uuid, TaskState state,
+                       int failed_steps) {
+  if (state == TaskState::complete || state == TaskState::resolved_manually)
+    ch.event(events::kTaskCompleted, task_id, "", {{"state", to_string(state)}});
+  else if (state == TaskState::error)
+    ch.event(events::kTaskFailed, task_id, "", {{"failed_steps", failed_steps}});
+  if (is_terminal(state)) ch.finished_tasks.push_back(task_uuid);
+}
 
 std::vector<std::string> notification_payloads(const Wakeups& wake) {
   constexpr std::size_t kMaxPayload = 7000;

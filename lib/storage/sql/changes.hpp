@@ -100,6 +100,11 @@ struct Wakeups {
 [[nodiscard]] std::vector<std::string> notification_payloads(const Wakeups& wake);
 inline constexpr std::string_view kFinishedPrefix = "finished:";
 
+/// A task whose state changed to `state`: its event (completed or failed) and,
+/// when the state is final, its uuid among the tasks waiters hear of.
+void record_task_state(Changes& ch, std::int64_t task_id, const std::string& task_uuid, TaskState state,
+                       int failed_steps);
+
 /// The public event for `e`, whose task is `task_uuid`.
 [[nodiscard]] LifecycleEvent resolve_event(PendingEvent e, const std::string& task_uuid, TimePoint now);
 

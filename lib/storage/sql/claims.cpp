@@ -73,6 +73,10 @@ std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint le
   return claimed;
 }
 
+void record_started(Changes& ch, std::int64_t task_id, const ClaimedStep& s, const std::string& worker_id) {
+  ch.event(events::kStepStarted, task_id, s.step_name, {{"attempt", s.attempt}, {"worker_id", worker_id}});
+}
+
 std::string work_filter_clause(const Dialect& d, const WorkFilter& f, std::vector<Param>& params) {
   auto in = [&](const std::string& column, const std::vector<std::string>& values) {
     params.push_back(text_list(values));
@@ -112,7 +116,7 @@ std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& req) {
     task_of[i] = r.integer(i, 1);
     ch.tasks[task_of[i]].started = true;
     ch.transition(task_of[i], s.step_id, previous_state[s.step_id], "in_progress", req.worker_id, "claimed", s.attempt);
-    ch.event(events::kStepStarted, task_of[i], s.step_name, {{"attempt", s.attempt}, {"worker_id", req.worker_id}});
+    record_started(ch, task_of[i], s, req.worker_id);
   }
   if (claimed.empty()) return claimed;
   fill_tasks(tx, claimed, task_of);

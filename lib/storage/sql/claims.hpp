@@ -18,6 +18,9 @@ namespace tasker::detail::sql {
 /// checkpoint, error), without their tasks and dependency results.
 [[nodiscard]] std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint lease_end);
 
+/// A claimed step's event (step_started: attempt, worker).
+void record_started(Changes& ch, std::int64_t task_id, const ClaimedStep& s, const std::string& worker_id);
+
 /// ` AND callable IN (...)` and the optional namespace and task conditions,
 /// appending their parameters to `params`. At most four statement texts
 /// result, each prepared once per connection.

@@ -112,7 +112,7 @@ std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& 
   ExchangeResult out;
   std::unordered_map<std::int64_t, std::string> uuid_of;  // task id -> uuid, for every touched task
   for (const auto& t : answer.at("tasks")) uuid_of[t.at(0).get<std::int64_t>()] = t.at(1).get<std::string>();
-  // Events in the multi-statement path's order: outcomes, children enqueued, claims, task states.
+  // Events in the multi-statement path's order, the outcomes' first.
   for (const auto& id : answer.at("discarded")) out.discarded.push_back(id.get<std::int64_t>());
   for (std::size_t i = 0, d = 0; i < outcomes.size(); ++i) {
     if (d < out.discarded.size() && out.discarded[d] == outcomes[i].step_id) {
@@ -121,10 +121,11 @@ std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& 
     }
     for (auto& e : outcome_events[i]) out.events.push_back(std::move(e));
   }
-  for (const auto& c : answer.at("enqueued")) {
-    PendingEvent e{events::kStepEnqueued, 0, c.at(2).get<std::string>(), json::object()};
-    out.events.push_back(resolve_event(std::move(e), uuid_of.at(c.at(1).get<std::int64_t>()), now));
-  }
+  // What the function did, recorded as the multi-statement path records it and
+  // in its order: children enqueued, claims, task states.
+  Changes ch;
+  for (const auto& c : answer.at("enqueued"))
+    ch.event(events::kStepEnqueued, c.at(1).get<std::int64_t>(), c.at(2).get<std::string>());
   const Rows claimed = rows_from_json(answer.at("claimed"));
   out.claimed = claimed_from(claimed, now, lease_end);
   for (std::size_t i = 0; i < out.claimed.size(); ++i) {
@@ -137,21 +138,19 @@ std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& 
     const json dependency_results = parse_json(claimed.rows[i][22]);  // null when the step has no parents
     if (dependency_results.is_object())
       for (const auto& [name, result] : dependency_results.items()) s.dependency_results[name] = result;
-    PendingEvent e{events::kStepStarted, 0, s.step_name, {{"attempt", s.attempt}, {"worker_id", claim->worker_id}}};
-    out.events.push_back(resolve_event(std::move(e), s.task_uuid, now));
+    record_started(ch, claimed.integer(i, 1), s, claim->worker_id);
+  }
+  for (const auto& t : answer.at("tasks")) {
+    const auto state = task_state_from(t.at(3).get<std::string>());
+    if (state != task_state_from(t.at(2).get<std::string>()))
+      record_task_state(ch, t.at(0).get<std::int64_t>(), t.at(1).get<std::string>(), state, t.at(4).get<int>());
+  }
+  for (auto& e : ch.events) {
+    const std::string& uuid = uuid_of.at(e.task_id);
+    out.events.push_back(resolve_event(std::move(e), uuid, now));
   }
   wake.work = answer.at("work").get<bool>();
-  for (const auto& t : answer.at("tasks")) {
-    const auto old_state = task_state_from(t.at(2).get<std::string>());
-    const auto state = task_state_from(t.at(3).get<std::string>());
-    if (state == old_state) continue;
-    const std::string uuid = t.at(1).get<std::string>();
-    if (state == TaskState::complete || state == TaskState::resolved_manually)
-      out.events.push_back(resolve_event({events::kTaskCompleted, 0, "", {{"state", to_string(state)}}}, uuid, now));
-    else if (state == TaskState::error)
-      out.events.push_back(resolve_event({events::kTaskFailed, 0, "", {{"failed_steps", t.at(4)}}}, uuid, now));
-    if (is_terminal(state)) wake.finished.push_back(uuid);
-  }
+  wake.finished = std::move(ch.finished_tasks);
   forget(outcomes);
   remember(out.claimed);
   return out;
