@@ -94,7 +94,7 @@ class SqlStore final : public Store {
         sql_(make_statements(backend_->dialect())) {
     if (backend_->dialect().server_functions) {
       one_call_ = std::make_unique<OneCall>(runner_, backend_->notification_channel());
-      watchers_ = std::make_shared<Watchers>(runner_);
+      watchers_ = std::make_shared<Watchers>(runner_, sql_);
     }
   }
 
@@ -328,8 +328,7 @@ class SqlStore final : public Store {
       WriteTx tx{c, sql_, backend_->dialect(), now, options_.dynamic, {}};
       auto out = body(tx);
       wake = Wakeups{tx.changes.enqueued, std::move(tx.changes.finished_tasks)};
-      Wakeups announced{wake.work,
-                        watchers ? watched_tasks(c, backend_->dialect(), wake.finished, now) : wake.finished};
+      Wakeups announced{wake.work, watchers ? watched_tasks(c, sql_, wake.finished, now) : wake.finished};
       notify_in_transaction(c, announced);
       return out;
     });

@@ -101,6 +101,18 @@ Statements make_statements(const Dialect& d) {
       "RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.name, tasker_steps.state, "
       "tasker_steps.pending_parents",
       in_ids("parent_id", 1));
+  // Adding and removing a watch: one statement each, idempotent (a repeat after a lost answer changes nothing).
+  s.add_watch =
+      "WITH expired AS (DELETE FROM tasker_task_watchers WHERE expires_at <= $4) "
+      "INSERT INTO tasker_task_watchers (task_id, watcher, expires_at) "
+      "SELECT id, $2, $3 FROM tasker_tasks WHERE uuid = $1 ON CONFLICT DO NOTHING";
+  s.remove_watch =
+      "DELETE FROM tasker_task_watchers WHERE task_id = (SELECT id FROM tasker_tasks WHERE uuid = $1) "
+      "AND watcher = $2";
+  s.watched_tasks = fmt::format(
+      "SELECT t.uuid FROM tasker_tasks t WHERE {} AND EXISTS (SELECT 1 FROM tasker_task_watchers w "
+      "WHERE w.task_id = t.id AND w.expires_at > $2)",
+      d.in_list("t.uuid", 1, ColumnType::text));
   s.lock_tasks = fmt::format(
       "SELECT id, uuid, state, total_steps, completed_steps, resolved_steps, failed_steps, active_steps "
       "FROM tasker_tasks WHERE {} ORDER BY id{}",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/sql/connection.hpp"
+#include "storage/sql/statements.hpp"
 #include "storage/sql/transaction.hpp"
 #include "tasker/clock.hpp"
 
@@ -20,7 +21,8 @@ namespace tasker::detail::sql {
 /// the store: after close() they remove nothing (their rows expire).
 class Watchers : public std::enable_shared_from_this<Watchers> {
  public:
-  explicit Watchers(Runner& runner) : runner_(&runner) {}
+  Watchers(Runner& runner, const Statements& sql)
+      : runner_(&runner), add_sql_(sql.add_watch), remove_sql_(sql.remove_watch) {}
 
   /// Watch `task_uuid` until `until` (and drop every watch already past its
   /// end); destroying the handle removes the watch.
@@ -33,10 +35,11 @@ class Watchers : public std::enable_shared_from_this<Watchers> {
 
   std::mutex mutex_;
   Runner* runner_;
+  std::string add_sql_, remove_sql_;  // copies: the handles may outlive the store's Statements
 };
 
 /// Of `finished` (task uuids), those watched at `now`: the ends to announce.
-[[nodiscard]] std::vector<std::string> watched_tasks(Connection& c, const Dialect& d,
+[[nodiscard]] std::vector<std::string> watched_tasks(Connection& c, const Statements& sql,
                                                      const std::vector<std::string>& finished, TimePoint now);
 
 }  // namespace tasker::detail::sql
