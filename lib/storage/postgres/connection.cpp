@@ -256,6 +256,8 @@ class PostgresConnection final : public sql::Connection {
   /// only when the connection broke (a server error means it rolled back).
   [[noreturn]] void translate(const std::string& sql, bool committing, bool autocommit = false) {
     const std::string where = fmt::format("PostgreSQL at {}", target_.where);
+    // A connection lost now may have lost the answer to a commit.
+    const bool may_have_committed = committing || autocommit;
     // The server may have committed what the client never heard about.
     auto in_doubt = [&](const std::string& what) {
       return StorageInDoubtError(fmt::format(
@@ -267,7 +269,7 @@ class PostgresConnection final : public sql::Connection {
     // Either kind of broken connection: in doubt when it broke in a COMMIT that mattered.
     auto connection_lost = [&](const std::exception& e) {
       healthy_ = false;
-      if (committing || autocommit)
+      if (may_have_committed)
         return std::make_exception_ptr(
             in_doubt(fmt::format("the connection broke while committing ({})", one_line(e.what()))));
       return std::make_exception_ptr(
@@ -293,7 +295,7 @@ class PostgresConnection final : public sql::Connection {
       if (fatal_state(state)) healthy_ = false;
       check_open();
       const bool retry = (retryable_state(state) || !healthy_) && !committing;
-      if ((committing || autocommit) && !healthy_)
+      if (may_have_committed && !healthy_)
         throw in_doubt(fmt::format("the connection broke while committing ({})", server_message(e.what())));
       sql::throw_storage_error(
           fmt::format("{}: {}{} in `{}`{}", where, server_message(e.what()),
@@ -303,8 +305,7 @@ class PostgresConnection final : public sql::Connection {
       throw;
     } catch (const std::exception& e) {
       check_open();
-      if ((committing || autocommit) && !healthy_)
-        throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
+      if (may_have_committed && !healthy_) throw in_doubt(fmt::format("{} while committing", one_line(e.what())));
       sql::throw_storage_error(fmt::format("{}: {} in `{}`", where, one_line(e.what()), first_line(sql)), !healthy_);
     }
   }
