@@ -64,13 +64,14 @@ void double_history(const RunSql& sql, int round, bool postgres) {
   struct Copy {
     const char* table;
     std::string changes;
+    bool identity{true};  ///< has an identity id column (PostgreSQL: inserted OVERRIDING SYSTEM VALUE)
   };
   const std::vector<Copy> copies{
       {"tasker_tasks",
        fmt::format("id = id + {0}, uuid = uuid || {1}, identity_hash = identity_hash || {1}", task_off, suffix)},
       {"tasker_steps",
        fmt::format("id = id + {}, uuid = uuid || {}, task_id = task_id + {}", step_off, suffix, task_off)},
-      {"tasker_step_edges", fmt::format("parent_id = parent_id + {0}, child_id = child_id + {0}", step_off)},
+      {"tasker_step_edges", fmt::format("parent_id = parent_id + {0}, child_id = child_id + {0}", step_off), false},
       {"tasker_transitions",
        fmt::format("id = id + {}, task_id = task_id + {}, step_id = step_id + {}", transition_off, task_off, step_off)},
   };
@@ -78,8 +79,7 @@ void double_history(const RunSql& sql, int round, bool postgres) {
   for (const auto& c : copies) {
     sql(fmt::format("CREATE TEMP TABLE copied AS SELECT * FROM {}", c.table));
     sql(fmt::format("UPDATE copied SET {}", c.changes));
-    sql(fmt::format("INSERT INTO {}{} SELECT * FROM copied", c.table,
-                    c.table == std::string("tasker_step_edges") ? "" : overriding));
+    sql(fmt::format("INSERT INTO {}{} SELECT * FROM copied", c.table, c.identity ? overriding : ""));
     sql("DROP TABLE copied");
   }
   sql("COMMIT");
