@@ -3,9 +3,12 @@
 // WorkerServer reports what a worker runs and its step metrics.
 #include <fmt/format.h>
 
+#include <thread>
+
 #include "../e2e/child_process.hpp"
 #include "support.hpp"
 #include "tasker/events.hpp"
+#include "tasker/testing.hpp"
 #include "tasker/worker.hpp"
 
 using namespace api_test;
@@ -73,14 +76,22 @@ TEST_CASE("worker server: step durations per namespace and callable, claims, and
   worker->start();
   (void)client->wait_for_task(task.uuid, std::chrono::seconds{60});
   int status = 0;
-  const std::string metrics = get(server.url(), "/metrics", status).get<std::string>();
+  // wait_for_task hears of the commit that finished the task; the worker
+  // publishes that transaction's events (which the metrics count) just after
+  // it, on its own thread: read until the last of them, the task's, is counted.
+  const std::string task_done = "tasker_tasks_finished_total{state=\"complete\"} 1";
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + tasker::testing::scaled(std::chrono::seconds{30});
+  while ((metrics = get(server.url(), "/metrics", status).get<std::string>()).find(task_done) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
   INFO(metrics);
+  CHECK(metrics.find(task_done) != std::string::npos);
   CHECK(metrics.find("tasker_step_duration_seconds_count{callable=\"math.square\",namespace=\"linear_workflow\","
                      "outcome=\"success\"} 3") != std::string::npos);
   CHECK(metrics.find("tasker_step_attempts_total{callable=\"math.square_input\",namespace=\"linear_workflow\"} 1") !=
         std::string::npos);
   CHECK(metrics.find("tasker_worker_claims_total 4") != std::string::npos);
-  CHECK(metrics.find("tasker_tasks_finished_total{state=\"complete\"} 1") != std::string::npos);
   json templates_reply = get(server.url(), "/v1/templates", status);
   auto namespaces = templates_reply["supported_namespaces"];
   CHECK(std::find(namespaces.begin(), namespaces.end(), "linear_workflow") != namespaces.end());
