@@ -1,0 +1,1 @@
+INSERT INTO floor.ceiling (v) VALUES (1);
