@@ -45,8 +45,10 @@ sed -e '/^), done_task AS (/,/^), pick AS (/{/^), pick AS (/!d}' -e '/^), starte
 bench() {
   local script=$1 clients=$2
   shift 2
-  pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -f "$script" "${@/#/-D}" -c "$clients" \
-    -j $((clients < 2 ? clients : 2)) -T 4 tasker 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+  local out
+  out=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -f "$script" "${@/#/-D}" -c "$clients" \
+    -j $((clients < 2 ? clients : 2)) -T 4 tasker 2>&1) || { echo "pg_floor.sh: pgbench $script failed: $out" >&2; return 1; }
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out"
 }
 # "STEPS_PER_S SUBMIT_SECONDS" of one tasker drain (bench_postgres --one SPEC:
 # it submits the tasks one by one, then drains them).
@@ -71,12 +73,16 @@ for r in $(seq 1 "$rounds"); do
   n8=$(bench "$dir/step_no_transitions.sql" 4 batch=16)
   o8=$(bench "$dir/step_rows_only.sql" 4 batch=16)
   read -r t8 _ < <(tasker linear:1:8000:4:16:16)
+  if [ -z "$t1" ] || [ -z "$t8" ]; then
+    echo "pg_floor.sh: a tasker drain (bench_postgres --one) failed" >&2
+    exit 1
+  fi
   l1=$(bench "$dir/latency.sql" 1)
   # Figures of scripts that found nothing to do would mean nothing: the fill
   # must outlast the drains, and every 4-step task must have completed.
   left=$("${psql[@]}" -Atc "SELECT count(*) FROM floor.tasker_steps WHERE state = 'enqueued' AND claimable_at <= 2")
   unfinished=$("${psql[@]}" -Atc "SELECT count(*) FROM floor.tasker_tasks WHERE total_steps = 4 AND state <> 'complete'")
-  [ "$left" -gt 0 ] || { echo "pg_floor.sh: the drains used up the queue; raise fill.sql's n" >&2; exit 1; }
+  [ "$left" -gt 0 ] || { echo "pg_floor.sh: the drains used up the queue; raise n (400000) above" >&2; exit 1; }
   [ "$unfinished" -eq 0 ] || { echo "pg_floor.sh: $unfinished 4-step tasks did not complete" >&2; exit 1; }
   # Batched rows are transactions x 16 steps.
   awk -v r="$r" -v l="$load" -v i1="$i1" -v u1="$u1" -v ts="$ts" -v s1="$s1" -v n1="$n1" -v o1="$o1" -v t1="$t1" -v i8="$i8" -v s8="$s8" \
