@@ -268,6 +268,9 @@ struct Options {
   double ceiling_seconds{10};
 };
 
+/// The port of a URL pg-test-server prints (postgresql://user:pw@host:PORT/db).
+int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
+
 /// The throwaway server: started in the constructor, stopped in the destructor.
 class Server {
  public:
@@ -279,10 +282,10 @@ class Server {
     if (status != 0) throw std::runtime_error("the PostgreSQL server did not start:\n" + out);
     auto pos = out.find("postgresql://");
     url_ = out.substr(pos, out.find('\n', pos) - pos);
-    port_ = port;
+    port_ = port_of(url_);  // the script moves to the next port when another process holds this one
   }
   /// A server started by `scripts/pg-test-server start` elsewhere: used, not stopped.
-  Server(std::string url, int port) : url_(std::move(url)), port_(port) {}
+  explicit Server(std::string url) : url_(std::move(url)), port_(port_of(url_)) {}
   ~Server() {
     if (!started_) return;
     int status = 0;
@@ -565,8 +568,7 @@ int run(const Options& o, const fs::path& scratch) {
   if (o.url.empty()) {
     server.emplace(scratch / "server", port);
   } else {
-    auto colon = o.url.rfind(':');
-    server.emplace(o.url, std::stoi(o.url.substr(colon + 1)));
+    server.emplace(o.url);
   }
   PgBench b(o, scratch, *server);
   if (!o.one.empty()) {

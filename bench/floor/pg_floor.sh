@@ -21,6 +21,7 @@ dir=$(mktemp -d /tmp/tasker-floor-XXXXXX)
 trap '"$root/scripts/pg-test-server" stop "$dir" >/dev/null 2>&1 || true' EXIT
 
 url=$("$root/scripts/pg-test-server" start "$dir" "$port" --durable)
+port=${url##*:} port=${port%%/*}  # the next free one when PORT was taken
 PGPASSWORD=$(cat "$(cat "$dir/server-dir")/superuser.pw")
 export PGPASSWORD
 psql=(psql -h 127.0.0.1 -p "$port" -U postgres -d tasker -qX -v ON_ERROR_STOP=1)
