@@ -27,11 +27,9 @@
 //       scripts/pg-test-server instead of starting a durable one.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -232,17 +230,6 @@ std::string run_command(const std::vector<std::string>& argv, const std::vector<
   c.wait_exit(std::chrono::hours{1});
   status = c.exit_status();
   return out;
-}
-
-bool port_free(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
 }
 
 std::string find_pgbench() {
@@ -555,14 +542,8 @@ class PgBench {
 };
 
 int run(const Options& o, const fs::path& scratch) {
-  int port = o.port;
-  if (port == 0)
-    for (int p = 38000 + static_cast<int>(getpid() % 500); p < 39000; ++p)
-      if (port_free(p)) {
-        port = p;
-        break;
-      }
-  if (port == 0) throw std::runtime_error("no free port in 38000..38999; give one with --port");
+  // pg-test-server moves to the next free port when this one is taken.
+  const int port = o.port != 0 ? o.port : 38000 + static_cast<int>(getpid() % 500);
 
   std::optional<Server> server;
   if (o.url.empty()) {

@@ -17,6 +17,11 @@ std::string env_or(const char* name, const char* fallback) {
   return v && *v ? v : fallback;
 }
 
+/// `url` with one more query option (`key=value`).
+std::string with_option(const std::string& url, const std::string& option) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + option;
+}
+
 std::string postgres_server_url() {
   std::string url = env_or("TASKER_TEST_DATABASE_URL", "");
   if (!url.empty()) return url;
@@ -53,7 +58,7 @@ std::string postgres_url_from_environment() {
   std::string url = postgres_server_url();
   const std::string options = env_or("TASKER_TEST_DATABASE_URL_OPTIONS", "");
   if (url.empty() || options.empty()) return url;
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + options;
+  return with_option(url, options);
 }
 
 double timeout_scale() {
@@ -95,8 +100,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
                                "(scripts/pg-test-server start DIR PORT prints one)");
     // Each harness gets its own schema, so tests can run in parallel on one server.
     std::string schema = "t_" + id.substr(0, 8) + id.substr(9, 4);
-    url_ =
-        options_.postgres_url + (options_.postgres_url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
+    url_ = with_option(options_.postgres_url, "schema=" + schema);
   }
   store_ = open_store(url_);
   templates_ = std::make_shared<TemplateSet>(options_.template_paths.empty()
