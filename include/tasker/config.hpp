@@ -45,11 +45,26 @@ struct ServerSettings {
   std::vector<ApiKey> api_keys;             ///< required unless listening on loopback
   std::string tls_cert;                     ///< PEM certificate chain; with tls_key, serve HTTPS
   std::string tls_key;                      ///< PEM private key
-  long long max_body_bytes{1024LL * 1024};  ///< larger request bodies get 413
+  long long max_body_bytes{1024LL * 1024};  ///< larger request bodies get 413, whatever their transfer coding
   int max_json_depth{64};                   ///< deeper request JSON gets 400
-  long long read_timeout_ms{5'000};         ///< a client slower than this is cut off
-  long long write_timeout_ms{5'000};
-  int threads{16};  ///< connections served at once (each keep-alive connection holds one)
+  int max_header_bytes{16 * 1024};          ///< request line and headers together; more gets 431
+  int max_header_count{100};                ///< header fields in one request; more gets 431
+  long long max_response_bytes{64LL * 1024 * 1024};  ///< an answer larger is refused (500 RESPONSE_TOO_LARGE)
+  long long list_context_bytes{16 * 1024};  ///< lists leave out a context larger than this (a link instead)
+  // Deadlines: each covers the whole operation, however slowly the bytes come.
+  long long handshake_timeout_ms{5'000};  ///< TLS handshake, from the connection's accept
+  long long header_timeout_ms{10'000};    ///< a request's line and headers, from its first byte
+  long long body_timeout_ms{30'000};      ///< a request's body, from the end of its header
+  long long write_timeout_ms{30'000};     ///< an answer, from its first byte to its last
+  long long idle_timeout_ms{30'000};      ///< a kept-alive connection between requests
+  long long shutdown_grace_ms{10'000};    ///< on stop(): how long requests in progress may take to finish
+  int threads{16};                        ///< requests handled at once (route handlers; I/O is on one thread)
+  int queue_limit{256};                   ///< requests waiting for a thread; beyond it, 503
+  int max_connections{512};               ///< open connections; beyond it, new ones are closed at once
+  int max_connections_per_client{128};    ///< open connections from one client address
+  /// Host names (besides loopback names and the listen host) a keyless server
+  /// answers to: without keys, any other Host is refused (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
 };
 
 struct Config {

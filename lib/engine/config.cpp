@@ -65,8 +65,47 @@ void check_url(const std::string& key, const std::string& source, const std::str
                                        url));
 }
 
+/// The numeric server.* settings: where each goes and its range.
+struct ServerNumber {
+  const char* key;
+  long long ServerSettings::*wide;
+  int ServerSettings::*narrow;
+  long long min;
+  long long max;
+};
+constexpr long long kMinute = 60'000;
+const ServerNumber kServerNumbers[] = {
+    {"server.max_body_bytes", &ServerSettings::max_body_bytes, nullptr, 1024, 1LL << 30},
+    {"server.max_json_depth", nullptr, &ServerSettings::max_json_depth, 2, 10'000},
+    {"server.max_header_bytes", nullptr, &ServerSettings::max_header_bytes, 1024, 1 << 20},
+    {"server.max_header_count", nullptr, &ServerSettings::max_header_count, 8, 10'000},
+    {"server.max_response_bytes", &ServerSettings::max_response_bytes, nullptr, 1LL << 20, 1LL << 32},
+    {"server.list_context_bytes", &ServerSettings::list_context_bytes, nullptr, 0, 1LL << 30},
+    {"server.handshake_timeout_ms", &ServerSettings::handshake_timeout_ms, nullptr, 10, 10 * kMinute},
+    {"server.header_timeout_ms", &ServerSettings::header_timeout_ms, nullptr, 10, 10 * kMinute},
+    {"server.body_timeout_ms", &ServerSettings::body_timeout_ms, nullptr, 10, 60 * kMinute},
+    {"server.write_timeout_ms", &ServerSettings::write_timeout_ms, nullptr, 10, 60 * kMinute},
+    {"server.idle_timeout_ms", &ServerSettings::idle_timeout_ms, nullptr, 10, 60 * kMinute},
+    {"server.shutdown_grace_ms", &ServerSettings::shutdown_grace_ms, nullptr, 0, 10 * kMinute},
+    {"server.threads", nullptr, &ServerSettings::threads, 1, 1024},
+    {"server.queue_limit", nullptr, &ServerSettings::queue_limit, 0, 100'000},
+    {"server.max_connections", nullptr, &ServerSettings::max_connections, 1, 100'000},
+    {"server.max_connections_per_client", nullptr, &ServerSettings::max_connections_per_client, 1, 100'000},
+};
+
+const ServerNumber* server_number(const std::string& key) {
+  for (const auto& n : kServerNumbers)
+    if (key == n.key) return &n;
+  return nullptr;
+}
+
+std::vector<std::string> all_keys(std::vector<std::string> keys) {
+  for (const auto& n : kServerNumbers) keys.emplace_back(n.key);
+  return keys;
+}
+
 /// Every setting a configuration file may hold (docs/configuration.md).
-const std::vector<std::string> kKeys{"database_url",
+const std::vector<std::string> kKeys = all_keys({"database_url",
                                      "database.url",
                                      "template_path",
                                      "database.pool_size",
@@ -84,15 +123,14 @@ const std::vector<std::string> kKeys{"database_url",
                                      "server.max_body_bytes",
                                      "server.max_json_depth",
                                      "server.read_timeout_ms",
-                                     "server.write_timeout_ms",
-                                     "server.threads",
+                                     "server.allowed_hosts",
                                      std::string(kJsonMaxDepthKey),
                                      std::string(kJsonMaxBytesKey),
                                      std::string(kTemplateMaxBytesKey),
                                      std::string(kTemplateMaxDepthKey),
                                      std::string(kTemplateMaxNodesKey),
                                      "dynamic.max_steps_per_decision",
-                                     "dynamic.max_batch_workers"};
+                                     "dynamic.max_batch_workers"});
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
 constexpr const char* kPermissions[] = {"tasks:create", "tasks:read",    "tasks:list",     "tasks:cancel",
@@ -211,6 +249,10 @@ class Section {
         set_api_keys(key, value);
         continue;
       }
+      if (key == "server.allowed_hosts") {
+        set_allowed_hosts(key, value);
+        continue;
+      }
       set(key, value);
     }
   }
@@ -225,6 +267,18 @@ class Section {
   static bool is_section(const std::string& key) {
     return key == "worker" || key == "event_system" || key == "database" || key == "server" || key == "limits" ||
            key == "dynamic";
+  }
+
+  void set_allowed_hosts(const std::string& key, const YAML::Node& node) {
+    if (!node.IsSequence())
+      throw ConfigurationError(key, where(node), "must be a list of host names (e.g. [tasker.internal])");
+    config_.server.allowed_hosts.clear();
+    for (const auto& entry : node) {
+      const std::string host = entry.IsScalar() ? entry.Scalar() : "";
+      if (host.empty() || host.find_first_of(":/ []") != std::string::npos)
+        throw ConfigurationError(key, where(entry), "each entry must be a host name without port or scheme");
+      config_.server.allowed_hosts.push_back(host);
+    }
   }
 
   void set_api_keys(const std::string& key, const YAML::Node& node) {
@@ -293,16 +347,16 @@ class Section {
       config_.server.tls_cert = v;
     } else if (key == "server.tls.key") {
       config_.server.tls_key = v;
-    } else if (key == "server.max_body_bytes") {
-      config_.server.max_body_bytes = parse_number(key, source, v, 1024, 1LL << 30);
-    } else if (key == "server.max_json_depth") {
-      config_.server.max_json_depth = static_cast<int>(parse_number(key, source, v, 2, 10'000));
     } else if (key == "server.read_timeout_ms") {
-      config_.server.read_timeout_ms = parse_number(key, source, v, 10, 600'000);
-    } else if (key == "server.write_timeout_ms") {
-      config_.server.write_timeout_ms = parse_number(key, source, v, 10, 600'000);
-    } else if (key == "server.threads") {
-      config_.server.threads = static_cast<int>(parse_number(key, source, v, 1, 1024));
+      throw ConfigurationError(key, source,
+                               "replaced by server.header_timeout_ms and server.body_timeout_ms, deadlines for a "
+                               "request's whole header and whole body (docs/configuration.md)");
+    } else if (const ServerNumber* n = server_number(key)) {
+      const long long value = parse_number(key, source, v, n->min, n->max);
+      if (n->wide)
+        config_.server.*(n->wide) = value;
+      else
+        config_.server.*(n->narrow) = static_cast<int>(value);
     } else {
       set_limit(config_, key, source, v);  // the limits.* keys (kKeys holds them)
     }

@@ -4,11 +4,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <arpa/inet.h>
-
 #include <array>
 #include <charconv>
-#include <regex>
 
 #include "base/log.hpp"
 #include "tasker/errors.hpp"
@@ -16,52 +13,14 @@
 
 namespace tasker::server {
 
-json ApiError::body() const {
-  json error = extra_;
-  error["code"] = code_;
-  error["message"] = message_;
-  return {{"error", error}};
-}
-
-void write_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  // Strings from the database were checked as UTF-8 when stored; `replace`
-  // keeps a response from ever failing half-written.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void write_error(httplib::Response& res, const ApiError& error) {
-  write_json(res, error.status(), error.body());
-  if (error.status() == 503) res.set_header("Retry-After", "1");
-}
-
-json parse_body(const httplib::Request& req, int max_depth) {
-  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos)
-    throw ApiError(400, "BAD_REQUEST",
-                   "the request body is empty; send a JSON object (Content-Type: application/json)");
-  struct TooDeep {};
-  try {
-    return json::parse(req.body, [max_depth](int depth, json::parse_event_t, json&) {
-      if (depth > max_depth) throw TooDeep{};
-      return true;
-    });
-  } catch (const TooDeep&) {
-    throw ApiError(400, "JSON_ERROR",
-                   fmt::format("the request body nests deeper than {} levels (server.max_json_depth)", max_depth));
-  } catch (const json::parse_error& e) {
-    throw ApiError(400, "JSON_ERROR", fmt::format("the request body is not valid JSON: {}", e.what()));
-  }
-}
-
-bool is_loopback(const std::string& host) {
-  if (host == "localhost" || host == "::1") return true;
-  in_addr v4{};
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
-}
-
 namespace {
 
 using Digest = std::array<unsigned char, 32>;
+
+/// Longer targets are refused (414) before any route's regex sees them.
+constexpr std::size_t kMaxTarget = 8192;
+/// At most one log line about failed authentications in this long.
+constexpr auto kAuthLogEvery = std::chrono::seconds{10};
 
 Digest sha256(std::string_view text) {
   Digest d{};
@@ -84,90 +43,12 @@ bool grants(const std::vector<std::string>& permissions, const std::string& want
   return false;
 }
 
-/// A request's failure as the API reports it. Internal detail (database
-/// messages, exception texts) goes to the log with the request id, never to the client.
-ApiError to_api_error(const std::exception_ptr& failure, const std::string& request_id, const httplib::Request& req) {
-  auto internal = [&](const char* what, const std::string& detail) {
-    detail::log().error("{} {} (request {}): {}: {}", req.method, req.path, request_id, what, detail);
-  };
-  try {
-    std::rethrow_exception(failure);
-  } catch (const ApiError& e) {
-    return e;
-  } catch (const DuplicateTaskError& e) {
-    return ApiError(409, "CONFLICT", e.what(), {{"existing_task_uuid", e.existing_task_uuid()}});
-  } catch (const NotFoundError& e) {
-    return ApiError(404, "NOT_FOUND", e.what(), {{"resource", e.kind()}, {"id", e.id()}});
-  } catch (const InvalidRequestError& e) {
-    return ApiError(400, "BAD_REQUEST", e.what());
-  } catch (const StorageInDoubtError& e) {
-    internal("commit in doubt", e.what());
-    return ApiError(503, "SERVICE_UNAVAILABLE",
-                    "the database connection broke while committing: the change may or may not have been made; "
-                    "read the resource back before repeating (submits with an idempotency_key repeat safely)");
-  } catch (const TransientStorageError& e) {
-    internal("database unavailable", e.what());
-    return ApiError(
-        503, "SERVICE_UNAVAILABLE",
-        fmt::format("the database is unavailable; nothing was changed; retry later (request {})", request_id));
-  } catch (const StorageError& e) {
-    internal("database error", e.what());
-    return ApiError(
-        500, "DATABASE_ERROR",
-        fmt::format("the database refused the operation; the server log has the details (request {})", request_id));
-  } catch (const std::exception& e) {
-    internal("internal error", e.what());
-  } catch (...) {
-    internal("internal error", "a non-standard exception");
-  }
-  return ApiError(500, "INTERNAL_ERROR",
-                  fmt::format("internal error; the server log has the details (request {})", request_id));
-}
+bool changes_state(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 
-/// cpp-httplib 0.11 answers every client that accepts Brotli (every browser)
-/// with Brotli at its slowest setting, quality 11, and has no setting for it:
-/// a 1,000-step task's 850 KB of JSON took 2.9 s to compress, gzip 30 ms. So
-/// the request's Accept-Encoding loses `br` before httplib reads it. (The
-/// request is httplib's own object, passed on as const.)
-void offer_gzip_only(httplib::Request& req) {
-  auto it = req.headers.find("Accept-Encoding");
-  if (it == req.headers.end() || it->second.find("br") == std::string::npos) return;
-  std::string kept;
-  for (std::size_t start = 0; start < it->second.size();) {
-    auto end = it->second.find(',', start);
-    if (end == std::string::npos) end = it->second.size();
-    std::string_view token(it->second.data() + start, end - start);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    if (token.find("br") == std::string_view::npos) kept += (kept.empty() ? "" : ", ") + std::string(token);
-    start = end + 1;
-  }
-  it->second = kept;
-}
-
-/// The body for errors cpp-httplib answers itself (unparsable request, 413, 414, unknown route).
-ApiError library_error(const httplib::Request& req, int status, const ServerSettings& settings) {
-  switch (status) {
-    case 404:
-      return ApiError(404, "NOT_FOUND",
-                      fmt::format("no route for {} {}; see /api-docs/openapi.json", req.method, req.path));
-    case 405: return ApiError(405, "METHOD_NOT_ALLOWED", fmt::format("{} is not allowed on {}", req.method, req.path));
-    case 413:
-      return ApiError(
-          413, "PAYLOAD_TOO_LARGE",
-          fmt::format("the request body is larger than {} bytes (server.max_body_bytes)", settings.max_body_bytes));
-    case 414: return ApiError(414, "URI_TOO_LONG", "the request URI is longer than 8192 bytes");
-    case 400: {
-      auto declared = req.get_header_value("Content-Length");
-      if (!declared.empty() && req.body.size() < std::strtoull(declared.c_str(), nullptr, 10))
-        return ApiError(408, "TIMEOUT",
-                        fmt::format("the request body did not arrive within {} ms (server.read_timeout_ms)",
-                                    settings.read_timeout_ms));
-      return ApiError(400, "BAD_REQUEST", "the request could not be read: malformed, or not sent in time");
-    }
-    default:
-      return ApiError(status, status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST",
-                      fmt::format("the server answered {} {}", req.method, req.path));
-  }
+Response error_answer(const ApiError& error) {
+  Response res;
+  write_error(res, error);
+  return res;
 }
 
 }  // namespace
@@ -193,65 +74,135 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
   if (settings_.tls_cert.empty() != settings_.tls_key.empty())
     throw ConfigurationError(settings_.tls_cert.empty() ? "server.tls.cert" : "server.tls.key", what_,
                              "TLS needs both a certificate and a key");
-  if (!settings_.tls_cert.empty()) {
-    auto ssl = std::make_unique<httplib::SSLServer>(settings_.tls_cert.c_str(), settings_.tls_key.c_str());
-    if (!ssl->is_valid())
-      throw ConfigurationError("server.tls.cert", settings_.tls_cert,
-                               fmt::format("cannot load the TLS certificate with key {}: check both are readable PEM "
-                                           "files and that the key belongs to the certificate",
-                                           settings_.tls_key));
-    server_ = std::move(ssl);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
-  }
-  auto& s = *server_;
-  const int threads = settings_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  s.set_payload_max_length(static_cast<std::size_t>(settings_.max_body_bytes));
-  s.set_read_timeout(std::chrono::milliseconds{settings_.read_timeout_ms});
-  s.set_write_timeout(std::chrono::milliseconds{settings_.write_timeout_ms});
-  s.set_tcp_nodelay(true);  // small JSON answers: without it, Nagle and delayed ACKs add 40 ms to each
-  s.set_keep_alive_max_count(1000);
-  // An idle kept-alive connection holds a pool thread, and stop() waits it out;
-  // shorter than a client's pause between requests, though, and the server
-  // closes a connection just as the client reuses it (bench_http saw that at 2 s).
-  s.set_keep_alive_timeout(5);
-  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a route's own error body
-    write_error(res, library_error(req, res.status, settings_));
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  // `..` or `.` as a path segment (also percent-encoded: the path is decoded
-  // by now) is refused before routing, whether or not a route would match.
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    offer_gzip_only(const_cast<httplib::Request&>(req));
-    for (std::size_t start = 0; start <= req.path.size();) {
-      auto stop = req.path.find('/', start);
-      if (stop == std::string::npos) stop = req.path.size();
-      std::string_view segment(req.path.data() + start, stop - start);
-      if (segment == ".." || segment == ".") {
-        write_error(res, ApiError(400, "BAD_REQUEST", "`.` and `..` are not allowed as path segments"));
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      start = stop + 1;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& e) {
-    write_error(res, to_api_error(e, new_uuid(), req));
-  });
+  listener_ = std::make_unique<Listener>(settings_, *this, what_);
 }
 
 HttpCore::~HttpCore() { stop(); }
 
-void HttpCore::authorize(const httplib::Request& req, const std::string& permission) const {
+void HttpCore::route(const std::string& method, const std::string& pattern, std::string permission, Handler handler,
+                     Runs runs) {
+  // Metrics label routes as written in docs/api.md: `/v1/tasks/{}` rather than the regex.
+  std::string label = pattern;
+  for (std::size_t at; (at = label.find("([^/]+)")) != std::string::npos;) label.replace(at, 7, "{}");
+  routes_.push_back({method, std::regex(pattern), std::move(label), std::move(permission), std::move(handler), runs});
+}
+
+Admission HttpCore::admit(Request& head) {
+  head.request_id = new_uuid();
+  try {
+    if (head.target.size() > kMaxTarget)
+      throw ApiError(414, "URI_TOO_LONG", fmt::format("the request target is longer than {} bytes", kMaxTarget));
+    auto target = parse_target(head.target);
+    if (!target)
+      throw ApiError(400, "BAD_REQUEST",
+                     fmt::format("the request target `{}` is not a path (/path?query) with valid %-escapes and no "
+                                 "control characters",
+                                 clipped(head.target, 100)));
+    head.path = std::move(target->path);
+    head.params = std::move(target->params);
+    // `..` or `.` as a path segment (also percent-encoded) is refused whether or not a route would match.
+    for (std::size_t start = 0; start <= head.path.size();) {
+      auto stop = head.path.find('/', start);
+      if (stop == std::string::npos) stop = head.path.size();
+      const std::string_view segment(head.path.data() + start, stop - start);
+      if (segment == ".." || segment == ".")
+        throw ApiError(400, "BAD_REQUEST", "`.` and `..` are not allowed as path segments");
+      start = stop + 1;
+    }
+    if (!auth_enabled()) check_keyless(head);
+    const Route* found = nullptr;
+    bool path_known = false;
+    std::smatch match;
+    for (const auto& r : routes_) {
+      if (!std::regex_match(head.path, match, r.pattern)) continue;
+      path_known = true;
+      if (r.method == head.method) {
+        found = &r;
+        break;
+      }
+    }
+    if (!found && path_known)
+      throw ApiError(405, "METHOD_NOT_ALLOWED", fmt::format("{} is not allowed on {}", clipped(head.method, 20),
+                                                            clipped(head.path, 200)));
+    if (!found)
+      throw ApiError(404, "NOT_FOUND",
+                     fmt::format("no route for {} {}; see /api-docs/openapi.json", clipped(head.method, 20),
+                                 clipped(head.path, 200)));
+    for (const auto& m : match) head.matches.push_back(m.str());
+    if (!found->permission.empty()) {
+      try {
+        authorize(head, found->permission);
+      } catch (const ApiError& e) {
+        auth_failure(head, e);
+        throw;
+      }
+    }
+    return Admission{std::nullopt, found->runs == Runs::on_io_thread, found};
+  } catch (const ApiError& e) {
+    Response refusal = error_answer(e);
+    refusal.set_header("x-request-id", head.request_id);
+    return Admission{std::move(refusal), false, nullptr};
+  }
+}
+
+Response HttpCore::handle(Request& request, const Admission& admission) {
+  const Route& route = *static_cast<const Route*>(admission.route);
+  Response res;
+  try {
+    route.handler(request, res);
+    if (res.body.size() > static_cast<std::size_t>(settings_.max_response_bytes)) {
+      detail::log().error("{} {} (request {}): an answer of {} bytes refused (server.max_response_bytes {})",
+                          request.method, clipped(request.path), request.request_id, res.body.size(),
+                          settings_.max_response_bytes);
+      throw ApiError(500, "RESPONSE_TOO_LARGE",
+                     fmt::format("the answer would be {} bytes, more than {} (server.max_response_bytes); ask for "
+                                 "less (a smaller per_page, one step rather than the whole task) (request {})",
+                                 res.body.size(), settings_.max_response_bytes, request.request_id));
+    }
+  } catch (...) {
+    res = error_answer(to_api_error(std::current_exception(), request));
+  }
+  compress_if_accepted(request, res);
+  res.set_header("x-request-id", request.request_id);
+  if (observer_) observer_(route.label, route.method, res.status);
+  return res;
+}
+
+Response HttpCore::error(const Request& head, int status, const std::string& code, const std::string& message) {
+  Response res = error_answer(ApiError(status, code, message));
+  if (!head.request_id.empty()) res.set_header("x-request-id", head.request_id);
+  return res;
+}
+
+void HttpCore::connection_refused(const char* reason) {
+  if (connection_refused_) connection_refused_(reason);
+}
+
+void HttpCore::check_keyless(const Request& head) const {
+  const std::string host = head.get_header_value("Host");
+  const auto name = host_name(host);
+  if (!name || !host_allowed(*name, host_, settings_.allowed_hosts))
+    throw ApiError(403, "FORBIDDEN",
+                   fmt::format("Host `{}` is not this server: without API keys, tasker answers only to loopback "
+                               "names, its listen address and server.allowed_hosts (so that a web page cannot reach "
+                               "it through DNS rebinding)",
+                               clipped(host, 100)));
+  if (!changes_state(head.method)) return;
+  if (auto problem = cross_site_problem(head))
+    throw ApiError(403, "FORBIDDEN",
+                   fmt::format("{}: without API keys, tasker takes changes only from its own pages and from "
+                               "programs that send JSON (configure server.api_keys to accept others)",
+                               *problem));
+}
+
+void HttpCore::authorize(const Request& req, const std::string& permission) const {
   if (!auth_enabled() || permission.empty()) return;
   const std::string header = req.get_header_value("Authorization");
   if (header.empty())
     throw ApiError(401, "UNAUTHORIZED", "this route needs an API key: send `Authorization: Bearer TOKEN`");
-  if (header.rfind("Bearer ", 0) != 0 || header.size() == 7)
-    throw ApiError(401, "UNAUTHORIZED", "malformed Authorization header: expected `Bearer TOKEN`");
-  const Digest presented = sha256(std::string_view(header).substr(7));
+  const auto token = bearer_token(header);
+  if (!token) throw ApiError(401, "UNAUTHORIZED", "malformed Authorization header: expected `Bearer TOKEN`");
+  const Digest presented = sha256(*token);
   // Every configured key is compared, in constant time, whichever matches.
   const ApiKey* match = nullptr;
   for (const auto& key : settings_.api_keys) {
@@ -263,55 +214,32 @@ void HttpCore::authorize(const httplib::Request& req, const std::string& permiss
     throw ApiError(403, "FORBIDDEN", fmt::format("API key `{}` lacks the permission `{}`", match->name, permission));
 }
 
-void HttpCore::route(const std::string& method, const std::string& pattern, std::string permission, Handler handler) {
-  // Metrics label routes as written in docs/api.md: `/v1/tasks/{}` rather than the regex.
-  std::string label = pattern;
-  for (std::size_t at; (at = label.find("([^/]+)")) != std::string::npos;) label.replace(at, 7, "{}");
-  auto wrapped = [this, label, method, permission = std::move(permission), handler = std::move(handler)](
-                     const httplib::Request& req, httplib::Response& res) {
-    const std::string request_id = new_uuid();
-    res.set_header("x-request-id", request_id);
-    res.set_header("X-Content-Type-Options", "nosniff");  // every answer is what its Content-Type says
-    try {
-      authorize(req, permission);
-      handler(req, res);
-    } catch (...) {
-      write_error(res, to_api_error(std::current_exception(), request_id, req));
-      if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    }
-    if (observer_) observer_(label, method, res.status);
-  };
-  if (method == "GET")
-    server_->Get(pattern, wrapped);
-  else if (method == "POST")
-    server_->Post(pattern, wrapped);
-  else if (method == "PATCH")
-    server_->Patch(pattern, wrapped);
-  else if (method == "DELETE")
-    server_->Delete(pattern, wrapped);
-  else
-    throw InvalidRequestError("unsupported method " + method);
+void HttpCore::auth_failure(const Request& req, const ApiError& error) const {
+  const std::string reason = error.status() == 403                               ? "forbidden"
+                             : req.get_header_value("Authorization").empty()     ? "missing"
+                             : error.message().rfind("malformed", 0) == 0        ? "malformed"
+                                                                                 : "invalid";
+  if (auth_failed_) auth_failed_(reason);
+  std::lock_guard lock(auth_log_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - auth_logged_at_ < kAuthLogEvery) {
+    ++auth_unlogged_;
+    return;
+  }
+  detail::log().warn("{}: authentication failed ({}) for {} {} from {}{}", what_, reason, clipped(req.method, 20),
+                     clipped(req.path, 200), req.remote_address,
+                     auth_unlogged_ ? fmt::format(" ({} more since the last such line)", auth_unlogged_) : "");
+  auth_logged_at_ = now;
+  auth_unlogged_ = 0;
 }
 
 void HttpCore::start() {
-  if (thread_.joinable()) return;
-  if (requested_port_ == 0)
-    port_ = server_->bind_to_any_port(host_);
-  else
-    port_ = server_->bind_to_port(host_, requested_port_) ? requested_port_ : -1;
-  if (port_ <= 0)
-    throw Error(
-        fmt::format("{} cannot listen on {}: the address is in use or not available on this machine; "
-                    "choose another with --listen HOST:PORT",
-                    what_, settings_.listen));
-  // Bound already: connections wait in the backlog until the accept loop runs.
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  if (port_ > 0) return;
+  port_ = listener_->start(host_, requested_port_);
 }
 
 void HttpCore::stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
+  if (listener_) listener_->stop();
 }
 
 std::string HttpCore::url() const {

@@ -1,15 +1,18 @@
 #pragma once
-// What tasker's two HTTP surfaces share (internal): cpp-httplib configured
-// with the ServerSettings limits, TLS, API-key authentication, tasker-core's
-// error body, request ids, and exceptions mapped to statuses.
-#include <httplib.h>
-
+// What tasker's two HTTP surfaces share (internal): routes, API-key
+// authentication (before any body is read), the keyless mode's refusals of
+// other sites, tasker-core's error body, request ids, answers' limits and
+// compression, over the Listener (http_listener.hpp) that owns the network.
+#include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
+#include <mutex>
+#include <regex>
 #include <string>
-#include <thread>
+#include <vector>
 
+#include "http_listener.hpp"
+#include "http_message.hpp"
 #include "tasker/config.hpp"
 #include "tasker/json.hpp"
 
@@ -32,38 +35,60 @@ class ApiError : public std::exception {
   json extra_;
 };
 
-void write_json(httplib::Response& res, int status, const json& body);
-void write_error(httplib::Response& res, const ApiError& error);
+void write_json(Response& res, int status, const json& body);
+/// The error body; 503 gets Retry-After, 401 WWW-Authenticate.
+void write_error(Response& res, const ApiError& error);
 
-/// The request body as JSON (an object unless `any` is set). Throws ApiError
-/// 400 JSON_ERROR for malformed JSON or nesting deeper than `max_depth`.
-json parse_body(const httplib::Request& req, int max_depth);
+/// A request's failure as the API reports it: ApiError as is, tasker's errors
+/// as their statuses, anything else 500 with the detail in the log (cut to a
+/// bound) under `req`'s request id, never in the answer.
+ApiError to_api_error(const std::exception_ptr& failure, const Request& req);
+
+/// The request body as JSON. Throws ApiError 400: JSON_ERROR for malformed
+/// JSON or nesting deeper than `max_depth`, BAD_REQUEST naming the field for a
+/// number beyond a double's range.
+json parse_body(const Request& req, int max_depth);
+
+/// gzip `res`'s body when the request accepts it and it is text worth compressing.
+void compress_if_accepted(const Request& req, Response& res);
 
 /// Whether `host` (as in HOST:PORT) is a loopback address.
 bool is_loopback(const std::string& host);
 
-using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using Handler = std::function<void(const Request&, Response&)>;
 /// Called after every routed request with its route pattern and status (metrics).
 using RequestObserver = std::function<void(const std::string& route, const std::string& method, int status)>;
+/// Called when a connection or an authentication is refused, with why (metrics).
+using RefusalObserver = std::function<void(const std::string& reason)>;
 
-class HttpCore {
+/// Where a route's handler runs: on the handler threads (anything that may
+/// block: the database, Graphviz), or on the I/O thread (a few microseconds
+/// of work with nothing to wait for), so it is answered however busy they are.
+enum class Runs { on_pool, on_io_thread };
+
+/// Thread-safe once started; routes and observers are set before start().
+class HttpCore : private Dispatcher {
  public:
   /// `what` names the surface in messages ("tasker serve"). Throws
   /// ConfigurationError for a bad listen address, missing API keys on a
   /// non-loopback address, or a TLS certificate or key that cannot be loaded.
   HttpCore(ServerSettings settings, std::string what);
-  ~HttpCore();
+  ~HttpCore() override;
   HttpCore(const HttpCore&) = delete;
   HttpCore& operator=(const HttpCore&) = delete;
 
-  /// Register a route (`pattern` is a regex over the path); `permission`
+  /// Register a route (`pattern` is a regex over the decoded path); `permission`
   /// empty: public. Handlers throw ApiError or tasker errors; both become
   /// the error body.
-  void route(const std::string& method, const std::string& pattern, std::string permission, Handler handler);
+  void route(const std::string& method, const std::string& pattern, std::string permission, Handler handler,
+             Runs runs = Runs::on_pool);
   void set_observer(RequestObserver observer) { observer_ = std::move(observer); }
+  void set_auth_failure_observer(RefusalObserver observer) { auth_failed_ = std::move(observer); }
+  void set_connection_refusal_observer(RefusalObserver observer) { connection_refused_ = std::move(observer); }
 
   /// Bind and serve on background threads. Throws Error when the address cannot be bound.
   void start();
+  /// Listener::stop: stop accepting, let requests in progress finish within server.shutdown_grace_ms.
   void stop();
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string url() const;
@@ -71,17 +96,40 @@ class HttpCore {
   [[nodiscard]] const ServerSettings& settings() const { return settings_; }
 
  private:
+  struct Route {
+    std::string method;
+    std::regex pattern;
+    std::string label;  ///< as docs/api.md writes it: /v1/tasks/{}
+    std::string permission;
+    Handler handler;
+    Runs runs;
+  };
+
+  Admission admit(Request& head) override;
+  Response handle(Request& request, const Admission& admission) override;
+  Response error(const Request& head, int status, const std::string& code, const std::string& message) override;
+  void connection_refused(const char* reason) override;
+
   /// Throws ApiError 401/403 unless the request carries a key with `permission`.
-  void authorize(const httplib::Request& req, const std::string& permission) const;
+  void authorize(const Request& req, const std::string& permission) const;
+  /// Throws ApiError 403 for what keyless mode refuses (a foreign Host, another site's write).
+  void check_keyless(const Request& head) const;
+  /// Counts the failure and logs it, at most one line each 10 s.
+  void auth_failure(const Request& req, const ApiError& error) const;
 
   ServerSettings settings_;
   std::string what_;
   std::string host_;
   int requested_port_{0};
   int port_{0};
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::vector<Route> routes_;
   RequestObserver observer_;
+  RefusalObserver auth_failed_;
+  RefusalObserver connection_refused_;
+  mutable std::mutex auth_log_mutex_;
+  mutable std::chrono::steady_clock::time_point auth_logged_at_{};
+  mutable int auth_unlogged_{0};
+  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace tasker::server

@@ -69,7 +69,15 @@ struct Metrics::Families {
         requests(prometheus::BuildCounter()
                      .Name("tasker_http_requests_total")
                      .Help("HTTP requests answered, by route, method and status")
-                     .Register(r)) {}
+                     .Register(r)),
+        auth_failures(prometheus::BuildCounter()
+                          .Name("tasker_http_auth_failures_total")
+                          .Help("Requests refused for their API key, by reason (missing, malformed, invalid, forbidden)")
+                          .Register(r)),
+        connections_refused(prometheus::BuildCounter()
+                                .Name("tasker_http_connections_refused_total")
+                                .Help("Connections closed at accept, by the limit reached (connections, per_client)")
+                                .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& tasks_created;
   prometheus::Family<prometheus::Counter>& tasks_finished;
@@ -85,6 +93,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& ready;
   prometheus::Family<prometheus::Gauge>& database_up;
   prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Counter>& auth_failures;
+  prometheus::Family<prometheus::Counter>& connections_refused;
 };
 
 Metrics::Metrics(std::shared_ptr<EventBus> events, std::shared_ptr<Client> client,
@@ -144,6 +154,14 @@ void Metrics::on_event(const LifecycleEvent& e) {
 
 void Metrics::observe_request(const std::string& route, const std::string& method, int status) {
   f_->requests.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
+}
+
+void Metrics::observe_auth_failure(const std::string& reason) {
+  f_->auth_failures.Add({{"reason", reason}}).Increment();
+}
+
+void Metrics::observe_connection_refused(const std::string& reason) {
+  f_->connections_refused.Add({{"reason", reason}}).Increment();
 }
 
 void Metrics::refresh_gauges() {

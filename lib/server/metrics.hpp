@@ -32,6 +32,8 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   void observe_request(const std::string& route, const std::string& method, int status);
+  void observe_auth_failure(const std::string& reason);
+  void observe_connection_refused(const std::string& reason);
   /// The Prometheus text exposition of everything.
   [[nodiscard]] std::string scrape();
 

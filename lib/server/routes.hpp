@@ -33,7 +33,7 @@ void add_health_routes(HttpCore& http, const json& identity, const std::function
 void add_web_routes(HttpCore& http);
 /// A DAG as the graph routes answer it: SVG drawn by Graphviz (query `format`
 /// absent or `svg`), or dot or Mermaid text (`format=dot|mermaid`).
-void write_graph(const httplib::Request& req, httplib::Response& res, const GraphSpec& graph);
+void write_graph(const Request& req, Response& res, const GraphSpec& graph);
 
 /// /metrics and /api-docs/openapi.json.
 void add_metrics_and_docs_routes(HttpCore& http, const std::shared_ptr<Metrics>& metrics);

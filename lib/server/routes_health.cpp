@@ -34,13 +34,16 @@ json database_check(Client& client, Readiness& readiness) {
 }
 
 void add_health_routes(HttpCore& http, const json& identity, const std::function<Readiness()>& readiness) {
-  http.route("GET", "/health", "", [identity](const httplib::Request&, httplib::Response& res) {
-    write_json(res, 200, stamped(identity, "healthy"));
-  });
-  http.route("GET", "/health/live", "", [identity](const httplib::Request&, httplib::Response& res) {
-    write_json(res, 200, stamped(identity, "alive"));
-  });
-  http.route("GET", "/health/ready", "", [identity, readiness](const httplib::Request&, httplib::Response& res) {
+  // Liveness answers on the I/O thread: it says the process serves, however busy its handlers are.
+  http.route(
+      "GET", "/health", "",
+      [identity](const Request&, Response& res) { write_json(res, 200, stamped(identity, "healthy")); },
+      Runs::on_io_thread);
+  http.route(
+      "GET", "/health/live", "",
+      [identity](const Request&, Response& res) { write_json(res, 200, stamped(identity, "alive")); },
+      Runs::on_io_thread);
+  http.route("GET", "/health/ready", "", [identity, readiness](const Request&, Response& res) {
     Readiness r = readiness();
     json body = stamped(identity, r.ready ? "healthy" : "unhealthy");
     body["checks"] = r.checks;
@@ -52,17 +55,23 @@ void add_health_routes(HttpCore& http, const json& identity, const std::function
 }
 
 void add_metrics_and_docs_routes(HttpCore& http, const std::shared_ptr<Metrics>& metrics) {
-  http.route("GET", "/metrics", "", [metrics](const httplib::Request&, httplib::Response& res) {
+  http.route("GET", "/metrics", "", [metrics](const Request&, Response& res) {
     res.status = 200;
     res.set_content(metrics->scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  http.route("GET", "/api-docs/openapi.json", "", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 200;
-    res.set_content(kOpenApiDocument, "application/json");
-  });
+  http.route(
+      "GET", "/api-docs/openapi.json", "",
+      [](const Request&, Response& res) {
+        res.status = 200;
+        res.set_content(kOpenApiDocument, "application/json");
+      },
+      Runs::on_io_thread);
   http.set_observer([metrics](const std::string& route, const std::string& method, int status) {
     metrics->observe_request(route, method, status);
   });
+  http.set_auth_failure_observer([metrics](const std::string& reason) { metrics->observe_auth_failure(reason); });
+  http.set_connection_refusal_observer(
+      [metrics](const std::string& reason) { metrics->observe_connection_refused(reason); });
 }
 
 }  // namespace tasker::server

@@ -13,7 +13,7 @@ namespace {
 
 constexpr const char* kUuid = "([^/]+)";
 
-std::string task_uuid_of(const httplib::Request& req) {
+std::string task_uuid_of(const Request& req) {
   const std::string& text = req.matches[1];
   if (!is_uuid(text))
     throw ApiError(
@@ -34,7 +34,7 @@ const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
       {{"resource", "step"}, {"id", id}});
 }
 
-long long query_number(const httplib::Request& req, const std::string& name, long long fallback, long long min,
+long long query_number(const Request& req, const std::string& name, long long fallback, long long min,
                        long long max) {
   if (!req.has_param(name)) return fallback;
   const std::string text = req.get_param_value(name);
@@ -47,7 +47,7 @@ long long query_number(const httplib::Request& req, const std::string& name, lon
   return v;
 }
 
-std::optional<std::string> query_text(const httplib::Request& req, const std::string& name) {
+std::optional<std::string> query_text(const Request& req, const std::string& name) {
   if (!req.has_param(name)) return std::nullopt;
   return req.get_param_value(name);
 }
@@ -61,7 +61,19 @@ std::string text_or(const json& body, const char* key, const std::string& fallba
   return it->get<std::string>();
 }
 
-void list_tasks(Client& client, const httplib::Request& req, httplib::Response& res) {
+/// A listed task: its context left out when larger than `context_bytes`,
+/// with its size and where to read it whole, so a page of tasks stays small.
+json listed_task(const TaskView& t, long long context_bytes) {
+  json out = task_response(t);
+  const std::size_t size = out["context"].dump().size();
+  if (size > static_cast<std::size_t>(context_bytes)) {
+    out["context"] = json::object();
+    out["context_omitted"] = {{"bytes", size}, {"href", "/v1/tasks/" + t.uuid}};
+  }
+  return out;
+}
+
+void list_tasks(Client& client, const Request& req, Response& res, long long context_bytes) {
   const long long page = query_number(req, "page", 1, 1, 1'000'000);
   const long long per_page = query_number(req, "per_page", 25, 1, 100);
   TaskFilter filter;
@@ -82,7 +94,7 @@ void list_tasks(Client& client, const httplib::Request& req, httplib::Response& 
   filter.count_total = true;
   TaskPage result = client.list_tasks(filter);
   json tasks = json::array();
-  for (const auto& t : result.tasks) tasks.push_back(task_response(t));
+  for (const auto& t : result.tasks) tasks.push_back(listed_task(t, context_bytes));
   const long long total = result.total_count.value_or(0);
   write_json(res, 200,
              {{"tasks", tasks},
@@ -96,7 +108,7 @@ void list_tasks(Client& client, const httplib::Request& req, httplib::Response& 
 }
 
 /// PATCH .../workflow_steps/{step}: tasker-core's StepManualAction.
-void manual_action(Client& client, const httplib::Request& req, httplib::Response& res, int max_depth) {
+void manual_action(Client& client, const Request& req, Response& res, int max_depth) {
   const std::string task_uuid = task_uuid_of(req);
   const json body = parse_body(req, max_depth);
   if (!body.is_object()) throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object with `action_type`");
@@ -136,40 +148,43 @@ void manual_action(Client& client, const httplib::Request& req, httplib::Respons
 
 void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
   const int depth = http.settings().max_json_depth;
+  const long long context_bytes = http.settings().list_context_bytes;
   Client& c = *client;
   // The handlers capture the shared pointer: the client lives as long as the routes.
   http.route("POST", "/v1/tasks", "tasks:create",
-             [client, &c, depth](const httplib::Request& req, httplib::Response& res) {
+             [client, &c, depth](const Request& req, Response& res) {
                TaskView task = c.submit(task_request_from(parse_body(req, depth)));
                write_json(res, 201, task_response(task));
              });
   http.route("GET", "/v1/tasks", "tasks:list",
-             [client, &c](const httplib::Request& req, httplib::Response& res) { list_tasks(c, req, res); });
+             [client, &c, context_bytes](const Request& req, Response& res) {
+               list_tasks(c, req, res, context_bytes);
+             });
   http.route("GET", fmt::format("/v1/tasks/{}", kUuid), "tasks:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
                write_json(res, 200, task_response(snap.task, &snap.steps));
              });
   http.route("DELETE", fmt::format("/v1/tasks/{}", kUuid), "tasks:cancel",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                std::string reason =
                    req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
                write_json(res, 200, task_response(c.cancel(task_uuid_of(req), reason)));
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                write_json(res, 200, step_responses(c.snapshot(task_uuid_of(req))));
              });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
                write_json(res, 200, step_response(find_step(snap, req.matches[2]), snap));
              });
   http.route(
       "PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
-      [client, &c, depth](const httplib::Request& req, httplib::Response& res) { manual_action(c, req, res, depth); });
+      [client, &c, depth](const Request& req, Response& res) { manual_action(c, req, res, depth); });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", kUuid, kUuid), "steps:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                const std::string task_uuid = task_uuid_of(req);
                const TaskSnapshot snap = c.snapshot(task_uuid);
                const StepView& step = find_step(snap, req.matches[2]);
@@ -180,13 +195,13 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
              });
   // A tasker extension: the task's DAG coloured by state (the web view draws it).
   http.route("GET", fmt::format("/v1/tasks/{}/graph", kUuid), "tasks:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
                write_graph(req, res, graph_of(snap.task, snap.steps));
              });
   // A tasker extension: the whole history of the task and its steps, oldest first.
   http.route("GET", fmt::format("/v1/tasks/{}/transitions", kUuid), "tasks:read",
-             [client, &c](const httplib::Request& req, httplib::Response& res) {
+             [client, &c](const Request& req, Response& res) {
                const std::string task_uuid = task_uuid_of(req);
                const TaskSnapshot snap = c.snapshot(task_uuid);
                std::map<std::string, std::string> uuid_of;

@@ -37,7 +37,7 @@ json template_detail(const TaskTemplate& t) {
 
 void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates) {
   http.route("GET", "/v1/templates", "templates:read",
-             [templates](const httplib::Request& req, httplib::Response& res) {
+             [templates](const Request& req, Response& res) {
                const std::string only = req.has_param("namespace") ? req.get_param_value("namespace") : "";
                std::map<std::string, int> per_namespace;
                json list = json::array();
@@ -56,16 +56,16 @@ void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet
                write_json(res, 200, {{"namespaces", namespaces}, {"templates", list}, {"total_count", list.size()}});
              });
   http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)", "templates:read",
-             [templates](const httplib::Request& req, httplib::Response& res) {
+             [templates](const Request& req, Response& res) {
                // TemplateSet::get throws NotFoundError naming what is loaded.
                write_json(
                    res, 200,
-                   template_detail(templates->get(req.matches[1].str(), req.matches[2].str(), req.matches[3].str())));
+                   template_detail(templates->get(req.matches[1], req.matches[2], req.matches[3])));
              });
   http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)/graph", "templates:read",
-             [templates](const httplib::Request& req, httplib::Response& res) {
+             [templates](const Request& req, Response& res) {
                write_graph(req, res,
-                           graph_of(templates->get(req.matches[1].str(), req.matches[2].str(), req.matches[3].str())));
+                           graph_of(templates->get(req.matches[1], req.matches[2], req.matches[3])));
              });
 }
 

@@ -41,7 +41,7 @@ struct Asset {
   const char* type;
 };
 
-void web_headers(httplib::Response& res, const char* policy) {
+void web_headers(Response& res, const char* policy) {
   res.set_header("Content-Security-Policy", policy);
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("X-Frame-Options", "DENY");
@@ -76,7 +76,7 @@ std::string states_css() {
 
 }  // namespace
 
-void write_graph(const httplib::Request& req, httplib::Response& res, const GraphSpec& graph) {
+void write_graph(const Request& req, Response& res, const GraphSpec& graph) {
   const std::string format = req.has_param("format") ? req.get_param_value("format") : "svg";
   if (format == "svg") {
     SvgTimings timings;
@@ -104,11 +104,14 @@ void write_graph(const httplib::Request& req, httplib::Response& res, const Grap
 
 void add_web_routes(HttpCore& http) {
   auto serve_page = [&http](const std::string& pattern, std::string html) {
-    http.route("GET", pattern, "", [html = std::move(html)](const httplib::Request&, httplib::Response& res) {
-      web_headers(res, kPagePolicy);
-      res.status = 200;
-      res.set_content(html, "text/html; charset=utf-8");
-    });
+    http.route(
+        "GET", pattern, "",
+        [html = std::move(html)](const Request&, Response& res) {
+          web_headers(res, kPagePolicy);
+          res.status = 200;
+          res.set_content(html, "text/html; charset=utf-8");
+        },
+        Runs::on_io_thread);
   };
   serve_page("/", page("Tasks", kWeb_tasks_html, "tasks.js"));
   serve_page("/tasks/([^/]+)", page("Task", kWeb_task_html, "task.js"));
@@ -127,16 +130,16 @@ void add_web_routes(HttpCore& http) {
       });
   std::string names;
   for (const auto& [name, asset] : *assets) names += (names.empty() ? "" : ", ") + name;
-  http.route("GET", "/ui/([^/]+)", "", [assets, names](const httplib::Request& req, httplib::Response& res) {
-    auto it = assets->find(req.matches[1].str());
+  http.route("GET", "/ui/([^/]+)", "", [assets, names](const Request& req, Response& res) {
+    auto it = assets->find(req.matches[1]);
     if (it == assets->end())
       throw ApiError(404, "NOT_FOUND",
-                     fmt::format("no file /ui/{}; the web view's files are {}", req.matches[1].str(), names),
-                     {{"resource", "file"}, {"id", req.matches[1].str()}});
+                     fmt::format("no file /ui/{}; the web view's files are {}", req.matches[1], names),
+                     {{"resource", "file"}, {"id", req.matches[1]}});
     web_headers(res, kPagePolicy);
     res.status = 200;
     res.set_content(it->second.text, it->second.type);
-  });
+  }, Runs::on_io_thread);
 }
 
 }  // namespace tasker::server

@@ -79,7 +79,7 @@ class WorkerServer::Impl {
       return r;
     });
     http.route("GET", "/v1/templates", "worker:templates_read",
-               [this](const httplib::Request& req, httplib::Response& res) {
+               [this](const Request& req, Response& res) {
                  write_json(res, 200,
                             capabilities(sources, req.has_param("namespace") ? req.get_param_value("namespace") : ""));
                });

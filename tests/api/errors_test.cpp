@@ -97,7 +97,8 @@ TEST_CASE("api errors: malformed and unknown ids, bad actions and query paramete
 
 TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow client") {
   tasker::ServerSettings settings = test_settings();
-  settings.read_timeout_ms = 300;
+  settings.body_timeout_ms = 300;
+  settings.header_timeout_ms = 300;
   ServerFixture s(settings);
   for (const char* path : {"/v1/templates/../linear_workflow/mathematical_sequence", "/v1/templates/%2e%2e/%2E%2E/etc",
                            "/v1/templates/linear_workflow/../../1.0.0", "/v1/templates/./x/1.0.0"}) {
@@ -107,22 +108,22 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
   }
   // fmt, not operator+: GCC 12 at -O3 reports a false array-bounds error on the concatenation.
   s.is_error(
-      s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n", std::string(9000, 'a'))),
+      s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", std::string(9000, 'a'))),
       414, "URI_TOO_LONG");
 
-  // A client that announces a body and stalls: the server gives up after
-  // server.read_timeout_ms, answers 408, and serves others meanwhile.
+  // A client that announces a body and stalls: the server closes the
+  // connection at server.body_timeout_ms, and serves others meanwhile.
   auto stalled = std::async(std::launch::async, [&] {
     return s.raw(
-        "POST /v1/tasks HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+        "POST /v1/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
         "{\"namespace\": \"linear_workflow\", ");
   });
   Reply health = s.call("GET", "/health");
   CHECK(health.status == 200);
   Reply slow = stalled.get();
-  s.is_error(slow, 408, "TIMEOUT");
+  CHECK(slow.status == 0);
   // Headers that never finish: the connection is closed without a task.
-  Reply unfinished = s.raw("GET /v1/tasks HTTP/1.1\r\nHost: l\r\n");
+  Reply unfinished = s.raw("GET /v1/tasks HTTP/1.1\r\nHost: localhost\r\n");
   CHECK(unfinished.status != 200);
   s.nothing_written();
 }

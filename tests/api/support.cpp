@@ -21,7 +21,8 @@ std::filesystem::path source_dir() { return TASKER_SOURCE_DIR; }
 tasker::ServerSettings test_settings() {
   tasker::ServerSettings s;
   s.listen = "127.0.0.1:0";
-  s.read_timeout_ms = 2000;
+  s.header_timeout_ms = 2000;
+  s.body_timeout_ms = 2000;
   s.write_timeout_ms = 2000;
   s.max_body_bytes = 64LL * 1024;
   return s;

@@ -156,6 +156,14 @@ TEST_CASE("config: invalid values throw ConfigurationError naming the key and fi
     CHECK(contains(nested.what(), "did you mean `worker.concurrency`?"));
     CHECK(contains(nested.what(), "docs/configuration.md"));
   }
+  SUBCASE("server.read_timeout_ms, replaced by deadlines for the header and the body, names them") {
+    auto e = error_of("server:\n  read_timeout_ms: 5000\n");
+    CHECK(e.key() == "server.read_timeout_ms");
+    CHECK(contains(e.what(), "server.header_timeout_ms"));
+    CHECK(contains(e.what(), "server.body_timeout_ms"));
+    auto hosts = error_of("server:\n  allowed_hosts: [\"tasker.internal:8080\"]\n");
+    CHECK(hosts.key() == "server.allowed_hosts");
+  }
   SUBCASE("a misspelt section holding a mapping is an unknown setting, not a value of the wrong shape") {
     auto e = error_of("workers:\n  concurrency: 2\n");
     CHECK(e.key() == "workers");
@@ -209,7 +217,9 @@ TEST_CASE("config: server settings and API keys") {
   Config c = Config::from_yaml(R"(server:
   listen: 0.0.0.0:8443
   max_body_bytes: 65536
-  read_timeout_ms: 250
+  header_timeout_ms: 250
+  idle_timeout_ms: 1500
+  allowed_hosts: [tasker.internal]
   tls: {cert: /etc/tasker/cert.pem, key: /etc/tasker/key.pem}
   api_keys:
     - name: ops
@@ -220,7 +230,10 @@ TEST_CASE("config: server settings and API keys") {
                                "file.yaml", "development");
   CHECK(c.server.listen == "0.0.0.0:8443");
   CHECK(c.server.max_body_bytes == 65536);
-  CHECK(c.server.read_timeout_ms == 250);
+  CHECK(c.server.header_timeout_ms == 250);
+  CHECK(c.server.idle_timeout_ms == 1500);
+  CHECK(c.server.body_timeout_ms == 30'000);  // a default
+  CHECK(c.server.allowed_hosts == std::vector<std::string>{"tasker.internal"});
   CHECK(c.server.tls_cert == "/etc/tasker/cert.pem");
   CHECK(c.server.tls_key == "/etc/tasker/key.pem");
   REQUIRE(c.server.api_keys.size() == 1);
