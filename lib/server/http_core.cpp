@@ -74,7 +74,7 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
   if (settings_.tls_cert.empty() != settings_.tls_key.empty())
     throw ConfigurationError(settings_.tls_cert.empty() ? "server.tls.cert" : "server.tls.key", what_,
                              "TLS needs both a certificate and a key");
-  listener_ = std::make_unique<Listener>(settings_, *this, what_);
+  listener_ = std::make_unique<Listener>(settings_, static_cast<Dispatcher&>(*this), what_);
 }
 
 HttpCore::~HttpCore() { stop(); }
@@ -217,7 +217,7 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
 void HttpCore::auth_failure(const Request& req, const ApiError& error) const {
   const std::string reason = error.status() == 403                               ? "forbidden"
                              : req.get_header_value("Authorization").empty()     ? "missing"
-                             : error.message().rfind("malformed", 0) == 0        ? "malformed"
+                             : std::string_view(error.what()).rfind("malformed", 0) == 0        ? "malformed"
                                                                                  : "invalid";
   if (auth_failed_) auth_failed_(reason);
   std::lock_guard lock(auth_log_mutex_);

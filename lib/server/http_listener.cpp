@@ -257,7 +257,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     for (auto& [name, value] : answer.headers) out.insert(name, value);
     if (answer.get_header_value("x-request-id").empty())
       out.set("x-request-id", request_.request_id.empty() ? new_uuid() : request_.request_id);
-    out.set(http::field::x_content_type_options, "nosniff");
+    out.set("X-Content-Type-Options", "nosniff");
     out.body() = std::move(answer.body);
     out.keep_alive(!close_after_);
     out.prepare_payload();

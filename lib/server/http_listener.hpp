@@ -56,8 +56,9 @@ class Listener {
   /// answer within server.shutdown_grace_ms, then closes everything. Idempotent.
   void stop();
 
+  struct Impl;  ///< the listener's state, shared with its connections (http_listener.cpp)
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

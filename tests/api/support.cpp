@@ -137,6 +137,101 @@ Reply ServerFixture::raw(const std::string& bytes) {
   return out;
 }
 
+RawSocket::RawSocket(int port, const char* source) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd_ >= 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  REQUIRE(::inet_pton(AF_INET, source, &from.sin_addr) == 1);
+  REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+}
+
+RawSocket::~RawSocket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawSocket::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+std::string RawSocket::read(const std::function<bool(const std::string&)>& enough, std::chrono::milliseconds limit) {
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  char buffer[16384];
+  while (!closed_ && !enough(text) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      closed_ = true;
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+bool RawSocket::closed_by_server(std::chrono::milliseconds limit) {
+  read([](const std::string&) { return false; }, limit);
+  return closed_;
+}
+
+bool RawSocket::closed_now() {
+  read([](const std::string&) { return false; }, std::chrono::milliseconds{0});
+  pollfd p{fd_, POLLIN, 0};
+  if (!closed_ && ::poll(&p, 1, 0) > 0) {
+    char byte;
+    closed_ = ::recv(fd_, &byte, 1, MSG_PEEK) <= 0;
+  }
+  return closed_;
+}
+
+std::vector<RawAnswer> parse_answers(const std::string& text) {
+  std::vector<RawAnswer> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto header_end = text.find("\r\n\r\n", at);
+    if (header_end == std::string::npos || text.compare(at, 9, "HTTP/1.1 ") != 0) break;
+    RawAnswer a;
+    a.status = std::stoi(text.substr(at + 9, 3));
+    std::size_t line = text.find("\r\n", at) + 2;
+    while (line < header_end) {
+      const auto next = text.find("\r\n", line);
+      const std::string field = text.substr(line, next - line);
+      const auto colon = field.find(':');
+      std::string name = field.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      a.headers[name] = field.substr(field.find_first_not_of(' ', colon + 1));
+      line = next + 2;
+    }
+    const std::size_t length = a.headers.count("content-length") ? std::stoul(a.headers["content-length"]) : 0;
+    if (header_end + 4 + length > text.size()) break;
+    a.body = text.substr(header_end + 4, length);
+    at = header_end + 4 + length;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+bool has_answers(const std::string& text, std::size_t count) { return parse_answers(text).size() >= count; }
+
+double metric(const std::string& scrape, const std::string& series) {
+  for (std::size_t at = scrape.find(series); at != std::string::npos; at = scrape.find(series, at + 1))
+    if ((at == 0 || scrape[at - 1] == '\n') && scrape[at + series.size()] == ' ')
+      return std::stod(scrape.substr(at + series.size() + 1));
+  return 0;
+}
+
 void ServerFixture::conforms(const Reply& reply, const std::string& path_template, const std::string& method) {
   auto problems = openapi_->check(path_template, method, reply.status, reply.body);
   INFO(reply.body.dump(2).substr(0, 2000));

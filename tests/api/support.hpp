@@ -5,9 +5,14 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "openapi_check.hpp"
 #include "tasker/client.hpp"
@@ -65,6 +70,47 @@ class ServerFixture {
   std::unique_ptr<tasker::ApiServer> server_;
   std::unique_ptr<OpenApi> openapi_;
 };
+
+/// A TCP connection to a loopback port, for what an HTTP client library will
+/// not send: bytes one at a time, broken framing, pipelined requests. Owns
+/// its socket; not thread-safe.
+class RawSocket {
+ public:
+  /// Connects to 127.0.0.1:`port` from `source` (another loopback address
+  /// counts as another client). REQUIREs the connection.
+  explicit RawSocket(int port, const char* source = "127.0.0.1");
+  ~RawSocket();
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  /// Sends all of `bytes`; false when the server has closed or reset the connection.
+  bool send(std::string_view bytes);
+  /// Reads what arrives until `enough(text so far)`, the server closes, or
+  /// `limit` passes (against hangs only); returns what arrived.
+  std::string read(const std::function<bool(const std::string&)>& enough,
+                   std::chrono::milliseconds limit = std::chrono::seconds{30});
+  /// Reads until the server closes the connection (true) or `limit` passes (false).
+  bool closed_by_server(std::chrono::milliseconds limit = std::chrono::seconds{30});
+  /// Whether the server has closed the connection by now (no waiting).
+  bool closed_now();
+
+ private:
+  int fd_{-1};
+  bool closed_{false};
+};
+
+/// The answers in `text`, in order: each one's status and headers (names lower-cased) and body.
+struct RawAnswer {
+  int status{0};
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+std::vector<RawAnswer> parse_answers(const std::string& text);
+/// Whether `text` holds `count` whole answers.
+bool has_answers(const std::string& text, std::size_t count);
+
+/// The value of the Prometheus sample `series` (exact text before the value) in `scrape`, 0 when absent.
+double metric(const std::string& scrape, const std::string& series);
 
 /// The SHA-256 of `text` in hex, as server.api_keys holds a key.
 std::string sha256_hex(const std::string& text);
