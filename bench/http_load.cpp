@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   auto client = std::make_shared<tasker::Client>(store, templates);
   tasker::ServerSettings settings;
   settings.listen = "127.0.0.1:0";
-  settings.threads = threads > 0 ? threads : clients + 4;  // every kept-alive client holds a server thread
+  if (threads > 0) settings.threads = threads;  // connections take no thread: the default 16 serves any number
   tasker::ApiServer server(client, settings);
   server.start();
 

@@ -28,9 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto newline = text.find('\n');
   Request head;
   head.method = size % 2 ? "POST" : "GET";
-  head.headers = {{"Content-Length", text.substr(0, newline)},
-                  {size % 3 ? "Origin" : "Transfer-Encoding", newline == std::string::npos ? "" : text.substr(newline + 1)},
-                  {"Host", "127.0.0.1:8080"}};
+  head.headers = {
+      {"Content-Length", text.substr(0, newline)},
+      {size % 3 ? "Origin" : "Transfer-Encoding", newline == std::string::npos ? "" : text.substr(newline + 1)},
+      {"Host", "127.0.0.1:8080"}};
   (void)framing_problem(head);
   (void)cross_site_problem(head);
   const std::string cut = clipped(text, 16);

@@ -41,16 +41,16 @@ struct ApiKey {
 
 /// `tasker serve` and `tasker worker --listen` (docs/api.md, "Configuration").
 struct ServerSettings {
-  std::string listen{"127.0.0.1:8080"};     ///< HOST:PORT; port 0 picks a free one
-  std::vector<ApiKey> api_keys;             ///< required unless listening on loopback
-  std::string tls_cert;                     ///< PEM certificate chain; with tls_key, serve HTTPS
-  std::string tls_key;                      ///< PEM private key
-  long long max_body_bytes{1024LL * 1024};  ///< larger request bodies get 413, whatever their transfer coding
-  int max_json_depth{64};                   ///< deeper request JSON gets 400
-  int max_header_bytes{16 * 1024};          ///< request line and headers together; more gets 431
-  int max_header_count{100};                ///< header fields in one request; more gets 431
+  std::string listen{"127.0.0.1:8080"};              ///< HOST:PORT; port 0 picks a free one
+  std::vector<ApiKey> api_keys;                      ///< required unless listening on loopback
+  std::string tls_cert;                              ///< PEM certificate chain; with tls_key, serve HTTPS
+  std::string tls_key;                               ///< PEM private key
+  long long max_body_bytes{1024LL * 1024};           ///< larger request bodies get 413, whatever their transfer coding
+  int max_json_depth{64};                            ///< deeper request JSON gets 400
+  int max_header_bytes{16 * 1024};                   ///< request line and headers together; more gets 431
+  int max_header_count{100};                         ///< header fields in one request; more gets 431
   long long max_response_bytes{64LL * 1024 * 1024};  ///< an answer larger is refused (500 RESPONSE_TOO_LARGE)
-  long long list_context_bytes{16 * 1024};  ///< lists leave out a context larger than this (a link instead)
+  long long list_context_bytes{16 * 1024};           ///< lists leave out a context larger than this (a link instead)
   // Deadlines: each covers the whole operation, however slowly the bytes come.
   long long handshake_timeout_ms{5'000};  ///< TLS handshake, from the connection's accept
   long long header_timeout_ms{10'000};    ///< a request's line and headers, from its first byte

@@ -122,8 +122,8 @@ Admission HttpCore::admit(Request& head) {
       }
     }
     if (!found && path_known)
-      throw ApiError(405, "METHOD_NOT_ALLOWED", fmt::format("{} is not allowed on {}", clipped(head.method, 20),
-                                                            clipped(head.path, 200)));
+      throw ApiError(405, "METHOD_NOT_ALLOWED",
+                     fmt::format("{} is not allowed on {}", clipped(head.method, 20), clipped(head.path, 200)));
     if (!found)
       throw ApiError(404, "NOT_FOUND",
                      fmt::format("no route for {} {}; see /api-docs/openapi.json", clipped(head.method, 20),
@@ -215,10 +215,10 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
 }
 
 void HttpCore::auth_failure(const Request& req, const ApiError& error) const {
-  const std::string reason = error.status() == 403                               ? "forbidden"
-                             : req.get_header_value("Authorization").empty()     ? "missing"
-                             : std::string_view(error.what()).rfind("malformed", 0) == 0        ? "malformed"
-                                                                                 : "invalid";
+  const std::string reason = error.status() == 403                                       ? "forbidden"
+                             : req.get_header_value("Authorization").empty()             ? "missing"
+                             : std::string_view(error.what()).rfind("malformed", 0) == 0 ? "malformed"
+                                                                                         : "invalid";
   if (auth_failed_) auth_failed_(reason);
   std::lock_guard lock(auth_log_mutex_);
   const auto now = std::chrono::steady_clock::now();

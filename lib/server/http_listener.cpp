@@ -144,9 +144,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     parser_->body_limit(static_cast<std::uint64_t>(settings().max_body_bytes));
     request_ = Request{};
     lowest().expires_after(ms(settings().header_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) {
-      self->on_header(ec);
-    });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   /// Whether `ec` is the parser's verdict on the bytes (rather than the network's).
@@ -205,10 +204,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     lowest().expires_after(ms(settings().body_timeout_ms));
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) {
       if (ec == http::error::body_limit)
-        return self->refuse(
-            413, "PAYLOAD_TOO_LARGE",
-            fmt::format("the request body is larger than {} bytes (server.max_body_bytes)",
-                        self->settings().max_body_bytes));
+        return self->refuse(413, "PAYLOAD_TOO_LARGE",
+                            fmt::format("the request body is larger than {} bytes (server.max_body_bytes)",
+                                        self->settings().max_body_bytes));
       if (is_parse_error(ec))
         return self->refuse(400, "BAD_REQUEST", fmt::format("the request body could not be read: {}", ec.message()));
       if (ec) return self->close();
@@ -411,8 +409,8 @@ int Listener::start(const std::string& host, int port) {
     if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec)
-    throw Error(fmt::format("{} cannot listen on {}:{}: {}; choose another with --listen HOST:PORT", s.what, host,
-                            port, ec.message()));
+    throw Error(fmt::format("{} cannot listen on {}:{}: {}; choose another with --listen HOST:PORT", s.what, host, port,
+                            ec.message()));
   const int bound = s.acceptor->local_endpoint().port();
   s.pool = std::make_unique<WorkPool>(s.settings.threads, s.settings.queue_limit);
   s.accept();

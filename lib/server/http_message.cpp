@@ -55,9 +55,8 @@ std::string value_of(const std::vector<std::pair<std::string, std::string>>& hea
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string clipped(std::string_view text, std::size_t limit) {
@@ -159,9 +158,8 @@ std::optional<std::string> host_name(std::string_view host_header) {
     name = h.substr(0, colon);
     if (colon != std::string_view::npos) port = h.substr(colon + 1);
   }
-  if (name.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
-        return c >= '0' && c <= '9';
-      }))
+  if (name.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   std::string out;
   for (char c : name) {
@@ -184,8 +182,7 @@ bool host_allowed(const std::string& host, const std::string& listen_host, const
 std::optional<std::string> cross_site_problem(const Request& head) {
   const std::string site = head.get_header_value("Sec-Fetch-Site");
   if (!site.empty() && !iequals(site, "same-origin") && !iequals(site, "none"))
-    return fmt::format("the browser says this request comes from another site (Sec-Fetch-Site: {})",
-                       clipped(site, 40));
+    return fmt::format("the browser says this request comes from another site (Sec-Fetch-Site: {})", clipped(site, 40));
   if (head.has_header("Origin")) {
     const std::string origin = head.get_header_value("Origin");
     const auto scheme_end = origin.find("://");

@@ -24,10 +24,10 @@ namespace tasker::server {
 /// A request as the routes see it: the body whole (within server.max_body_bytes),
 /// the path percent-decoded, the query split into parameters.
 struct Request {
-  std::string method;  ///< "GET", "POST", ... as sent (HTTP methods are case-sensitive)
-  std::string target;  ///< as sent: path and query, undecoded
-  std::string path;    ///< decoded
-  std::multimap<std::string, std::string> params;      ///< decoded query parameters
+  std::string method;                              ///< "GET", "POST", ... as sent (HTTP methods are case-sensitive)
+  std::string target;                              ///< as sent: path and query, undecoded
+  std::string path;                                ///< decoded
+  std::multimap<std::string, std::string> params;  ///< decoded query parameters
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::vector<std::string> matches;  ///< the route pattern's capture groups; [0] is the whole path

@@ -70,10 +70,11 @@ struct Metrics::Families {
                      .Name("tasker_http_requests_total")
                      .Help("HTTP requests answered, by route, method and status")
                      .Register(r)),
-        auth_failures(prometheus::BuildCounter()
-                          .Name("tasker_http_auth_failures_total")
-                          .Help("Requests refused for their API key, by reason (missing, malformed, invalid, forbidden)")
-                          .Register(r)),
+        auth_failures(
+            prometheus::BuildCounter()
+                .Name("tasker_http_auth_failures_total")
+                .Help("Requests refused for their API key, by reason (missing, malformed, invalid, forbidden)")
+                .Register(r)),
         connections_refused(prometheus::BuildCounter()
                                 .Name("tasker_http_connections_refused_total")
                                 .Help("Connections closed at accept, by the limit reached (connections, per_client)")

@@ -34,8 +34,7 @@ const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
       {{"resource", "step"}, {"id", id}});
 }
 
-long long query_number(const Request& req, const std::string& name, long long fallback, long long min,
-                       long long max) {
+long long query_number(const Request& req, const std::string& name, long long fallback, long long min, long long max) {
   if (!req.has_param(name)) return fallback;
   const std::string text = req.get_param_value(name);
   long long v = 0;
@@ -151,26 +150,22 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
   const long long context_bytes = http.settings().list_context_bytes;
   Client& c = *client;
   // The handlers capture the shared pointer: the client lives as long as the routes.
-  http.route("POST", "/v1/tasks", "tasks:create",
-             [client, &c, depth](const Request& req, Response& res) {
-               TaskView task = c.submit(task_request_from(parse_body(req, depth)));
-               write_json(res, 201, task_response(task));
-             });
-  http.route("GET", "/v1/tasks", "tasks:list",
-             [client, &c, context_bytes](const Request& req, Response& res) {
-               list_tasks(c, req, res, context_bytes);
-             });
-  http.route("GET", fmt::format("/v1/tasks/{}", kUuid), "tasks:read",
-             [client, &c](const Request& req, Response& res) {
-               const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
-               write_json(res, 200, task_response(snap.task, &snap.steps));
-             });
-  http.route("DELETE", fmt::format("/v1/tasks/{}", kUuid), "tasks:cancel",
-             [client, &c](const Request& req, Response& res) {
-               std::string reason =
-                   req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
-               write_json(res, 200, task_response(c.cancel(task_uuid_of(req), reason)));
-             });
+  http.route("POST", "/v1/tasks", "tasks:create", [client, &c, depth](const Request& req, Response& res) {
+    TaskView task = c.submit(task_request_from(parse_body(req, depth)));
+    write_json(res, 201, task_response(task));
+  });
+  http.route("GET", "/v1/tasks", "tasks:list", [client, &c, context_bytes](const Request& req, Response& res) {
+    list_tasks(c, req, res, context_bytes);
+  });
+  http.route("GET", fmt::format("/v1/tasks/{}", kUuid), "tasks:read", [client, &c](const Request& req, Response& res) {
+    const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+    write_json(res, 200, task_response(snap.task, &snap.steps));
+  });
+  http.route(
+      "DELETE", fmt::format("/v1/tasks/{}", kUuid), "tasks:cancel", [client, &c](const Request& req, Response& res) {
+        std::string reason = req.has_param("reason") ? req.get_param_value("reason") : "cancelled through the API";
+        write_json(res, 200, task_response(c.cancel(task_uuid_of(req), reason)));
+      });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps", kUuid), "steps:read",
              [client, &c](const Request& req, Response& res) {
                write_json(res, 200, step_responses(c.snapshot(task_uuid_of(req))));
@@ -180,9 +175,8 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
                write_json(res, 200, step_response(find_step(snap, req.matches[2]), snap));
              });
-  http.route(
-      "PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
-      [client, &c, depth](const Request& req, Response& res) { manual_action(c, req, res, depth); });
+  http.route("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", kUuid, kUuid), "steps:resolve",
+             [client, &c, depth](const Request& req, Response& res) { manual_action(c, req, res, depth); });
   http.route("GET", fmt::format("/v1/tasks/{}/workflow_steps/{}/audit", kUuid, kUuid), "steps:read",
              [client, &c](const Request& req, Response& res) {
                const std::string task_uuid = task_uuid_of(req);

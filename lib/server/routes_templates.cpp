@@ -36,36 +36,32 @@ json template_detail(const TaskTemplate& t) {
 }  // namespace
 
 void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates) {
-  http.route("GET", "/v1/templates", "templates:read",
-             [templates](const Request& req, Response& res) {
-               const std::string only = req.has_param("namespace") ? req.get_param_value("namespace") : "";
-               std::map<std::string, int> per_namespace;
-               json list = json::array();
-               for (const TaskTemplate* t : templates->all()) {
-                 if (!only.empty() && t->namespace_name != only) continue;
-                 ++per_namespace[t->namespace_name];
-                 list.push_back({{"name", t->name},
-                                 {"namespace", t->namespace_name},
-                                 {"version", t->version},
-                                 {"description", t->description},
-                                 {"step_count", t->steps.size()}});
-               }
-               json namespaces = json::array();
-               for (const auto& [name, count] : per_namespace)
-                 namespaces.push_back({{"name", name}, {"description", nullptr}, {"template_count", count}});
-               write_json(res, 200, {{"namespaces", namespaces}, {"templates", list}, {"total_count", list.size()}});
-             });
+  http.route("GET", "/v1/templates", "templates:read", [templates](const Request& req, Response& res) {
+    const std::string only = req.has_param("namespace") ? req.get_param_value("namespace") : "";
+    std::map<std::string, int> per_namespace;
+    json list = json::array();
+    for (const TaskTemplate* t : templates->all()) {
+      if (!only.empty() && t->namespace_name != only) continue;
+      ++per_namespace[t->namespace_name];
+      list.push_back({{"name", t->name},
+                      {"namespace", t->namespace_name},
+                      {"version", t->version},
+                      {"description", t->description},
+                      {"step_count", t->steps.size()}});
+    }
+    json namespaces = json::array();
+    for (const auto& [name, count] : per_namespace)
+      namespaces.push_back({{"name", name}, {"description", nullptr}, {"template_count", count}});
+    write_json(res, 200, {{"namespaces", namespaces}, {"templates", list}, {"total_count", list.size()}});
+  });
   http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)", "templates:read",
              [templates](const Request& req, Response& res) {
                // TemplateSet::get throws NotFoundError naming what is loaded.
-               write_json(
-                   res, 200,
-                   template_detail(templates->get(req.matches[1], req.matches[2], req.matches[3])));
+               write_json(res, 200, template_detail(templates->get(req.matches[1], req.matches[2], req.matches[3])));
              });
   http.route("GET", "/v1/templates/([^/]+)/([^/]+)/([^/]+)/graph", "templates:read",
              [templates](const Request& req, Response& res) {
-               write_graph(req, res,
-                           graph_of(templates->get(req.matches[1], req.matches[2], req.matches[3])));
+               write_graph(req, res, graph_of(templates->get(req.matches[1], req.matches[2], req.matches[3])));
              });
 }
 

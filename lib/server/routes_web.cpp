@@ -130,16 +130,19 @@ void add_web_routes(HttpCore& http) {
       });
   std::string names;
   for (const auto& [name, asset] : *assets) names += (names.empty() ? "" : ", ") + name;
-  http.route("GET", "/ui/([^/]+)", "", [assets, names](const Request& req, Response& res) {
-    auto it = assets->find(req.matches[1]);
-    if (it == assets->end())
-      throw ApiError(404, "NOT_FOUND",
-                     fmt::format("no file /ui/{}; the web view's files are {}", req.matches[1], names),
-                     {{"resource", "file"}, {"id", req.matches[1]}});
-    web_headers(res, kPagePolicy);
-    res.status = 200;
-    res.set_content(it->second.text, it->second.type);
-  }, Runs::on_io_thread);
+  http.route(
+      "GET", "/ui/([^/]+)", "",
+      [assets, names](const Request& req, Response& res) {
+        auto it = assets->find(req.matches[1]);
+        if (it == assets->end())
+          throw ApiError(404, "NOT_FOUND",
+                         fmt::format("no file /ui/{}; the web view's files are {}", req.matches[1], names),
+                         {{"resource", "file"}, {"id", req.matches[1]}});
+        web_headers(res, kPagePolicy);
+        res.status = 200;
+        res.set_content(it->second.text, it->second.type);
+      },
+      Runs::on_io_thread);
 }
 
 }  // namespace tasker::server

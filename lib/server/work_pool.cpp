@@ -13,9 +13,8 @@ bool WorkPool::try_post(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
     // An idle thread takes the job at once; only the jobs beyond them wait in the queue.
-    const std::size_t waiting = queue_.size() + 1 > static_cast<std::size_t>(idle_)
-                                    ? queue_.size() + 1 - static_cast<std::size_t>(idle_)
-                                    : 0;
+    const std::size_t waiting =
+        queue_.size() + 1 > static_cast<std::size_t>(idle_) ? queue_.size() + 1 - static_cast<std::size_t>(idle_) : 0;
     if (stopping_ || waiting > queue_limit_) return false;
     queue_.push_back(std::move(job));
   }

@@ -78,11 +78,9 @@ class WorkerServer::Impl {
                 {"supported_namespaces", capabilities(sources, "")["supported_namespaces"]}};
       return r;
     });
-    http.route("GET", "/v1/templates", "worker:templates_read",
-               [this](const Request& req, Response& res) {
-                 write_json(res, 200,
-                            capabilities(sources, req.has_param("namespace") ? req.get_param_value("namespace") : ""));
-               });
+    http.route("GET", "/v1/templates", "worker:templates_read", [this](const Request& req, Response& res) {
+      write_json(res, 200, capabilities(sources, req.has_param("namespace") ? req.get_param_value("namespace") : ""));
+    });
     add_metrics_and_docs_routes(http, metrics);
   }
   WorkerServerSources sources;

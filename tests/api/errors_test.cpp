@@ -107,9 +107,9 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
                "BAD_REQUEST");
   }
   // fmt, not operator+: GCC 12 at -O3 reports a false array-bounds error on the concatenation.
-  s.is_error(
-      s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", std::string(9000, 'a'))),
-      414, "URI_TOO_LONG");
+  s.is_error(s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                               std::string(9000, 'a'))),
+             414, "URI_TOO_LONG");
 
   // A client that announces a body and stalls: the server closes the
   // connection at server.body_timeout_ms, and serves others meanwhile.

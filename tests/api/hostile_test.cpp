@@ -3,10 +3,13 @@
 // others are connected; the limits given generously are only against hangs.
 #include <fmt/format.h>
 
+#include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 
 #include "../e2e/child_process.hpp"
+#include "server/work_pool.hpp"
 #include "support.hpp"
 #include "tasker/task.hpp"
 
@@ -110,8 +113,7 @@ TEST_CASE("hostile: connections beyond the per-client limit are closed at once, 
   for (int i = 0; i < 20; ++i) CHECK_FALSE(many[static_cast<std::size_t>(i)]->closed_now());
   CHECK(health_probes(s, 3) == 3);  // another address
   Reply metrics = s.call("GET", "/metrics");
-  CHECK(metric(metrics.body.get<std::string>(), "tasker_http_connections_refused_total{reason=\"per_client\"}") ==
-        10);
+  CHECK(metric(metrics.body.get<std::string>(), "tasker_http_connections_refused_total{reason=\"per_client\"}") == 10);
 }
 
 TEST_CASE("hostile: bodies over server.max_body_bytes are refused while read, whatever their framing") {
@@ -244,7 +246,8 @@ TEST_CASE("hostile: without keys, other sites' writes and foreign Host names are
   ServerFixture s(settings);
   auto post = [&](const std::string& headers, const std::string& body = linear_request().dump()) {
     RawSocket c(s.port());
-    REQUIRE(c.send(fmt::format("POST /v1/tasks HTTP/1.1\r\n{}Content-Length: {}\r\n\r\n{}", headers, body.size(), body)));
+    REQUIRE(
+        c.send(fmt::format("POST /v1/tasks HTTP/1.1\r\n{}Content-Length: {}\r\n\r\n{}", headers, body.size(), body)));
     return one_answer(c);
   };
   const std::string host = fmt::format("Host: 127.0.0.1:{}\r\n", s.port());
@@ -276,8 +279,9 @@ TEST_CASE("hostile: numbers out of range are 400 naming the field; answers are b
   settings.list_context_bytes = 1024;
   ServerFixture s(settings);
   json request = linear_request();
-  Reply huge = s.call("POST", "/v1/tasks",
-                      R"({"namespace": "linear_workflow", "name": "mathematical_sequence", "context": {"even_number": 1e999999}})");
+  Reply huge = s.call(
+      "POST", "/v1/tasks",
+      R"({"namespace": "linear_workflow", "name": "mathematical_sequence", "context": {"even_number": 1e999999}})");
   s.is_error(huge, 400, "BAD_REQUEST");
   CHECK(huge.body["error"]["field"] == "even_number");
   request["context"]["padding"] = std::string(4000, 'p');
@@ -332,4 +336,25 @@ TEST_CASE("hostile: tasker serve stops on SIGTERM with slow clients connected") 
   CHECK(serve.stop() == 0);  // ctest's timeout is what would catch a server that never stops
   for (auto& c : slow) CHECK(c->closed_by_server());
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
+}
+
+TEST_CASE("hostile: the handler threads' queue is bounded: beyond it a request is refused, not queued") {
+  tasker::server::WorkPool pool(1, 1);
+  std::promise<void> started, release;
+  auto released = release.get_future().share();
+  std::atomic<int> ran{0};
+  REQUIRE(pool.try_post([&] {
+    started.set_value();
+    released.wait();
+    ++ran;
+  }));
+  started.get_future().wait();                 // the one thread is busy
+  CHECK(pool.try_post([&] { ++ran; }));        // waits: the queue holds one
+  CHECK_FALSE(pool.try_post([&] { ++ran; }));  // beyond server.queue_limit: the listener answers 503
+  release.set_value();
+  for (int i = 0; i < 3000 && ran < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  CHECK(ran == 2);
+  CHECK(pool.try_post([&] { ++ran; }));  // room again
+  for (int i = 0; i < 3000 && ran < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  CHECK(ran == 3);
 }

@@ -77,9 +77,16 @@ TEST_CASE("tls: HTTPS with the configured certificate and key for a client that 
   tasker::ServerSettings settings = test_settings();
   settings.tls_cert = cert;
   settings.tls_key = key;
+  settings.handshake_timeout_ms = 300;
   {
     ServerFixture s(settings);
     CHECK(s.url().rfind("https://127.0.0.1:", 0) == 0);
+    // Handshakes sent slowly (a TLS record header, then nothing) hold nobody up, and are cut off.
+    std::vector<std::unique_ptr<RawSocket>> slow;
+    for (int i = 0; i < 20; ++i) {
+      slow.push_back(std::make_unique<RawSocket>(s.port()));
+      CHECK(slow.back()->send("\x16\x03\x01"));
+    }
     tasker::testing::HttpApiOptions trusting;
     trusting.ca_cert_path = cert;
     tasker::testing::HttpApi api(s.url(), trusting);
@@ -87,6 +94,7 @@ TEST_CASE("tls: HTTPS with the configured certificate and key for a client that 
     CHECK(api.get_task(task.uuid).counts.total == 4);
     tasker::testing::HttpApi untrusting(s.url());  // the system CAs do not know this certificate
     CHECK_THROWS_AS((void)untrusting.get_task(task.uuid), tasker::Error);
+    for (auto& c : slow) CHECK(c->closed_by_server());
   }
   settings.tls_key = cert;  // not a key
   auto store = tasker::open_store("sqlite::memory:");
