@@ -31,9 +31,9 @@ uuid=$(curl -s "$url/v1/tasks" -H 'Content-Type: application/json' \
   python3 -c 'import json, sys; print(json.load(sys.stdin)["task_uuid"])')
 
 nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-block=$(awk '/^```nginx$/ {on = 1; next} /^```$/ {on = 0} on' docs/deployment.md | grep -v 'limit_req\|ssl')
-block=${block//"server 127.0.0.1:8080;"/"server 127.0.0.1:$port;"}
-block=${block//"listen 443"/"listen 127.0.0.1:$nginx_port"}
+block=$(awk '/^```nginx$/ {on = 1; next} /^```$/ {on = 0} on' docs/deployment.md |
+  sed "s/listen 443 ssl;/listen 127.0.0.1:$nginx_port;/; s/server 127.0.0.1:8080;/server 127.0.0.1:$port;/" |
+  grep -v 'limit_req\|ssl_')
 cat > "$work/nginx.conf" <<CONF
 daemon off;
 master_process off;
