@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 cli=${1:-build/release/cli/tasker}
 seconds=${2:-15}
 work=$(mktemp -d /tmp/tasker-http-edge.XXXXXX)
-mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -31,25 +30,7 @@ uuid=$(curl -s "$url/v1/tasks" -H 'Content-Type: application/json' \
   python3 -c 'import json, sys; print(json.load(sys.stdin)["task_uuid"])')
 
 nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-block=$(awk '/^```nginx$/ {on = 1; next} /^```$/ {on = 0} on' docs/deployment.md |
-  sed "s/listen 443 ssl;/listen 127.0.0.1:$nginx_port;/; s/server 127.0.0.1:8080;/server 127.0.0.1:$port;/" |
-  grep -v 'limit_req\|ssl_')
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi;
-  scgi_temp_path $work/scgi;
-$block
-}
-CONF
+scripts/nginx-conf "$work" "$port" "$nginx_port" plain > "$work/nginx.conf"
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
 pids+=($!)
 sleep 1

@@ -45,6 +45,24 @@ RawAnswer one_answer(RawSocket& socket) {
   return answers[0];
 }
 
+/// POSTs a task as a chunked body of 16 KiB chunks, up to 8 MiB, until the
+/// server answers; that answer's status, and how many bytes had been sent.
+std::pair<int, std::size_t> upload_until_answered(RawSocket& c) {
+  REQUIRE(c.send(post_head("Transfer-Encoding: chunked\r\n")));
+  const std::string chunk = fmt::format("4000\r\n{}\r\n", std::string(0x4000, ' '));
+  std::size_t sent = 0;
+  std::string answer;
+  while (sent < 8 * 1024 * 1024 && answer.empty()) {
+    if (!c.send(chunk)) break;
+    sent += chunk.size();
+    answer = c.read([](const std::string& t) { return !t.empty(); }, std::chrono::milliseconds{1});
+  }
+  answer += c.read([](const std::string& t) { return has_answers(t, 1); });
+  auto answers = parse_answers(answer);
+  REQUIRE(answers.size() == 1);
+  return {answers[0].status, sent};
+}
+
 }  // namespace
 
 TEST_CASE("hostile: 150 trickling headers, 50 trickling bodies and 300 idle sockets leave every probe answered") {
@@ -118,21 +136,10 @@ TEST_CASE("hostile: connections beyond the per-client limit are closed at once, 
 
 TEST_CASE("hostile: bodies over server.max_body_bytes are refused while read, whatever their framing") {
   ServerFixture s;  // max_body_bytes: 64 KiB
-  const std::string chunk = fmt::format("4000\r\n{}\r\n", std::string(0x4000, ' '));
   SUBCASE("chunked: 413 once the total passes the limit, long before 2 MiB were sent") {
     RawSocket c(s.port());
-    REQUIRE(c.send(post_head("Transfer-Encoding: chunked\r\n")));
-    std::size_t sent = 0;
-    std::string answer;
-    while (sent < 8 * 1024 * 1024 && answer.empty()) {
-      if (!c.send(chunk)) break;
-      sent += chunk.size();
-      answer = c.read([](const std::string& t) { return !t.empty(); }, std::chrono::milliseconds{1});
-    }
-    answer += c.read([](const std::string& t) { return has_answers(t, 1); });
-    auto answers = parse_answers(answer);
-    REQUIRE(answers.size() == 1);
-    CHECK(answers[0].status == 413);
+    const auto [status, sent] = upload_until_answered(c);
+    CHECK(status == 413);
     CHECK(sent < 2 * 1024 * 1024);
     CHECK(c.closed_by_server());
   }
@@ -166,19 +173,8 @@ TEST_CASE("hostile: on a keyed server a request without a key is refused before 
   settings.max_body_bytes = 16LL * 1024 * 1024;
   ServerFixture s(settings);
   RawSocket c(s.port());
-  REQUIRE(c.send(post_head("Transfer-Encoding: chunked\r\n")));
-  const std::string chunk = fmt::format("4000\r\n{}\r\n", std::string(0x4000, ' '));
-  std::size_t sent = 0;
-  std::string answer;
-  while (sent < 8 * 1024 * 1024 && answer.empty()) {
-    if (!c.send(chunk)) break;
-    sent += chunk.size();
-    answer = c.read([](const std::string& t) { return !t.empty(); }, std::chrono::milliseconds{1});
-  }
-  answer += c.read([](const std::string& t) { return has_answers(t, 1); });
-  auto answers = parse_answers(answer);
-  REQUIRE(answers.size() == 1);
-  CHECK(answers[0].status == 401);
+  const auto [status, sent] = upload_until_answered(c);
+  CHECK(status == 401);
   CHECK(sent < 2 * 1024 * 1024);
   // Failed authentications are counted; the scheme is case-insensitive.
   Reply lower = s.call("GET", "/v1/tasks", "", "");

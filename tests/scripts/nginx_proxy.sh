@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # nginx in front of `tasker serve`, with the configuration docs/deployment.md
-# gives (its ```nginx block, taken from the page as it is): nginx and tasker on
-# loopback, nginx with its own prefix, temp folders and a throwaway
-# certificate, no master process and no root. Requests go through nginx over
+# gives (scripts/nginx-conf: its ```nginx block as the page has it), nginx and
+# tasker on loopback, with a throwaway certificate. Requests go through nginx over
 # TLS: tasker's answers arrive whole with their headers, nginx's own limit holds.
 #
 #   nginx_proxy.sh TASKER_CLI SOURCE_DIR WORK_DIR
 set -euo pipefail
 cli=$1 source=$2 work=$3
-rm -rf "$work" && mkdir -p "$work"/{body,proxy,fastcgi,uwsgi,scgi}
+rm -rf "$work" && mkdir -p "$work"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || { echo "nginx_proxy: nginx is not installed (scripts/setup installs it)" >&2; exit 1; }
 
@@ -27,27 +26,7 @@ nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2> /dev/null
-block=$(awk '/^```nginx$/ {on = 1; next} /^```$/ {on = 0} on' "$source/docs/deployment.md")
-[ -n "$block" ] || { echo "nginx_proxy: docs/deployment.md has no \`\`\`nginx block" >&2; exit 1; }
-block=${block//"server 127.0.0.1:8080;"/"server 127.0.0.1:$tasker_port;"}
-block=${block//"listen 443 ssl;"/"listen 127.0.0.1:$nginx_port ssl;"}
-block=${block//"/etc/ssl/tasker/"/"$work/"}
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi;
-  scgi_temp_path $work/scgi;
-$block
-}
-CONF
+"$source/scripts/nginx-conf" "$work" "$tasker_port" "$nginx_port" tls > "$work/nginx.conf"
 "$nginx_bin" -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
 pids+=($!)
 
