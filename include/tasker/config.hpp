@@ -50,7 +50,7 @@ struct ServerSettings {
   int max_header_bytes{16 * 1024};                   ///< request line and headers together; more gets 431
   int max_header_count{100};                         ///< header fields in one request; more gets 431
   long long max_response_bytes{64LL * 1024 * 1024};  ///< an answer larger is refused (500 RESPONSE_TOO_LARGE)
-  long long list_context_bytes{16 * 1024};           ///< lists leave out a context larger than this (a link instead)
+  long long list_context_bytes{16LL * 1024};         ///< lists leave out a context larger than this (a link instead)
   // Deadlines: each covers the whole operation, however slowly the bytes come.
   long long handshake_timeout_ms{5'000};  ///< TLS handshake, from the connection's accept
   long long header_timeout_ms{10'000};    ///< a request's line and headers, from its first byte
