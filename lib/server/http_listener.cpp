@@ -45,7 +45,7 @@ std::chrono::milliseconds ms(long long n) { return std::chrono::milliseconds{n};
 /// After refusing a request whose body was not read, the connection is not
 /// closed at once: unread bytes would make the kernel reset it, and the client
 /// could lose the answer. Up to this much is read and dropped first.
-constexpr std::size_t kDrainBytes = 256 * 1024;
+constexpr std::size_t kDrainBytes = std::size_t{256} * 1024;
 constexpr auto kDrainTime = std::chrono::seconds{2};
 
 class ConnectionBase {

@@ -52,7 +52,7 @@ std::pair<int, std::size_t> upload_until_answered(RawSocket& c) {
   const std::string chunk = fmt::format("4000\r\n{}\r\n", std::string(0x4000, ' '));
   std::size_t sent = 0;
   std::string answer;
-  while (sent < 8 * 1024 * 1024 && answer.empty()) {
+  while (sent < std::size_t{8} * 1024 * 1024 && answer.empty()) {
     if (!c.send(chunk)) break;
     sent += chunk.size();
     answer = c.read([](const std::string& t) { return !t.empty(); }, std::chrono::milliseconds{1});
@@ -140,7 +140,7 @@ TEST_CASE("hostile: bodies over server.max_body_bytes are refused while read, wh
     RawSocket c(s.port());
     const auto [status, sent] = upload_until_answered(c);
     CHECK(status == 413);
-    CHECK(sent < 2 * 1024 * 1024);
+    CHECK(sent < std::size_t{2} * 1024 * 1024);
     CHECK(c.closed_by_server());
   }
   SUBCASE("Content-Length over the limit: 413 from the header, no body read") {
@@ -175,7 +175,7 @@ TEST_CASE("hostile: on a keyed server a request without a key is refused before 
   RawSocket c(s.port());
   const auto [status, sent] = upload_until_answered(c);
   CHECK(status == 401);
-  CHECK(sent < 2 * 1024 * 1024);
+  CHECK(sent < std::size_t{2} * 1024 * 1024);
   // Failed authentications are counted; the scheme is case-insensitive.
   Reply lower = s.call("GET", "/v1/tasks", "", "");
   CHECK(lower.status == 401);
@@ -304,7 +304,7 @@ TEST_CASE("hostile: numbers out of range are 400 naming the field; answers are b
 
 TEST_CASE("hostile: an answer over server.max_response_bytes is refused, not sent") {
   tasker::ServerSettings settings = test_settings();
-  settings.max_response_bytes = 64 * 1024;  // the OpenAPI document (the fixture reads it) fits
+  settings.max_response_bytes = 64LL * 1024;  // the OpenAPI document (the fixture reads it) fits
   ServerFixture s(settings);
   tasker::TaskRequest request = linear_task();
   request.context["padding"] = std::string(100'000, 'p');
