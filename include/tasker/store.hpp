@@ -190,6 +190,15 @@ class Store {
     (void)now;
     return nullptr;
   }
+
+  /// Compare what the store keeps derived with what it is derived from: each
+  /// task's step counters against a recount of its steps' states, and
+  /// `claimable_at` and the lease set exactly on the steps whose state is
+  /// claimable or holds a worker (docs/architecture.md, "One state machine").
+  /// Returns one line per violation, empty when the database is consistent.
+  /// Reads every task and step: for tests and operators (`tasker doctor`),
+  /// never the hot path. Stores that keep nothing derived return nothing.
+  [[nodiscard]] virtual std::vector<std::string> check_consistency() { return {}; }
 };
 
 struct StoreOptions {
