@@ -37,6 +37,7 @@
 #include "storage/sql/values.hpp"
 #include "storage/sql/views.hpp"
 #include "storage/sql/watchers.hpp"
+#include "storage/store_jitter.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
@@ -91,6 +92,7 @@ class SqlStore final : public Store {
   SqlStore(std::unique_ptr<Backend> backend, const StoreOptions& options)
       : backend_(std::move(backend)),
         options_(options),
+        jitter_(store_allows_jitter(options)),
         pool_(*backend_, backend_->pool_size()),
         runner_(pool_, backend_->name()),
         sql_(make_statements(backend_->dialect())) {
@@ -149,6 +151,12 @@ class SqlStore final : public Store {
   }
 
   ExchangeResult exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) override {
+    if (jitter_) return exchange_as_asked(outcomes, claim, now);
+    const Unjittered plain(outcomes, claim);  // the deprecated StoreOptions::jitter = false
+    return exchange_as_asked(plain.outcomes(), plain.claim(), now);
+  }
+
+  ExchangeResult exchange_as_asked(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) {
     Wakeups wake;
     if (one_call()) {
       if (auto done = one_call_->exchange(outcomes, claim, now, wake)) {
@@ -397,6 +405,7 @@ class SqlStore final : public Store {
 
   std::unique_ptr<Backend> backend_;
   StoreOptions options_;
+  bool jitter_{true};
   Pool pool_;
   Runner runner_;
   Statements sql_;
