@@ -68,6 +68,9 @@ struct StepMoveRule {
   bool from_nothing;  ///< a creation: the step did not exist
   StepStates from;    ///< the states it may leave
   StepState to;
+  /// The transition's reason when tasker makes the move by itself; empty when
+  /// whoever makes it says why (an error type, an operator's reason).
+  std::string_view reason{};
 };
 
 [[nodiscard]] std::span<const StepMoveRule> step_moves();

@@ -15,8 +15,7 @@
 namespace {
 
 struct TempDb {
-  std::filesystem::path file =
-      std::filesystem::temp_directory_path() / ("tasker-schema-" + tasker::new_uuid() + ".db");
+  std::filesystem::path file = std::filesystem::temp_directory_path() / ("tasker-schema-" + tasker::new_uuid() + ".db");
   ~TempDb() {
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix, ec);
@@ -63,6 +62,6 @@ TEST_CASE("schema: a database newer than this build is refused") {
   TempDb db;
   { (void)tasker::open_store(db.url()); }
   db.tamper("INSERT INTO tasker_schema_migrations (version, description, applied_at) VALUES (999, 'future', 0)");
-  CHECK_THROWS_WITH_AS((void)tasker::open_store(db.url()),
-                       doctest::Contains("newer than this tasker build knows"), tasker::StorageError);
+  CHECK_THROWS_WITH_AS((void)tasker::open_store(db.url()), doctest::Contains("newer than this tasker build knows"),
+                       tasker::StorageError);
 }

@@ -56,7 +56,7 @@ using Fragments =
 /// `{{steps:SET,COLUMN}}` (in_states; SET is claimable, holds_worker,
 /// terminal, unfinished, active, satisfies_dependents, not_running),
 /// `{{terminal_task:COLUMN}}`, `{{move_from:MOVE,COLUMN}}` (the states a
-/// step move leaves), `{{move_to:MOVE}}` (the state it enters),
+/// step move leaves), `{{move_to:MOVE}}` (the state it enters), `{{move_reason:MOVE}}`,
 /// `{{task_state:STATE,STARTED,TOTAL,COMPLETED,RESOLVED,FAILED,ACTIVE}}`,
 /// `{{task_reason:...}}` (the same arguments), `{{count_move:COUNTER,FROM,TO}}`,
 /// `{{is_claim:FROM,TO}}`, `{{claim_order:ALIAS}}`, `{{claimable_due:ALIAS,NOW}}`,
