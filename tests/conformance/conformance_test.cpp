@@ -289,3 +289,29 @@ TEST_CASE("conformance: closing stdin ends the processes; the worker's death kil
   CHECK(gone(served));
   std::filesystem::remove(pid_file);
 }
+
+namespace {
+/// Resident memory of `pid` in KiB (VmRSS), 0 when unreadable.
+long rss_kib(pid_t pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("conformance: 100,000 attempts in one process grow neither the worker's memory nor the process's") {
+  Implementation impl("memory");
+  const pid_t pid = impl.pid();
+  auto run = [&](int n) {
+    for (int i = 0; i < n; ++i) REQUIRE(impl.run("conformance.echo", {{"i", i}}).at("pid") == pid);
+  };
+  run(10'000);  // allocators and caches settle
+  const long worker_before = rss_kib(::getpid()), process_before = rss_kib(pid);
+  run(90'000);
+  const long worker_after = rss_kib(::getpid()), process_after = rss_kib(pid);
+  INFO("worker " << worker_before << " -> " << worker_after << " KiB, process " << process_before << " -> "
+                 << process_after << " KiB");
+  CHECK(worker_after - worker_before < 2048);
+  CHECK(process_after - process_before < 4096);
+}
