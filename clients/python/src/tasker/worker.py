@@ -14,6 +14,7 @@ to descriptor 1 goes to stderr, which the worker keeps with a failed attempt.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import json
@@ -55,16 +56,17 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def run_attempt(callable_name: str, step_input: dict[str, Any], channel: _handlers.Channel | None) -> dict[str, Any]:
     """Run one attempt; its outcome as the persistent protocol's message body (without type and id):
-    {"result": R}, or {"retryable", "message", "context", "retry_after_ms"?, "error_type"?}."""
+    {"result": R} (with "result_json", R as JSON text), or {"retryable", "message", "context",
+    "retry_after_ms"?, "error_type"?}."""
     ctx = _handlers.Context(step_input, callable_name, channel)
     try:
         result = _handlers.resolve(callable_name)(ctx)
         try:
-            _dumps(result)
+            text = _dumps(result)
         except (TypeError, ValueError) as e:
             raise PermanentError(f"the handler of `{callable_name}` returned a result that is not JSON: {e}",
                                  error_type="invalid_result") from e
-        return {"result": result}
+        return {"result": result, "result_json": text}
     except PermanentError as e:
         return _failure(False, e.message, e.context, e.error_type)
     except RetryableError as e:
@@ -98,8 +100,11 @@ class PersistentChannel:
         self._next_request = 0
 
     def send(self, message: dict[str, Any]) -> None:
+        self.send_line(_dumps(message))
+
+    def send_line(self, line: str) -> None:
         sys.stderr.flush()  # what the attempt logged reaches the worker before its answer
-        _write_all(self._out, (_dumps(message) + "\n").encode())
+        _write_all(self._out, (line + "\n").encode())
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         self._next_request += 1
@@ -123,9 +128,10 @@ def serve_persistent(reader: BinaryIO, out_fd: int) -> int:
             raise ProtocolError(f"expected an attempt, got {line[:200]!r}")
         channel.attempt_id = int(message["id"])
         outcome = run_attempt(message["callable"], message["input"], channel)
-        outcome["type"] = "result" if "result" in outcome else "failure"
-        outcome["id"] = channel.attempt_id
-        channel.send(outcome)
+        if "result_json" in outcome:  # the result was serialised once already, to check it
+            channel.send_line(f'{{"type":"result","id":{channel.attempt_id},"result":{outcome["result_json"]}}}')
+        else:
+            channel.send({"type": "failure", "id": channel.attempt_id, **outcome})
     return 0
 
 
@@ -161,8 +167,8 @@ def serve_one(stdin: BinaryIO, out_fd: int) -> int:
             return 2
         name = known[0]
     outcome = run_attempt(name, step_input, DescriptorChannel())
-    if "result" in outcome:
-        _write_all(out_fd, (_dumps(outcome["result"]) + "\n").encode())
+    if "result_json" in outcome:
+        _write_all(out_fd, (outcome["result_json"] + "\n").encode())
         return 0
     doc = {k: outcome[k] for k in ("message", "context", "retry_after_ms") if k in outcome}
     _write_all(out_fd, (_dumps(doc) + "\n").encode())
@@ -206,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tasker.worker: the worker speaks persistent protocol {version}, this package "
                   f"{PROTOCOL_VERSION}; upgrade one of them", file=sys.stderr)
             return 2
+        # What the imports built lives as long as the process: keep the cyclic collector from walking it
+        # again at every collection (its walks were a few percent of a trivial attempt's time).
+        gc.freeze()
         return serve_persistent(sys.stdin.buffer, out_fd)
     return serve_one(sys.stdin.buffer, out_fd)
 
