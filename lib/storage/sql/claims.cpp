@@ -1,5 +1,6 @@
 #include "storage/sql/claims.hpp"
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -108,6 +109,9 @@ std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& req) {
   const TimePoint lease_end = tx.now + req.lease;
   std::vector<Param> up{id_list(ids), req.worker_id, ms(lease_end), ms(tx.now)};
   Rows r = tx.c.query(tx.sql.claim_update, up);
+  // In id order, as tasker_exchange returns them (UPDATE ... RETURNING has no order of its own).
+  std::sort(r.rows.begin(), r.rows.end(),
+            [](const Rows::Row& a, const Rows::Row& b) { return std::stoll(*a[0]) < std::stoll(*b[0]); });
 
   std::vector<ClaimedStep> claimed = claimed_from(r, tx.now, lease_end);
   std::vector<std::int64_t> task_of(r.size());
