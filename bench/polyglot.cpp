@@ -218,14 +218,10 @@ int main(int argc, char** argv) {
   }
   fmt::print("## steps/s, one worker process, SQLite (FULL), {}-step fan-out/in tasks ({} per drain), median of {}\n\n",
              kSteps, tasks, reps);
-  fmt::print("| handler | {} |\n|---|", fmt::join(
-                                            [&] {
-                                              std::vector<std::string> h;
-                                              for (const auto& s : shapes)
-                                                h.push_back(fmt::format("c{} b{}", s.concurrency, s.batch));
-                                              return h;
-                                            }(),
-                                            " | "));
+  std::vector<std::string> headers;
+  headers.reserve(shapes.size());
+  for (const auto& s : shapes) headers.push_back(fmt::format("c{} b{}", s.concurrency, s.batch));
+  fmt::print("| handler | {} |\n|---|", fmt::join(headers, " | "));
   for (std::size_t i = 0; i < shapes.size(); ++i) fmt::print("---|");
   fmt::print("\n");
   // Per attempt, Python runs on the first shape only (a drain takes seconds per step there).

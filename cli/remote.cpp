@@ -71,7 +71,7 @@ void add_remote_options(CLI::App& app, RemoteOptions& o) {
 
 std::string profiles_path(const RemoteOptions& o) {
   if (!o.profiles_file.empty()) return o.profiles_file;
-  if (const std::string p = env_or("TASKER_PROFILES"); !p.empty()) return p;
+  if (std::string p = env_or("TASKER_PROFILES"); !p.empty()) return p;
   if (const std::string xdg = env_or("XDG_CONFIG_HOME"); !xdg.empty()) return xdg + "/tasker/profiles.yaml";
   return env_or("HOME", ".") + "/.config/tasker/profiles.yaml";
 }
@@ -113,7 +113,9 @@ std::optional<Profile> load_profile(const std::string& file, const std::string& 
   out.name = wanted;
   for (const auto& entry : p) {
     const std::string key = entry.first.as<std::string>();
-    const std::string at = path + "." + key;
+    std::string at = path;
+    at += ".";
+    at += key;
     if (key == "server") {
       out.server = text_of(entry.second, file, at);
     } else if (key == "api_key") {

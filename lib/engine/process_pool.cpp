@@ -27,7 +27,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kTick{50};  ///< how often a waiting attempt looks at its deadline and cancel flag
 
-[[noreturn]] void fail_as(const CommandSpec& spec, CommandExit exit) {
+[[noreturn]] void fail_as(const CommandSpec& spec, const CommandExit& exit) {
   (void)command_result(spec, exit);  // throws for a timeout, a cancel and too much output
   throw std::logic_error("command_result returned for a stopped attempt");
 }
@@ -36,7 +36,7 @@ constexpr std::chrono::milliseconds kTick{50};  ///< how often a waiting attempt
   CommandExit exit;
   exit.output_too_large = true;
   exit.err = std::move(err);
-  fail_as(spec, std::move(exit));
+  fail_as(spec, exit);
 }
 
 [[noreturn]] void fail_broken(const CommandSpec& spec, const std::string& what, const std::string& err) {
@@ -151,7 +151,7 @@ void ProcessPool::check_time(StepContext& ctx, Process& p, const std::string& er
     p->terminate(spec_.kill_grace);
     p.reset();
   }
-  fail_as(spec_, std::move(exit));
+  fail_as(spec_, exit);
 }
 
 ProcessPool::Process ProcessPool::acquire(StepContext& ctx) {

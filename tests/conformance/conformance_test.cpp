@@ -57,7 +57,7 @@ struct Asked {
 /// between tests: the environment carries the test's name).
 class Implementation {
  public:
-  explicit Implementation(const std::string& test, std::function<void(CommandSpec&)> adjust = {}) {
+  explicit Implementation(const std::string& test, const std::function<void(CommandSpec&)>& adjust = {}) {
     spec_ = spec_under_test();
     spec_.environment["TASKER_CONFORMANCE_TEST"] = test;
     if (adjust) adjust(spec_);
@@ -244,7 +244,7 @@ TEST_CASE("conformance: processes that keep dying are restarted after a growing 
 
 TEST_CASE("conformance: a line beyond the output limit stops the process; a result beyond the JSON limits fails") {
   Implementation impl("limits", [](CommandSpec& s) {
-    s.max_output_bytes = 64 * 1024;
+    s.max_output_bytes = std::size_t{64} * 1024;
     s.limits.max_bytes = 1000;
   });
   const pid_t pid = impl.pid();
