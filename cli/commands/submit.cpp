@@ -29,16 +29,17 @@ void add_submit_command(CLI::App& app, Invocation& inv) {
       "--context @order.json\n"
       "The task runs when a worker with its handlers is running (`tasker worker`).");
   cmd->callback([opts, &inv] {
-    // Through a service, the service resolves the template; here, the local templates do.
-    std::optional<ResolvedTemplate> resolved;
-    auto tasks = open_tasks(inv, opts->db, DbAccess::create, [&] {
-      resolved = resolve_template(inv, opts->request);
-      return resolved->set;
-    });
+    // Through a service, the service resolves the template; here, the local templates do. Either
+    // way the command line is read whole first: a bad context writes nothing, not even a new database.
     const JsonLimits& limits = inv.config().limits.json;
-    TaskRequest request = resolved ? make_request(opts->request, *resolved->tmpl, limits)
-                                   : make_request(opts->request, TemplateRef::parse(opts->request.target), limits);
-    TaskView task = tasks->api().submit(request);
+    std::optional<TaskRequest> request;
+    auto tasks = open_tasks(inv, opts->db, DbAccess::create, [&] {
+      ResolvedTemplate resolved = resolve_template(inv, opts->request);
+      request = make_request(opts->request, *resolved.tmpl, limits);
+      return resolved.set;
+    });
+    if (!request) request = make_request(opts->request, TemplateRef::parse(opts->request.target), limits);
+    TaskView task = tasks->api().submit(*request);
     if (opts->json)
       print_json(to_json(task));
     else

@@ -111,8 +111,10 @@ TEST_CASE("remote: API keys, profiles, and what to do when neither a database no
   check_one_line_error(s.tasker({"list", "--db", s.db(), "--server", served.url}), 2, {"--db", "--server", "not both"});
 
   // A profile names the service; `default` picks it when nothing else is given.
-  const auto profiles = s.write("profiles.yaml", "default: here\nprofiles:\n  here: {server: " + served.url +
-                                                     ", api_key: cli-test-token}\n  there: {db: " + s.db() + "}\n");
+  // Values quoted as JSON strings (a PostgreSQL URL holds `?` and `&`).
+  const auto profiles =
+      s.write("profiles.yaml", "default: here\nprofiles:\n  here: {server: " + json(served.url).dump() +
+                                   ", api_key: cli-test-token}\n  there: {db: " + json(s.db()).dump() + "}\n");
   CHECK(s.tasker({"--profiles", profiles.string(), "status", uuid, "--json"}).json_out().at("task_uuid") == uuid);
   CHECK(s.tasker({"--profiles", profiles.string(), "--profile", "there", "status", uuid, "--json"})
             .json_out()
