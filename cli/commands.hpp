@@ -89,6 +89,7 @@ void add_operator_commands(CLI::App& app,
                            Invocation& inv);  ///< cancel, step reset|resolve|complete
 void add_watch_command(CLI::App& app, Invocation& inv);
 void add_migrate_command(CLI::App& app, Invocation& inv);
+void add_doctor_command(CLI::App& app, Invocation& inv);
 void add_worker_commands(CLI::App& app, Invocation& inv);  ///< worker, run
 void add_serve_command(CLI::App& app, Invocation& inv);
 

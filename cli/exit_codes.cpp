@@ -47,14 +47,16 @@ int report_current_exception(const CLI::App& app) {
     return kInterrupted;
   } catch (const NotFoundError& e) {
     // The library speaks of its API; the CLI adds how to look with the CLI.
+    const std::string what = e.what();
+    const std::string joint = !what.empty() && what.back() == '?' ? " Or " : "; ";
     std::string hint;
     if (e.kind() == "task")
-      hint = "; list tasks with `tasker list`";
+      hint = joint + "list tasks with `tasker list`";
     else if (e.kind() == "template")
-      hint = "; list templates with `tasker templates`";
+      hint = joint + "list templates with `tasker templates`";
     else if (e.kind() == "database")
       hint = fmt::format("; a new database is created by `tasker migrate --db {}`", e.id());
-    print((e.what() + hint).c_str());
+    print((what + hint).c_str());
     return kNotFound;
   } catch (const HandlerNotFoundError& e) {
     print(e.what());

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "remote.hpp"
+#include "tasker/version.hpp"
 
 namespace {
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
       "tasker"};
   app.require_subcommand(1);
   app.fallthrough();  // --config and --log-level also work after the subcommand
-  app.set_version_flag("--version", "tasker 0.1.0");
+  app.set_version_flag("--version", fmt::format("tasker {}", tasker::version()));
   app.failure_message(usage_failure);
   app.footer(
       "Configuration: TASKER_ENV, TASKER_DATABASE_URL (or DATABASE_URL), TASKER_TEMPLATE_PATH, "
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   add_operator_commands(app, inv);
   add_watch_command(app, inv);
   add_migrate_command(app, inv);
+  add_doctor_command(app, inv);
   add_worker_commands(app, inv);
   add_serve_command(app, inv);
   try {

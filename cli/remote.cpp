@@ -164,11 +164,12 @@ std::unique_ptr<Tasks> open_tasks(Invocation& inv, const std::string& db_option,
   if (db.empty() && access == DbAccess::existing && env_or("TASKER_DATABASE_URL").empty() &&
       env_or("DATABASE_URL").empty() && inv.config().database_url == "sqlite://tasker.db" &&
       !std::filesystem::exists("tasker.db", ec))
-    throw UsageError(fmt::format(
-        "no database and no tasker service given, and the default database sqlite://tasker.db does not exist in "
-        "{}; give a database (--db URL, or TASKER_DATABASE_URL) or a service (--server URL with --api-key KEY, "
-        "or --profile NAME from {})",
-        std::filesystem::current_path(ec).string(), profiles_path(r)));
+    throw NotFoundError(
+        "database", "sqlite://tasker.db",
+        fmt::format("no database and no tasker service was given, and the default database is not in {}; give a "
+                    "database (--db URL, or TASKER_DATABASE_URL) or a service (--server URL with --api-key KEY, or "
+                    "--profile NAME from {})",
+                    std::filesystem::current_path(ec).string(), profiles_path(r)));
   auto set = templates ? templates() : nullptr;
   return std::make_unique<LocalTasks>(open_task_database(inv, db, access), std::move(set), client_options(inv));
 }

@@ -44,9 +44,9 @@ class Tasks {
 /// A service when --server, --profile (or the profiles file's default)
 /// names one and --db is not given; else the database of --db, the
 /// configuration or a profile. `templates` is called for the database only
-/// (a local submit needs them; a service has its own). Throws
-/// InvalidRequestError when both --db and --server are given, and says how
-/// to name a database or a service when none is and the default database is missing.
+/// (a local submit needs them; a service has its own). Throws UsageError when
+/// both --db and --server are given, and NotFoundError saying how to name a
+/// database or a service when none is and the default database is missing.
 [[nodiscard]] std::unique_ptr<Tasks> open_tasks(
     Invocation& inv, const std::string& db, DbAccess access,
     const std::function<std::shared_ptr<const TemplateSet>()>& templates = {});

@@ -28,9 +28,7 @@ std::unique_ptr<Tasks> open_client(Invocation& inv, const ReadOptions& o) {
 
 std::vector<std::string> state_names() {
   std::vector<std::string> names;
-  for (auto s : {TaskState::pending, TaskState::in_progress, TaskState::complete, TaskState::error,
-                 TaskState::cancelled, TaskState::resolved_manually})
-    names.emplace_back(to_string(s));
+  for (TaskState s : task_states()) names.emplace_back(to_string(s));
   return names;
 }
 

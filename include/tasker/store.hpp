@@ -190,13 +190,32 @@ class Store {
     (void)now;
     return nullptr;
   }
+
+  /// Compare what the store keeps derived with what it is derived from: each
+  /// task's step counters against a recount of its steps' states, and
+  /// `claimable_at` and the lease set exactly on the steps whose state is
+  /// claimable or holds a worker (docs/architecture.md, "One state machine").
+  /// Returns one line per violation, empty when the database is consistent.
+  /// Reads every task and step: for tests and operators (`tasker doctor`),
+  /// never the hot path. Stores that keep nothing derived return nothing.
+  [[nodiscard]] virtual std::vector<std::string> check_consistency() { return {}; }
 };
 
+struct Config;  // tasker/config.hpp
+
+// The deprecated members below warn where a program names them, not in the
+// copies and default constructions the compiler writes for every user.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct StoreOptions {
   int pool_size{4};                   ///< connections per process
   long long busy_timeout_ms{10'000};  ///< SQLite: wait this long for the write lock
-  bool listen{true};                  ///< PostgreSQL: LISTEN for cross-process wake-ups
-  bool migrate{true};                 ///< apply migrations on open
+  /// Deprecated, kept at least through 0.2.x (CHANGELOG.md): jitter is a worker
+  /// setting now. false still turns it off for every worker on this store; true
+  /// (the default) leaves it to WorkerOptions::jitter.
+  [[deprecated("use WorkerOptions::jitter (worker.jitter in configuration)")]] bool jitter{true};
+  bool listen{true};   ///< PostgreSQL: LISTEN for cross-process wake-ups
+  bool migrate{true};  ///< apply migrations on open
   /// SQLite: create the file when it does not exist. When false, open_store
   /// throws NotFoundError instead (for tools that only read or act on existing
   /// tasks, so a mistyped path is reported rather than silently created).
@@ -204,7 +223,12 @@ struct StoreOptions {
   /// What one decision or batch may create (dynamic.max_steps_per_decision,
   /// dynamic.max_batch_workers); an outcome beyond fails its step.
   ExpansionLimits dynamic;
+
+  /// Deprecated, kept at least through 0.2.x (CHANGELOG.md): Config::store_options(),
+  /// with `jitter` from the configuration's worker.jitter, as before.
+  [[deprecated("use Config::store_options()")]] static StoreOptions from(const Config& config);
 };
+#pragma GCC diagnostic pop
 
 /// Open `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite::memory:` or
 /// `postgresql://user:pass@host:port/db[?schema=name]`. Throws ConfigurationError

@@ -127,6 +127,11 @@ struct Transition {
   std::string worker_id;
   std::string reason;
   int attempt{0};
+  /// What the change carries beyond its columns, by kind (null when nothing):
+  /// a failed attempt's `error` (and a retry's `next_attempt_at`, epoch ms),
+  /// a created task's `namespace`, `name`, `version` and `total_steps`, a
+  /// failed task's `failed_steps`. The lifecycle events follow from it.
+  json payload;
 };
 
 struct TaskFilter {

@@ -20,4 +20,5 @@
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
 #include "tasker/template_set.hpp"
+#include "tasker/version.hpp"
 #include "tasker/worker.hpp"

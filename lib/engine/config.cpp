@@ -390,6 +390,17 @@ Config Config::load(const std::optional<std::filesystem::path>& file) {
   return config;
 }
 
+// The deprecated StoreOptions::from (CHANGELOG.md): what it returned before
+// jitter became the worker's setting.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+StoreOptions StoreOptions::from(const Config& config) {
+  StoreOptions o = config.store_options();
+  o.jitter = config.worker.jitter;
+  return o;
+}
+#pragma GCC diagnostic pop
+
 StoreOptions Config::store_options() const {
   StoreOptions o;
   o.pool_size = pool_size;

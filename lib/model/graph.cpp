@@ -55,18 +55,27 @@ GraphSpec graph_of(const TaskView& task, const std::vector<StepView>& steps) {
 
 namespace {
 
-// Fill colours by state: every drawing of a DAG reads them through state_colour().
-const std::map<std::string, std::string, std::less<>> kStateColours{
-    {"pending", "#e0e0e0"},   {"enqueued", "#bbdefb"},          {"in_progress", "#fff59d"},
-    {"complete", "#a5d6a7"},  {"waiting_for_retry", "#ffcc80"}, {"error", "#ef9a9a"},
-    {"cancelled", "#bdbdbd"}, {"resolved_manually", "#c5e1a5"},
-};
+// Fill colours by state: every drawing of a DAG reads them through state_colour(). A
+// task's states are named as the step states they correspond to, so one table serves both.
+std::string_view colour_of(StepState s) {
+  switch (s) {
+    case StepState::pending: return "#e0e0e0";
+    case StepState::enqueued: return "#bbdefb";
+    case StepState::in_progress: return "#fff59d";
+    case StepState::complete: return "#a5d6a7";
+    case StepState::waiting_for_retry: return "#ffcc80";
+    case StepState::error: return "#ef9a9a";
+    case StepState::cancelled: return "#bdbdbd";
+    case StepState::resolved_manually: return "#c5e1a5";
+  }
+  return {};
+}
 
 }  // namespace
 
 std::string_view state_colour(std::string_view state) {
-  auto it = kStateColours.find(state);
-  return it == kStateColours.end() ? std::string_view() : std::string_view(it->second);
+  const auto s = parse_step_state(state);
+  return s ? colour_of(*s) : std::string_view();
 }
 
 namespace {

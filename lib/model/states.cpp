@@ -1,11 +1,13 @@
 #include "tasker/states.hpp"
 
 #include <array>
+#include <tuple>
 #include <utility>
 
 namespace tasker {
 
 namespace {
+// The stored names, in the order surfaces list the states.
 constexpr std::array kStepStates{
     std::pair{StepState::pending, std::string_view{"pending"}},
     std::pair{StepState::enqueued, std::string_view{"enqueued"}},
@@ -63,15 +65,33 @@ std::string_view to_string(HealthStatus s) {
   return "unknown";
 }
 
+namespace {
+template <typename Table>
+constexpr auto values_of(const Table& table) {
+  std::array<typename Table::value_type::first_type, std::tuple_size_v<Table>> out{};
+  for (std::size_t i = 0; i < table.size(); ++i) out[i] = table[i].first;
+  return out;
+}
+constexpr auto kStepStateList = values_of(kStepStates);
+constexpr auto kTaskStateList = values_of(kTaskStates);
+}  // namespace
+
+std::span<const StepState> step_states() { return kStepStateList; }
+std::span<const TaskState> task_states() { return kTaskStateList; }
+
+std::vector<StepState> StepStates::members() const {
+  std::vector<StepState> out;
+  for (StepState s : step_states())
+    if (contains(s)) out.push_back(s);
+  return out;
+}
+
 std::optional<StepState> parse_step_state(std::string_view name) { return parse(kStepStates, name); }
 std::optional<TaskState> parse_task_state(std::string_view name) { return parse(kTaskStates, name); }
 
-bool satisfies_dependents(StepState s) { return s == StepState::complete || s == StepState::resolved_manually; }
+bool satisfies_dependents(StepState s) { return step_sets::kSatisfiesDependents.contains(s); }
 
-bool is_terminal(StepState s) {
-  return s == StepState::complete || s == StepState::error || s == StepState::cancelled ||
-         s == StepState::resolved_manually;
-}
+bool is_terminal(StepState s) { return step_sets::kTerminal.contains(s); }
 
 bool is_terminal(TaskState s) {
   return s == TaskState::complete || s == TaskState::error || s == TaskState::cancelled ||

@@ -108,7 +108,7 @@ Parents parents_of(const StepView& s, const Satisfied& satisfied) {
 /// The fields StepResponse and TaskResponse.steps share.
 json step_common(const StepView& s, const Satisfied& satisfied) {
   Parents p = parents_of(s, satisfied);
-  bool ready = s.state == StepState::enqueued || s.state == StepState::waiting_for_retry;
+  bool ready = step_sets::kClaimable.contains(s.state);
   return {{"task_uuid", s.task_uuid},
           {"name", s.name},
           {"current_state", to_string(s.state)},

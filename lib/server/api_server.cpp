@@ -3,6 +3,7 @@
 #include "http_core.hpp"
 #include "metrics.hpp"
 #include "routes.hpp"
+#include "tasker/version.hpp"
 
 namespace tasker {
 
@@ -20,7 +21,7 @@ class ApiServer::Impl {
     add_health_routes(http, json::object(), [client] {
       Readiness r;
       r.checks["database"] = database_check(*client, r);
-      r.info = {{"version", TASKER_VERSION}, {"role", "orchestration"}};
+      r.info = {{"version", tasker::version()}, {"role", "orchestration"}};
       return r;
     });
     add_web_routes(http);

@@ -60,11 +60,8 @@ std::string page(const char* title, const char* main, const char* script) {
 
 /// The state colours as CSS, from the table the dot and Mermaid output use.
 std::string states_css() {
-  constexpr std::array kStates{StepState::pending,   StepState::enqueued,          StepState::in_progress,
-                               StepState::complete,  StepState::waiting_for_retry, StepState::error,
-                               StepState::cancelled, StepState::resolved_manually};
   std::string css = "/* Written by tasker serve from tasker::state_colour (lib/model/graph.cpp). */\n";
-  for (StepState s : kStates) {
+  for (StepState s : step_states()) {
     const std::string_view name = to_string(s);
     css += fmt::format(
         ".state-{0} {{ --state: {1}; }}\n"

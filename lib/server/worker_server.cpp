@@ -10,6 +10,7 @@
 #include "routes.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/server.hpp"
+#include "tasker/version.hpp"
 
 namespace tasker {
 
@@ -71,7 +72,7 @@ class WorkerServer::Impl {
         r.ready = false;
         r.problem = "the worker is not running";
       }
-      r.info = {{"version", TASKER_VERSION},
+      r.info = {{"version", tasker::version()},
                 {"worker_type", "tasker"},
                 {"uptime_seconds",
                  std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()},

@@ -109,6 +109,11 @@ TEST_CASE("api errors: `..` in a template route, an overlong URI, and a slow cli
   s.is_error(
       s.raw(fmt::format("GET /v1/tasks?x={} HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n", std::string(9000, 'a'))),
       414, "URI_TOO_LONG");
+  // Public routes too: the document's 4XX for them.
+  Reply long_health =
+      s.raw(fmt::format("GET /health?x={} HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n", std::string(9000, 'a')));
+  s.is_error(long_health, 414, "URI_TOO_LONG");
+  s.conforms(long_health, "/health", "get");
 
   // A client that announces a body and stalls: the server gives up after
   // server.read_timeout_ms, answers 408, and serves others meanwhile.

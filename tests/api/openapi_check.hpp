@@ -14,7 +14,8 @@ class OpenApi {
  public:
   explicit OpenApi(tasker::json document) : doc_(std::move(document)) {}
   /// Problems of `body` against the response schema of `method path_template`
-  /// for `status` (e.g. "/v1/tasks/{uuid}", "get", 200); empty when it conforms.
+  /// for `status` (e.g. "/v1/tasks/{uuid}", "get", 200), or for its range (4XX)
+  /// when the status has no entry of its own; empty when it conforms.
   [[nodiscard]] std::vector<std::string> check(const std::string& path_template, const std::string& method, int status,
                                                const tasker::json& body) const;
 

@@ -6,6 +6,7 @@
 
 #include "support.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/version.hpp"
 #include "tasker/worker.hpp"
 
 using namespace api_test;
@@ -177,6 +178,9 @@ TEST_CASE("api: templates, health, readiness, metrics and the OpenAPI document")
         std::string::npos);
   Reply doc = s.call("GET", "/api-docs/openapi.json");
   CHECK(doc.body["openapi"] == "3.0.3");
+  // One version on every surface: the document's, the server's and the library's.
+  CHECK(doc.body["info"]["version"] == std::string(tasker::version()));
+  CHECK(s.call("GET", "/health/ready").body["info"]["version"] == std::string(tasker::version()));
 }
 
 TEST_CASE("api: the task list filters by template name (namespace and name: one template's tasks)") {

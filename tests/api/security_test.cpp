@@ -2,7 +2,10 @@
 // access, and TLS with a certificate and key from the configuration.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <regex>
 
 #include "support.hpp"
 #include "tasker/errors.hpp"
@@ -48,6 +51,29 @@ TEST_CASE("auth: a missing or wrong key is 401 and a key without the permission 
   CHECK(api.get_task(uuid).state == tasker::TaskState::cancelled);
   tasker::testing::HttpApi anonymous(s.url());
   CHECK_THROWS_AS((void)anonymous.get_task(uuid), tasker::Error);
+}
+
+TEST_CASE("auth: what the OpenAPI document marks public (security: []) answers without a key, the rest needs one") {
+  ServerFixture s(with_keys());
+  const json doc = s.call("GET", "/api-docs/openapi.json").body;
+  int operations = 0;
+  for (const auto& path_item : doc.at("paths").items()) {
+    const std::string& path = path_item.key();  // not a structured binding: doctest's INFO captures it
+    const std::string concrete = std::regex_replace(path, std::regex(R"(\{[^}]+\})"), "x");
+    for (const auto& [method, operation] : path_item.value().items()) {
+      std::string verb = method;
+      std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return std::toupper(c); });
+      INFO(verb << " " << path);
+      ++operations;
+      Reply r = s.call(verb, concrete);  // no key: refused before any handler runs, so nothing is written
+      if (operation.contains("security") && operation["security"].empty())
+        CHECK(r.status == 200);
+      else
+        s.is_error(r, 401, "UNAUTHORIZED");
+    }
+  }
+  CHECK(operations > 0);
+  s.nothing_written();
 }
 
 TEST_CASE("auth: listening beyond loopback without API keys is refused before binding") {

@@ -127,6 +127,6 @@ TEST_CASE("remote: API keys, profiles, and what to do when neither a database no
 
   // A folder without a database, and nothing names one: say how to give one.
   Sandbox empty;
-  check_one_line_error(empty.tasker({"--profiles", (empty.dir() / "none.yaml").string(), "list"}), 2,
+  check_one_line_error(empty.tasker({"--profiles", (empty.dir() / "none.yaml").string(), "list"}), 3,
                        {"no database and no tasker service", "--db URL", "--server URL", "--profile NAME"});
 }

@@ -1,5 +1,8 @@
-// validate, templates, graph of a template, and every command's --help.
+// validate, templates, graph of a template, --version, and every command's --help.
+#include <fmt/format.h>
+
 #include "support.hpp"
+#include "tasker/version.hpp"
 
 using namespace cli_test;
 
@@ -58,6 +61,15 @@ TEST_CASE("graph of a template names its steps and edges") {
   CHECK(r.out.find("flowchart TD") != std::string::npos);
   CHECK(r.out.find("n0 --> n1") != std::string::npos);
   CHECK(r.out.find("ecommerce_commands.validate_cart") != std::string::npos);
+}
+
+TEST_CASE("--version prints the version of the linked libtasker") {
+  Sandbox s;
+  Result r = s.tasker({"--version"});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == fmt::format("tasker {}\n", tasker::version()));
+  CHECK(tasker::version() == TASKER_VERSION_STRING);
 }
 
 TEST_CASE("every command's --help explains it with an example") {

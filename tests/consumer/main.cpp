@@ -29,5 +29,7 @@ int main(int argc, char** argv) {
   worker.stop();
   auto last = client.get_step(task.uuid, "linear_step_4").results.value_or(nullptr);
   std::cout << "consumer: " << tasker::to_string(done.state) << " " << last.dump() << "\n";
+  // The installed headers and library are one release.
+  if (tasker::version() != TASKER_VERSION_STRING) return 1;
   return done.state == tasker::TaskState::complete ? 0 : 1;
 }

@@ -165,8 +165,9 @@ void CommitCutter::relay(int client, int server) {
         std::size_t at = 5;
         const std::string_view name = c_string(at);
         const std::string_view text = c_string(at);
-        if (text.find("tasker_submit(") != std::string_view::npos ||
-            text.find("tasker_exchange(") != std::string_view::npos)
+        // Any version of the server functions (tasker_submit_v2, ...): each commits on its own.
+        if (text.find("tasker_submit") != std::string_view::npos ||
+            text.find("tasker_exchange") != std::string_view::npos)
           committing_statements.emplace(name);
       }
       if (pending[0] == 'B') {

@@ -1,8 +1,8 @@
 #pragma once
 // A TCP proxy between tasker and a real PostgreSQL server that breaks a
 // connection at the worst moment for a client: after the server received a
-// COMMIT (or a call of tasker_submit or tasker_exchange, which commits on its
-// own) and answered it, before the answer reaches the client. The server has
+// COMMIT (or a call of any version of tasker_submit or tasker_exchange, which
+// commits on its own) and answered it, before the answer reaches the client. The server has
 // committed; the client cannot know. This is the "outcome in doubt" case of
 // docs/deployment.md, produced on a real network connection rather than mocked.
 #include <atomic>

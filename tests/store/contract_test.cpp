@@ -30,6 +30,13 @@ struct Fixture {
     h = make_harness(false, options);
     store = h->store();
   }
+  // After every test: the counters and the claim's columns agree with the steps' states.
+  ~Fixture() {
+    const auto violations = store->check_consistency();
+    for (const auto& v : violations) FAIL_CHECK(v);
+  }
+  Fixture(const Fixture&) = delete;
+  Fixture& operator=(const Fixture&) = delete;
 
   ClaimRequest claim(std::vector<std::string> callables, int limit = 10, milliseconds lease = milliseconds{1000},
                      std::string worker = "w1") {

@@ -5,7 +5,6 @@
 // ManualClock, and after every operation requires the two databases to hold
 // the same rows (tasks, steps, edges, transitions) and the operations to have
 // returned the same results and events, with ids and uuids masked.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -17,6 +16,9 @@
 #include <regex>
 #include <set>
 
+#include "storage/backends.hpp"
+#include "store/support.hpp"
+#include "store/task_rule_table.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/store.hpp"
@@ -29,20 +31,8 @@ using tasker::StepType;
 
 namespace {
 
-std::string server_url() {
-  if (const char* url = std::getenv("TASKER_TEST_DATABASE_URL"); url && *url) return url;
-  const char* file = std::getenv("TASKER_TEST_DATABASE_URL_FILE");
-  REQUIRE_MESSAGE(file, "set TASKER_TEST_DATABASE_URL_FILE (the ctest fixture postgres_server does)");
-  std::ifstream in(file);
-  std::string url;
-  std::getline(in, url);
-  REQUIRE_MESSAGE(!url.empty(), "cannot read the server's URL from ", file);
-  return url;
-}
-
-std::string with_option(const std::string& url, const std::string& option) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + option;
-}
+using tasker::test::server_url;
+using tasker::test::with_option;
 
 /// Replaces every uuid in `j` by a label in order of first appearance, and
 /// ids by their rank among the ids of their table, so that two databases
@@ -240,6 +230,7 @@ class Differential {
       REQUIRE_MESSAGE(answer_diff.empty(), "the two paths answered differently at ", answer_diff);
       const std::string rows_diff = first_difference(fn_.rows(), st_.rows());
       REQUIRE_MESSAGE(rows_diff.empty(), "the two paths wrote different rows at ", rows_diff);
+      for (const auto& v : fn_.store->check_consistency()) FAIL(v);
     }
   }
 
@@ -531,4 +522,10 @@ TEST_CASE("differential: server functions and statements write the same rows and
   CHECK(total_reports > 100);
   CHECK(total_reclaims > 5);
   CHECK(total_operators > 10);
+}
+
+TEST_CASE("differential: the task-state rule rendered as SQL agrees with the C++ one on PostgreSQL") {
+  auto backend = tasker::detail::make_postgres_backend(with_option(server_url(), "schema=diff_rule"), {});
+  auto connection = backend->connect();
+  CHECK(tasker::test::check_task_state_rule(*connection) == 6 * 2 * 243);
 }

@@ -21,6 +21,7 @@ class ForwardingStore : public Store {
   std::string describe() const override { return inner_->describe(); }
   void migrate() override { inner_->migrate(); }
   int schema_version() override { return inner_->schema_version(); }
+  std::vector<std::string> check_consistency() override { return inner_->check_consistency(); }
   CreateResult create_task(const TaskTemplate& t, const TaskRequest& r, const std::optional<std::string>& h,
                            TimePoint now) override {
     return inner_->create_task(t, r, h, now);

@@ -13,14 +13,9 @@ void release_slot(WriteTx& tx, std::int64_t batch_id, const std::string& worker_
   std::vector<Param> p{batch_id, ms(tx.now)};
   Rows r = tx.c.query(tx.sql.release_slot, p);
   for (std::size_t i = 0; i < r.size(); ++i) {
-    if (r.text(i, 3) != "enqueued") continue;
-    const std::int64_t task = r.integer(i, 1);
-    Changes& ch = tx.changes;
-    ch.transition(task, r.integer(i, 0), "pending", "enqueued", worker_id, "a parallelism slot of its batch is free",
-                  0);
-    ch.event(events::kStepEnqueued, task, r.text(i, 2));
-    ch.tasks[task].active += 1;
-    ch.enqueue(r.integer(i, 0));
+    if (step_state_from(r.text(i, 3)) != target_of(StepMove::slot_freed)) continue;
+    tx.changes.step(r.integer(i, 1), r.integer(i, 0), r.text(i, 2), StepMove::slot_freed, StepState::pending, worker_id,
+                    "a parallelism slot of its batch is free", 0);
   }
 }
 
@@ -29,15 +24,11 @@ void cancel_unstarted(WriteTx& tx, const LockedStep& failed) {
   Param batch{*failed.batch_id};
   Rows r = tx.c.query(tx.sql.unstarted_batch_steps, {&batch, 1});
   std::vector<StepUpdate> updates;
-  Changes& ch = tx.changes;
-  TaskDelta& delta = ch.tasks[failed.task_id];
   const std::string reason = fmt::format("batch failed fast: `{}` failed", failed.name);
   for (std::size_t i = 0; i < r.size(); ++i) {
-    const StepState from = step_state_from(r.text(i, 1));
     updates.push_back({r.integer(i, 0), StepState::cancelled, std::nullopt, std::nullopt, 0, std::nullopt, ms(tx.now)});
-    ch.transition(failed.task_id, r.integer(i, 0), to_string(from), "cancelled", failed.worker_id, reason,
-                  static_cast<int>(r.integer(i, 2)));
-    if (from != StepState::pending) delta.active -= 1;
+    tx.changes.step(failed.task_id, r.integer(i, 0), r.text(i, 3), StepMove::cancelled, step_state_from(r.text(i, 1)),
+                    failed.worker_id, reason, static_cast<int>(r.integer(i, 2)));
   }
   apply_updates(tx, updates);
 }

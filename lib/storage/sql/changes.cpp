@@ -1,21 +1,79 @@
 #include "storage/sql/changes.hpp"
 
+#include <fmt/format.h>
+
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 
+#include "model/event_record.hpp"
 #include "storage/sql/values.hpp"
 
 namespace tasker::detail::sql {
 
-namespace {
-
-std::string state_change_reason(TaskState old_state, TaskState state) {
-  if (state == TaskState::error) return "a step failed and nothing else can run";
-  if (state == TaskState::in_progress) return old_state != TaskState::pending ? "resumed" : "first step started";
-  return "all steps complete";
+std::string_view TransitionRow::from_name() const {
+  if (is_step()) return step_from ? to_string(*step_from) : std::string_view{};
+  return task_from ? to_string(*task_from) : std::string_view{};
 }
 
-/// Lock the touched tasks, apply their deltas and record their state changes.
+std::string_view TransitionRow::to_name() const { return is_step() ? to_string(step_to) : to_string(task_to); }
+
+void Changes::step(std::int64_t task_id, std::int64_t step_id, std::string step_name, StepMove move,
+                   std::optional<StepState> from, std::string worker, std::string reason, int attempt, json payload) {
+  if (!allows(move, from))
+    throw std::logic_error(fmt::format("step `{}` cannot make the move {} from {}", step_name, rule_of(move).name,
+                                       from ? to_string(*from) : "nothing"));
+  tasks[task_id];
+  TransitionRow row;
+  row.task_id = task_id;
+  row.step_id = step_id;
+  row.step_name = std::move(step_name);
+  row.step_from = from;
+  row.step_to = target_of(move);
+  row.worker_id = std::move(worker);
+  row.reason = std::move(reason);
+  row.attempt = attempt;
+  row.payload = std::move(payload);
+  if (row.step_to == StepState::enqueued) {  // claimable now: other workers may want it
+    enqueued = true;
+    enqueued_steps.push_back(step_id);
+  }
+  transitions.push_back(std::move(row));
+}
+
+void Changes::task(std::int64_t task_id, std::optional<TaskState> from, TaskState to, std::string worker,
+                   std::string reason, json payload) {
+  tasks[task_id];
+  TransitionRow row;
+  row.task_id = task_id;
+  row.task_from = from;
+  row.task_to = to;
+  row.worker_id = std::move(worker);
+  row.reason = std::move(reason);
+  row.payload = std::move(payload);
+  transitions.push_back(std::move(row));
+}
+
+std::map<std::int64_t, TaskCounters> counter_deltas(const Changes& ch) {
+  std::map<std::int64_t, TaskCounters> out;
+  for (const auto& t : ch.transitions)
+    if (t.is_step()) count_move(out[t.task_id], t.step_from, t.step_to);
+  return out;
+}
+
+std::map<std::int64_t, bool> started_tasks(const Changes& ch) {
+  std::map<std::int64_t, bool> out;
+  for (const auto& t : ch.transitions)
+    if (t.is_step() && t.step_from && t.step_to == target_of(StepMove::claimed) &&
+        allows(StepMove::claimed, t.step_from))
+      out[t.task_id] = true;
+  return out;
+}
+
+namespace {
+
+/// Lock the touched tasks, apply their steps' moves to their counters, and
+/// record the state changes that follow. Returns the tasks' uuids.
 std::unordered_map<std::int64_t, std::string> settle_tasks(WriteTx& tx, bool tasks_changed) {
   Changes& ch = tx.changes;
   std::unordered_map<std::int64_t, std::string> uuids;
@@ -24,30 +82,32 @@ std::unordered_map<std::int64_t, std::string> settle_tasks(WriteTx& tx, bool tas
   for (const auto& [id, delta] : ch.tasks) ids.push_back(id);
   Param list{id_list(ids)};
   Rows r = tx.c.query(tx.sql.lock_tasks, {&list, 1});
+  const auto deltas = tasks_changed ? counter_deltas(ch) : std::map<std::int64_t, TaskCounters>{};
+  const auto started = started_tasks(ch);
   json updates = json::array();
   for (std::size_t i = 0; i < r.size(); ++i) {
     const std::int64_t id = r.integer(i, 0);
     uuids[id] = r.text(i, 1);
     if (!tasks_changed) continue;
     const TaskDelta& d = ch.tasks[id];
-    TaskState old_state = task_state_from(r.text(i, 2));
-    int total = static_cast<int>(r.integer(i, 3)) + d.added;
-    int completed = static_cast<int>(r.integer(i, 4)) + d.completed;
-    int resolved = static_cast<int>(r.integer(i, 5)) + d.resolved;
-    int failed = static_cast<int>(r.integer(i, 6)) + d.failed;
-    int active = static_cast<int>(r.integer(i, 7)) + d.active;
-    if (d.forced == TaskState::cancelled) active = 0;
-    TaskState state = derive_task_state(old_state, d, total, completed, resolved, failed, active);
-    bool counters_changed = d.completed || d.resolved || d.failed || d.active || d.added || d.forced;
-    if (state == old_state && !counters_changed) continue;
-    std::optional<std::int64_t> completed_at;
-    if (is_terminal(state)) completed_at = ms(tx.now);
-    updates.push_back({id, std::string(to_string(state)), total, completed, resolved, failed, active,
-                       completed_at ? json(*completed_at) : json(nullptr)});
+    const TaskState old_state = task_state_from(r.text(i, 2));
+    TaskFacts facts{old_state, started.count(id) > 0,
+                    TaskCounters{static_cast<int>(r.integer(i, 3)), static_cast<int>(r.integer(i, 4)),
+                                 static_cast<int>(r.integer(i, 5)), static_cast<int>(r.integer(i, 6)),
+                                 static_cast<int>(r.integer(i, 7))}};
+    const auto delta = deltas.find(id);
+    const bool counters_changed = delta != deltas.end() && !delta->second.zero();
+    if (counters_changed) facts.counters += delta->second;
+    const TaskStateRule& rule = decide_task_state(facts);
+    const TaskState state = d.forced.value_or(rule.then);
+    if (state == old_state && !counters_changed && !d.forced) continue;
+    const TaskCounters& c = facts.counters;
+    updates.push_back({id, std::string(to_string(state)), c.total, c.completed, c.resolved, c.failed, c.active,
+                       is_terminal(state) ? json(ms(tx.now)) : json(nullptr)});
     if (state == old_state) continue;
-    std::string reason = d.reason.empty() ? state_change_reason(old_state, state) : d.reason;
-    ch.transition(id, std::nullopt, to_string(old_state), to_string(state), ch.worker_id, reason, 0);
-    record_task_state(ch, id, uuids[id], state, failed);
+    json payload = state == TaskState::error ? json{{"failed_steps", c.failed}} : json(nullptr);
+    ch.task(id, old_state, state, ch.worker_id, d.forced ? d.reason : std::string(rule.reason), std::move(payload));
+    if (is_terminal(state)) ch.finished_tasks.push_back(uuids[id]);
   }
   if (!updates.empty()) {
     std::vector<Param> p{updates.dump(), ms(tx.now)};
@@ -60,24 +120,17 @@ void write_transitions(WriteTx& tx) {
   if (tx.changes.transitions.empty()) return;
   json rows = json::array();
   std::int64_t seq = 0;
-  for (const auto& t : tx.changes.transitions)
+  for (const auto& t : tx.changes.transitions) {
+    const std::string_view from = t.from_name();
     rows.push_back({seq++, t.task_id, t.step_id ? json(*t.step_id) : json(nullptr),
-                    t.from_state.empty() ? json(nullptr) : json(t.from_state), t.to_state, t.worker_id, t.reason,
-                    t.attempt});
+                    from.empty() ? json(nullptr) : json(from), t.to_name(), t.worker_id, t.reason, t.attempt,
+                    t.payload.is_null() ? json(nullptr) : json(t.payload.dump())});
+  }
   std::vector<Param> p{rows.dump(), ms(tx.now)};
   tx.c.query(tx.sql.insert_transitions, p);
 }
 
 }  // namespace
-
-void record_task_state(Changes& ch, std::int64_t task_id, const std::string& task_uuid, TaskState state,
-                       int failed_steps) {
-  if (state == TaskState::complete || state == TaskState::resolved_manually)
-    ch.event(events::kTaskCompleted, task_id, "", {{"state", to_string(state)}});
-  else if (state == TaskState::error)
-    ch.event(events::kTaskFailed, task_id, "", {{"failed_steps", failed_steps}});
-  if (is_terminal(state)) ch.finished_tasks.push_back(task_uuid);
-}
 
 std::vector<std::string> notification_payloads(const Wakeups& wake) {
   constexpr std::size_t kMaxPayload = 7000;
@@ -92,32 +145,24 @@ std::vector<std::string> notification_payloads(const Wakeups& wake) {
   return out;
 }
 
-LifecycleEvent resolve_event(PendingEvent e, const std::string& task_uuid, TimePoint now) {
-  e.payload["task_uuid"] = task_uuid;
-  if (!e.step_name.empty()) e.payload["step_name"] = e.step_name;
-  return {std::move(e.name), now, task_uuid, std::move(e.step_name), std::move(e.payload)};
+Transition as_transition(const TransitionRow& t, const std::string& task_uuid, TimePoint now) {
+  return {task_uuid, t.step_name, std::string(t.from_name()), std::string(t.to_name()), now, t.worker_id, t.reason,
+          t.attempt, t.payload};
 }
 
 std::vector<LifecycleEvent> settle(WriteTx& tx, bool tasks_changed) {
   auto uuids = settle_tasks(tx, tasks_changed);
   write_transitions(tx);
   std::vector<LifecycleEvent> out;
-  out.reserve(tx.changes.events.size());
-  for (auto& e : tx.changes.events) {
-    auto it = uuids.find(e.task_id);
-    out.push_back(resolve_event(std::move(e), it == uuids.end() ? std::string{} : it->second, tx.now));
+  for (const auto& t : tx.changes.transitions) {
+    std::optional<json> result;
+    if (t.step_id)
+      if (auto it = tx.changes.results.find(*t.step_id); it != tx.changes.results.end()) result = it->second;
+    auto uuid = uuids.find(t.task_id);
+    for (auto& e : events_of(as_transition(t, uuid == uuids.end() ? std::string{} : uuid->second, tx.now), result))
+      out.push_back(std::move(e));
   }
   return out;
-}
-
-TaskState derive_task_state(TaskState old_state, const TaskDelta& d, int total, int completed, int resolved, int failed,
-                            int active) {
-  if (d.forced) return *d.forced;
-  if (old_state == TaskState::cancelled) return old_state;
-  if (completed + resolved >= total) return resolved > 0 ? TaskState::resolved_manually : TaskState::complete;
-  if (failed > 0 && active == 0) return TaskState::error;
-  if (old_state == TaskState::pending && !d.started) return TaskState::pending;
-  return TaskState::in_progress;
 }
 
 }  // namespace tasker::detail::sql

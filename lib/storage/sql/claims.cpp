@@ -4,6 +4,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "storage/sql/rows.hpp"
+#include "storage/sql/state_sql.hpp"
 #include "storage/sql/values.hpp"
 
 namespace tasker::detail::sql {
@@ -19,14 +21,14 @@ void fill_tasks(WriteTx& tx, std::vector<ClaimedStep>& claimed, const std::vecto
   std::unordered_map<std::int64_t, json> contexts;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     row_of[tasks.integer(i, 0)] = i;
-    contexts[tasks.integer(i, 0)] = parse_json(tasks.rows[i][5]);
+    contexts[tasks.integer(i, 0)] = NamedRow(tasks, i, kClaimedTaskColumns, 1).json_value("context");
   }
   for (std::size_t i = 0; i < claimed.size(); ++i) {
-    std::size_t t = row_of.at(task_of[i]);
-    claimed[i].task_uuid = tasks.text(t, 1);
-    claimed[i].namespace_name = tasks.text(t, 2);
-    claimed[i].task_name = tasks.text(t, 3);
-    claimed[i].task_version = tasks.text(t, 4);
+    const NamedRow task(tasks, row_of.at(task_of[i]), kClaimedTaskColumns, 1);
+    claimed[i].task_uuid = task.text("uuid");
+    claimed[i].namespace_name = task.text("namespace_name");
+    claimed[i].task_name = task.text("name");
+    claimed[i].task_version = task.text("version");
     claimed[i].context = contexts[task_of[i]];
   }
 }
@@ -55,27 +57,24 @@ void fill_dependency_results(WriteTx& tx, std::vector<ClaimedStep>& claimed) {
 std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint lease_end) {
   std::vector<ClaimedStep> claimed(r.size());
   for (std::size_t i = 0; i < r.size(); ++i) {
+    const NamedRow row(r, i, kClaimedColumns);
     ClaimedStep& s = claimed[i];
-    s.step_id = r.integer(i, 0);
-    s.step_uuid = r.text(i, 2);
-    s.step_name = r.text(i, 3);
-    s.callable = r.text(i, 4);
-    s.initialization = parse_json(r.rows[i][5]);
-    s.attempt = static_cast<int>(r.integer(i, 6));
-    s.claim_token = r.integer(i, 7);
-    s.retry = policy_from(r, i, 8);
-    s.timeout_seconds = static_cast<int>(r.integer(i, 13));
-    s.type = parse_step_type(r.text(i, 14)).value_or(StepType::standard);
-    s.checkpoint = parse_json(r.rows[i][15]);
-    if (!r.is_null(i, 16)) s.previous_error = failure_from_json(parse_json(r.rows[i][16]));
+    s.step_id = row.integer("id");
+    s.step_uuid = row.text("uuid");
+    s.step_name = row.text("name");
+    s.callable = row.text("callable");
+    s.initialization = row.json_value("initialization");
+    s.attempt = static_cast<int>(row.integer("attempts"));
+    s.claim_token = row.integer("claim_token");
+    s.retry = policy_from(r, i, column_index(kClaimedColumns, "max_attempts"));
+    s.timeout_seconds = static_cast<int>(row.integer("timeout_seconds"));
+    s.type = parse_step_type(row.text("step_type")).value_or(StepType::standard);
+    s.checkpoint = row.json_value("checkpoint");
+    if (!row.is_null("error")) s.previous_error = failure_from_json(row.json_value("error"));
     s.claimed_at = now;
     s.lease_expires_at = lease_end;
   }
   return claimed;
-}
-
-void record_started(Changes& ch, std::int64_t task_id, const ClaimedStep& s, const std::string& worker_id) {
-  ch.event(events::kStepStarted, task_id, s.step_name, {{"attempt", s.attempt}, {"worker_id", worker_id}});
 }
 
 std::string work_filter_clause(const Dialect& d, const WorkFilter& f, std::vector<Param>& params) {
@@ -93,34 +92,34 @@ std::string work_filter_clause(const Dialect& d, const WorkFilter& f, std::vecto
 std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& req) {
   Changes& ch = tx.changes;
   std::vector<Param> p{ms(tx.now), static_cast<std::int64_t>(req.limit)};
-  std::string sql =
-      "SELECT id, state FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-      "AND claimable_at <= $1" +
-      work_filter_clause(tx.dialect, req.filter, p) + " ORDER BY priority DESC, claimable_at, id LIMIT $2" +
-      tx.dialect.skip_locked;
+  std::string sql = "SELECT id, state FROM tasker_steps WHERE " + claimable_due("", "$1") +
+                    work_filter_clause(tx.dialect, req.filter, p) + " ORDER BY " + claim_order("") + " LIMIT $2" +
+                    tx.dialect.skip_locked;
   Rows candidates = tx.c.query(sql, p);
   if (candidates.empty()) return {};
   std::vector<std::int64_t> ids;
-  std::unordered_map<std::int64_t, std::string> previous_state;
+  std::unordered_map<std::int64_t, StepState> previous_state;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     ids.push_back(candidates.integer(i, 0));
-    previous_state[ids.back()] = candidates.text(i, 1);
+    previous_state[ids.back()] = step_state_from(candidates.text(i, 1));
   }
   const TimePoint lease_end = tx.now + req.lease;
   std::vector<Param> up{id_list(ids), req.worker_id, ms(lease_end), ms(tx.now)};
   Rows r = tx.c.query(tx.sql.claim_update, up);
-  // In id order, as tasker_exchange returns them (UPDATE ... RETURNING has no order of its own).
-  std::sort(r.rows.begin(), r.rows.end(),
-            [](const Rows::Row& a, const Rows::Row& b) { return std::stoll(*a[0]) < std::stoll(*b[0]); });
+  // In the order they were picked (UPDATE ... RETURNING has no order of its own), as the server function returns them.
+  std::unordered_map<std::int64_t, std::size_t> rank;
+  for (std::size_t i = 0; i < ids.size(); ++i) rank[ids[i]] = i;
+  std::sort(r.rows.begin(), r.rows.end(), [&](const Rows::Row& a, const Rows::Row& b) {
+    return rank.at(std::stoll(*a[0])) < rank.at(std::stoll(*b[0]));
+  });
 
   std::vector<ClaimedStep> claimed = claimed_from(r, tx.now, lease_end);
   std::vector<std::int64_t> task_of(r.size());
   for (std::size_t i = 0; i < r.size(); ++i) {
     const ClaimedStep& s = claimed[i];
-    task_of[i] = r.integer(i, 1);
-    ch.tasks[task_of[i]].started = true;
-    ch.transition(task_of[i], s.step_id, previous_state[s.step_id], "in_progress", req.worker_id, "claimed", s.attempt);
-    record_started(ch, task_of[i], s, req.worker_id);
+    task_of[i] = NamedRow(r, i, kClaimedColumns).integer("task_id");
+    ch.step(task_of[i], s.step_id, s.step_name, StepMove::claimed, previous_state.at(s.step_id), req.worker_id,
+            "claimed", s.attempt);
   }
   if (claimed.empty()) return claimed;
   fill_tasks(tx, claimed, task_of);

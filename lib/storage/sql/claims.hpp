@@ -12,14 +12,9 @@ namespace tasker::detail::sql {
 
 [[nodiscard]] std::vector<ClaimedStep> claim_steps(WriteTx& tx, const ClaimRequest& request);
 
-/// The claimed rows as the claim's UPDATE ... RETURNING gives them (columns
-/// 0 to 16: id, task_id, uuid, name, callable, initialization, attempts,
-/// claim_token, the five retry columns, timeout_seconds, step_type,
-/// checkpoint, error), without their tasks and dependency results.
+/// The claimed rows as the claim returns them (rows.hpp's kClaimedColumns),
+/// without their tasks and dependency results.
 [[nodiscard]] std::vector<ClaimedStep> claimed_from(const Rows& r, TimePoint now, TimePoint lease_end);
-
-/// A claimed step's event (step_started: attempt, worker).
-void record_started(Changes& ch, std::int64_t task_id, const ClaimedStep& s, const std::string& worker_id);
 
 /// ` AND callable IN (...)` and the optional namespace and task conditions,
 /// appending their parameters to `params`. At most four statement texts

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "storage/sql/task_creation.hpp"
 #include "storage/sql/values.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/identity.hpp"
@@ -75,20 +76,19 @@ void Expansions::insert(const Planned& p, const std::vector<std::int64_t>& satis
   for (const auto& [parent, child] : p.plan.edges) parents_of[child].push_back(parent);
   const bool instances = p.creator.type == StepType::batchable;
   json rows = json::array();
-  std::vector<std::string> states;
+  std::vector<NewStep> created;
   for (std::size_t k = 0; k < p.plan.steps.size(); ++k) {
     const PlannedStep& s = p.plan.steps[k];
     const StepTemplate& t = ts.tmpl.steps.at(s.template_index);
     const std::vector<std::string>& parents = parents_of[s.name];
     std::int64_t waiting = std::count_if(parents.begin(), parents.end(), holds_back) + (slot_waiters.count(k) ? 1 : 0);
-    const bool ready = waiting == 0;
-    const bool instance = instances && t.type == StepType::batch_worker;
-    states.emplace_back(ready ? "enqueued" : "pending");
-    rows.push_back({new_uuid(), ts.next_position++, s.name, t.handler.callable, s.initialization.dump(),
-                    json(parents).dump(), states.back(), waiting, t.retry.max_attempts, t.retry.retryable ? 1 : 0,
-                    std::string(to_string(t.retry.backoff)), t.retry.backoff_base_ms, t.retry.max_backoff_ms,
-                    t.timeout_seconds, ready ? json(ms(tx_.now)) : json(nullptr), std::string(to_string(t.type)),
-                    instance ? json(t.name) : json(nullptr), instance ? json(p.creator.id) : json(nullptr)});
+    NewStep row = new_step(t, ts.next_position++, s.name, s.initialization, parents, waiting, tx_.now);
+    if (instances && t.type == StepType::batch_worker) {
+      row.template_step = t.name;
+      row.batch_id = p.creator.id;
+    }
+    rows.push_back(to_row(row));
+    created.push_back(std::move(row));
   }
   std::vector<Param> params{rows.dump(), p.task_id, ts.namespace_name, ts.priority, ms(tx_.now)};
   Rows ids = tx_.c.query(tx_.sql.insert_steps, params);
@@ -97,18 +97,10 @@ void Expansions::insert(const Planned& p, const std::vector<std::int64_t>& satis
 
   const std::string reason = fmt::format(
       "created by {} step `{}`", p.creator.type == StepType::decision ? "decision" : "batchable", p.creator.name);
-  TaskDelta& delta = ch.tasks[p.task_id];
-  for (std::size_t k = 0; k < p.plan.steps.size(); ++k) {
-    const std::int64_t id = id_at_position.at(rows[k][1].get<std::int64_t>());
-    const std::string& name = p.plan.steps[k].name;
-    ts.steps.emplace(name, Existing{id, states[k] == "enqueued" ? StepState::enqueued : StepState::pending});
-    ch.transition(p.task_id, id, "", states[k], p.creator.worker_id, reason, 0);
-    delta.added += 1;
-    if (states[k] == "enqueued") {
-      ch.event(events::kStepEnqueued, p.task_id, name);
-      delta.active += 1;
-      ch.enqueue(id);
-    }
+  for (const NewStep& s : created) {
+    const std::int64_t id = id_at_position.at(s.position);
+    ts.steps.emplace(s.name, Existing{id, s.state});
+    ch.step(p.task_id, id, s.name, creation_move(s), std::nullopt, p.creator.worker_id, reason, 0);
   }
   json edges = json::array();
   for (const auto& [parent, child] : p.plan.edges) edges.push_back({ts.steps.at(parent).id, ts.steps.at(child).id});

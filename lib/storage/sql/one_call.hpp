@@ -1,11 +1,14 @@
 #pragma once
 // On PostgreSQL, a submit and a worker transaction in one round trip each:
-// one statement that calls a server function of migration 4
-// (server_functions.cpp) and commits on its own, instead of BEGIN, a dozen
-// statements and COMMIT. The C++ still decides what it decides elsewhere
-// (the rows of a new task, the retry decision and what a failure stores,
-// every lifecycle event); the function does what needs the rows (fencing,
-// children, the claim, counters, task states, transitions, NOTIFY).
+// one statement that calls a server function of migration 6
+// (functions/tasker_submit_v2.sql, functions/tasker_exchange_v2.sql) and
+// commits on its own, instead of BEGIN, a dozen statements and COMMIT. The
+// C++ still decides what it decides elsewhere (the rows of a new task, the
+// retry decision, what a failure stores and each transition's reason and
+// payload); the function does what needs the rows (fencing, children, the
+// claim, counters, task states, transitions, NOTIFY) with the model's rules
+// rendered into it, and returns the transitions it appended, from which the
+// events are derived here as the multi-statement path derives them.
 //
 // A worker's failure needs the step's attempt and retry policy, which the
 // multi-statement path reads from the locked row: here they come from the
@@ -48,7 +51,6 @@ class OneCall {
   /// What a claim told the worker and a failure needs; valid for this token only.
   struct Claim {
     std::int64_t token;
-    std::string task_uuid;
     std::string step_name;
     int attempts;
     RetryPolicy retry;

@@ -24,8 +24,8 @@ struct LockedTask {
 void cancel_task(WriteTx& tx, const LockedTask& task, const std::string& reason);
 /// A step in error gets a fresh set of attempts and is enqueued.
 void reset_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, const std::string& reason);
-/// `target` is resolved_manually (no result) or complete (with `result`); dependents proceed.
-void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, StepState target,
+/// `move` is resolved_by_operator (no result) or completed_by_operator (with `result`); dependents proceed.
+void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, StepMove move,
                   const std::optional<json>& result, const std::string& reason);
 
 }  // namespace tasker::detail::sql

@@ -24,17 +24,11 @@ StepUpdate failure_update(Changes& ch, const LockedStep& s, const StepOutcome& o
   const std::string reason = reason_override.empty() ? o.failure.error_type : reason_override;
   if (decision.retry) {
     std::int64_t at = ms(now) + decision.delay.count();
-    ch.transition(s.task_id, s.id, "in_progress", "waiting_for_retry", s.worker_id, reason, s.attempts);
-    ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", true}});
-    ch.event(events::kStepRetryScheduled, s.task_id, s.name,
-             {{"attempt", s.attempts}, {"delay_ms", decision.delay.count()}, {"next_attempt_at", at}});
+    ch.step(s.task_id, s.id, s.name, StepMove::retry_scheduled, s.state, s.worker_id, reason, s.attempts,
+            {{"error", error}, {"next_attempt_at", at}});
     return {s.id, StepState::waiting_for_retry, std::nullopt, error, 0, at, std::nullopt};
   }
-  ch.transition(s.task_id, s.id, "in_progress", "error", s.worker_id, reason, s.attempts);
-  ch.event(events::kStepFailed, s.task_id, s.name, {{"attempt", s.attempts}, {"error", error}, {"will_retry", false}});
-  TaskDelta& delta = ch.tasks[s.task_id];
-  delta.failed += 1;
-  delta.active -= 1;
+  ch.step(s.task_id, s.id, s.name, StepMove::failed, s.state, s.worker_id, reason, s.attempts, {{"error", error}});
   return {s.id, StepState::error, std::nullopt, error, 0, std::nullopt, ms(now)};
 }
 
@@ -54,20 +48,15 @@ StepUpdate outcome_update(Changes& ch, const LockedStep& s, const StepOutcome& o
                           TimePoint now) {
   switch (o.kind) {
     case StepOutcome::Kind::success: {
-      ch.transition(s.task_id, s.id, "in_progress", "complete", s.worker_id, reason, s.attempts);
-      ch.event(events::kStepCompleted, s.task_id, s.name, {{"attempt", s.attempts}, {"result", o.result}});
-      TaskDelta& delta = ch.tasks[s.task_id];
-      delta.completed += 1;
-      delta.active -= 1;
+      ch.step(s.task_id, s.id, s.name, StepMove::succeeded, s.state, s.worker_id, reason, s.attempts);
+      ch.results[s.id] = o.result;
       return {s.id, StepState::complete, o.result, std::nullopt, 0, std::nullopt, ms(now)};
     }
     case StepOutcome::Kind::failure: return failure_update(ch, s, o, reason, now);
     case StepOutcome::Kind::release: break;
   }
-  ch.transition(s.task_id, s.id, "in_progress", "enqueued", s.worker_id, "released unrun by a stopping worker",
-                s.attempts - 1);
-  ch.event(events::kStepEnqueued, s.task_id, s.name, {{"reason", "released"}});
-  ch.enqueue(s.id);
+  ch.step(s.task_id, s.id, s.name, StepMove::released, s.state, s.worker_id, "released unrun by a stopping worker",
+          s.attempts - 1);
   return {s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(now), std::nullopt};
 }
 

@@ -1,142 +1,93 @@
 #include "storage/sql/schema.hpp"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <stdexcept>
 
+#include "storage/sql/rows.hpp"
+#include "storage/sql/sql_files.hpp"
+#include "storage/sql/state_sql.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
 
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> list{
-      {1, "tasks, steps, edges, transitions", R"SQL(
-CREATE TABLE tasker_tasks (
-  id {id},
-  uuid TEXT NOT NULL UNIQUE,
-  namespace_name TEXT NOT NULL,
-  name TEXT NOT NULL,
-  version TEXT NOT NULL,
-  state TEXT NOT NULL,
-  context {json} NOT NULL,
-  initiator TEXT NOT NULL DEFAULT '',
-  source_system TEXT NOT NULL DEFAULT '',
-  reason TEXT NOT NULL DEFAULT '',
-  tags {json} NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 0,
-  correlation_id TEXT NOT NULL DEFAULT '',
-  idempotency_key TEXT,
-  identity_hash TEXT UNIQUE,
-  bypassed_steps {json} NOT NULL,
-  total_steps INTEGER NOT NULL,
-  completed_steps INTEGER NOT NULL DEFAULT 0,
-  resolved_steps INTEGER NOT NULL DEFAULT 0,
-  failed_steps INTEGER NOT NULL DEFAULT 0,
-  active_steps INTEGER NOT NULL DEFAULT 0,
-  created_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL,
-  completed_at BIGINT
-);
-CREATE INDEX tasker_tasks_by_state ON tasker_tasks (state, id);
-CREATE INDEX tasker_tasks_by_namespace ON tasker_tasks (namespace_name, state, id);
+namespace {
 
-CREATE TABLE tasker_steps (
-  id {id},
-  uuid TEXT NOT NULL UNIQUE,
-  task_id BIGINT NOT NULL REFERENCES tasker_tasks (id) ON DELETE CASCADE,
-  position INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  namespace_name TEXT NOT NULL,
-  callable TEXT NOT NULL,
-  initialization {json} NOT NULL,
-  dependencies {json} NOT NULL,
-  state TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  pending_parents INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  retryable INTEGER NOT NULL,
-  backoff TEXT NOT NULL,
-  backoff_base_ms BIGINT NOT NULL,
-  max_backoff_ms BIGINT NOT NULL,
-  timeout_seconds INTEGER NOT NULL,
-  claimable_at BIGINT,
-  claim_token BIGINT NOT NULL DEFAULT 0,
-  worker_id TEXT,
-  lease_expires_at BIGINT,
-  results {json},
-  error {json},
-  created_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL,
-  last_attempted_at BIGINT,
-  completed_at BIGINT,
-  UNIQUE (task_id, name)
-);
--- Claims read only this partial index: finished steps never enter it, so a
--- claim stays cheap however much history accumulates.
-CREATE INDEX tasker_steps_claimable ON tasker_steps (priority DESC, claimable_at, id)
-  WHERE state IN ('enqueued', 'waiting_for_retry');
-CREATE INDEX tasker_steps_leases ON tasker_steps (lease_expires_at) WHERE state = 'in_progress';
+constexpr std::string_view kFolder = "migrations/";
+constexpr std::string_view kHeader = "-- tasker migration ";
 
-CREATE TABLE tasker_step_edges (
-  parent_id BIGINT NOT NULL,
-  child_id BIGINT NOT NULL,
-  PRIMARY KEY (parent_id, child_id)
-);
-CREATE INDEX tasker_step_edges_by_child ON tasker_step_edges (child_id);
-
-CREATE TABLE tasker_transitions (
-  id {id},
-  task_id BIGINT NOT NULL,
-  step_id BIGINT,
-  from_state TEXT,
-  to_state TEXT NOT NULL,
-  at BIGINT NOT NULL,
-  worker_id TEXT NOT NULL DEFAULT '',
-  reason TEXT NOT NULL DEFAULT '',
-  attempt INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX tasker_transitions_by_task ON tasker_transitions (task_id, id);
-)SQL"},
-      {2, "claimable steps by due time", R"SQL(
--- When a claim finds nothing, the worker asks when the next step falls due
--- (next_due): the first entry of this index. Without it PostgreSQL walked every
--- scheduled retry, or scanned all of tasker_steps, history included, once the
--- retry backlog was large. Claims also use it when most claimable steps are
--- retries scheduled for later.
-CREATE INDEX tasker_steps_due ON tasker_steps (claimable_at) WHERE state IN ('enqueued', 'waiting_for_retry');
-)SQL"},
-      {3, "steps created at run time: decisions, batches, checkpoints", R"SQL(
--- A task whose template creates steps at run time keeps the template's
--- definition, so that whichever worker records a decision's or a batchable
--- step's outcome can create the steps it names (workers have no templates).
-ALTER TABLE tasker_tasks ADD COLUMN definition {json};
-ALTER TABLE tasker_steps ADD COLUMN step_type TEXT NOT NULL DEFAULT 'standard';
--- A batch instance's batch_worker step (process_batch of process_batch_001).
-ALTER TABLE tasker_steps ADD COLUMN template_step TEXT;
--- The batchable step that created a batch instance: its instances share the
--- batch's parallelism slots and its failure strategy.
-ALTER TABLE tasker_steps ADD COLUMN batch_id BIGINT;
-ALTER TABLE tasker_steps ADD COLUMN checkpoint {json};
--- What a batchable step's instances see of its result: all of it but the
--- cursor list, so that N instances do not each read N cursors.
-ALTER TABLE tasker_steps ADD COLUMN child_results {json};
--- The instances of a batch waiting for a parallelism slot, in order.
-CREATE INDEX tasker_steps_batch_slots ON tasker_steps (batch_id, position)
-  WHERE state = 'pending' AND batch_id IS NOT NULL;
-)SQL"},
-      {kServerFunctionsVersion,
-       "server functions (a submit and a worker transaction in one round trip each), task watchers",
-       std::string(postgres_task_watchers()) + postgres_server_functions(), "postgresql"},
-      {5, "server functions: a fan-out's children enqueued in time linear in their number", postgres_server_functions(),
-       "postgresql"},
-  };
-  return list;
+std::string sha256_hex(std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
-namespace {
-std::string render(const std::string& sql, const Dialect& dialect) {
+/// `{{include:PATH}}` lines replaced by the embedded file, then the state
+/// machine's and the rows' placeholders filled.
+std::string render_file(std::string_view path) {
+  std::string text(sql_file(path));
+  constexpr std::string_view kInclude = "{{include:";
+  for (auto at = text.find(kInclude); at != std::string::npos; at = text.find(kInclude, at)) {
+    const auto end = text.find("}}", at);
+    const std::string included(text.substr(at + kInclude.size(), end - at - kInclude.size()));
+    const std::string_view body = sql_file(included);
+    text.replace(at, end + 2 - at, body);
+    at += body.size();
+  }
+  try {
+    return render_sql(text, row_fragment);
+  } catch (const std::invalid_argument& e) {
+    throw std::logic_error(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+/// The migrations of the embedded files: migrations/NNNN_name.sql and NNNN_name.DIALECT.sql.
+std::vector<Migration> load_migrations() {
+  std::map<int, Migration> by_version;
+  for (const SqlFile& f : sql_files()) {
+    if (f.path.substr(0, kFolder.size()) != kFolder) continue;
+    const std::string_view name = f.path.substr(kFolder.size());
+    int version = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), version);
+    if (ec != std::errc{} || *end != '_')
+      throw std::logic_error(fmt::format("{}: a migration's file name starts with its number (0007_name.sql)", f.path));
+    Migration& m = by_version[version];
+    m.version = version;
+    const std::string_view stem = name.substr(0, name.size() - 4);  // without ".sql"
+    const auto dot = stem.find('.');
+    std::string sql = render_file(f.path);
+    if (dot == std::string_view::npos)
+      m.sql = std::move(sql);
+    else
+      m.dialect_sql[std::string(stem.substr(dot + 1))] = std::move(sql);
+    const std::string prefix = fmt::format("{}{}: ", kHeader, version);
+    if (f.text.substr(0, prefix.size()) != prefix)
+      throw std::logic_error(fmt::format("{}: the first line says `{}DESCRIPTION`", f.path, prefix));
+    const std::string_view rest = f.text.substr(prefix.size());
+    if (m.description.empty() || dot == std::string_view::npos) m.description = rest.substr(0, rest.find('\n'));
+  }
+  std::vector<Migration> out;
+  for (auto& [version, m] : by_version) {
+    if (version != static_cast<int>(out.size()) + 1)
+      throw std::logic_error(fmt::format("migration {} follows migration {}: the numbers have a gap", version,
+                                         out.empty() ? 0 : out.back().version));
+    std::string all = m.sql;
+    for (const auto& [dialect, sql] : m.dialect_sql) all += fmt::format("\n-- {}\n{}", dialect, sql);
+    m.checksum = sha256_hex(all);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::string render_dialect(const std::string& sql, const Dialect& dialect) {
   std::string out = sql;
   for (auto [placeholder, value] : {std::pair<std::string, std::string>{"{id}", dialect.id_column},
                                     std::pair<std::string, std::string>{"{json}", dialect.json_type}}) {
@@ -149,7 +100,78 @@ std::string render(const std::string& sql, const Dialect& dialect) {
 const char* kMigrationsTable =
     "CREATE TABLE IF NOT EXISTS tasker_schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
     "applied_at BIGINT NOT NULL)";
+
+void apply(Backend& backend, Connection& connection, const Migration& m) {
+  connection.begin();
+  try {
+    // Re-read inside the transaction: another process may have applied it meanwhile.
+    Param version{static_cast<std::int64_t>(m.version)};
+    if (connection.query("SELECT 1 FROM tasker_schema_migrations WHERE version = $1", {&version, 1}).empty()) {
+      const Dialect& dialect = backend.dialect();
+      if (!m.sql.empty()) connection.execute_script(render_dialect(m.sql, dialect));
+      if (auto it = m.dialect_sql.find(dialect.name); it != m.dialect_sql.end())
+        connection.execute_script(render_dialect(it->second, dialect));
+      std::vector<Param> params{static_cast<std::int64_t>(m.version), m.description,
+                                static_cast<std::int64_t>(to_epoch_ms(SystemClock::instance().now()))};
+      if (m.version >= kChecksumsVersion) {
+        params.emplace_back(m.checksum);
+        connection.query(
+            "INSERT INTO tasker_schema_migrations (version, description, applied_at, checksum) VALUES ($1, $2, $3, $4)",
+            params);
+      } else {
+        connection.query("INSERT INTO tasker_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+                         params);
+      }
+    }
+    connection.commit();
+  } catch (...) {
+    connection.rollback();
+    throw;
+  }
+}
+
+/// Compare the checksums the database recorded with this build's. Migrations
+/// applied before checksums were recorded get this build's, once: a current
+/// database is read, not written (readers open it while a writer holds SQLite's lock).
+void verify_checksums(Backend& backend, Connection& connection) {
+  const std::string read = "SELECT version, description, checksum FROM tasker_schema_migrations ORDER BY version";
+  Rows r = connection.query(read);
+  bool unrecorded = false;
+  for (std::size_t i = 0; i < r.size(); ++i) unrecorded = unrecorded || r.is_null(i, 2);
+  if (unrecorded) {
+    connection.begin();
+    try {
+      for (const Migration& m : migrations()) {
+        std::vector<Param> p{static_cast<std::int64_t>(m.version), m.checksum};
+        connection.query("UPDATE tasker_schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL",
+                         p);
+      }
+      connection.commit();
+    } catch (...) {
+      connection.rollback();
+      throw;
+    }
+    r = connection.query(read);
+  }
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    const auto version = static_cast<std::size_t>(r.integer(i, 0));
+    const Migration& m = migrations().at(version - 1);
+    if (r.text_or(i, 2, "") == m.checksum) continue;
+    throw StorageError(fmt::format(
+        "the database {} applied migration {} ({}) with SQL whose SHA-256 is {}, but this tasker build's migration {} "
+        "is {}: the migration was changed after it was released, or the database was migrated by a different build "
+        "of tasker. Use the build that migrated it; a released migration is never edited (docs/deployment.md, "
+        "\"Migrations\")",
+        backend.describe(), version, r.text(i, 1), r.text_or(i, 2, "(none)"), version, m.checksum));
+  }
+}
+
 }  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = load_migrations();
+  return list;
+}
 
 int schema_version(Connection& connection) {
   Rows rows = connection.query("SELECT COALESCE(MAX(version), 0) FROM tasker_schema_migrations");
@@ -174,27 +196,10 @@ void migrate(Backend& backend, Connection& connection) {
                     backend.describe(), current, known));
   // Migrations are applied in order, so the newest being there means all are:
   // opening a current database then takes no write lock (readers open it while
-  // a writer holds SQLite's lock).
-  if (current == known) return;
-  for (const auto& m : migrations()) {
-    connection.begin();
-    try {
-      // Re-read inside the transaction: another process may have applied it meanwhile.
-      Param version{static_cast<std::int64_t>(m.version)};
-      if (connection.query("SELECT 1 FROM tasker_schema_migrations WHERE version = $1", {&version, 1}).empty()) {
-        if (m.only_on.empty() || m.only_on == backend.dialect().name)
-          connection.execute_script(render(m.sql, backend.dialect()));
-        std::vector<Param> params{static_cast<std::int64_t>(m.version), m.description,
-                                  static_cast<std::int64_t>(to_epoch_ms(SystemClock::instance().now()))};
-        connection.query("INSERT INTO tasker_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
-                         params);
-      }
-      connection.commit();
-    } catch (...) {
-      connection.rollback();
-      throw;
-    }
-  }
+  // a writer holds SQLite's lock) unless checksums are still to be recorded.
+  for (const auto& m : migrations())
+    if (m.version > current) apply(backend, connection, m);
+  verify_checksums(backend, connection);
 }
 
 }  // namespace tasker::detail::sql

@@ -1,7 +1,12 @@
 #pragma once
-// The schema, as one ordered list of migrations shared by every backend:
-// `{id}` and `{json}` are replaced by the dialect's type names, so SQLite and
-// PostgreSQL cannot drift apart.
+// The schema: numbered migrations, SQL files embedded at build time
+// (migrations/NNNN_name.sql for every backend, NNNN_name.DIALECT.sql for one;
+// sql_files.hpp), applied in order, each in its own transaction. A migration
+// is frozen once released: the SHA-256 of its SQL is recorded when it is
+// applied and compared at every open, and migrations/CHECKSUMS pins the
+// released ones in the test suite.
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,30 +15,28 @@
 namespace tasker::detail::sql {
 
 struct Migration {
-  int version;
-  std::string description;
-  std::string sql;  ///< with {id} and {json} placeholders
-  /// A dialect name when the migration is for that backend only (server
-  /// functions); elsewhere it is recorded as applied and runs nothing, so the
-  /// versions stay the same on every backend.
-  std::string only_on{};
+  int version{0};
+  std::string description;  ///< the file's first line, after "-- tasker migration N: "
+  std::string sql;          ///< for every backend (may be empty), placeholders of state_sql.hpp filled
+  /// SQL for one backend only, by dialect name (server functions); elsewhere
+  /// nothing runs for it, but the migration is recorded, so versions agree.
+  std::map<std::string, std::string> dialect_sql;
+  std::string checksum;  ///< SHA-256 (hex) of the SQL above, before {id}/{json} are replaced
 };
 
 [[nodiscard]] const std::vector<Migration>& migrations();
 
-/// The migration that installs the server functions.
-inline constexpr int kServerFunctionsVersion = 4;
-/// Migration 4's table of cross-process waiters, tasker_task_watchers (server_functions.cpp).
-[[nodiscard]] const char* postgres_task_watchers();
-/// tasker_submit and tasker_exchange as this build writes them (CREATE OR
-/// REPLACE): migration 4 installs them and each later migration that changes
-/// them runs the same text again, so a database at any version ends up with
-/// the current functions and the text exists once.
-[[nodiscard]] const char* postgres_server_functions();
+/// The migration that installs the server functions this build calls
+/// (tasker_submit_v2, tasker_exchange_v2; one_call.cpp).
+inline constexpr int kServerFunctionsVersion = 6;
+/// The migration from which tasker_schema_migrations records checksums.
+inline constexpr int kChecksumsVersion = 6;
 
 /// Apply every migration newer than the database's version, each in its own
-/// transaction, under the backend's migration lock. Safe when many processes
-/// start at once. Throws StorageError when the database is newer than this build.
+/// transaction, under the backend's migration lock, then compare the recorded
+/// checksums with this build's. Safe when many processes start at once. Throws
+/// StorageError when the database is newer than this build or applied a
+/// migration whose SQL differs from this build's (naming it).
 void migrate(Backend& backend, Connection& connection);
 
 /// The schema version of the database (0 when empty).

@@ -24,17 +24,20 @@
 
 #include "storage/sql/changes.hpp"
 #include "storage/sql/claims.hpp"
+#include "storage/sql/consistency.hpp"
 #include "storage/sql/one_call.hpp"
 #include "storage/sql/operator_actions.hpp"
 #include "storage/sql/outcomes.hpp"
 #include "storage/sql/pool.hpp"
 #include "storage/sql/schema.hpp"
+#include "storage/sql/state_sql.hpp"
 #include "storage/sql/statements.hpp"
 #include "storage/sql/task_creation.hpp"
 #include "storage/sql/transaction.hpp"
 #include "storage/sql/values.hpp"
 #include "storage/sql/views.hpp"
 #include "storage/sql/watchers.hpp"
+#include "storage/store_jitter.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
@@ -89,6 +92,7 @@ class SqlStore final : public Store {
   SqlStore(std::unique_ptr<Backend> backend, const StoreOptions& options)
       : backend_(std::move(backend)),
         options_(options),
+        jitter_(store_allows_jitter(options)),
         pool_(*backend_, backend_->pool_size()),
         runner_(pool_, backend_->name()),
         sql_(make_statements(backend_->dialect())) {
@@ -147,6 +151,12 @@ class SqlStore final : public Store {
   }
 
   ExchangeResult exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) override {
+    if (jitter_) return exchange_as_asked(outcomes, claim, now);
+    const Unjittered plain(outcomes, claim);  // the deprecated StoreOptions::jitter = false
+    return exchange_as_asked(plain.outcomes(), plain.claim(), now);
+  }
+
+  ExchangeResult exchange_as_asked(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim, TimePoint now) {
     Wakeups wake;
     if (one_call()) {
       if (auto done = one_call_->exchange(outcomes, claim, now, wake)) {
@@ -206,14 +216,14 @@ class SqlStore final : public Store {
   OperatorResult resolve_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
                               TimePoint now) override {
     return operate(task_uuid, step_name, now, [&](WriteTx& tx, const LockedTask& task) {
-      satisfy_step(tx, task, step_name, StepState::resolved_manually, std::nullopt, reason);
+      satisfy_step(tx, task, step_name, StepMove::resolved_by_operator, std::nullopt, reason);
     });
   }
 
   OperatorResult complete_step(const std::string& task_uuid, const std::string& step_name, const json& result,
                                const std::string& reason, TimePoint now) override {
     return operate(task_uuid, step_name, now, [&](WriteTx& tx, const LockedTask& task) {
-      satisfy_step(tx, task, step_name, StepState::complete, result, reason);
+      satisfy_step(tx, task, step_name, StepMove::completed_by_operator, result, reason);
     });
   }
 
@@ -277,16 +287,19 @@ class SqlStore final : public Store {
     });
   }
 
+  std::vector<std::string> check_consistency() override {
+    return runner_.run(Access::snapshot, [&](Connection& c) { return consistency_violations(c); });
+  }
+
   std::optional<TimePoint> next_due(const WorkFilter& filter) override {
     if (filter.callables.empty()) return std::nullopt;
     return runner_.run(Access::statement, [&](Connection& c) -> std::optional<TimePoint> {
       std::vector<Param> p;
       // ORDER BY ... LIMIT 1, not MIN(): with the callable filter a semi-join,
       // only this form reads tasker_steps_due in order and stops at the first match.
-      std::string text =
-          "SELECT claimable_at FROM tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') "
-          "AND claimable_at IS NOT NULL" +
-          work_filter_clause(backend_->dialect(), filter, p) + " ORDER BY claimable_at LIMIT 1";
+      std::string text = "SELECT claimable_at FROM tasker_steps WHERE " + in_states("state", step_sets::kClaimable) +
+                         " AND claimable_at IS NOT NULL" + work_filter_clause(backend_->dialect(), filter, p) +
+                         " ORDER BY claimable_at LIMIT 1";
       Rows r = c.query(text, p);
       if (r.empty() || r.is_null(0, 0)) return std::nullopt;
       return from_epoch_ms(r.integer(0, 0));
@@ -392,6 +405,7 @@ class SqlStore final : public Store {
 
   std::unique_ptr<Backend> backend_;
   StoreOptions options_;
+  bool jitter_{true};
   Pool pool_;
   Runner runner_;
   Statements sql_;

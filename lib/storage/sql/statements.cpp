@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "storage/sql/rows.hpp"
+#include "storage/sql/state_sql.hpp"
+
 #include <utility>
 #include <vector>
 
@@ -27,37 +30,16 @@ Statements make_statements(const Dialect& d) {
       "RETURNING id";
   s.task_by_identity = "SELECT uuid FROM tasker_tasks WHERE identity_hash = $1";
   s.insert_steps = fmt::format(
-      "INSERT INTO tasker_steps (uuid, task_id, position, name, namespace_name, callable, initialization, "
-      "dependencies, state, priority, pending_parents, max_attempts, retryable, backoff, backoff_base_ms, "
-      "max_backoff_ms, timeout_seconds, claimable_at, created_at, updated_at, step_type, template_step, batch_id) "
-      "SELECT x.uuid, $2, x.position, x.name, $3, x.callable, x.initialization, x.dependencies, x.state, $4, "
-      "x.pending_parents, x.max_attempts, x.retryable, x.backoff, x.backoff_base_ms, x.max_backoff_ms, "
-      "x.timeout_seconds, x.claimable_at, $5, $5, x.step_type, x.template_step, x.batch_id FROM {} "
-      "RETURNING id, position",
-      rows(1, {{"uuid", kText},
-               {"position", kInt},
-               {"name", kText},
-               {"callable", kText},
-               {"initialization", kJson},
-               {"dependencies", kJson},
-               {"state", kText},
-               {"pending_parents", kInt},
-               {"max_attempts", kInt},
-               {"retryable", kInt},
-               {"backoff", kText},
-               {"backoff_base_ms", kInt},
-               {"max_backoff_ms", kInt},
-               {"timeout_seconds", kInt},
-               {"claimable_at", kInt},
-               {"step_type", kText},
-               {"template_step", kText},
-               {"batch_id", kInt}}));
+      "INSERT INTO tasker_steps (task_id, namespace_name, priority, created_at, updated_at, {}) "
+      "SELECT $2, $3, $4, $5, $5, {} FROM {} RETURNING id, position",
+      column_list(kNewStepColumns), column_list(kNewStepColumns, "x"), rows_of(d, 1, kNewStepColumns, "x"));
   s.insert_edges =
       fmt::format("INSERT INTO tasker_step_edges (parent_id, child_id) SELECT x.parent_id, x.child_id FROM {}",
                   rows(1, {{"parent_id", kInt}, {"child_id", kInt}}));
   s.insert_transitions = fmt::format(
-      "INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt) "
-      "SELECT x.task_id, x.step_id, x.from_state, x.to_state, $2, x.worker_id, x.reason, x.attempt FROM {} "
+      "INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt, "
+      "payload) "
+      "SELECT x.task_id, x.step_id, x.from_state, x.to_state, $2, x.worker_id, x.reason, x.attempt, x.payload FROM {} "
       "ORDER BY x.seq",
       rows(1, {{"seq", kInt},
                {"task_id", kInt},
@@ -66,7 +48,8 @@ Statements make_statements(const Dialect& d) {
                {"to_state", kText},
                {"worker_id", kText},
                {"reason", kText},
-               {"attempt", kInt}}));
+               {"attempt", kInt},
+               {"payload", kJson}}));
 
   s.lock_steps = fmt::format("SELECT {} FROM tasker_steps WHERE {} ORDER BY id{}", kLockedStepColumns, in_ids("id", 1),
                              d.for_update);
@@ -77,30 +60,23 @@ Statements make_statements(const Dialect& d) {
       "attempts = attempts + x.attempts_delta, claimable_at = x.new_claimable_at, "
       "completed_at = x.new_completed_at, lease_expires_at = NULL, updated_at = $2 "
       "FROM {} WHERE tasker_steps.id = x.id",
-      rows(1, {{"id", kInt},
-               {"new_state", kText},
-               {"set_results", kInt},
-               {"new_results", kJson},
-               {"set_error", kInt},
-               {"new_error", kJson},
-               {"attempts_delta", kInt},
-               {"new_claimable_at", kInt},
-               {"new_completed_at", kInt}}));
+      rows_of(d, 1, kStepUpdateColumns, "x"));
   s.lock_children = d.for_update.empty() ? std::string{}
                                          : fmt::format(
                                                "SELECT id FROM tasker_steps WHERE id IN (SELECT child_id FROM "
                                                "tasker_step_edges WHERE {}) ORDER BY id{}",
                                                in_ids("parent_id", 1), d.for_update);
+  const StepMoveRule& met = rule_of(StepMove::dependencies_met);
   s.advance_children = fmt::format(
       "UPDATE tasker_steps SET pending_parents = pending_parents - c.n, "
-      "state = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN 'enqueued' ELSE state END, "
-      "claimable_at = CASE WHEN state = 'pending' AND pending_parents - c.n <= 0 THEN CAST($2 AS BIGINT) "
+      "state = CASE WHEN {0} AND pending_parents - c.n <= 0 THEN {1} ELSE state END, "
+      "claimable_at = CASE WHEN {0} AND pending_parents - c.n <= 0 THEN CAST($2 AS BIGINT) "
       "ELSE claimable_at END, updated_at = $2 "
-      "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE {} GROUP BY child_id) AS c "
+      "FROM (SELECT child_id, COUNT(*) AS n FROM tasker_step_edges WHERE {2} GROUP BY child_id) AS c "
       "WHERE tasker_steps.id = c.child_id "
       "RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.name, tasker_steps.state, "
       "tasker_steps.pending_parents",
-      in_ids("parent_id", 1));
+      in_states("state", met.from), literal(met.to), in_ids("parent_id", 1));
   // Adding and removing a watch: one statement each, idempotent (a repeat after a lost answer changes nothing).
   s.add_watch =
       "WITH expired AS (DELETE FROM tasker_task_watchers WHERE expires_at <= $4) "
@@ -130,19 +106,18 @@ Statements make_statements(const Dialect& d) {
                {"active", kInt},
                {"new_completed_at", kInt}}));
 
+  const std::string holds_worker = in_states("state", step_sets::kHoldsWorker);
   s.select_expired = fmt::format(
-      "SELECT id, claim_token FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at < $1 "
+      "SELECT id, claim_token FROM tasker_steps WHERE {} AND lease_expires_at < $1 "
       "ORDER BY lease_expires_at LIMIT $2{}",
-      d.skip_locked);
+      holds_worker, d.skip_locked);
   s.claim_update = fmt::format(
-      "UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1, claim_token = claim_token + 1, "
+      "UPDATE tasker_steps SET state = {}, attempts = attempts + 1, claim_token = claim_token + 1, "
       "worker_id = $2, lease_expires_at = $3, last_attempted_at = $4, claimable_at = NULL, updated_at = $4 "
-      "WHERE {} RETURNING id, task_id, uuid, name, callable, initialization, attempts, claim_token, "
-      "max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, timeout_seconds, step_type, checkpoint, "
-      "error",
-      in_ids("id", 1));
-  s.claim_tasks = fmt::format("SELECT id, uuid, namespace_name, name, version, context FROM tasker_tasks WHERE {}",
-                              in_ids("id", 1));
+      "WHERE {} RETURNING {}",
+      literal(target_of(StepMove::claimed)), in_ids("id", 1), column_list(kClaimedColumns));
+  s.claim_tasks =
+      fmt::format("SELECT id, {} FROM tasker_tasks WHERE {}", column_list(kClaimedTaskColumns), in_ids("id", 1));
   s.claim_dependency_results = fmt::format(
       "SELECT e.child_id, p.name, COALESCE(p.child_results, p.results) FROM tasker_step_edges e "
       "JOIN tasker_steps p ON p.id = e.parent_id "
@@ -157,8 +132,8 @@ Statements make_statements(const Dialect& d) {
       in_ids("e.child_id", 1));
   s.renew_leases = fmt::format(
       "UPDATE tasker_steps SET lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
-      "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
-      rows(1, {{"id", kInt}, {"token", kInt}}));
+      "AND tasker_steps.claim_token = x.token AND {} RETURNING tasker_steps.id",
+      rows(1, {{"id", kInt}, {"token", kInt}}), in_states("tasker_steps.state", step_sets::kHoldsWorker));
 
   s.task_by_uuid = fmt::format("SELECT {} FROM tasker_tasks WHERE uuid = $1", kTaskColumns);
   s.step_counts = fmt::format(
@@ -169,7 +144,7 @@ Statements make_statements(const Dialect& d) {
       "SELECT {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
       kStepColumns);
   const std::string transitions_sql =
-      "SELECT t.uuid, s.name, tr.from_state, tr.to_state, tr.at, tr.worker_id, tr.reason, tr.attempt "
+      "SELECT t.uuid, s.name, tr.from_state, tr.to_state, tr.at, tr.worker_id, tr.reason, tr.attempt, tr.payload "
       "FROM tasker_transitions tr JOIN tasker_tasks t ON t.id = tr.task_id "
       "LEFT JOIN tasker_steps s ON s.id = tr.step_id WHERE t.uuid = $1";
   s.transitions_of_task = transitions_sql + " ORDER BY tr.id";
@@ -182,28 +157,28 @@ Statements make_statements(const Dialect& d) {
   s.task_definition = "SELECT definition, namespace_name, priority FROM tasker_tasks WHERE id = $1";
   s.step_names_of_task = "SELECT id, name, state, position FROM tasker_steps WHERE task_id = $1";
   // A batch instance that finished frees its parallelism slot for the next one waiting.
+  const StepMoveRule& slot = rule_of(StepMove::slot_freed);
   s.release_slot = fmt::format(
       "UPDATE tasker_steps SET pending_parents = pending_parents - 1, "
-      "state = CASE WHEN pending_parents - 1 <= 0 THEN 'enqueued' ELSE state END, "
+      "state = CASE WHEN pending_parents - 1 <= 0 THEN {} ELSE state END, "
       "claimable_at = CASE WHEN pending_parents - 1 <= 0 THEN CAST($2 AS BIGINT) ELSE claimable_at END, "
-      "updated_at = $2 WHERE id = (SELECT id FROM tasker_steps WHERE batch_id = $1 AND state = 'pending' "
+      "updated_at = $2 WHERE id = (SELECT id FROM tasker_steps WHERE batch_id = $1 AND {} "
       "ORDER BY position LIMIT 1{}) RETURNING id, task_id, name, state",
-      d.for_update);
-  s.unstarted_batch_steps = fmt::format(
-      "SELECT id, state, attempts FROM tasker_steps WHERE batch_id = $1 "
-      "AND state IN ('pending', 'enqueued', 'waiting_for_retry') ORDER BY id{}",
-      d.for_update);
+      literal(slot.to), in_states("state", slot.from), d.for_update);
+  s.unstarted_batch_steps =
+      fmt::format("SELECT id, state, attempts, name FROM tasker_steps WHERE batch_id = $1 AND {} ORDER BY id{}",
+                  in_states("state", step_sets::kUnfinished - step_sets::kHoldsWorker), d.for_update);
   s.save_checkpoints = fmt::format(
       "UPDATE tasker_steps SET checkpoint = x.checkpoint, lease_expires_at = $2 FROM {} WHERE tasker_steps.id = x.id "
-      "AND tasker_steps.claim_token = x.token AND tasker_steps.state = 'in_progress' RETURNING tasker_steps.id",
-      rows(1, {{"id", kInt}, {"token", kInt}, {"checkpoint", kJson}}));
+      "AND tasker_steps.claim_token = x.token AND {} RETURNING tasker_steps.id",
+      rows(1, {{"id", kInt}, {"token", kInt}, {"checkpoint", kJson}}),
+      in_states("tasker_steps.state", step_sets::kHoldsWorker));
   s.step_result =
       "SELECT s.state, s.results FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id "
       "WHERE t.uuid = $1 AND s.name = $2";
-  s.unfinished_steps_of_task = fmt::format(
-      "SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 "
-      "AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry') ORDER BY id{}",
-      d.for_update);
+  s.unfinished_steps_of_task =
+      fmt::format("SELECT id, state, name, attempts FROM tasker_steps WHERE task_id = $1 AND {} ORDER BY id{}",
+                  in_states("state", step_sets::kUnfinished), d.for_update);
   return s;
 }
 

@@ -25,12 +25,7 @@ std::vector<LockedStep> locked_from(const Rows& r) {
 void apply_updates(WriteTx& tx, const std::vector<StepUpdate>& updates) {
   if (updates.empty()) return;
   json rows = json::array();
-  for (const auto& u : updates)
-    rows.push_back({u.id, std::string(to_string(u.state)), u.results ? 1 : 0,
-                    u.results ? json(u.results->dump()) : json(nullptr), u.error ? 1 : 0,
-                    u.error ? json(u.error->dump()) : json(nullptr), u.attempts_delta,
-                    u.claimable_at ? json(*u.claimable_at) : json(nullptr),
-                    u.completed_at ? json(*u.completed_at) : json(nullptr)});
+  for (const auto& u : updates) rows.push_back(to_row(u));
   std::vector<Param> p{rows.dump(), ms(tx.now)};
   tx.c.query(tx.sql.update_steps, p);
 }
@@ -57,12 +52,10 @@ void advance_children(WriteTx& tx, const std::vector<std::int64_t>& satisfied) {
   std::vector<Param> p{list, ms(tx.now)};
   Rows r = tx.c.query(tx.sql.advance_children, p);
   for (std::size_t i = 0; i < r.size(); ++i) {
-    if (r.text(i, 3) != "enqueued" || r.integer(i, 4) != 0) continue;
-    std::int64_t task = r.integer(i, 1);
-    ch.transition(task, r.integer(i, 0), "pending", "enqueued", ch.worker_id, "dependencies complete", 0);
-    ch.event(events::kStepEnqueued, task, r.text(i, 2));
-    ch.tasks[task].active += 1;
-    ch.enqueue(r.integer(i, 0));
+    // Those whose last parent this transaction satisfied: enqueued now, with no parent left.
+    if (step_state_from(r.text(i, 3)) != target_of(StepMove::dependencies_met) || r.integer(i, 4) != 0) continue;
+    ch.step(r.integer(i, 1), r.integer(i, 0), r.text(i, 2), StepMove::dependencies_met, StepState::pending,
+            ch.worker_id, "dependencies complete", 0);
   }
 }
 

@@ -8,23 +8,13 @@
 #include <vector>
 
 #include "storage/sql/changes.hpp"
+#include "storage/sql/rows.hpp"
 #include "tasker/json.hpp"
 #include "tasker/retry.hpp"
 #include "tasker/states.hpp"
 #include "tasker/template.hpp"
 
 namespace tasker::detail::sql {
-
-/// One row's new values (a handler outcome, a reclaim, or an operator action).
-struct StepUpdate {
-  std::int64_t id;
-  StepState state;
-  std::optional<json> results;  ///< set when present
-  std::optional<json> error;    ///< set when present
-  int attempts_delta{0};
-  std::optional<std::int64_t> claimable_at;
-  std::optional<std::int64_t> completed_at;
-};
 
 /// A locked step row, as outcome processing and operator actions need it.
 struct LockedStep {

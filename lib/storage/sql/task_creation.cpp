@@ -10,6 +10,28 @@
 
 namespace tasker::detail::sql {
 
+NewStep new_step(const StepTemplate& t, std::int64_t position, std::string name, const json& initialization,
+                 std::vector<std::string> dependencies, std::int64_t waiting, TimePoint now) {
+  NewStep s;
+  s.uuid = new_uuid();
+  s.position = position;
+  s.name = std::move(name);
+  s.callable = t.handler.callable;
+  s.initialization = initialization;
+  s.dependencies = std::move(dependencies);
+  s.pending_parents = waiting;
+  s.state = target_of(waiting == 0 ? StepMove::created_ready : StepMove::created_waiting);
+  if (step_sets::kClaimable.contains(s.state)) s.claimable_at = ms(now);
+  s.retry = t.retry;
+  s.timeout_seconds = t.timeout_seconds;
+  s.type = t.type;
+  return s;
+}
+
+StepMove creation_move(const NewStep& s) {
+  return s.state == target_of(StepMove::created_ready) ? StepMove::created_ready : StepMove::created_waiting;
+}
+
 TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
                    const std::optional<std::string>& identity_hash, TimePoint now) {
   TaskPlan plan;
@@ -32,27 +54,28 @@ TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
     const StepTemplate& s = *plan.steps[i];
     for (const auto& dep : s.dependencies)
       if (auto it = position.find(dep); it != position.end()) plan.parents[i].push_back(it->second);
-    bool root = plan.parents[i].empty();
-    plan.roots += root ? 1 : 0;
-    plan.step_rows.push_back({new_uuid(), static_cast<std::int64_t>(i), s.name, s.handler.callable,
-                              s.handler.initialization.dump(), json(s.dependencies).dump(),
-                              root ? "enqueued" : "pending", static_cast<std::int64_t>(plan.parents[i].size()),
-                              s.retry.max_attempts, s.retry.retryable ? 1 : 0, std::string(to_string(s.retry.backoff)),
-                              s.retry.backoff_base_ms, s.retry.max_backoff_ms, s.timeout_seconds,
-                              root ? json(ms(now)) : json(nullptr), std::string(to_string(s.type)), nullptr, nullptr});
+    NewStep row = new_step(s, static_cast<std::int64_t>(i), s.name, s.handler.initialization, s.dependencies,
+                           static_cast<std::int64_t>(plan.parents[i].size()), now);
+    count_move(plan.counters, std::nullopt, row.state);
+    plan.step_rows.push_back(to_row(row));
+    plan.rows.push_back(std::move(row));
   }
+  plan.state = decide_task_state({TaskState::pending, false, plan.counters}).then;
+  plan.created_payload = {{"namespace", tmpl.namespace_name},
+                          {"name", tmpl.name},
+                          {"version", tmpl.version},
+                          {"total_steps", plan.steps.size()}};
   return plan;
 }
 
 std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now) {
   const TaskTemplate& tmpl = *plan.tmpl;
   const TaskRequest& request = *plan.request;
-  const bool empty = plan.steps.empty();
   return {plan.task_uuid,
           tmpl.namespace_name,
           tmpl.name,
           tmpl.version,
-          std::string(to_string(empty ? TaskState::complete : TaskState::pending)),
+          std::string(to_string(plan.state)),
           request.context.dump(),
           request.initiator,
           request.source_system,
@@ -63,35 +86,19 @@ std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now) {
           request.idempotency_key ? Param{*request.idempotency_key} : Param{nullptr},
           plan.identity_hash ? Param{*plan.identity_hash} : Param{nullptr},
           json(request.bypass_steps).dump(),
-          static_cast<std::int64_t>(plan.steps.size()),
-          static_cast<std::int64_t>(plan.roots),
+          static_cast<std::int64_t>(plan.counters.total),
+          static_cast<std::int64_t>(plan.counters.active),
           ms(now),
-          empty ? Param{ms(now)} : Param{nullptr},
+          is_terminal(plan.state) ? Param{ms(now)} : Param{nullptr},
           plan.definition ? Param{*plan.definition} : Param{nullptr}};
 }
 
 void record_creation(Changes& ch, const TaskPlan& plan, std::int64_t task_id,
                      const std::vector<std::int64_t>& step_ids) {
-  const TaskTemplate& tmpl = *plan.tmpl;
-  const bool empty = plan.steps.empty();
-  ch.transition(task_id, std::nullopt, "", to_string(empty ? TaskState::complete : TaskState::pending), "", "created",
-                0);
-  ch.event(events::kTaskCreated, task_id, "",
-           {{"namespace", tmpl.namespace_name},
-            {"name", tmpl.name},
-            {"version", tmpl.version},
-            {"total_steps", plan.steps.size()}});
-  if (empty) {
-    ch.event(events::kTaskCompleted, task_id, "", {{"state", "complete"}});
-    ch.finished_tasks.push_back(plan.task_uuid);
-    return;
-  }
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    bool root = plan.parents[i].empty();
-    ch.transition(task_id, step_ids[i], "", root ? "enqueued" : "pending", "", "created", 0);
-    if (root) ch.event(events::kStepEnqueued, task_id, plan.steps[i]->name);
-  }
-  ch.enqueued = plan.roots > 0;
+  ch.task(task_id, std::nullopt, plan.state, "", "created", plan.created_payload);
+  if (is_terminal(plan.state)) ch.finished_tasks.push_back(plan.task_uuid);
+  for (std::size_t i = 0; i < plan.rows.size(); ++i)
+    ch.step(task_id, step_ids[i], plan.rows[i].name, creation_move(plan.rows[i]), std::nullopt, "", "created", 0);
 }
 
 namespace {

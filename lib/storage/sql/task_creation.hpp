@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "storage/sql/changes.hpp"
+#include "storage/sql/rows.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
@@ -21,10 +22,21 @@ struct TaskPlan {
   std::optional<std::string> identity_hash;
   std::vector<const StepTemplate*> steps;         ///< without the bypassed ones, in template order
   std::vector<std::vector<std::size_t>> parents;  ///< by position in `steps`
-  std::size_t roots{0};
+  std::vector<NewStep> rows;                      ///< by position
+  TaskCounters counters;                          ///< the new task's, from its steps' creation moves
+  TaskState state{TaskState::pending};            ///< complete when it has no steps (the task-state rule)
   std::optional<std::string> definition;  ///< template_definition(), for templates that create steps at run time
   json step_rows = json::array();         ///< the insert_steps parameter
+  json created_payload;                   ///< the creation transition's payload (namespace, name, version, total)
 };
+
+/// A step row for template step `t`: enqueued now when nothing holds it back
+/// (`waiting` parents or slots), else pending.
+[[nodiscard]] NewStep new_step(const StepTemplate& t, std::int64_t position, std::string name,
+                               const json& initialization, std::vector<std::string> dependencies, std::int64_t waiting,
+                               TimePoint now);
+/// How a new step row came to be: created_ready or created_waiting.
+[[nodiscard]] StepMove creation_move(const NewStep& s);
 
 [[nodiscard]] TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
                                  const std::optional<std::string>& identity_hash, TimePoint now);

@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "storage/sql/state_sql.hpp"
 #include "storage/sql/values.hpp"
 
 namespace tasker::detail::sql {
@@ -169,20 +170,26 @@ ActivityCounts load_activity(Connection& c, TimePoint now) {
   ActivityCounts a;
   // Each statement reads one index of active rows (tasker_tasks_by_state's
   // active prefix, tasker_steps_due, tasker_steps_leases): finished work is never read.
-  Rows t = c.query("SELECT state, COUNT(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress') GROUP BY state");
+  static const std::string tasks_sql =
+      fmt::format("SELECT state, COUNT(*) FROM tasker_tasks WHERE state IN ({}, {}) GROUP BY state",
+                  literal(TaskState::pending), literal(TaskState::in_progress));
+  Rows t = c.query(tasks_sql);
   for (std::size_t i = 0; i < t.size(); ++i)
-    (t.text(i, 0) == "pending" ? a.tasks_pending : a.tasks_in_progress) = t.integer(i, 1);
-  Rows q = c.query(
+    (task_state_from(t.text(i, 0)) == TaskState::pending ? a.tasks_pending : a.tasks_in_progress) = t.integer(i, 1);
+  static const std::string steps_sql = fmt::format(
       "SELECT state, COUNT(*), SUM(CASE WHEN claimable_at <= $1 THEN 1 ELSE 0 END) FROM tasker_steps "
-      "WHERE state IN ('enqueued', 'waiting_for_retry') GROUP BY state",
-      std::vector<Param>{ms(now)});
+      "WHERE {} AND claimable_at IS NOT NULL GROUP BY state",
+      in_states("state", step_sets::kClaimable));
+  Rows q = c.query(steps_sql, std::vector<Param>{ms(now)});
   for (std::size_t i = 0; i < q.size(); ++i) {
-    (q.text(i, 0) == "enqueued" ? a.steps_enqueued : a.steps_waiting_for_retry) = q.integer(i, 1);
+    const StepState s = step_state_from(q.text(i, 0));
+    (s == StepState::enqueued ? a.steps_enqueued : a.steps_waiting_for_retry) += q.integer(i, 1);
     if (!q.is_null(i, 2)) a.steps_ready += q.integer(i, 2);
   }
-  a.steps_in_progress =
-      c.query("SELECT COUNT(*) FROM tasker_steps WHERE state = 'in_progress' AND lease_expires_at IS NOT NULL")
-          .integer(0, 0);
+  static const std::string running_sql =
+      fmt::format("SELECT COUNT(*) FROM tasker_steps WHERE {} AND lease_expires_at IS NOT NULL",
+                  in_states("state", step_sets::kHoldsWorker));
+  a.steps_in_progress = c.query(running_sql).integer(0, 0);
   return a;
 }
 
@@ -195,7 +202,8 @@ std::vector<Transition> load_transitions(Connection& c, const Statements& sql, c
   out.reserve(r.size());
   for (std::size_t i = 0; i < r.size(); ++i)
     out.push_back({r.text(i, 0), r.text_or(i, 1, ""), r.text_or(i, 2, ""), r.text(i, 3), from_epoch_ms(r.integer(i, 4)),
-                   r.text_or(i, 5, ""), r.text_or(i, 6, ""), static_cast<int>(r.integer(i, 7))});
+                   r.text_or(i, 5, ""), r.text_or(i, 6, ""), static_cast<int>(r.integer(i, 7)),
+                   parse_json(r.rows[i][8])});
   return out;
 }
 

@@ -1,42 +1,4 @@
-// The PostgreSQL server functions (installed by migration 4, brought up to
-// date by each later one that changes them): a submit and a worker
-// transaction in one round trip each (one_call.cpp calls them). They do in
-// one statement what task_creation, outcomes, step_writes, claims and
-// changes do in several, in the same order and with the same locks (step rows
-// by id, then children by id, then task rows by id), so that both paths can
-// run side by side on one database. What the C++ decides from the claim alone
-// (the retry decision, the error to store, the transition's reason) travels in
-// the rows; what only the database knows (fencing, children, claims, counters,
-// task states) is decided here. The functions force generic plans, and every
-// statement but the claim's pick reads rows by key whatever the tables'
-// statistics: rows whose ids are known are updated through
-// `id = ANY(array)` with their values found by array_position in arrays of a
-// batch's size, or by binary search (width_bucket) in the children's, which
-// can be a whole fan-out (a join with the set, planned generically, hashed it
-// and scanned the whole table, history included, or probed the whole array
-// once per row), and each statement
-// appends its own transitions rather than gathering them in JSON.
-#include "storage/sql/schema.hpp"
-
-namespace tasker::detail::sql {
-
-const char* postgres_task_watchers() {
-  return R"SQL(
--- Who waits for a task in another process (Store::watch_task): a commit that
--- finishes a task NOTIFYs only when a row here names it, because PostgreSQL
--- serialises the commits of every transaction that notifies (one global lock
--- held through the commit's flush). Unlogged: a watch lives no longer than its
--- waiter, and a crash forgets them all; `expires_at` ends one whose waiter died.
-CREATE UNLOGGED TABLE tasker_task_watchers (
-  task_id BIGINT NOT NULL,
-  watcher TEXT NOT NULL,
-  expires_at BIGINT NOT NULL,
-  PRIMARY KEY (task_id, watcher));
-)SQL";
-}
-
-const char* postgres_server_functions() {
-  return R"SQL(
+-- tasker migration 5: server functions: a fan-out's children enqueued in time linear in their number
 -- A submit: the task row (or nothing, when its identity hash is taken), its
 -- steps and edges (by position), the creation transitions, the notifications.
 -- Returns the task row as created, or the row that holds the identity hash.
@@ -347,7 +309,3 @@ BEGIN
                             'tasks', v_tasks, 'work', v_work);
 END
 $fn$;
-)SQL";
-}
-
-}  // namespace tasker::detail::sql
