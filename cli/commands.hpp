@@ -19,11 +19,21 @@
 
 namespace tasker::cli {
 
+/// The global options that name a tasker service for the task commands (cli/remote.hpp).
+struct RemoteOptions {
+  std::string server;         ///< --server (default TASKER_SERVER)
+  std::string api_key;        ///< --api-key (default TASKER_API_KEY)
+  std::string ca_cert;        ///< --ca-cert: trust this CA (a self-signed server's certificate) for https
+  std::string profile;        ///< --profile (default TASKER_PROFILE, else the profiles file's `default`)
+  std::string profiles_file;  ///< --profiles (default TASKER_PROFILES, else ~/.config/tasker/profiles.yaml)
+};
+
 /// State shared by all subcommands of one invocation.
 struct Invocation {
   int exit_code{0};
   std::optional<std::filesystem::path> config_file;  ///< --config
   std::string log_level;                             ///< --log-level; empty: configuration
+  RemoteOptions remote;
 
   /// Configuration, loaded on first use (so `--help` never fails on a bad environment).
   const Config& config();
@@ -60,7 +70,10 @@ enum class DbAccess {
 
 /// Open the store named by --db, else the configuration's URL.
 /// `listen`: also take cross-process wake-ups (PostgreSQL LISTEN); only workers that wait for events need them.
+/// Throws UsageError when --server or --profile was given: they name where the task commands go (cli/remote.hpp).
 std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen = false);
+/// The same without that check, for the task commands (a profile may name a database).
+std::shared_ptr<Store> open_task_database(Invocation& inv, const std::string& db, DbAccess access);
 
 /// A JSON argument given inline, as `@path` (a file) or `@-` (stdin), within
 /// `limits`. `option` names it in messages. Throws InvalidRequestError saying

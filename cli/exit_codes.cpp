@@ -36,6 +36,9 @@ int report_current_exception(const CLI::App& app) {
     for (const auto& d : e.diagnostics()) fmt::print(stderr, "tasker: {}\n", one_line(d.to_string()));
     if (e.diagnostics().empty()) print(e.what());
     return kInvalid;
+  } catch (const UsageError& e) {
+    print(e.what());
+    return kUsage;
   } catch (const TaskFailedError& e) {
     print(e.what());
     return kTaskFailed;

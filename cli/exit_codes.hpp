@@ -21,6 +21,13 @@ enum ExitCode : int {
   kInterrupted = 130,  ///< `run`/`watch`: stopped by SIGINT or SIGTERM before the task ended
 };
 
+/// A command line that cannot work as given (exit 2), found after parsing:
+/// e.g. both --db and --server, or no database and no server at all.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// `run`/`watch`: the task ended in error or was cancelled. The message names
 /// the step that failed and its last error.
 class TaskFailedError : public Error {

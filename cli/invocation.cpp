@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "exit_codes.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/limits.hpp"
 #include "tasker/logging.hpp"
@@ -64,12 +65,26 @@ void add_db_option(CLI::App* cmd, std::string& db) {
       });
 }
 
-std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen) {
+namespace {
+std::shared_ptr<Store> open_store_at(Invocation& inv, const std::string& db, DbAccess access, bool listen) {
   inv.apply_log_level();
   StoreOptions options = inv.config().store_options();
   options.create_if_missing = access == DbAccess::create;
   options.listen = listen;
   return open_store(db.empty() ? inv.config().database_url : db, options);
+}
+}  // namespace
+
+std::shared_ptr<Store> open_database(Invocation& inv, const std::string& db, DbAccess access, bool listen) {
+  if (!inv.remote.server.empty() || !inv.remote.profile.empty())
+    throw UsageError(
+        "--server and --profile name a tasker service for the task commands (list, status, steps, audit, submit, "
+        "cancel, step, watch); this command works on a database: give --db URL");
+  return open_store_at(inv, db, access, listen);
+}
+
+std::shared_ptr<Store> open_task_database(Invocation& inv, const std::string& db, DbAccess access) {
+  return open_store_at(inv, db, access, false);
 }
 
 namespace {

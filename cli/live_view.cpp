@@ -117,13 +117,13 @@ FollowOptions follow_options(const ViewOptions& o) {
   return f;
 }
 
-Followed follow_task(Client& client, const std::string& task_uuid, const FollowOptions& options,
+Followed follow_task(testing::TaskApi& tasks, const std::string& task_uuid, const FollowOptions& options,
                      SignalWaiter& signals) {
   std::optional<Screen> screen;
   if (options.mode == FollowMode::live) screen.emplace();
   std::size_t printed = 0;  // transitions already printed (lines mode)
   auto print_new_transitions = [&] {
-    auto transitions = client.transitions(task_uuid);
+    auto transitions = tasks.transitions(task_uuid);
     for (; printed < transitions.size(); ++printed) fmt::print("{}\n", transition_line(transitions[printed]));
     std::fflush(stdout);
   };
@@ -131,7 +131,7 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
   while (true) {
     if (options.on_tick) options.on_tick();
     if (options.mode == FollowMode::lines) print_new_transitions();
-    TaskSnapshot snap = client.snapshot(task_uuid);
+    TaskSnapshot snap = tasks.snapshot(task_uuid);
     f.task = std::move(snap.task);
     f.steps = std::move(snap.steps);
     const bool ended = is_terminal(f.task.state);
@@ -152,9 +152,9 @@ Followed follow_task(Client& client, const std::string& task_uuid, const FollowO
   return f;
 }
 
-void follow_to_outcome(Client& client, const std::string& task_uuid, const FollowOptions& options,
+void follow_to_outcome(testing::TaskApi& tasks, const std::string& task_uuid, const FollowOptions& options,
                        SignalWaiter& signals, bool json, const std::string& interrupted_hint) {
-  Followed f = follow_task(client, task_uuid, options, signals);
+  Followed f = follow_task(tasks, task_uuid, options, signals);
   if (json) print_json(task_with_steps(f.task, f.steps));
   if (f.interrupted)
     throw InterruptedError(fmt::format("interrupted by {}: task {} is {}; {}", signal_name(signals.received()),

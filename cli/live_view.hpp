@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tasker/client.hpp"
+#include "tasker/task_api.hpp"
 
 namespace tasker::cli {
 
@@ -42,14 +43,15 @@ void add_view_options(CLI::App* cmd, ViewOptions& o);
 [[nodiscard]] FollowOptions follow_options(const ViewOptions& o);
 
 /// Show the task until it ends (is_terminal) or a signal arrives. Returns the
-/// last state read. Throws what the Client throws (unknown task, ...).
-Followed follow_task(Client& client, const std::string& task_uuid, const FollowOptions& options, SignalWaiter& signals);
+/// last state read. Throws what `tasks` throws (unknown task, ...).
+Followed follow_task(testing::TaskApi& tasks, const std::string& task_uuid, const FollowOptions& options,
+                     SignalWaiter& signals);
 
 /// Follow, then turn the outcome into the command's result: complete or
 /// resolved prints nothing more (the view shows it; `json` prints the task and
 /// its steps); error or cancelled throws TaskFailedError naming the failed
 /// step; an interruption throws InterruptedError with `interrupted_hint`.
-void follow_to_outcome(Client& client, const std::string& task_uuid, const FollowOptions& options,
+void follow_to_outcome(testing::TaskApi& tasks, const std::string& task_uuid, const FollowOptions& options,
                        SignalWaiter& signals, bool json, const std::string& interrupted_hint);
 
 }  // namespace tasker::cli

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "remote.hpp"
 #include "tasker/version.hpp"
 
 namespace {
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Configuration: TASKER_ENV, TASKER_DATABASE_URL (or DATABASE_URL), TASKER_TEMPLATE_PATH, "
       "TASKER_CONFIG,\n"
+      "TASKER_SERVER, TASKER_API_KEY, TASKER_PROFILE, TASKER_PROFILES (the task commands through a service),\n"
       "TASKER_LOG_LEVEL, TASKER_LISTEN, TASKER_API_KEYS, TASKER_TLS_CERT, TASKER_TLS_KEY.\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 not found, 4 invalid input, 5 task failed, "
       "130 interrupted.\n"
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
                  "Library log level on stderr: trace, debug, info, warn, error, critical, off (default: "
                  "configuration, else warn)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  add_remote_options(app, inv.remote);
   add_validate_command(app, inv);
   add_templates_command(app, inv);
   add_graph_command(app, inv);

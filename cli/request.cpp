@@ -56,11 +56,15 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
 }
 
 TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl, const JsonLimits& limits) {
+  return make_request(o, TemplateRef{tmpl.namespace_name, tmpl.name, tmpl.version}, limits);
+}
+
+TaskRequest make_request(const RequestOptions& o, const TemplateRef& ref, const JsonLimits& limits) {
   TaskRequest r;
   r.context = parse_json_argument(o.context, "--context", limits);
-  r.namespace_name = tmpl.namespace_name;
-  r.name = tmpl.name;
-  r.version = tmpl.version;
+  r.namespace_name = ref.namespace_name;
+  r.name = ref.name;
+  r.version = ref.version;
   r.priority = o.priority;
   if (!o.idempotency_key.empty()) r.idempotency_key = o.idempotency_key;
   r.bypass_steps = o.bypass;

@@ -53,5 +53,7 @@ ResolvedTemplate resolve_template(Invocation& inv, const RequestOptions& o);
 /// The request for `tmpl`; parses --context first (within `limits`), so a
 /// malformed context fails before anything touches the database.
 [[nodiscard]] TaskRequest make_request(const RequestOptions& o, const TaskTemplate& tmpl, const JsonLimits& limits);
+/// The same for a template the command line names and a service resolves (`submit --server`).
+[[nodiscard]] TaskRequest make_request(const RequestOptions& o, const TemplateRef& ref, const JsonLimits& limits);
 
 }  // namespace tasker::cli

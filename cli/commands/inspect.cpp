@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "remote.hpp"
 #include "tasker/client.hpp"
 #include "tasker/errors.hpp"
 #include "views.hpp"
@@ -21,8 +22,8 @@ void add_read_options(CLI::App* cmd, ReadOptions& o) {
   cmd->add_flag("--json", o.json, "Print JSON (for scripts)");
 }
 
-Client open_client(Invocation& inv, const ReadOptions& o) {
-  return Client(open_database(inv, o.db, DbAccess::existing), nullptr);
+std::unique_ptr<Tasks> open_client(Invocation& inv, const ReadOptions& o) {
+  return open_tasks(inv, o.db, DbAccess::existing);
 }
 
 std::vector<std::string> state_names() {
@@ -41,7 +42,8 @@ void add_status(CLI::App& app, Invocation& inv) {
   add_read_options(cmd, *opts);
   cmd->footer("Example:\n  tasker status 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --db sqlite://tasker.db");
   cmd->callback([opts, &inv] {
-    Client client = open_client(inv, *opts);
+    auto tasks = open_client(inv, *opts);
+    testing::TaskApi& client = tasks->api();
     const TaskSnapshot snap = client.snapshot(opts->uuid);
     if (opts->json) return print_json(task_with_steps(snap.task, snap.steps));
     for (const auto& line : task_summary(snap.task)) fmt::print("{}\n", line);
@@ -66,7 +68,8 @@ void add_list(CLI::App& app, Invocation& inv) {
   add_read_options(cmd, *opts);
   cmd->footer("Example:\n  tasker list --status error --namespace ecommerce --limit 20");
   cmd->callback([opts, &inv] {
-    Client client = open_client(inv, *opts);
+    auto tasks = open_client(inv, *opts);
+    testing::TaskApi& client = tasks->api();
     TaskFilter filter;
     if (!opts->namespace_name.empty()) filter.namespace_name = opts->namespace_name;
     if (!opts->status.empty()) filter.state = parse_task_state(opts->status);
@@ -100,7 +103,8 @@ void add_steps(CLI::App& app, Invocation& inv) {
       "Example:\n  tasker steps 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --json | jq '.[] | {name, "
       "state}'");
   cmd->callback([opts, &inv] {
-    Client client = open_client(inv, *opts);
+    auto tasks = open_client(inv, *opts);
+    testing::TaskApi& client = tasks->api();
     std::vector<StepView> steps = client.list_steps(opts->uuid);
     if (opts->json) {
       json out = json::array();
@@ -131,7 +135,8 @@ void add_audit(CLI::App& app, Invocation& inv) {
   add_read_options(cmd, *opts);
   cmd->footer("Example:\n  tasker audit 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment");
   cmd->callback([opts, &inv] {
-    Client client = open_client(inv, *opts);
+    auto tasks = open_client(inv, *opts);
+    testing::TaskApi& client = tasks->api();
     auto transitions =
         client.transitions(opts->uuid, opts->step.empty() ? std::nullopt : std::optional<std::string>(opts->step));
     if (opts->json) {

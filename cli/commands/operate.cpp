@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "remote.hpp"
 #include "tasker/client.hpp"
 #include "views.hpp"
 
@@ -19,7 +20,7 @@ struct StepActionOptions {
   bool json{false};
 };
 
-using StepAction = std::function<StepView(Client&, const StepActionOptions&)>;
+using StepAction = std::function<StepView(testing::TaskApi&, const StepActionOptions&)>;
 
 void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name, const std::string& description,
                      const std::string& example, bool takes_result, StepAction action) {
@@ -34,8 +35,8 @@ void add_step_action(CLI::App& parent, Invocation& inv, const std::string& name,
   cmd->add_flag("--json", opts->json, "Print the step as JSON");
   cmd->footer("Example:\n  " + example);
   cmd->callback([opts, &inv, action = std::move(action), name] {
-    Client client(open_database(inv, opts->db, DbAccess::existing), nullptr, client_options(inv));
-    StepView step = action(client, *opts);
+    auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+    StepView step = action(tasks->api(), *opts);
     if (opts->json) return print_json(to_json(step));
     fmt::print("step `{}` of task {}: {} (after {})\n", step.name, step.task_uuid, to_string(step.state), name);
   });
@@ -66,8 +67,8 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
         "withdrew the order'\n"
         "Running attempts are not killed at once: their results are discarded when they report.");
     cmd->callback([opts, &inv] {
-      Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
-      TaskView task = client.cancel(opts->uuid, opts->reason.empty() ? "cancelled by operator" : opts->reason);
+      auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+      TaskView task = tasks->api().cancel(opts->uuid, opts->reason.empty() ? "cancelled by operator" : opts->reason);
       if (opts->json) return print_json(to_json(task));
       fmt::print("task {} {}: {} of {} steps cancelled\n", task.uuid, to_string(task.state), task.counts.cancelled,
                  task.counts.total);
@@ -80,20 +81,20 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
   add_step_action(*step, inv, "reset", "Give a failed step a fresh set of attempts; the task resumes",
                   "tasker step reset 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment --reason 'gateway "
                   "fixed'",
-                  false, [](Client& c, const StepActionOptions& o) {
+                  false, [](testing::TaskApi& c, const StepActionOptions& o) {
                     return c.reset_step_for_retry(o.uuid, o.step, reason_or(o, "reset by operator"));
                   });
   add_step_action(*step, inv, "resolve",
                   "Mark a step done without a result; its dependents proceed (use `complete` to give a result)",
                   "tasker step resolve 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b send_confirmation --reason 'sent "
                   "by hand'",
-                  false, [](Client& c, const StepActionOptions& o) {
+                  false, [](testing::TaskApi& c, const StepActionOptions& o) {
                     return c.resolve_step_manually(o.uuid, o.step, reason_or(o, "resolved by operator"));
                   });
   add_step_action(*step, inv, "complete", "Mark a step complete with a result; its dependents see that result",
                   "tasker step complete 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b process_payment "
                   "--result '{\"payment_id\": \"pay_manual\"}'",
-                  true, [&inv](Client& c, const StepActionOptions& o) {
+                  true, [&inv](testing::TaskApi& c, const StepActionOptions& o) {
                     json result = parse_json_argument(o.result, "--result", inv.config().limits.json);
                     return c.complete_step_manually(o.uuid, o.step, result, reason_or(o, "completed by operator"));
                   });

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "remote.hpp"
 #include "request.hpp"
 #include "tasker/client.hpp"
 
@@ -24,12 +25,21 @@ void add_submit_command(CLI::App& app, Invocation& inv) {
       "  tasker submit ecommerce/order_processing --context @order.json --priority 10\n"
       "  id=$(tasker submit linear_workflow/mathematical_sequence@1.0.0 --context "
       "'{\"even_number\": 6}')\n"
+      "  tasker --server https://tasker.example:8443 --api-key \"$KEY\" submit ecommerce/order_processing "
+      "--context @order.json\n"
       "The task runs when a worker with its handlers is running (`tasker worker`).");
   cmd->callback([opts, &inv] {
-    ResolvedTemplate resolved = resolve_template(inv, opts->request);
-    TaskRequest request = make_request(opts->request, *resolved.tmpl, inv.config().limits.json);
-    Client client(open_database(inv, opts->db, DbAccess::create), resolved.set, client_options(inv));
-    TaskView task = client.submit(request);
+    // Through a service, the service resolves the template; here, the local templates do. Either
+    // way the command line is read whole first: a bad context writes nothing, not even a new database.
+    const JsonLimits& limits = inv.config().limits.json;
+    std::optional<TaskRequest> request;
+    auto tasks = open_tasks(inv, opts->db, DbAccess::create, [&] {
+      ResolvedTemplate resolved = resolve_template(inv, opts->request);
+      request = make_request(opts->request, *resolved.tmpl, limits);
+      return resolved.set;
+    });
+    if (!request) request = make_request(opts->request, TemplateRef::parse(opts->request.target), limits);
+    TaskView task = tasks->api().submit(*request);
     if (opts->json)
       print_json(to_json(task));
     else

@@ -1,6 +1,7 @@
 // tasker watch UUID: follow a task until it ends.
 #include "commands.hpp"
 #include "live_view.hpp"
+#include "remote.hpp"
 #include "signals.hpp"
 
 namespace tasker::cli {
@@ -24,8 +25,8 @@ void add_watch_command(CLI::App& app, Invocation& inv) {
       "interrupted.");
   cmd->callback([opts, &inv] {
     SignalWaiter signals;  // before the store starts any thread
-    Client client(open_database(inv, opts->db, DbAccess::existing), nullptr);
-    follow_to_outcome(client, opts->uuid, follow_options(opts->view), signals, opts->view.json,
+    auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+    follow_to_outcome(tasks->api(), opts->uuid, follow_options(opts->view), signals, opts->view.json,
                       "watching stopped, the task is not affected; resume with `tasker watch " + opts->uuid + "`");
   });
 }

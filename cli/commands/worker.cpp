@@ -204,7 +204,8 @@ void add_run(CLI::App& app, Invocation& inv) {
     worker.start();
     FollowOptions follow = follow_options(opts->view);
     follow.on_tick = [&worker] { check_alive(worker); };
-    follow_to_outcome(client, task.uuid, follow, signals, opts->view.json,
+    testing::ClientApi tasks(client);
+    follow_to_outcome(tasks, task.uuid, follow, signals, opts->view.json,
                       fmt::format("its running steps were handed back; finish it with `tasker worker --db {} "
                                   "--templates {}`",
                                   store->describe(), tmpl.location.file));

@@ -20,6 +20,7 @@ struct HandlerSpec {
   std::vector<std::string> command;      ///< argv of a command handler; empty for in-process handlers
   bool shell{false};                     ///< run `command` through /bin/sh -c (only when asked)
   json extra = json::object();           ///< keys tasker does not act on (method, resolver, ...), preserved
+  bool persistent{false};                ///< keep `command` running between attempts (docs/handlers.md)
 };
 
 /// tasker-core's step types (docs/templates.md, "Dynamic steps"). A decision

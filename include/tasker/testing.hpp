@@ -44,15 +44,17 @@ class Surface {
 };
 
 enum class Backend { sqlite, postgres };
-/// Which implementation register_handler() installs: the C++ callable, or the command.
-enum class HandlerKind { cpp, command };
+/// Which implementation register_handler() installs: the C++ callable, the
+/// command run once per attempt, or the command kept running between attempts
+/// (CommandSpec::persistent; docs/handlers.md).
+enum class HandlerKind { cpp, command, persistent };
 
 [[nodiscard]] std::string_view to_string(Backend backend);
 [[nodiscard]] std::string_view to_string(HandlerKind kind);
 
 /// TASKER_TEST_BACKEND (sqlite | postgres), default sqlite.
 [[nodiscard]] Backend backend_from_environment();
-/// TASKER_TEST_HANDLERS (cpp | command), default cpp.
+/// TASKER_TEST_HANDLERS (cpp | command | persistent), default cpp.
 [[nodiscard]] HandlerKind handler_kind_from_environment();
 /// The PostgreSQL server for tests: TASKER_TEST_DATABASE_URL, else the first
 /// line of the file named by TASKER_TEST_DATABASE_URL_FILE; empty when neither is set.

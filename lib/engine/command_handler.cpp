@@ -3,7 +3,10 @@
 // written to stdin while stdout and stderr are drained (so neither side can
 // block the other), and the group terminated on timeout or cancel.
 #include "tasker/command_handler.hpp"
+#include "engine/command_spec.hpp"
 #include "engine/job.hpp"
+#include "engine/pipes.hpp"
+#include "engine/process_pool.hpp"
 #include "engine/supervised_process.hpp"
 
 #include <fcntl.h>
@@ -25,31 +28,9 @@
 #include "tasker/errors.hpp"
 #include "tasker/task.hpp"
 
-extern char** environ;
-
 namespace tasker {
 
 namespace {
-
-struct Pipe {
-  int read{-1}, write{-1};
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw Error(fmt::format("pipe() failed: {}", std::strerror(errno)));
-    read = fds[0];
-    write = fds[1];
-  }
-  ~Pipe() {
-    close_read();
-    close_write();
-  }
-  void close_read() {
-    if (read >= 0) ::close(read), read = -1;
-  }
-  void close_write() {
-    if (write >= 0) ::close(write), write = -1;
-  }
-};
 
 std::string joined(const std::vector<std::string>& argv) { return fmt::format("{}", fmt::join(argv, " ")); }
 }  // namespace
@@ -84,31 +65,12 @@ json command_input(const StepContext& ctx) {
   return input;
 }
 
-namespace {
+namespace detail {
 
-/// Blocks SIGPIPE in this thread while it lives: a command that exits without
-/// reading its input must make write() fail with EPIPE, not kill the worker.
-/// A library must not change the process-wide disposition, so only this
-/// thread's mask changes, and a SIGPIPE left pending is consumed before restoring it.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
-  }
-  ~SigpipeBlock() {
-    timespec zero{0, 0};
-    while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_{}, previous_{};
-};
+std::vector<std::string> command_argv(const CommandSpec& spec) {
+  if (spec.shell) return {"/bin/sh", "-c", joined(spec.argv)};
+  return spec.argv;
+}
 
 std::string not_started_message(const CommandSpec& spec, const detail::StartFailure& failure) {
   switch (failure.stage) {
@@ -128,31 +90,16 @@ std::string not_started_message(const CommandSpec& spec, const detail::StartFail
                      std::strerror(failure.error));
 }
 
-/// Bytes for the command's reply pipe, written as it can take them.
-struct Outbox {
-  std::string pending;
-  void flush(Pipe& pipe) {
-    while (!pending.empty() && pipe.write >= 0) {
-      const ssize_t n = ::write(pipe.write, pending.data(), pending.size());
-      if (n > 0) {
-        pending.erase(0, static_cast<std::size_t>(n));
-      } else {
-        if (n < 0 && errno == EAGAIN) return;
-        pipe.close_write();  // the command stopped reading its replies
-        pending.clear();
-      }
-    }
-  }
-};
+}  // namespace detail
+
+namespace {
 
 detail::CommandExit run_process(const CommandSpec& spec, const std::string& input, StepContext& ctx,
                                 const Clock& clock) {
-  SigpipeBlock no_sigpipe;
-  std::vector<std::string> args = spec.argv;
-  if (spec.shell) args = {"/bin/sh", "-c", joined(spec.argv)};
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+  detail::SigpipeBlock no_sigpipe;
+  const std::vector<std::string> args = detail::command_argv(spec);
   std::map<std::string, std::string> extra = spec.environment;
+  if (!spec.callable.empty()) extra["TASKER_CALLABLE"] = spec.callable;
   extra["TASKER_TASK_UUID"] = ctx.task_uuid();
   extra["TASKER_STEP_NAME"] = ctx.step_name();
   extra["TASKER_ATTEMPT"] = std::to_string(ctx.attempt());
@@ -160,13 +107,13 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
   // writes requests to descriptor 3 and reads each answer from descriptor 4.
   extra["TASKER_REQUEST_FD"] = "3";
   extra["TASKER_REPLY_FD"] = "4";
-  for (const auto& [k, v] : extra) env_storage.push_back(fmt::format("{}={}", k, v));
+  const std::vector<std::string> env_storage = detail::command_environment(extra);
 
-  Pipe in, out, err, requests, replies;
+  detail::Pipe in, out, err, requests, replies;
   detail::SupervisedProcess process(args, env_storage, spec.working_directory,
                                     {in.read, out.write, err.write, {requests.write, replies.read}});
   if (const auto& failure = process.failure())
-    fail_with<RetryableError>("command_not_started", not_started_message(spec, *failure),
+    fail_with<RetryableError>("command_not_started", detail::not_started_message(spec, *failure),
                               {{"command", spec.display()}});
   in.close_read();
   out.close_write();
@@ -176,7 +123,7 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
   fcntl(in.write, F_SETFL, O_NONBLOCK);
   fcntl(replies.write, F_SETFL, O_NONBLOCK);
   detail::CommandRequests channel(ctx, spec.limits);
-  Outbox answers;
+  detail::Outbox answers;
 
   detail::CommandExit f;
   f.deadline = ctx.deadline();
@@ -201,7 +148,7 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
     if (out.read >= 0) fds.push_back({out.read, POLLIN, 0});
     if (err.read >= 0) fds.push_back({err.read, POLLIN, 0});
     if (requests.read >= 0) fds.push_back({requests.read, POLLIN, 0});
-    if (replies.write >= 0 && !answers.pending.empty()) fds.push_back({replies.write, POLLOUT, 0});
+    if (replies.write >= 0 && !answers.empty()) fds.push_back({replies.write, POLLOUT, 0});
     int ready = ::poll(fds.data(), fds.size(), 50);
     if (ready < 0 && errno != EINTR) break;
     for (const auto& p : fds) {
@@ -223,7 +170,7 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
           requests.close_read();
           continue;
         }
-        answers.pending += channel.feed({buffer.data(), static_cast<std::size_t>(n)});
+        answers.add(channel.feed({buffer.data(), static_cast<std::size_t>(n)}));
         answers.flush(replies);
         continue;
       }
@@ -251,6 +198,14 @@ detail::CommandExit run_process(const CommandSpec& spec, const std::string& inpu
 
 StepHandler make_command_handler(CommandSpec spec) {
   if (spec.argv.empty()) throw InvalidRequestError("a command handler needs a program to run");
+  if (spec.persistent) {
+    if (spec.callable.empty())
+      throw InvalidRequestError(fmt::format(
+          "the persistent command `{}` needs CommandSpec::callable: it is sent with each attempt", spec.display()));
+    return [pool = detail::ProcessPool::shared_for(spec), callable = spec.callable](StepContext& ctx) -> json {
+      return pool->run(ctx, callable);
+    };
+  }
   return [spec = std::move(spec)](StepContext& ctx) -> json {
     const Clock& clock = ctx.clock();
     return detail::command_result(spec, run_process(spec, command_input(ctx).dump(), ctx, clock));
@@ -268,6 +223,8 @@ std::vector<std::string> register_command_handlers(HandlerRegistry& registry, co
       CommandSpec spec;
       spec.argv = step.handler.command;
       spec.shell = step.handler.shell;
+      spec.persistent = step.handler.persistent;
+      spec.callable = step.handler.callable;
       spec.limits = limits;
       spec.working_directory = folder.empty() ? std::filesystem::current_path() : std::filesystem::absolute(folder);
       // A relative program (./x.py, handlers/x.sh) is relative to the template's folder.
@@ -280,9 +237,13 @@ std::vector<std::string> register_command_handlers(HandlerRegistry& registry, co
                                         step.handler.callable, spec.argv[0]),
                             "install it, fix handler.command, or make the script executable (chmod +x)"});
       auto [it, inserted] = specs.emplace(step.handler.callable, std::make_pair(spec, step.location));
-      if (!inserted && (it->second.first.argv != spec.argv || it->second.first.shell != spec.shell))
+      if (!inserted && (it->second.first.argv != spec.argv || it->second.first.shell != spec.shell ||
+                        it->second.first.persistent != spec.persistent))
         problems.push_back({Severity::error, step.location, step.name,
-                            fmt::format("callable `{}` is given two different commands", step.handler.callable),
+                            fmt::format("callable `{}` is given two different commands{}", step.handler.callable,
+                                        it->second.first.argv == spec.argv && it->second.first.shell == spec.shell
+                                            ? " (one persistent, one not)"
+                                            : ""),
                             fmt::format("the other is at {}:{}", it->second.second.file, it->second.second.line)});
     }
   }

@@ -20,14 +20,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-/// The last `n` bytes of `text` (marked with "..." when cut), without trailing
-/// newlines, as valid UTF-8 (a cut may split a character).
-std::string tail(const std::string& text, std::size_t n) {
-  std::string t = text.size() > n ? "..." + text.substr(text.size() - n) : text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return valid_utf8(t);
-}
-
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 /// The optional {"message", "retry_after_ms", "context"} of a failing command.
@@ -46,7 +38,14 @@ json failure_document(const std::string& out, const JsonLimits& limits, std::str
   }
 }
 
-/// `retry_after_ms` when it is a number of milliseconds (clamped like a template's backoff).
+}  // namespace
+
+std::string tail(const std::string& text, std::size_t n) {
+  std::string t = text.size() > n ? "..." + text.substr(text.size() - n) : text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return valid_utf8(t);
+}
+
 std::optional<milliseconds> retry_after_of(const json& doc) {
   auto it = doc.find("retry_after_ms");
   if (it == doc.end() || !it->is_number()) return std::nullopt;
@@ -55,15 +54,25 @@ std::optional<milliseconds> retry_after_of(const json& doc) {
   return milliseconds{ms >= static_cast<double>(kMaxBackoffLimitMs) ? kMaxBackoffLimitMs : static_cast<long long>(ms)};
 }
 
-}  // namespace
+std::string CommandFailureContext::with_stderr(const std::string& message) const {
+  return stderr_short.empty() ? message : message + "; stderr: " + stderr_short;
+}
+
+CommandFailureContext failure_context(const CommandSpec& spec, const std::string& err) {
+  CommandFailureContext out;
+  out.context = {{"command", spec.display()}};
+  const std::string stderr_tail = tail(err, 2000);
+  if (!stderr_tail.empty()) {
+    out.context["stderr"] = stderr_tail;
+    out.stderr_short = tail(err, 300);
+  }
+  return out;
+}
 
 json command_result(const CommandSpec& spec, const CommandExit& f) {
-  const std::string stderr_tail = tail(f.err, 2000);
-  json context = {{"command", spec.display()}};
-  if (!stderr_tail.empty()) context["stderr"] = stderr_tail;
-  auto with_stderr = [&](const std::string& message) {
-    return stderr_tail.empty() ? message : message + "; stderr: " + tail(f.err, 300);
-  };
+  const CommandFailureContext failure = failure_context(spec, f.err);
+  json context = failure.context;
+  auto with_stderr = [&](const std::string& message) { return failure.with_stderr(message); };
   if (f.killed_for_time) fail_with<RetryableError>("timeout", timeout_message(f.deadline), context);
   if (f.cancelled)
     fail_with<RetryableError>("cancelled", fmt::format("`{}` was stopped: the attempt was cancelled", spec.display()),

@@ -40,6 +40,24 @@ template <typename E>
   }
 }
 
+/// What every failure of a command carries: its command line and the end of
+/// its stderr in the error's context, and stderr's last lines in the message.
+struct CommandFailureContext {
+  json context;              ///< {"command", "stderr" (last 2000 characters, when any)}
+  std::string stderr_short;  ///< the last 300 characters of stderr (empty when none)
+  /// `message` with "; stderr: ..." when the command wrote to stderr.
+  [[nodiscard]] std::string with_stderr(const std::string& message) const;
+};
+[[nodiscard]] CommandFailureContext failure_context(const CommandSpec& spec, const std::string& err);
+
+/// A failure document's `retry_after_ms` when it is a number of milliseconds
+/// (clamped like a template's backoff); anything else: none.
+[[nodiscard]] std::optional<std::chrono::milliseconds> retry_after_of(const json& doc);
+
+/// The last `n` bytes of `text` (marked with "..." when cut), without trailing
+/// newlines, as valid UTF-8 (a cut may split a character).
+[[nodiscard]] std::string tail(const std::string& text, std::size_t n);
+
 /// The step's result, or throws the PermanentError / RetryableError that fails
 /// the attempt. stdout is parsed within `spec.limits`; every message and
 /// context built here is valid UTF-8 and storable, whatever the command printed.

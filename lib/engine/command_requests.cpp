@@ -15,6 +15,9 @@ json refusal(const std::string& message, bool permanent = false) {
   if (permanent) out["permanent"] = true;
   return out;
 }
+constexpr const char* kShape =
+    "a request is one JSON object with one key: save_checkpoint, step_result or heartbeat "
+    "(docs/handlers.md, \"Asking the worker\")";
 }  // namespace
 
 std::string CommandRequests::feed(std::string_view bytes) {
@@ -40,9 +43,6 @@ std::string CommandRequests::feed(std::string_view bytes) {
 }
 
 std::string CommandRequests::answer(const std::string& line) {
-  constexpr const char* kShape =
-      "a request is one JSON object on one line with one key: save_checkpoint, step_result or heartbeat "
-      "(docs/handlers.md, \"Asking the worker\")";
   json request;
   try {
     request = parse_json(line, limits_, "a request to the worker");
@@ -51,33 +51,37 @@ std::string CommandRequests::answer(const std::string& line) {
   } catch (const json::exception& e) {
     return line_of(refusal(fmt::format("{}; it is not JSON: {}", kShape, json_error_text(e))));
   }
-  if (!request.is_object() || request.size() != 1) return line_of(refusal(kShape));
+  return line_of(respond(request));
+}
+
+json CommandRequests::respond(const json& request) {
+  if (!request.is_object() || request.size() != 1) return refusal(kShape);
   try {
     if (request.contains("heartbeat")) {
       ctx_.heartbeat();
-      return line_of({{"ok", true}});
+      return {{"ok", true}};
     }
     if (request.contains("step_result")) {
       const json& name = request["step_result"];
-      if (!name.is_string()) return line_of(refusal("`step_result` takes a step name"));
-      return line_of({{"ok", true}, {"result", ctx_.ancestor_result(name.get<std::string>())}});
+      if (!name.is_string()) return refusal("`step_result` takes a step name");
+      return {{"ok", true}, {"result", ctx_.ancestor_result(name.get<std::string>())}};
     }
     if (request.contains("save_checkpoint")) {
       const json& c = request["save_checkpoint"];
       if (!c.is_object() || !c.contains("cursor") || !c.value("items_processed", json()).is_number_integer())
-        return line_of(
-            refusal("`save_checkpoint` takes {\"cursor\": ..., \"items_processed\": N, \"accumulated_results\": ...}"));
+        return refusal(
+            "`save_checkpoint` takes {\"cursor\": ..., \"items_processed\": N, \"accumulated_results\": ...}");
       const bool saved = ctx_.save_checkpoint(c["cursor"], c["items_processed"].get<std::int64_t>(),
                                               c.value("accumulated_results", json()));
-      return line_of({{"ok", true}, {"saved", saved}});
+      return {{"ok", true}, {"saved", saved}};
     }
   } catch (const PermanentError& e) {
-    return line_of(refusal(e.what(), true));
+    return refusal(e.what(), true);
   } catch (const std::exception& e) {
-    return line_of(refusal(e.what()));
+    return refusal(e.what());
   }
-  return line_of(refusal(
-      fmt::format("unknown request `{}`; use save_checkpoint, step_result or heartbeat", request.begin().key())));
+  return refusal(
+      fmt::format("unknown request `{}`; use save_checkpoint, step_result or heartbeat", request.begin().key()));
 }
 
 }  // namespace tasker::detail

@@ -24,6 +24,10 @@ class CommandRequests {
   /// limits.max_bytes is answered with an error and skipped.
   [[nodiscard]] std::string feed(std::string_view bytes);
 
+  /// The answer to one request already parsed (the persistent protocol
+  /// carries it inside its own message): {"ok": true, ...} or a refusal.
+  [[nodiscard]] json respond(const json& request);
+
  private:
   [[nodiscard]] std::string answer(const std::string& line);
 

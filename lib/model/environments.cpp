@@ -38,6 +38,7 @@ void Parser::apply_override(StepTemplate& step, const StepFields& o) {
   if (o.initialization) merge_json(step.handler.initialization, *o.initialization);
   if (o.command) step.handler.command = *o.command;
   if (o.shell) step.handler.shell = *o.shell;
+  if (o.persistent) step.handler.persistent = *o.persistent;
   merge_json(step.handler.extra, o.handler_extra);
   o.retry.apply_to(step.retry);
   if (o.timeout_seconds) step.timeout_seconds = *o.timeout_seconds;

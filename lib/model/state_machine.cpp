@@ -57,16 +57,26 @@ namespace {
 constexpr StepStates kOperatorSettles = (sets::kUnfinished - sets::kHoldsWorker) | StepStates{StepState::error};
 
 const std::array kMoves{
-    StepMoveRule{StepMove::created_waiting, "created_waiting", true, {}, StepState::pending},
-    StepMoveRule{StepMove::created_ready, "created_ready", true, {}, StepState::enqueued},
-    StepMoveRule{StepMove::dependencies_met, "dependencies_met", false, {StepState::pending}, StepState::enqueued},
-    StepMoveRule{StepMove::slot_freed, "slot_freed", false, {StepState::pending}, StepState::enqueued},
-    StepMoveRule{StepMove::claimed, "claimed", false, sets::kClaimable, StepState::in_progress},
+    StepMoveRule{StepMove::created_waiting, "created_waiting", true, {}, StepState::pending, "created"},
+    StepMoveRule{StepMove::created_ready, "created_ready", true, {}, StepState::enqueued, "created"},
+    StepMoveRule{StepMove::dependencies_met,
+                 "dependencies_met",
+                 false,
+                 {StepState::pending},
+                 StepState::enqueued,
+                 "dependencies complete"},
+    StepMoveRule{StepMove::slot_freed,
+                 "slot_freed",
+                 false,
+                 {StepState::pending},
+                 StepState::enqueued,
+                 "a parallelism slot of its batch is free"},
+    StepMoveRule{StepMove::claimed, "claimed", false, sets::kClaimable, StepState::in_progress, "claimed"},
     StepMoveRule{StepMove::succeeded, "succeeded", false, sets::kHoldsWorker, StepState::complete},
-    StepMoveRule{StepMove::retry_scheduled, "retry_scheduled", false, sets::kHoldsWorker,
-                 StepState::waiting_for_retry},
+    StepMoveRule{StepMove::retry_scheduled, "retry_scheduled", false, sets::kHoldsWorker, StepState::waiting_for_retry},
     StepMoveRule{StepMove::failed, "failed", false, sets::kHoldsWorker, StepState::error},
-    StepMoveRule{StepMove::released, "released", false, sets::kHoldsWorker, StepState::enqueued},
+    StepMoveRule{StepMove::released, "released", false, sets::kHoldsWorker, StepState::enqueued,
+                 "released unrun by a stopping worker"},
     StepMoveRule{StepMove::cancelled, "cancelled", false, sets::kUnfinished, StepState::cancelled},
     StepMoveRule{StepMove::reset, "reset", false, {StepState::error}, StepState::enqueued},
     StepMoveRule{StepMove::resolved_by_operator, "resolved_by_operator", false, kOperatorSettles,
@@ -78,13 +88,12 @@ const std::array kMoves{
 const std::array kTaskRule{
     // A cancelled task stays cancelled whatever its steps do.
     TaskStateRule{.state_is = TaskState::cancelled, .then = TaskState::cancelled, .reason = ""},
-    TaskStateRule{.all_done = true,
-                  .any_resolved = true,
-                  .then = TaskState::resolved_manually,
-                  .reason = "all steps complete"},
+    TaskStateRule{
+        .all_done = true, .any_resolved = true, .then = TaskState::resolved_manually, .reason = "all steps complete"},
     TaskStateRule{.all_done = true, .then = TaskState::complete, .reason = "all steps complete"},
     // Independent branches keep running after a sibling fails; the task is in error once they are done.
-    TaskStateRule{.failed_and_idle = true, .then = TaskState::error, .reason = "a step failed and nothing else can run"},
+    TaskStateRule{
+        .failed_and_idle = true, .then = TaskState::error, .reason = "a step failed and nothing else can run"},
     TaskStateRule{.state_is = TaskState::pending, .not_started = true, .then = TaskState::pending, .reason = ""},
     TaskStateRule{.state_is = TaskState::pending, .then = TaskState::in_progress, .reason = "first step started"},
     TaskStateRule{.then = TaskState::in_progress, .reason = "resumed"},

@@ -68,6 +68,9 @@ struct StepMoveRule {
   bool from_nothing;  ///< a creation: the step did not exist
   StepStates from;    ///< the states it may leave
   StepState to;
+  /// The transition's reason when tasker makes the move by itself; empty when
+  /// whoever makes it says why (an error type, an operator's reason).
+  std::string_view reason{};
 };
 
 [[nodiscard]] std::span<const StepMoveRule> step_moves();
@@ -86,11 +89,11 @@ struct TaskFacts {
 /// One line of the task-state rule; the first line whose every condition
 /// holds decides. A condition left unset holds always.
 struct TaskStateRule {
-  std::optional<TaskState> state_is{};///< the task's state before the transaction
-  bool all_done{false};               ///< completed + resolved >= total
-  bool any_resolved{false};           ///< resolved > 0
-  bool failed_and_idle{false};        ///< failed > 0 and active == 0
-  bool not_started{false};            ///< no step of it was claimed in the transaction
+  std::optional<TaskState> state_is{};  ///< the task's state before the transaction
+  bool all_done{false};                 ///< completed + resolved >= total
+  bool any_resolved{false};             ///< resolved > 0
+  bool failed_and_idle{false};          ///< failed > 0 and active == 0
+  bool not_started{false};              ///< no step of it was claimed in the transaction
   TaskState then{TaskState::pending};
   std::string_view reason{};  ///< the transition's reason when the state changes
 };

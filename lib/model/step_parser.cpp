@@ -20,7 +20,7 @@ const std::vector<std::string> kPreservedStepKeys{"system_dependency",   "publis
                                                   "default_retry_limit", "skippable"};
 const std::vector<std::string> kBatchConfigKeys{"batch_size", "parallelism", "cursor_field", "worker_template",
                                                 "failure_strategy"};
-const std::vector<std::string> kHandlerKeys{"callable", "initialization", "command", "shell"};
+const std::vector<std::string> kHandlerKeys{"callable", "initialization", "command", "shell", "persistent"};
 const std::vector<std::string> kRetryKeys{"retryable", "max_attempts",    "limit",
                                           "backoff",   "backoff_base_ms", "max_backoff_ms"};
 
@@ -76,11 +76,12 @@ void Parser::parse_retry(const Entry& retry_entry, const std::string& path, Retr
   }
 }
 
-void Parser::parse_handler(const Entry& handler_entry, const std::string& path, StepFields& out) {
+void Parser::parse_handler(const Entry& handler_entry, const std::string& path, StepFields& out, bool override) {
   std::string hpath = join_key(path, "handler");
   if (!expect_map(handler_entry, path)) return;
   out.has_handler = true;
   std::optional<YAML::Node> quoted_command;
+  std::optional<YAML::Node> persistent_node;
   for (const auto& e : entries(handler_entry.value, hpath)) {
     if (e.key == "callable") {
       out.callable_key = true;
@@ -112,6 +113,9 @@ void Parser::parse_handler(const Entry& handler_entry, const std::string& path, 
         out.command = std::move(argv);
     } else if (e.key == "shell") {
       out.shell = bool_value(e, hpath);
+    } else if (e.key == "persistent") {
+      out.persistent = bool_value(e, hpath);
+      persistent_node = e.key_node;
     } else {
       out.handler_extra[e.key] = to_json(e.value);
       unknown_key(e, hpath, kHandlerKeys);
@@ -124,6 +128,11 @@ void Parser::parse_handler(const Entry& handler_entry, const std::string& path, 
           "write it as a list, e.g. `command: [python3, \"my script.py\"]`, or set `shell: true`");
     out.command.reset();
   }
+  // An override may make a step persistent whose command the template gives; a step may not.
+  if (!override && persistent_node && out.persistent.value_or(false) && !handler_entry.value["command"])
+    error(*persistent_node, join_key(hpath, "persistent"),
+          "`handler.persistent` keeps a command running between attempts, and this handler has no `command`",
+          "add `command: [...]`, or remove `persistent` (a C++ handler runs in the worker's process already)");
 }
 
 void Parser::parse_batch_config(const Entry& entry, const std::string& path, StepFields& out) {
@@ -197,7 +206,7 @@ StepFields Parser::parse_step(const YAML::Node& node, const std::string& path, b
     } else if (e.key == "description") {
       if (!is_null(e.value)) out.description = string_value(e, path, true);
     } else if (e.key == "handler") {
-      if (!(override && is_null(e.value))) parse_handler(e, path, out);
+      if (!(override && is_null(e.value))) parse_handler(e, path, out, override);
     } else if (e.key == "dependencies" || e.key == "depends_on") {
       if (override) {
         error(e.key_node, join_key(path, e.key), "dependencies cannot be changed per environment",
@@ -268,6 +277,7 @@ StepTemplate Parser::build_step(StepFields&& f) {
   if (f.initialization) step.handler.initialization = std::move(*f.initialization);
   if (f.command) step.handler.command = std::move(*f.command);
   step.handler.shell = f.shell.value_or(false);
+  step.handler.persistent = f.persistent.value_or(false);
   step.handler.extra = std::move(f.handler_extra);
   if (f.dependencies) step.dependencies = std::move(*f.dependencies);
   step.dependency_locations = std::move(f.dependency_locations);

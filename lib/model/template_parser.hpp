@@ -57,6 +57,7 @@ struct StepFields {
   std::optional<json> initialization;
   std::optional<std::vector<std::string>> command;
   std::optional<bool> shell;
+  std::optional<bool> persistent;
   json handler_extra = json::object();
   bool has_handler{false};
   bool callable_key{false};  ///< `callable:` was written (validity is reported where it is parsed)
@@ -115,7 +116,7 @@ class Parser {
   // A step (step_parser.cpp).
 
   void parse_retry(const Entry& retry_entry, const std::string& path, RetryFields& out);
-  void parse_handler(const Entry& handler_entry, const std::string& path, StepFields& out);
+  void parse_handler(const Entry& handler_entry, const std::string& path, StepFields& out, bool override);
   void parse_batch_config(const Entry& entry, const std::string& path, StepFields& out);
   void parse_dependencies(const Entry& e, const std::string& path, StepFields& out);
   /// Parse a step mapping, or (override = true) an environment override of one.

@@ -38,7 +38,14 @@ std::string postgres_server_url() {
 }  // namespace
 
 std::string_view to_string(Backend backend) { return backend == Backend::sqlite ? "sqlite" : "postgres"; }
-std::string_view to_string(HandlerKind kind) { return kind == HandlerKind::cpp ? "cpp" : "command"; }
+std::string_view to_string(HandlerKind kind) {
+  switch (kind) {
+    case HandlerKind::cpp: return "cpp";
+    case HandlerKind::command: return "command";
+    case HandlerKind::persistent: break;
+  }
+  return "persistent";
+}
 
 Backend backend_from_environment() {
   std::string v = env_or("TASKER_TEST_BACKEND", "sqlite");
@@ -51,7 +58,9 @@ HandlerKind handler_kind_from_environment() {
   std::string v = env_or("TASKER_TEST_HANDLERS", "cpp");
   if (v == "cpp") return HandlerKind::cpp;
   if (v == "command") return HandlerKind::command;
-  throw ConfigurationError("TASKER_TEST_HANDLERS", "the environment", fmt::format("`{}` is not cpp or command", v));
+  if (v == "persistent") return HandlerKind::persistent;
+  throw ConfigurationError("TASKER_TEST_HANDLERS", "the environment",
+                           fmt::format("`{}` is not cpp, command or persistent", v));
 }
 
 std::string postgres_url_from_environment() {
@@ -138,6 +147,8 @@ void Harness::register_handler(const std::string& callable, StepHandler cpp, std
                     callable));
   CommandSpec spec;
   spec.argv = std::move(command);
+  spec.callable = callable;
+  spec.persistent = options_.handler_kind == HandlerKind::persistent;
   handlers_->add(callable, make_command_handler(std::move(spec)));
 }
 

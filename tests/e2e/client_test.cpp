@@ -86,7 +86,7 @@ TEST_CASE("harness: a C++-only handler registers in any handler kind, a command-
   auto h = make_harness(false);
   h->register_handler("host.only_cpp", [](tasker::StepContext&) { return json{{"ok", true}}; });
   CHECK(h->handlers().contains("host.only_cpp"));
-  if (h->handler_kind() == tasker::testing::HandlerKind::command)
+  if (h->handler_kind() != tasker::testing::HandlerKind::cpp)
     CHECK_THROWS_AS(h->register_handler("host.no_command", [](tasker::StepContext&) { return json(1); }, {}),
                     tasker::InvalidRequestError);
 }

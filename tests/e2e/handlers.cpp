@@ -220,17 +220,24 @@ const std::map<std::string, Cpp>& cpp_handlers() {
 
 }  // namespace
 
-void for_each_handler(
-    const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add) {
+void for_each_handler(const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add,
+                      tasker::testing::HandlerKind kind) {
   const std::string script = (source_dir() / "tests/e2e/handlers/e2e_handlers.py").string();
+  const std::string module = (source_dir() / "tests/e2e/handlers/e2e_persistent.py").string();
   for (const auto* handlers : {&cpp_handlers(), &dynamic_cpp_handlers()})
-    for (const auto& [callable, cpp] : *handlers) add(callable, cpp, {"python3", script, callable});
+    for (const auto& [callable, cpp] : *handlers)
+      add(callable, cpp,
+          kind == tasker::testing::HandlerKind::persistent
+              ? std::vector<std::string>{"python3", "-m", "tasker.worker", module}
+              : std::vector<std::string>{"python3", script, callable});
 }
 
 void register_handlers(Harness& h) {
-  for_each_handler([&](const std::string& callable, tasker::StepHandler cpp, std::vector<std::string> command) {
-    h.register_handler(callable, std::move(cpp), std::move(command));
-  });
+  for_each_handler(
+      [&](const std::string& callable, tasker::StepHandler cpp, std::vector<std::string> command) {
+        h.register_handler(callable, std::move(cpp), std::move(command));
+      },
+      h.handler_kind());
 }
 
 }  // namespace e2e

@@ -21,9 +21,11 @@ std::filesystem::path source_dir();
 /// tests/e2e/handlers/e2e_handlers.py as command handlers.
 void register_handlers(Harness& h);
 
-/// Every handler of the suite: its callable, C++ implementation and command.
-void for_each_handler(
-    const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add);
+/// Every handler of the suite: its callable, C++ implementation and the command
+/// of `kind` (command: e2e_handlers.py once per attempt; persistent: the same
+/// logic served by the tasker package, e2e_persistent.py).
+void for_each_handler(const std::function<void(const std::string&, tasker::StepHandler, std::vector<std::string>)>& add,
+                      tasker::testing::HandlerKind kind);
 
 /// The handlers of the dynamic workflows (tests/e2e/dynamic_handlers.cpp), by callable.
 const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers();

@@ -27,19 +27,26 @@ int main(int argc, char** argv) {
       id = argv[i + 1];
   }
   if (url.empty()) {
-    std::cerr << "usage: tasker_e2e_worker --db URL [--handlers cpp|command] [--lease-ms N] [--id ID]\n";
+    std::cerr << "usage: tasker_e2e_worker --db URL [--handlers cpp|command|persistent] [--lease-ms N] [--id ID]\n";
     return 2;
   }
   auto registry = std::make_shared<tasker::HandlerRegistry>();
-  e2e::for_each_handler([&](const std::string& callable, tasker::StepHandler cpp, std::vector<std::string> command) {
-    if (kind == "cpp") {
-      registry->add(callable, std::move(cpp));
-    } else {
-      tasker::CommandSpec spec;
-      spec.argv = std::move(command);
-      registry->add(callable, tasker::make_command_handler(std::move(spec)));
-    }
-  });
+  const auto handler_kind = kind == "persistent" ? tasker::testing::HandlerKind::persistent
+                            : kind == "command"  ? tasker::testing::HandlerKind::command
+                                                 : tasker::testing::HandlerKind::cpp;
+  e2e::for_each_handler(
+      [&](const std::string& callable, tasker::StepHandler cpp, std::vector<std::string> command) {
+        if (handler_kind == tasker::testing::HandlerKind::cpp) {
+          registry->add(callable, std::move(cpp));
+        } else {
+          tasker::CommandSpec spec;
+          spec.argv = std::move(command);
+          spec.callable = callable;
+          spec.persistent = handler_kind == tasker::testing::HandlerKind::persistent;
+          registry->add(callable, tasker::make_command_handler(std::move(spec)));
+        }
+      },
+      handler_kind);
   auto store = tasker::open_store(url);
   tasker::WorkerOptions options = tasker::testing::HarnessOptions::test_worker_options();
   options.worker_id = id;

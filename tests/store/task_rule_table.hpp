@@ -29,13 +29,13 @@ inline std::size_t check_task_state_rule(detail::sql::Connection& c) {
           for (int resolved = 0; resolved <= 2; ++resolved)
             for (int failed = 0; failed <= 2; ++failed)
               for (int active = 0; active <= 2; ++active) {
-                values += fmt::format("{}({}, '{}', {}, {}, {}, {}, {}, {})", values.empty() ? "" : ", ",
-                                      facts.size(), to_string(state), started ? "TRUE" : "FALSE", total, completed,
-                                      resolved, failed, active);
+                values += fmt::format("{}({}, '{}', {}, {}, {}, {}, {}, {})", values.empty() ? "" : ", ", facts.size(),
+                                      to_string(state), started ? "TRUE" : "FALSE", total, completed, resolved, failed,
+                                      active);
                 facts.push_back({state, started, TaskCounters{total, completed, resolved, failed, active}});
               }
-  const detail::sql::TaskFactsSql f{"f.state", "f.started", "f.total", "f.completed", "f.resolved", "f.failed",
-                                    "f.active"};
+  const detail::sql::TaskFactsSql f{"f.state",    "f.started", "f.total", "f.completed",
+                                    "f.resolved", "f.failed",  "f.active"};
   const std::string sql = fmt::format(
       "WITH f(n, state, started, total, completed, resolved, failed, active) AS (VALUES {}) "
       "SELECT f.n, {}, {} FROM f ORDER BY f.n",

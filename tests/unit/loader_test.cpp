@@ -503,6 +503,7 @@ steps:
   CHECK(s.handler.initialization == json::object());
   CHECK(s.handler.command.empty());
   CHECK_FALSE(s.handler.shell);
+  CHECK_FALSE(s.handler.persistent);
   CHECK(s.dependencies.empty());
   CHECK(s.retry.retryable);
   CHECK(s.retry.max_attempts == 3);
@@ -1055,4 +1056,31 @@ TEST_CASE("loader: reserved and conflicting step keys, and a metadata that is no
     CHECK(warnings[0].hint == "did you mean `max_attempts`?");
     CHECK(result.templates[0].steps[0].retry.max_attempts == 3);
   }
+}
+
+TEST_CASE("loader: handler.persistent keeps a command running; without a command it is an error, misspelt a warning") {
+  auto result = load(with_head(R"(  - name: a
+    handler: {callable: py.a, command: [python3, -m, tasker.worker, handlers], persistent: true}
+  - name: b
+    handler: {callable: py.b, command: [python3, b.py], persistent: false}
+)"));
+  CHECK(result.diagnostics.empty());
+  CHECK(step(only_template(result), "a").handler.persistent);
+  CHECK_FALSE(step(only_template(result), "b").handler.persistent);
+  CHECK(step(only_template(result), "a").handler.extra == json::object());  // acted on, not merely kept
+
+  auto alone = single_error(load(with_head(R"(  - name: a
+    handler: {callable: h, persistent: true}
+)")));
+  CHECK(alone.message.find("has no `command`") != std::string::npos);
+  CHECK(alone.location.line == 6);
+  CHECK(single_error(load(with_head(R"(  - name: a
+    handler: {callable: h, command: [x], persistent: yes}
+)")))
+            .message.find("persistent") != std::string::npos);
+  auto typo = warnings_of(load(with_head(R"(  - name: a
+    handler: {callable: h, command: [x], persistant: true}
+)")));
+  REQUIRE(typo.size() == 1u);
+  CHECK(typo[0].hint.find("did you mean `persistent`?") != std::string::npos);
 }

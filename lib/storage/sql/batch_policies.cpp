@@ -15,7 +15,7 @@ void release_slot(WriteTx& tx, std::int64_t batch_id, const std::string& worker_
   for (std::size_t i = 0; i < r.size(); ++i) {
     if (step_state_from(r.text(i, 3)) != target_of(StepMove::slot_freed)) continue;
     tx.changes.step(r.integer(i, 1), r.integer(i, 0), r.text(i, 2), StepMove::slot_freed, StepState::pending, worker_id,
-                    "a parallelism slot of its batch is free", 0);
+                    std::string(rule_of(StepMove::slot_freed).reason), 0);
   }
 }
 

@@ -55,8 +55,8 @@ StepUpdate outcome_update(Changes& ch, const LockedStep& s, const StepOutcome& o
     case StepOutcome::Kind::failure: return failure_update(ch, s, o, reason, now);
     case StepOutcome::Kind::release: break;
   }
-  ch.step(s.task_id, s.id, s.name, StepMove::released, s.state, s.worker_id, "released unrun by a stopping worker",
-          s.attempts - 1);
+  ch.step(s.task_id, s.id, s.name, StepMove::released, s.state, s.worker_id,
+          std::string(rule_of(StepMove::released).reason), s.attempts - 1);
   return {s.id, StepState::enqueued, std::nullopt, std::nullopt, -1, ms(now), std::nullopt};
 }
 

@@ -62,23 +62,23 @@ struct NewStep {
   std::optional<std::int64_t> batch_id;
 };
 inline constexpr std::array<Column, 18> kNewStepColumns{{{"uuid", ColumnType::text},
-                                                          {"position", ColumnType::integer},
-                                                          {"name", ColumnType::text},
-                                                          {"callable", ColumnType::text},
-                                                          {"initialization", ColumnType::json},
-                                                          {"dependencies", ColumnType::json},
-                                                          {"state", ColumnType::text},
-                                                          {"pending_parents", ColumnType::integer},
-                                                          {"max_attempts", ColumnType::integer},
-                                                          {"retryable", ColumnType::integer},
-                                                          {"backoff", ColumnType::text},
-                                                          {"backoff_base_ms", ColumnType::integer},
-                                                          {"max_backoff_ms", ColumnType::integer},
-                                                          {"timeout_seconds", ColumnType::integer},
-                                                          {"claimable_at", ColumnType::integer},
-                                                          {"step_type", ColumnType::text},
-                                                          {"template_step", ColumnType::text},
-                                                          {"batch_id", ColumnType::integer}}};
+                                                         {"position", ColumnType::integer},
+                                                         {"name", ColumnType::text},
+                                                         {"callable", ColumnType::text},
+                                                         {"initialization", ColumnType::json},
+                                                         {"dependencies", ColumnType::json},
+                                                         {"state", ColumnType::text},
+                                                         {"pending_parents", ColumnType::integer},
+                                                         {"max_attempts", ColumnType::integer},
+                                                         {"retryable", ColumnType::integer},
+                                                         {"backoff", ColumnType::text},
+                                                         {"backoff_base_ms", ColumnType::integer},
+                                                         {"max_backoff_ms", ColumnType::integer},
+                                                         {"timeout_seconds", ColumnType::integer},
+                                                         {"claimable_at", ColumnType::integer},
+                                                         {"step_type", ColumnType::text},
+                                                         {"template_step", ColumnType::text},
+                                                         {"batch_id", ColumnType::integer}}};
 /// The row as a JSON array in kNewStepColumns' order.
 [[nodiscard]] json to_row(const NewStep& s);
 
@@ -114,9 +114,9 @@ consteval std::array<Column, A + B> concat(const std::array<Column, A>& a, const
 /// A worker's outcome for the server function: the update, fenced by the
 /// claim's token, with the transition's reason and payload the C++ decided.
 inline constexpr auto kOutcomeColumns =
-    concat(kStepUpdateColumns, std::array<Column, 3>{{{"claim_token", ColumnType::integer},
-                                                      {"reason", ColumnType::text},
-                                                      {"payload", ColumnType::json}}});
+    concat(kStepUpdateColumns,
+           std::array<Column, 3>{
+               {{"claim_token", ColumnType::integer}, {"reason", ColumnType::text}, {"payload", ColumnType::json}}});
 [[nodiscard]] json to_outcome_row(const StepUpdate& u, std::int64_t claim_token, const std::string& reason,
                                   const json& payload);
 

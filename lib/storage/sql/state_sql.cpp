@@ -123,6 +123,10 @@ std::string fragment(std::string_view name, const std::vector<std::string>& a, c
     want(2);
     return in_states(a[1], rule_of(named_move(a[0])).from);
   }
+  if (name == "move_reason") {
+    want(1);
+    return quoted(rule_of(named_move(a[0])).reason);
+  }
   if (name == "move_to") {
     want(1);
     return literal(target_of(named_move(a[0])));

@@ -7,8 +7,8 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "model/state_machine.hpp"
 #include "tasker/states.hpp"
@@ -25,8 +25,8 @@ namespace tasker::detail::sql {
 
 /// The SQL expressions a task's state is derived from (TaskFacts).
 struct TaskFactsSql {
-  std::string state;    ///< the task's state before the transaction (text)
-  std::string started;  ///< boolean: a step of the task was claimed in it
+  std::string state;                                       ///< the task's state before the transaction (text)
+  std::string started;                                     ///< boolean: a step of the task was claimed in it
   std::string total, completed, resolved, failed, active;  ///< the counters after it (integers)
 };
 /// `CASE ... END`: the task's new state by model::decide_task_state.
@@ -56,7 +56,7 @@ using Fragments =
 /// `{{steps:SET,COLUMN}}` (in_states; SET is claimable, holds_worker,
 /// terminal, unfinished, active, satisfies_dependents, not_running),
 /// `{{terminal_task:COLUMN}}`, `{{move_from:MOVE,COLUMN}}` (the states a
-/// step move leaves), `{{move_to:MOVE}}` (the state it enters),
+/// step move leaves), `{{move_to:MOVE}}` (the state it enters), `{{move_reason:MOVE}}`,
 /// `{{task_state:STATE,STARTED,TOTAL,COMPLETED,RESOLVED,FAILED,ACTIVE}}`,
 /// `{{task_reason:...}}` (the same arguments), `{{count_move:COUNTER,FROM,TO}}`,
 /// `{{is_claim:FROM,TO}}`, `{{claim_order:ALIAS}}`, `{{claimable_due:ALIAS,NOW}}`,

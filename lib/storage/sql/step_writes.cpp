@@ -55,7 +55,7 @@ void advance_children(WriteTx& tx, const std::vector<std::int64_t>& satisfied) {
     // Those whose last parent this transaction satisfied: enqueued now, with no parent left.
     if (step_state_from(r.text(i, 3)) != target_of(StepMove::dependencies_met) || r.integer(i, 4) != 0) continue;
     ch.step(r.integer(i, 1), r.integer(i, 0), r.text(i, 2), StepMove::dependencies_met, StepState::pending,
-            ch.worker_id, "dependencies complete", 0);
+            ch.worker_id, std::string(rule_of(StepMove::dependencies_met).reason), 0);
   }
 }
 

@@ -95,10 +95,11 @@ std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now) {
 
 void record_creation(Changes& ch, const TaskPlan& plan, std::int64_t task_id,
                      const std::vector<std::int64_t>& step_ids) {
-  ch.task(task_id, std::nullopt, plan.state, "", "created", plan.created_payload);
+  const std::string created(rule_of(StepMove::created_ready).reason);
+  ch.task(task_id, std::nullopt, plan.state, "", created, plan.created_payload);
   if (is_terminal(plan.state)) ch.finished_tasks.push_back(plan.task_uuid);
   for (std::size_t i = 0; i < plan.rows.size(); ++i)
-    ch.step(task_id, step_ids[i], plan.rows[i].name, creation_move(plan.rows[i]), std::nullopt, "", "created", 0);
+    ch.step(task_id, step_ids[i], plan.rows[i].name, creation_move(plan.rows[i]), std::nullopt, "", created, 0);
 }
 
 namespace {

@@ -138,12 +138,13 @@ BEGIN
       ready AS (SELECT a.* FROM advanced a WHERE a.state = {{move_to:dependencies_met}} AND a.pending_parents = 0),
       logged AS (
         INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
-        SELECT r.task_id, r.id, {{step:pending}}, r.state, p_now, p_worker, 'dependencies complete', 0
+        SELECT r.task_id, r.id, {{step:pending}}, r.state, p_now, p_worker, {{move_reason:dependencies_met}}, 0
         FROM ready r ORDER BY r.id)
       SELECT COALESCE(array_agg(r.task_id ORDER BY r.id), '{}'), COALESCE(array_agg(r.id ORDER BY r.id), '{}'),
-        COALESCE(array_agg({{step:pending}}::TEXT ORDER BY r.id), '{}'), COALESCE(array_agg(r.state ORDER BY r.id), '{}'),
+        COALESCE(array_agg({{step:pending}}::TEXT ORDER BY r.id), '{}'),
+        COALESCE(array_agg(r.state ORDER BY r.id), '{}'),
         COALESCE(jsonb_agg(jsonb_build_array(r.task_id, r.id, r.name, {{step:pending}}, r.state, p_worker,
-                                             'dependencies complete', 0, NULL) ORDER BY r.id), '[]')
+                                             {{move_reason:dependencies_met}}, 0, NULL) ORDER BY r.id), '[]')
       INTO v_part_task, v_part_step, v_part_from, v_part_to, v_part_log
       FROM ready r;
       v_mv_task := v_mv_task || v_part_task;
@@ -182,7 +183,7 @@ BEGIN
         v_picked_states[array_position(v_picked, s.id)] AS previous_state),
     logged AS (
       INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
-      SELECT c.task_id, c.id, c.previous_state, c.state, p_now, p_worker, 'claimed', c.attempts
+      SELECT c.task_id, c.id, c.previous_state, c.state, p_now, p_worker, {{move_reason:claimed}}, c.attempts
       FROM claimed c ORDER BY c.n)
     -- The claimed columns (JSON as JSON text), the task's, then the dependency results.
     SELECT COALESCE(jsonb_agg(jsonb_build_array({{text_list:claimed,c}}, {{text_list:claimed_task,k}},
@@ -197,8 +198,8 @@ BEGIN
         END) ORDER BY c.n), '[]'),
       COALESCE(array_agg(c.id ORDER BY c.n), '{}'), COALESCE(array_agg(c.task_id ORDER BY c.n), '{}'),
       COALESCE(array_agg(c.previous_state ORDER BY c.n), '{}'), COALESCE(array_agg(c.state ORDER BY c.n), '{}'),
-      COALESCE(jsonb_agg(jsonb_build_array(c.task_id, c.id, c.name, c.previous_state, c.state, p_worker, 'claimed',
-                                           c.attempts, NULL) ORDER BY c.n), '[]')
+      COALESCE(jsonb_agg(jsonb_build_array(c.task_id, c.id, c.name, c.previous_state, c.state, p_worker,
+                                           {{move_reason:claimed}}, c.attempts, NULL) ORDER BY c.n), '[]')
     INTO v_claimed, v_claimed_ids, v_part_task, v_part_from, v_part_to, v_part_log
     -- OFFSET 0 keeps the task a lookup by key per claimed step (not a join the generic plan may hash).
     FROM claimed c, LATERAL (SELECT {{list:claimed_task,k}} FROM tasker_tasks k WHERE k.id = c.task_id OFFSET 0) AS k;

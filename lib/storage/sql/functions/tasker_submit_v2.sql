@@ -32,7 +32,7 @@ BEGIN
     RETURN;
   END IF;
   INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt, payload)
-  VALUES (v_id, NULL, NULL, p_state, p_now, '', 'created', 0, p_created_payload);
+  VALUES (v_id, NULL, NULL, p_state, p_now, '', {{move_reason:created_ready}}, 0, p_created_payload);
   IF jsonb_array_length(p_steps) > 0 THEN
     WITH inserted AS (
       INSERT INTO tasker_steps (task_id, namespace_name, priority, created_at, updated_at, {{columns:new_step}})
@@ -41,7 +41,8 @@ BEGIN
       RETURNING tasker_steps.id, tasker_steps.position)
     SELECT array_agg(i.id ORDER BY i.position) INTO v_ids FROM inserted i;
     INSERT INTO tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)
-    SELECT v_id, v_ids[({{value:new_step,position,r.v}})::INTEGER + 1], NULL, {{value:new_step,state,r.v}}, p_now, '', 'created', 0
+    SELECT v_id, v_ids[({{value:new_step,position,r.v}})::INTEGER + 1], NULL, {{value:new_step,state,r.v}}, p_now,
+      '', {{move_reason:created_ready}}, 0
     FROM jsonb_array_elements(p_steps) WITH ORDINALITY AS r(v, n) ORDER BY r.n;
     INSERT INTO tasker_step_edges (parent_id, child_id)
     SELECT v_ids[(e.v->>0)::INTEGER + 1], v_ids[(e.v->>1)::INTEGER + 1] FROM jsonb_array_elements(p_edges) AS e(v);
