@@ -25,8 +25,10 @@ const char* colour_of(StepState s) {
     case StepState::in_progress: return "\x1b[33m";
     case StepState::waiting_for_retry: return "\x1b[35m";
     case StepState::cancelled: return "\x1b[2m";
-    default: return "";
+    case StepState::pending:
+    case StepState::enqueued: return "";
   }
+  return "";
 }
 
 // Which steps matter most when they do not all fit on the screen.
@@ -38,8 +40,10 @@ int urgency(StepState s) {
     case StepState::enqueued: return 3;
     case StepState::cancelled: return 4;
     case StepState::pending: return 5;
-    default: return 6;
+    case StepState::complete:
+    case StepState::resolved_manually: return 6;
   }
+  return 6;
 }
 
 /// Redraws a block of lines in place; hides the cursor while it owns the screen.
