@@ -83,6 +83,13 @@ class InvalidRequestError : public Error {
   using Error::Error;
 };
 
+/// A request the current state refuses, which may succeed in another (a
+/// signal to a task that has finished): HTTP 409, CLI exit 4.
+class ConflictError : public InvalidRequestError {
+ public:
+  using InvalidRequestError::InvalidRequestError;
+};
+
 /// Input beyond one of tasker's limits (limits.hpp, docs/limits.md). The
 /// message names the input, the value found, the limit and how to raise it.
 class LimitError : public InvalidRequestError {

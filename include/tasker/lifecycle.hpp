@@ -19,6 +19,8 @@ inline constexpr const char* kStepStarted = "step.execution.started";
 inline constexpr const char* kStepCompleted = "step.completed";
 inline constexpr const char* kStepFailed = "step.failed";
 inline constexpr const char* kStepRetryScheduled = "step.retry_scheduled";
+/// A signal or sleep step began to wait (payload: signal or wake_at).
+inline constexpr const char* kStepWaiting = "step.waiting";
 }  // namespace events
 
 struct LifecycleEvent {

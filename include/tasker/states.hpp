@@ -22,6 +22,7 @@ enum class StepState {
   error,              ///< failed permanently (or retries exhausted)
   cancelled,
   resolved_manually,  ///< an operator declared it done; counts as complete for dependents
+  waiting,            ///< a signal or sleep step waiting for its signal or time; holds no worker
 };
 
 enum class TaskState { pending, in_progress, complete, error, cancelled, resolved_manually };
@@ -70,15 +71,19 @@ namespace step_sets {
 inline constexpr StepStates kClaimable{StepState::enqueued, StepState::waiting_for_retry};
 /// A worker runs the step under a lease.
 inline constexpr StepStates kHoldsWorker{StepState::in_progress};
+/// Waits for a signal or a time (a `signal` or `sleep` step): no worker, no
+/// lease, no claim; `wake_at` says when it wakes by itself (never when unset).
+inline constexpr StepStates kWaits{StepState::waiting};
 /// No further transition happens without an operator.
 inline constexpr StepStates kTerminal{StepState::complete, StepState::error, StepState::cancelled,
                                       StepState::resolved_manually};
 /// Not terminal: the step has work ahead of it (a cancel stops these).
 inline constexpr StepStates kUnfinished{StepState::pending, StepState::enqueued, StepState::in_progress,
-                                        StepState::waiting_for_retry};
-/// Counted in a task's active steps: runnable or running, so a failed sibling
-/// does not end the task while these remain.
-inline constexpr StepStates kActive{StepState::enqueued, StepState::in_progress, StepState::waiting_for_retry};
+                                        StepState::waiting_for_retry, StepState::waiting};
+/// Counted in a task's active steps: runnable, running or waiting, so a failed
+/// sibling does not end the task while these remain.
+inline constexpr StepStates kActive{StepState::enqueued, StepState::in_progress, StepState::waiting_for_retry,
+                                    StepState::waiting};
 /// Dependents may run: complete, or resolved by an operator.
 inline constexpr StepStates kSatisfiesDependents{StepState::complete, StepState::resolved_manually};
 }  // namespace step_sets

@@ -113,6 +113,48 @@ struct CreateResult {
   std::vector<LifecycleEvent> events;
 };
 
+/// A signal or sleep step a worker claimed, to wait without it
+/// (docs/architecture.md, "Waiting steps"): the worker computed when it wakes.
+struct Suspension {
+  std::int64_t step_id{0};
+  std::int64_t claim_token{0};
+  std::optional<TimePoint> wake_at;  ///< nullopt: for ever (a signal without a timeout)
+  std::string signal;                ///< a signal step: the signal's name; empty for a sleep
+};
+
+struct SuspendResult {
+  std::vector<std::int64_t> discarded;  ///< fenced out (stale token, cancelled)
+  std::vector<LifecycleEvent> events;
+};
+
+/// Waiting steps that woke (their time came) in one pass.
+struct WakeResult {
+  std::size_t woken{0};
+  std::vector<LifecycleEvent> events;
+};
+
+/// A signal to a task (Client::signal).
+struct SignalDelivery {
+  std::string task_uuid;
+  std::string name;
+  json payload = json::object();
+  std::optional<std::string> key;  ///< the same key twice is delivered once
+  std::string sender;              ///< who sent it, for the audit trail
+};
+
+/// What became of a signal.
+enum class SignalStatus {
+  delivered,  ///< a step waiting for it completed with its payload
+  buffered,   ///< kept until a step of the task waits for it
+  duplicate,  ///< its key was seen before: nothing changed
+};
+[[nodiscard]] std::string_view to_string(SignalStatus status);
+
+struct SignalResult {
+  SignalStatus status{SignalStatus::delivered};
+  std::vector<LifecycleEvent> events;
+};
+
 /// Everything that changes state takes `now` from the caller's Clock, so time
 /// is injectable. Implementations are thread-safe.
 class Store {
@@ -156,8 +198,25 @@ class Store {
   /// resolved manually: null); nullopt when it has not or does not exist.
   [[nodiscard]] virtual std::optional<json> step_result(const std::string& task_uuid, const std::string& step_name) = 0;
   /// The earliest time a step that `filter` admits becomes claimable
-  /// (enqueued or waiting_for_retry), or nullopt when none is waiting.
+  /// (enqueued or waiting_for_retry), or a waiting step wakes (when the
+  /// filter admits the waiting steps' callables), or nullopt when none is.
   [[nodiscard]] virtual std::optional<TimePoint> next_due(const WorkFilter& filter) = 0;
+
+  // Waiting steps (docs/architecture.md, "Waiting steps").
+
+  /// Move claimed signal or sleep steps to waiting (fenced by claim token),
+  /// letting go of their lease. A signal step whose signal is already kept
+  /// (buffered) completes with it instead, in the same transaction.
+  virtual SuspendResult suspend(const std::vector<Suspension>& steps, TimePoint now) = 0;
+  /// Wake up to `limit` waiting steps whose wake_at has passed: a sleep
+  /// completes (`{"slept_until": ...}`), a signal's timeout completes with its
+  /// on_timeout_result or fails (error_type signal_timeout). Workers running
+  /// at once share the work (SKIP LOCKED on PostgreSQL).
+  virtual WakeResult wake_due(int limit, TimePoint now) = 0;
+  /// Deliver a signal to a task: complete the step waiting for it, or keep it
+  /// for the step that will. Throws NotFoundError (no task, or no signal step
+  /// of that name), InvalidRequestError (the task is finished or cancelled).
+  virtual SignalResult deliver_signal(const SignalDelivery& signal, TimePoint now) = 0;
 
   // Operator actions (docs/design.md, "States"). Throw NotFoundError or InvalidRequestError.
   virtual OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) = 0;

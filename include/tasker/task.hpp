@@ -31,6 +31,8 @@ struct TaskRequest {
   std::string correlation_id{};
   std::optional<std::string> idempotency_key{};  ///< wins over the template's identity strategy
   std::vector<std::string> bypass_steps{};       ///< left out; dependencies on them count as satisfied
+  /// A delayed start: no step is claimed before then (nullopt or a past time: at once).
+  std::optional<TimePoint> run_at{};
 };
 
 /// Why an attempt failed. error_type: the exception type, `permanent_error`,
@@ -63,6 +65,7 @@ struct StepView {
   std::optional<TimePoint> completed_at;
   std::optional<TimePoint> next_retry_at;     ///< when waiting_for_retry
   std::optional<TimePoint> lease_expires_at;  ///< when in_progress
+  std::optional<TimePoint> wake_at;           ///< when waiting and it wakes by itself (a sleep, a signal's timeout)
   StepType type{StepType::standard};
   std::string template_step;       ///< a batch instance (`process_001`): its batch_worker step (`process`)
   std::optional<json> checkpoint;  ///< the last checkpoint its handler saved
@@ -75,6 +78,7 @@ struct StepCounts {
   int ready{0};    ///< claimable now (enqueued, or waiting_for_retry and due)
   int in_progress{0};
   int waiting_for_retry{0};
+  int waiting{0};    ///< a signal or sleep step waiting for its signal or time
   int completed{0};  ///< complete or resolved_manually
   int failed{0};     ///< error
   int cancelled{0};
@@ -99,6 +103,7 @@ struct TaskView {
   TimePoint created_at;
   TimePoint updated_at;
   std::optional<TimePoint> completed_at;
+  std::optional<TimePoint> run_at;  ///< TaskRequest::run_at, when it was given
 
   StepCounts counts;
   ExecutionStatus execution_status{ExecutionStatus::waiting_for_dependencies};
@@ -170,6 +175,10 @@ struct ActivityCounts {
 [[nodiscard]] json to_json(const StepView& step);
 [[nodiscard]] json to_json(const Transition& transition);
 [[nodiscard]] std::string format_time(TimePoint t);  ///< ISO 8601 UTC with milliseconds
+/// An RFC 3339 date-time (`2026-12-07T18:00:00Z`, `...T19:00:00.5+01:00`; `t`
+/// or a space for `T`, `z` for `Z`), to the millisecond; nullopt when `text`
+/// is not one (a date alone, no offset, a field out of range).
+[[nodiscard]] std::optional<TimePoint> parse_time(std::string_view text);
 
 /// Whether `text` is a canonical 36-character UUID.
 [[nodiscard]] bool is_uuid(std::string_view text);

@@ -26,8 +26,10 @@ struct HandlerSpec {
 /// tasker-core's step types (docs/templates.md, "Dynamic steps"). A decision
 /// step's result names the branches to create; a batchable step's result names
 /// cursor ranges, one batch_worker instance each; a deferred_convergence step
-/// waits for whichever of its dependencies were created.
-enum class StepType { standard, decision, deferred_convergence, batchable, batch_worker };
+/// waits for whichever of its dependencies were created. Two more are tasker's
+/// (docs/templates.md, "Waiting steps"): a signal step waits for a signal
+/// (Client::signal), a sleep step for a time; neither has a handler.
+enum class StepType { standard, decision, deferred_convergence, batchable, batch_worker, signal, sleep };
 
 [[nodiscard]] std::string_view to_string(StepType type);
 [[nodiscard]] std::optional<StepType> parse_step_type(std::string_view name);
@@ -53,6 +55,28 @@ struct BatchConfig {
 inline constexpr int kMaxBatchSize = 100'000;
 inline constexpr int kMaxBatchParallelism = 1000;
 
+/// The callables of the waiting steps: every worker claims them and waits
+/// itself, on no handler thread (a handler may not register these names).
+inline constexpr std::string_view kSignalCallable = "tasker.signal";
+inline constexpr std::string_view kSleepCallable = "tasker.sleep";
+
+/// What a signal step waits for. Kept as its handler's initialization
+/// (to_json), so the worker that claims the step reads it from the claim.
+struct SignalSpec {
+  std::string name;                      ///< the signal's name; default: the step's name
+  std::optional<int> timeout_seconds{};  ///< none: wait for ever
+  bool complete_on_timeout{false};       ///< on_timeout: complete (else fail, error_type signal_timeout)
+  json on_timeout_result = json::object();
+};
+/// How long a sleep step sleeps: exactly one of the two.
+struct SleepSpec {
+  std::optional<long long> seconds{};
+  std::string until;  ///< `context.a.b` or `<dependency>.<field>...`: an RFC 3339 time
+};
+[[nodiscard]] json to_json(const SignalSpec& spec);
+[[nodiscard]] json to_json(const SleepSpec& spec);
+inline constexpr long long kMaxSleepSeconds = 10LL * 365 * 24 * 3600;
+
 /// Default timeout of a step when the template gives none.
 inline constexpr int kDefaultTimeoutSeconds = 30;
 inline constexpr int kMaxTimeoutSeconds = 7 * 24 * 3600;
@@ -66,6 +90,8 @@ struct StepTemplate {
   int timeout_seconds{kDefaultTimeoutSeconds};
   StepType type{StepType::standard};
   std::optional<BatchConfig> batch_config;  ///< batch_worker steps only
+  std::optional<SignalSpec> signal;         ///< signal steps only
+  std::optional<SleepSpec> sleep;           ///< sleep steps only
   json extra = json::object();              ///< keys tasker does not act on yet, preserved
 
   SourceLocation location;                           ///< of the step's `name:`
@@ -93,6 +119,7 @@ struct TaskTemplate {
   /// The step with this name, or nullptr.
   [[nodiscard]] const StepTemplate* find_step(std::string_view step_name) const;
   /// True when a step is created at run time (a decision, batch or convergence step).
+  /// A waiting step (signal, sleep) is not one.
   [[nodiscard]] bool has_dynamic_steps() const;
 };
 

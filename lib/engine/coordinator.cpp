@@ -110,6 +110,11 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
     r.claimed_nothing = !r.stop && r.free > 0;
     return true;
   }
+  if (!r.stop && (due || reclaim)) {
+    // Waiting steps whose time came (a reclaim pass also wakes those another worker suspended).
+    wake_pass(r.t);
+    st.due_at.reset();  // the claim below finds the next one when it finds nothing
+  }
   for (auto& o : r.batch)
     if (jitter_ && o.kind == StepOutcome::Kind::failure && !o.jitter_unit) o.jitter_unit = random_jitter_unit();
   ClaimRequest req{options_.worker_id, filter_, want_claim ? std::min(r.free, options_.batch_size) : 0,
@@ -127,6 +132,7 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
       r.claimed_nothing = res.claimed.empty();
       if (r.claimed_nothing) st.due_at = store_->next_due(filter_);
     }
+    if (auto wake = wait_steps(res.claimed, r.t)) st.due_at = st.due_at ? std::min(*st.due_at, *wake) : *wake;
     dispatch(res.claimed);
     return true;
   } catch (const TransientStorageError& e) {

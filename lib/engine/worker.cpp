@@ -75,6 +75,10 @@ Worker::Impl::Impl(std::shared_ptr<Store> store, std::shared_ptr<const HandlerRe
   if (!options_.clock) options_.clock = &SystemClock::instance();
   jitter_ = resolve_jitter(options_.jitter);
   filter_ = {handlers_->callables(), options_.namespaces, options_.task_uuids};
+  // Every worker takes the waiting steps: it waits itself, with no handler (waiting_steps.cpp).
+  for (std::string_view waits : {kSignalCallable, kSleepCallable})
+    if (std::find(filter_.callables.begin(), filter_.callables.end(), waits) == filter_.callables.end())
+      filter_.callables.emplace_back(waits);
 }
 
 void Worker::Impl::start() {

@@ -128,6 +128,11 @@ class Worker::Impl {
   void count_outcome(const StepOutcome& o);
   void count_discarded(std::uint64_t n);
   void dispatch(std::vector<ClaimedStep>& claimed);
+  /// Take the signal and sleep steps out of `claimed` and have them wait (or
+  /// finish at once); returns the earliest time one of them wakes.
+  std::optional<TimePoint> wait_steps(std::vector<ClaimedStep>& claimed, TimePoint t);
+  /// Wake the waiting steps whose time came, in bounded batches; false when more remain.
+  bool wake_pass(TimePoint t);
   /// A step past its timeout: its attempt fails now (retryable, error_type
   /// timeout); the handler is told to cancel and its late result is dropped.
   void enforce_deadlines(TimePoint t, std::vector<StepOutcome>& batch);

@@ -240,6 +240,8 @@ std::vector<Diagnostic> validate_dynamic_steps(const TaskTemplate& tmpl) {
                          "standard step"});
         break;
       }
+      case StepType::signal:
+      case StepType::sleep:
       case StepType::standard:
         if (s.batch_config)
           out.push_back({Severity::warning, at(s.batch_config_location, s.location), s.name,

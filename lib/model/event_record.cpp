@@ -37,7 +37,9 @@ std::vector<LifecycleEvent> step_events(const Transition& t, const std::optional
   const auto from = parse_step_state(t.from_state);
   const auto to = parse_step_state(t.to_state);
   if (!to) return {};
-  const bool by_worker = from == StepState::in_progress;
+  // A waiting step's end is the worker's doing (a signal, its time), unlike an operator's.
+  const bool by_worker =
+      from == StepState::in_progress || (from == StepState::waiting && !payload_field(t, "waited").is_null());
   switch (*to) {
     case StepState::enqueued: {
       json payload = json::object();
@@ -47,6 +49,9 @@ std::vector<LifecycleEvent> step_events(const Transition& t, const std::optional
     }
     case StepState::in_progress:
       return {event(events::kStepStarted, t, {{"attempt", t.attempt}, {"worker_id", t.worker_id}})};
+    case StepState::waiting:
+      return {event(events::kStepWaiting, t,
+                    {{"attempt", t.attempt}, {"signal", payload_field(t, "signal")}, {"wake_at", payload_field(t, "wake_at")}})};
     case StepState::complete:
     case StepState::resolved_manually: {
       json payload = {{"attempt", t.attempt}};
@@ -55,6 +60,7 @@ std::vector<LifecycleEvent> step_events(const Transition& t, const std::optional
         payload["reason"] = t.reason;
       }
       if (result) payload["result"] = *result;
+      if (from == StepState::waiting && by_worker) payload["waited"] = payload_field(t, "waited");
       return {event(events::kStepCompleted, t, std::move(payload))};
     }
     case StepState::waiting_for_retry: {

@@ -62,6 +62,7 @@ std::string_view colour_of(StepState s) {
     case StepState::pending: return "#e0e0e0";
     case StepState::enqueued: return "#bbdefb";
     case StepState::in_progress: return "#fff59d";
+    case StepState::waiting: return "#b39ddb";
     case StepState::complete: return "#a5d6a7";
     case StepState::waiting_for_retry: return "#ffcc80";
     case StepState::error: return "#ef9a9a";

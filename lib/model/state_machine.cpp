@@ -83,6 +83,10 @@ const std::array kMoves{
                  StepState::resolved_manually},
     StepMoveRule{StepMove::completed_by_operator, "completed_by_operator", false, kOperatorSettles,
                  StepState::complete},
+    StepMoveRule{StepMove::suspended, "suspended", false, sets::kHoldsWorker, StepState::waiting},
+    StepMoveRule{StepMove::signalled, "signalled", false, sets::kWaits, StepState::complete},
+    StepMoveRule{StepMove::woke, "woke", false, sets::kWaits, StepState::complete},
+    StepMoveRule{StepMove::timed_out, "timed_out", false, sets::kWaits, StepState::error},
 };
 
 const std::array kTaskRule{

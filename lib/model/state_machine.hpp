@@ -60,6 +60,10 @@ enum class StepMove {
   reset,                  ///< an operator reset it for a fresh set of attempts
   resolved_by_operator,   ///< an operator resolved it
   completed_by_operator,  ///< an operator completed it with a result
+  suspended,              ///< a signal or sleep step began to wait (its worker lets go of it)
+  signalled,              ///< its signal arrived: complete, with the signal's payload
+  woke,                   ///< its time came: a sleep's end, or a signal's timeout that completes
+  timed_out,              ///< its signal did not come in time, and the step fails
 };
 
 struct StepMoveRule {

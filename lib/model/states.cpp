@@ -12,6 +12,7 @@ constexpr std::array kStepStates{
     std::pair{StepState::pending, std::string_view{"pending"}},
     std::pair{StepState::enqueued, std::string_view{"enqueued"}},
     std::pair{StepState::in_progress, std::string_view{"in_progress"}},
+    std::pair{StepState::waiting, std::string_view{"waiting"}},
     std::pair{StepState::complete, std::string_view{"complete"}},
     std::pair{StepState::waiting_for_retry, std::string_view{"waiting_for_retry"}},
     std::pair{StepState::error, std::string_view{"error"}},

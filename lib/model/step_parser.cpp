@@ -13,8 +13,9 @@ namespace tasker::detail::loader {
 
 namespace {
 
-const std::vector<std::string> kStepKeys{"name",  "description",     "handler", "dependencies", "depends_on",
-                                         "retry", "timeout_seconds", "type",    "batch_config"};
+const std::vector<std::string> kStepKeys{"name",         "description", "handler", "dependencies",
+                                         "depends_on",   "retry",       "timeout_seconds", "type",
+                                         "batch_config", "signal",      "sleep"};
 const std::vector<std::string> kPreservedStepKeys{"system_dependency",   "publishes_events", "lifecycle",
                                                   "result_schema",       "dependent_system", "default_retryable",
                                                   "default_retry_limit", "skippable"};
@@ -86,6 +87,10 @@ void Parser::parse_handler(const Entry& handler_entry, const std::string& path, 
     if (e.key == "callable") {
       out.callable_key = true;
       out.callable = string_value(e, hpath);
+      if (out.callable == kSignalCallable || out.callable == kSleepCallable)
+        error(e.value, join_key(hpath, "callable"), fmt::format("the callable `{}` is reserved", *out.callable),
+              fmt::format("write `type: {}` without a handler for a step that waits, or name your handler otherwise",
+                          out.callable == kSignalCallable ? "signal" : "sleep"));
     } else if (e.key == "initialization") {
       if (expect_map(e, hpath, true)) out.initialization = e.value.IsNull() ? json::object() : to_json(e.value);
       if (e.value.IsMap() && e.value["worker_template_name"])
@@ -247,6 +252,13 @@ StepFields Parser::parse_step(const YAML::Node& node, const std::string& path, b
       }
     } else if (e.key == "batch_config") {
       parse_batch_config(e, path, out);
+    } else if ((e.key == "signal" || e.key == "sleep") && override) {
+      error(e.key_node, join_key(path, e.key), fmt::format("a step's `{}` cannot be changed per environment", e.key),
+            fmt::format("declare `{}` on the step itself", e.key));
+    } else if (e.key == "signal") {
+      parse_signal(e, path, out);
+    } else if (e.key == "sleep") {
+      parse_sleep(e, path, out);
     } else {
       out.extra[e.key] = to_json(e.value);
       bool preserved =
@@ -257,7 +269,9 @@ StepFields Parser::parse_step(const YAML::Node& node, const std::string& path, b
   if (!out.name) {
     if (!node["name"]) error(node, path, fmt::format("`{}` has no `name`", path), "add `name: <step_name>`");
   }
-  if (!override) {
+  if (!override && (out.type == StepType::signal || out.type == StepType::sleep || out.wait_node)) {
+    check_waiting_step(node, path, out);
+  } else if (!override) {
     if (!node["handler"])
       error(node, path, fmt::format("step `{}` has no `handler`", out.name.value_or(path)),
             "add `handler: {callable: <name>}`");
@@ -285,6 +299,17 @@ StepTemplate Parser::build_step(StepFields&& f) {
   step.timeout_seconds = f.timeout_seconds.value_or(kDefaultTimeoutSeconds);
   step.type = f.type;
   step.batch_config = f.batch_config;
+  step.signal = f.signal;
+  step.sleep = f.sleep;
+  // The worker reads what to wait for from the claim: the spec travels as the initialization of a reserved callable.
+  if (step.type == StepType::signal && step.signal) {
+    if (step.signal->name.empty()) step.signal->name = step.name;
+    step.handler.callable = kSignalCallable;
+    step.handler.initialization = to_json(*step.signal);
+  } else if (step.type == StepType::sleep && step.sleep) {
+    step.handler.callable = kSleepCallable;
+    step.handler.initialization = to_json(*step.sleep);
+  }
   step.batch_config_location = f.batch_config_location;
   step.worker_template_name_location = f.worker_template_name_location;
   step.extra = std::move(f.extra);

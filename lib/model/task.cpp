@@ -13,7 +13,7 @@ void derive_statuses(TaskView& v) {
     v.execution_status = ExecutionStatus::blocked_by_failures;
   else if (c.ready > 0)
     v.execution_status = ExecutionStatus::has_ready_steps;
-  else if (c.in_progress > 0)
+  else if (c.in_progress > 0 || c.waiting > 0)  // a waiting step is processing: tasker-core has no waiting status
     v.execution_status = ExecutionStatus::processing;
   else if (c.completed == c.total)
     v.execution_status = ExecutionStatus::all_complete;
@@ -31,6 +31,69 @@ std::string format_time(TimePoint t) {
   auto ms = t.time_since_epoch().count() % 1000;
   auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", secs, ms < 0 ? ms + 1000 : ms);
+}
+
+namespace {
+
+/// `n` digits at `text[at]`, or -1.
+int digits(std::string_view text, std::size_t at, std::size_t n) {
+  if (at + n > text.size()) return -1;
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/// Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil).
+long long days_from_civil(int y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return static_cast<long long>(era) * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+std::optional<TimePoint> parse_time(std::string_view text) {
+  if (text.size() < 20 || text.size() > 40) return std::nullopt;
+  const int year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
+  const int hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 60 || text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':' ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' '))
+    return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day > kDays[month - 1] + (month == 2 && leap(year) ? 1 : 0)) return std::nullopt;
+  std::size_t i = 19;
+  long long ms = 0;
+  if (text[i] == '.') {
+    long long scale = 100;
+    const std::size_t start = ++i;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, scale /= 10) ms += (text[i] - '0') * scale;
+    if (i == start) return std::nullopt;
+  }
+  long long offset_minutes = 0;
+  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+    ++i;
+  } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+    const int oh = digits(text, i + 1, 2), om = digits(text, i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59 || i + 3 >= text.size() || text[i + 3] != ':') return std::nullopt;
+    offset_minutes = (text[i] == '+' ? 1 : -1) * (oh * 60LL + om);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != text.size()) return std::nullopt;
+  // A leap second (:60) is read as the next second, as most clocks step it.
+  const long long secs = days_from_civil(year, month, day) * 86400 + hour * 3600LL + minute * 60LL + second -
+                         offset_minutes * 60;
+  return TimePoint{std::chrono::milliseconds{secs * 1000 + ms}};
 }
 
 namespace {
@@ -56,6 +119,7 @@ json to_json(const TaskView& t) {
           {"created_at", format_time(t.created_at)},
           {"updated_at", format_time(t.updated_at)},
           {"completed_at", time_or_null(t.completed_at)},
+          {"run_at", time_or_null(t.run_at)},
           {"execution_status", to_string(t.execution_status)},
           {"health_status", to_string(t.health_status)},
           {"completion_percentage", t.completion_percentage},
@@ -65,6 +129,7 @@ json to_json(const TaskView& t) {
             {"ready", t.counts.ready},
             {"in_progress", t.counts.in_progress},
             {"waiting_for_retry", t.counts.waiting_for_retry},
+            {"waiting", t.counts.waiting},
             {"completed", t.counts.completed},
             {"failed", t.counts.failed},
             {"cancelled", t.counts.cancelled}}}};
@@ -97,6 +162,7 @@ json to_json(const StepView& s) {
           {"completed_at", time_or_null(s.completed_at)},
           {"next_retry_at", time_or_null(s.next_retry_at)},
           {"lease_expires_at", time_or_null(s.lease_expires_at)},
+          {"wake_at", time_or_null(s.wake_at)},
           {"type", to_string(s.type)},
           {"template_step", s.template_step.empty() ? json(nullptr) : json(s.template_step)},
           {"checkpoint", s.checkpoint ? *s.checkpoint : json(nullptr)}};

@@ -9,12 +9,14 @@
 namespace tasker {
 
 namespace {
-constexpr std::array<std::pair<StepType, std::string_view>, 5> kStepTypes{{
+constexpr std::array<std::pair<StepType, std::string_view>, 7> kStepTypes{{
     {StepType::standard, "standard"},
     {StepType::decision, "decision"},
     {StepType::deferred_convergence, "deferred_convergence"},
     {StepType::batchable, "batchable"},
     {StepType::batch_worker, "batch_worker"},
+    {StepType::signal, "signal"},
+    {StepType::sleep, "sleep"},
 }};
 constexpr std::array<std::pair<FailureStrategy, std::string_view>, 3> kFailureStrategies{{
     {FailureStrategy::continue_on_failure, "continue_on_failure"},
@@ -53,7 +55,21 @@ const StepTemplate* TaskTemplate::find_step(std::string_view step_name) const {
 }
 
 bool TaskTemplate::has_dynamic_steps() const {
-  return std::any_of(steps.begin(), steps.end(), [](const StepTemplate& s) { return s.type != StepType::standard; });
+  return std::any_of(steps.begin(), steps.end(), [](const StepTemplate& s) {
+    return s.type != StepType::standard && s.type != StepType::signal && s.type != StepType::sleep;
+  });
+}
+
+json to_json(const SignalSpec& spec) {
+  json out = {{"name", spec.name}, {"on_timeout", spec.complete_on_timeout ? "complete" : "fail"}};
+  if (spec.timeout_seconds) out["timeout_seconds"] = *spec.timeout_seconds;
+  if (spec.complete_on_timeout) out["on_timeout_result"] = spec.on_timeout_result;
+  return out;
+}
+
+json to_json(const SleepSpec& spec) {
+  if (spec.seconds) return {{"seconds", *spec.seconds}};
+  return {{"until", spec.until}};
 }
 
 }  // namespace tasker

@@ -67,6 +67,9 @@ struct StepFields {
   std::optional<int> timeout_seconds;
   StepType type{StepType::standard};
   std::optional<BatchConfig> batch_config;
+  std::optional<SignalSpec> signal;
+  std::optional<SleepSpec> sleep;
+  std::optional<YAML::Node> wait_node;  ///< the key of `signal:` or `sleep:`, when given
   SourceLocation batch_config_location;
   SourceLocation worker_template_name_location;
   json extra = json::object();
@@ -119,6 +122,15 @@ class Parser {
   void parse_handler(const Entry& handler_entry, const std::string& path, StepFields& out, bool override);
   void parse_batch_config(const Entry& entry, const std::string& path, StepFields& out);
   void parse_dependencies(const Entry& e, const std::string& path, StepFields& out);
+
+  // Waiting steps (wait_parser.cpp).
+
+  void parse_signal(const Entry& entry, const std::string& path, StepFields& out);
+  void parse_sleep(const Entry& entry, const std::string& path, StepFields& out);
+  /// A signal or sleep step: no handler, the block its type needs (a signal's
+  /// defaults to its name), `until` naming the context or a dependency; a
+  /// block on a step of another type is an error.
+  void check_waiting_step(const YAML::Node& node, const std::string& path, StepFields& out);
   /// Parse a step mapping, or (override = true) an environment override of one.
   StepFields parse_step(const YAML::Node& node, const std::string& path, bool override);
   StepTemplate build_step(StepFields&& f);

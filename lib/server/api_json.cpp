@@ -286,25 +286,8 @@ json audit_entry(const Transition& t, const std::string& step_uuid) {
 // --- reading them back (HttpApi) ---------------------------------------------
 
 TimePoint parse_time(const std::string& text) {
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) !=
-      6)
-    throw Error(fmt::format("`{}` is not an RFC 3339 time", text));
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  long long ms = 0;
-  std::size_t i = static_cast<std::size_t>(consumed);
-  if (i < text.size() && text[i] == '.') {
-    long long scale = 100;
-    for (++i; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, scale /= 10)
-      ms += (text[i] - '0') * scale;
-  }
-  return TimePoint{std::chrono::seconds{timegm(&tm)} + std::chrono::milliseconds{ms}};
+  if (auto t = tasker::parse_time(text)) return *t;
+  throw Error(fmt::format("`{}` is not an RFC 3339 time", text));
 }
 
 namespace {

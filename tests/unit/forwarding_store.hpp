@@ -49,6 +49,11 @@ class ForwardingStore : public Store {
     return inner_->step_result(u, s);
   }
   std::optional<TimePoint> next_due(const WorkFilter& f) override { return inner_->next_due(f); }
+  SuspendResult suspend(const std::vector<Suspension>& s, TimePoint now) override { return inner_->suspend(s, now); }
+  WakeResult wake_due(int limit, TimePoint now) override { return inner_->wake_due(limit, now); }
+  SignalResult deliver_signal(const SignalDelivery& s, TimePoint now) override {
+    return inner_->deliver_signal(s, now);
+  }
   OperatorResult cancel_task(const std::string& u, const std::string& r, TimePoint now) override {
     return inner_->cancel_task(u, r, now);
   }

@@ -42,7 +42,12 @@ TaskCounters recount(const std::vector<StepState>& steps) {
 TEST_CASE("state machine: every state is in the named sets docs/design.md gives it") {
   CHECK(sets::kClaimable.members() == std::vector{StepState::enqueued, StepState::waiting_for_retry});
   CHECK(sets::kUnfinished == tasker::StepStates{StepState::pending, StepState::enqueued, StepState::in_progress,
-                                                StepState::waiting_for_retry});
+                                                StepState::waiting_for_retry, StepState::waiting});
+  // A waiting step is active (a failed sibling does not end its task) but neither claimable nor held.
+  CHECK(sets::kActive.contains(StepState::waiting));
+  CHECK_FALSE(sets::kClaimable.contains(StepState::waiting));
+  CHECK_FALSE(sets::kHoldsWorker.contains(StepState::waiting));
+  CHECK_FALSE(sets::kSatisfiesDependents.contains(StepState::waiting));
   for (StepState s : tasker::step_states()) {
     CAPTURE(tasker::to_string(s));
     CHECK(sets::kTerminal.contains(s) != sets::kUnfinished.contains(s));  // each state is one or the other

@@ -19,9 +19,9 @@ using tasker::StepState;
 using tasker::TaskState;
 
 namespace {
-constexpr StepState kStepStates[] = {StepState::pending,   StepState::enqueued,          StepState::in_progress,
-                                     StepState::complete,  StepState::waiting_for_retry, StepState::error,
-                                     StepState::cancelled, StepState::resolved_manually};
+constexpr StepState kStepStates[] = {StepState::pending,           StepState::enqueued,  StepState::in_progress,
+                                     StepState::waiting,           StepState::complete,  StepState::waiting_for_retry,
+                                     StepState::error,             StepState::cancelled, StepState::resolved_manually};
 constexpr TaskState kTaskStates[] = {TaskState::pending, TaskState::in_progress, TaskState::complete,
                                      TaskState::error,   TaskState::cancelled,   TaskState::resolved_manually};
 }  // namespace
@@ -35,7 +35,7 @@ TEST_CASE("states: step state names round-trip") {
     CHECK(tasker::parse_step_state(name) == s);
     names.insert(name);
   }
-  CHECK(names.size() == 8u);  // all distinct
+  CHECK(names.size() == 9u);  // all distinct
   CHECK(tasker::to_string(StepState::waiting_for_retry) == "waiting_for_retry");
   CHECK(tasker::to_string(StepState::resolved_manually) == "resolved_manually");
   CHECK(tasker::to_string(StepState::in_progress) == "in_progress");

@@ -28,13 +28,14 @@ std::string counters_query() {
       stored, recounted, stored, differs);
 }
 
-/// Steps whose `column` is set where their state is not in `set`, or unset where it is.
-std::string column_query(const char* column, StepStates set) {
+/// Steps whose `column` is set where their state is not in `set`, or (when
+/// `always`) unset where it is.
+std::string column_query(const char* column, StepStates set, bool always = true) {
   const std::string in = in_states("s.state", set);
   return fmt::format(
       "SELECT t.uuid, s.name, s.state FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id "
-      "WHERE (s.{0} IS NOT NULL AND NOT ({1})) OR (s.{0} IS NULL AND {1}) ORDER BY s.id",
-      column, in);
+      "WHERE (s.{0} IS NOT NULL AND NOT ({1})) OR (s.{0} IS NULL AND {1} AND {2}) ORDER BY s.id",
+      column, in, always ? "1 = 1" : "1 = 0");
 }
 
 }  // namespace
@@ -55,9 +56,11 @@ std::vector<std::string> consistency_violations(Connection& c) {
   }
   static const std::string claimable = column_query("claimable_at", step_sets::kClaimable);
   static const std::string leased = column_query("lease_expires_at", step_sets::kHoldsWorker);
+  static const std::string wakes = column_query("wake_at", step_sets::kWaits, /*always=*/false);
   for (const auto& [sql, what] :
        {std::pair{&claimable, "claimable_at is set exactly while a step is claimable"},
-        std::pair{&leased, "lease_expires_at is set exactly while a worker holds the step"}}) {
+        std::pair{&leased, "lease_expires_at is set exactly while a worker holds the step"},
+        std::pair{&wakes, "wake_at is set only while a step waits"}}) {
     Rows s = c.query(*sql);
     for (std::size_t i = 0; i < s.size(); ++i)
       out.push_back(fmt::format("task {}: step `{}` is {}, against the rule: {}", s.text(i, 0), s.text(i, 1),

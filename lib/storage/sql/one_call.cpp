@@ -23,9 +23,9 @@ constexpr std::size_t kMaxRemembered = 100'000;
 
 const std::string& submit_sql() {
   static const std::string text = fmt::format(
-      "SELECT {} FROM tasker_submit_v2($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb, $11::integer, $12, $13, "
+      "SELECT {} FROM tasker_submit_v3($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb, $11::integer, $12, $13, "
       "$14, $15::jsonb, $16::integer, $17::integer, $18::bigint, $19::bigint, $20::jsonb, $21::jsonb, $22::jsonb, "
-      "$23, $24::jsonb, $25::jsonb)",
+      "$23, $24::jsonb, $25::jsonb, $26::bigint)",
       kTaskColumns);
   return text;
 }
@@ -37,7 +37,7 @@ std::string text_array(int param) {
 
 const std::string& exchange_sql() {
   static const std::string text =
-      fmt::format("SELECT tasker_exchange_v2($1::jsonb, $2::bigint, $3, $4::integer, $5::bigint, {}, {}, {}, $9)",
+      fmt::format("SELECT tasker_exchange_v3($1::jsonb, $2::bigint, $3, $4::integer, $5::bigint, {}, {}, {}, $9)",
                   text_array(6), text_array(7), text_array(8));
   return text;
 }
@@ -60,7 +60,8 @@ CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& 
   std::vector<Param> p = task_row_params(plan, now);
   // Work for other workers, but no end: nobody can be watching a task that did not exist.
   p.insert(p.end(), {plan.step_rows.dump(), edges.dump(), channel_,
-                     json(notification_payloads(Wakeups{wake.work, {}})).dump(), plan.created_payload.dump()});
+                     json(notification_payloads(Wakeups{wake.work, {}})).dump(), plan.created_payload.dump(),
+                     run_at_param(plan)});
   Rows r = runner_.run(Access::statement, [&](Connection& c) { return c.call(submit_sql(), p); });
   if (r.empty() || r.text(0, 1) != plan.task_uuid)
     throw DuplicateTaskError(r.empty() ? "(being created concurrently)" : r.text(0, 1), *plan.identity_hash);

@@ -28,7 +28,7 @@ struct Migration {
 
 /// The migration that installs the server functions this build calls
 /// (tasker_submit_v2, tasker_exchange_v2; one_call.cpp).
-inline constexpr int kServerFunctionsVersion = 6;
+inline constexpr int kServerFunctionsVersion = 7;
 /// The migration from which tasker_schema_migrations records checksums.
 inline constexpr int kChecksumsVersion = 6;
 

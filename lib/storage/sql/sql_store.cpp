@@ -36,6 +36,7 @@
 #include "storage/sql/transaction.hpp"
 #include "storage/sql/values.hpp"
 #include "storage/sql/views.hpp"
+#include "storage/sql/waiting.hpp"
 #include "storage/sql/watchers.hpp"
 #include "storage/store_jitter.hpp"
 #include "tasker/errors.hpp"
@@ -202,6 +203,53 @@ class SqlStore final : public Store {
     });
   }
 
+  SuspendResult suspend(const std::vector<Suspension>& steps, TimePoint now) override {
+    if (steps.empty()) return {};
+    Wakeups wake;
+    SuspendResult result = write(now, wake, [&](WriteTx& tx) {
+      SuspendResult r;
+      suspend_steps(tx, steps, r.discarded);
+      r.events = settle(tx, true);
+      return r;
+    });
+    deliver(wake);
+    if (one_call_) {
+      std::vector<StepOutcome> done;
+      for (const auto& s : steps) {
+        StepOutcome o;
+        o.step_id = s.step_id;
+        o.claim_token = s.claim_token;
+        done.push_back(std::move(o));
+      }
+      one_call_->forget(done);
+    }
+    return result;
+  }
+
+  WakeResult wake_due(int limit, TimePoint now) override {
+    Wakeups wake;
+    WakeResult result = write(now, wake, [&](WriteTx& tx) {
+      WakeResult r;
+      r.woken = wake_due_steps(tx, limit);
+      r.events = settle(tx, true);
+      return r;
+    });
+    deliver(wake);
+    return result;
+  }
+
+  SignalResult deliver_signal(const SignalDelivery& signal, TimePoint now) override {
+    Wakeups wake;
+    SignalResult result = write(now, wake, [&](WriteTx& tx) {
+      SignalResult r;
+      r.status = sql::deliver_signal(tx, signal);
+      r.events = settle(tx, true);
+      return r;
+    });
+    deliver(wake);
+    return result;
+  }
+
   OperatorResult cancel_task(const std::string& task_uuid, const std::string& reason, TimePoint now) override {
     return operate(task_uuid, std::nullopt, now,
                    [&](WriteTx& tx, const LockedTask& task) { sql::cancel_task(tx, task, reason); });
@@ -301,8 +349,17 @@ class SqlStore final : public Store {
                          " AND claimable_at IS NOT NULL" + work_filter_clause(backend_->dialect(), filter, p) +
                          " ORDER BY claimable_at LIMIT 1";
       Rows r = c.query(text, p);
-      if (r.empty() || r.is_null(0, 0)) return std::nullopt;
-      return from_epoch_ms(r.integer(0, 0));
+      std::optional<TimePoint> due;
+      if (!r.empty() && !r.is_null(0, 0)) due = from_epoch_ms(r.integer(0, 0));
+      // A worker that claims the waiting steps also wakes them (Worker: the wake pass).
+      if (std::find(filter.callables.begin(), filter.callables.end(), kSleepCallable) != filter.callables.end()) {
+        Rows w = c.query("SELECT wake_at FROM tasker_steps WHERE wake_at IS NOT NULL ORDER BY wake_at LIMIT 1");
+        if (!w.empty() && !w.is_null(0, 0)) {
+          const TimePoint wake = from_epoch_ms(w.integer(0, 0));
+          due = due ? std::min(*due, wake) : wake;
+        }
+      }
+      return due;
     });
   }
 

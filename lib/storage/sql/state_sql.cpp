@@ -37,6 +37,7 @@ StepStates named_set(std::string_view name) {
   namespace s = step_sets;
   if (name == "claimable") return s::kClaimable;
   if (name == "holds_worker") return s::kHoldsWorker;
+  if (name == "waits") return s::kWaits;
   if (name == "terminal") return s::kTerminal;
   if (name == "unfinished") return s::kUnfinished;
   if (name == "active") return s::kActive;

@@ -25,8 +25,8 @@ Statements make_statements(const Dialect& d) {
   s.insert_task =
       "INSERT INTO tasker_tasks (uuid, namespace_name, name, version, state, context, initiator, source_system, "
       "reason, tags, priority, correlation_id, idempotency_key, identity_hash, bypassed_steps, total_steps, "
-      "active_steps, created_at, updated_at, completed_at, definition) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-      "$10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20) ON CONFLICT (identity_hash) DO NOTHING "
+      "active_steps, created_at, updated_at, completed_at, definition, run_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+      "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21) ON CONFLICT (identity_hash) DO NOTHING "
       "RETURNING id";
   s.task_by_identity = "SELECT uuid FROM tasker_tasks WHERE identity_hash = $1";
   s.insert_steps = fmt::format(
@@ -58,7 +58,7 @@ Statements make_statements(const Dialect& d) {
       "results = CASE WHEN x.set_results = 1 THEN x.new_results ELSE results END, "
       "error = CASE WHEN x.set_error = 1 THEN x.new_error ELSE error END, "
       "attempts = attempts + x.attempts_delta, claimable_at = x.new_claimable_at, "
-      "completed_at = x.new_completed_at, lease_expires_at = NULL, updated_at = $2 "
+      "completed_at = x.new_completed_at, lease_expires_at = NULL, wake_at = NULL, updated_at = $2 "
       "FROM {} WHERE tasker_steps.id = x.id",
       rows_of(d, 1, kStepUpdateColumns, "x"));
   s.lock_children = d.for_update.empty() ? std::string{}

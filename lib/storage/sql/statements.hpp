@@ -11,7 +11,7 @@ namespace tasker::detail::sql {
 inline constexpr const char* kTaskColumns =
     "id, uuid, namespace_name, name, version, state, context, initiator, source_system, reason, tags, priority, "
     "correlation_id, idempotency_key, identity_hash, bypassed_steps, created_at, updated_at, completed_at, "
-    "total_steps";
+    "total_steps, run_at";
 /// The step columns locked_from() reads, in its order.
 inline constexpr const char* kLockedStepColumns =
     "id, task_id, claim_token, state, attempts, max_attempts, retryable, backoff, backoff_base_ms, max_backoff_ms, "
@@ -21,7 +21,7 @@ inline constexpr const char* kStepColumns =
     "s.id, s.uuid, s.name, s.callable, s.state, s.dependencies, s.attempts, s.max_attempts, s.retryable, "
     "s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds, s.results, s.error, s.worker_id, "
     "s.created_at, s.last_attempted_at, s.completed_at, s.claimable_at, s.lease_expires_at, t.uuid, s.step_type, "
-    "s.template_step, s.checkpoint";
+    "s.template_step, s.checkpoint, s.wake_at";
 
 struct Statements {
   std::string insert_task, task_by_identity, insert_steps, insert_edges, insert_transitions;

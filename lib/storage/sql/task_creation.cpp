@@ -11,7 +11,8 @@
 namespace tasker::detail::sql {
 
 NewStep new_step(const StepTemplate& t, std::int64_t position, std::string name, const json& initialization,
-                 std::vector<std::string> dependencies, std::int64_t waiting, TimePoint now) {
+                 std::vector<std::string> dependencies, std::int64_t waiting, TimePoint now,
+                 std::optional<TimePoint> run_at) {
   NewStep s;
   s.uuid = new_uuid();
   s.position = position;
@@ -21,7 +22,7 @@ NewStep new_step(const StepTemplate& t, std::int64_t position, std::string name,
   s.dependencies = std::move(dependencies);
   s.pending_parents = waiting;
   s.state = target_of(waiting == 0 ? StepMove::created_ready : StepMove::created_waiting);
-  if (step_sets::kClaimable.contains(s.state)) s.claimable_at = ms(now);
+  if (step_sets::kClaimable.contains(s.state)) s.claimable_at = ms(run_at ? std::max(now, *run_at) : now);
   s.retry = t.retry;
   s.timeout_seconds = t.timeout_seconds;
   s.type = t.type;
@@ -55,7 +56,7 @@ TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
     for (const auto& dep : s.dependencies)
       if (auto it = position.find(dep); it != position.end()) plan.parents[i].push_back(it->second);
     NewStep row = new_step(s, static_cast<std::int64_t>(i), s.name, s.handler.initialization, s.dependencies,
-                           static_cast<std::int64_t>(plan.parents[i].size()), now);
+                           static_cast<std::int64_t>(plan.parents[i].size()), now, request.run_at);
     count_move(plan.counters, std::nullopt, row.state);
     plan.step_rows.push_back(to_row(row));
     plan.rows.push_back(std::move(row));
@@ -93,6 +94,10 @@ std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now) {
           plan.definition ? Param{*plan.definition} : Param{nullptr}};
 }
 
+Param run_at_param(const TaskPlan& plan) {
+  return plan.request->run_at ? Param{ms(*plan.request->run_at)} : Param{nullptr};
+}
+
 void record_creation(Changes& ch, const TaskPlan& plan, std::int64_t task_id,
                      const std::vector<std::int64_t>& step_ids) {
   const std::string created(rule_of(StepMove::created_ready).reason);
@@ -105,7 +110,9 @@ void record_creation(Changes& ch, const TaskPlan& plan, std::int64_t task_id,
 namespace {
 
 std::int64_t insert_task_row(WriteTx& tx, const TaskPlan& plan) {
-  Rows inserted = tx.c.query(tx.sql.insert_task, task_row_params(plan, tx.now));
+  std::vector<Param> p = task_row_params(plan, tx.now);
+  p.push_back(run_at_param(plan));
+  Rows inserted = tx.c.query(tx.sql.insert_task, p);
   if (inserted.empty()) {
     Param hash{*plan.identity_hash};
     Rows existing = tx.c.query(tx.sql.task_by_identity, {&hash, 1});

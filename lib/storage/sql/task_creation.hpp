@@ -34,15 +34,17 @@ struct TaskPlan {
 /// (`waiting` parents or slots), else pending.
 [[nodiscard]] NewStep new_step(const StepTemplate& t, std::int64_t position, std::string name,
                                const json& initialization, std::vector<std::string> dependencies, std::int64_t waiting,
-                               TimePoint now);
+                               TimePoint now, std::optional<TimePoint> run_at = std::nullopt);
 /// How a new step row came to be: created_ready or created_waiting.
 [[nodiscard]] StepMove creation_move(const NewStep& s);
 
 [[nodiscard]] TaskPlan plan_task(const TaskTemplate& tmpl, const TaskRequest& request,
                                  const std::optional<std::string>& identity_hash, TimePoint now);
 
-/// The parameters of Statements::insert_task (and the first of tasker_submit's).
+/// The parameters of Statements::insert_task but the last (and the first of tasker_submit's).
 [[nodiscard]] std::vector<Param> task_row_params(const TaskPlan& plan, TimePoint now);
+/// The task's run_at (TaskRequest::run_at): the last parameter of both.
+[[nodiscard]] Param run_at_param(const TaskPlan& plan);
 
 /// The creation's transitions and events, and what it wakes (`ch.enqueued`,
 /// `ch.finished_tasks`), given the ids of the task and its steps (by position).

@@ -40,6 +40,7 @@ TaskView task_from_row(const Rows& r, std::size_t i) {
   v.updated_at = from_epoch_ms(r.integer(i, 17));
   if (auto t = r.optional_integer(i, 18)) v.completed_at = from_epoch_ms(*t);
   v.counts.total = static_cast<int>(r.integer(i, 19));
+  if (auto t = r.optional_integer(i, 20)) v.run_at = from_epoch_ms(*t);
   return v;
 }
 
@@ -71,6 +72,7 @@ StepView step_from_row(const Rows& r, std::size_t i) {
   v.type = parse_step_type(r.text(i, 22)).value_or(StepType::standard);
   v.template_step = r.text_or(i, 23, "");
   if (!r.is_null(i, 24)) v.checkpoint = parse_json(r.rows[i][24]);
+  if (auto t = r.optional_integer(i, 25)) v.wake_at = from_epoch_ms(*t);
   return v;
 }
 
@@ -88,8 +90,9 @@ void fill_counts(Connection& c, const Statements& sql, const std::vector<std::in
     int due = static_cast<int>(r.optional_integer(i, 3).value_or(0));
     switch (step_state_from(r.text(i, 1))) {
       case StepState::pending: v.counts.pending += n; break;
-      case StepState::enqueued: v.counts.ready += n; break;
+      case StepState::enqueued: v.counts.ready += due; break;  // not before a delayed start (run_at)
       case StepState::in_progress: v.counts.in_progress += n; break;
+      case StepState::waiting: v.counts.waiting += n; break;
       case StepState::waiting_for_retry:
         v.counts.waiting_for_retry += n;
         v.counts.ready += due;

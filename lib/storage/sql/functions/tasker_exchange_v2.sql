@@ -220,7 +220,7 @@ BEGIN
       SUM({{count_move:completed,mv.from_state,mv.to_state}}) AS completed,
       SUM({{count_move:resolved,mv.from_state,mv.to_state}}) AS resolved,
       SUM({{count_move:failed,mv.from_state,mv.to_state}}) AS failed,
-      SUM({{count_move:active,mv.from_state,mv.to_state}}) AS active,
+      SUM((CASE WHEN mv.to_state IN ('enqueued', 'in_progress', 'waiting_for_retry') THEN 1 ELSE 0 END - CASE WHEN COALESCE(mv.from_state IN ('enqueued', 'in_progress', 'waiting_for_retry'), FALSE) THEN 1 ELSE 0 END)) AS active,
       BOOL_OR({{is_claim:mv.from_state,mv.to_state}}) AS started
     FROM mv GROUP BY mv.task_id),
   locked AS (
