@@ -24,6 +24,7 @@ const char* colour_of(StepState s) {
     case StepState::error: return "\x1b[31m";
     case StepState::in_progress: return "\x1b[33m";
     case StepState::waiting_for_retry: return "\x1b[35m";
+    case StepState::waiting: return "\x1b[36m";
     case StepState::cancelled: return "\x1b[2m";
     case StepState::pending:
     case StepState::enqueued: return "";
@@ -37,13 +38,14 @@ int urgency(StepState s) {
     case StepState::in_progress: return 0;
     case StepState::error: return 1;
     case StepState::waiting_for_retry: return 2;
-    case StepState::enqueued: return 3;
-    case StepState::cancelled: return 4;
-    case StepState::pending: return 5;
+    case StepState::waiting: return 3;
+    case StepState::enqueued: return 4;
+    case StepState::cancelled: return 5;
+    case StepState::pending: return 6;
     case StepState::complete:
-    case StepState::resolved_manually: return 6;
+    case StepState::resolved_manually: return 7;
   }
-  return 6;
+  return 7;
 }
 
 /// Redraws a block of lines in place; hides the cursor while it owns the screen.
@@ -77,9 +79,9 @@ std::vector<std::string> frame(const TaskView& task, const std::vector<StepView>
   const StepCounts& c = task.counts;
   std::vector<std::string> lines{
       shorten(fmt::format("{}  {}  {}", template_of(task), task.uuid, to_string(task.state)), width),
-      shorten(fmt::format("{} {:3.0f}%  {}/{} complete, {} running, {} waiting for retry, {} failed  ({})",
+      shorten(fmt::format("{} {:3.0f}%  {}/{} complete, {} running, {} waiting, {} waiting for retry, {} failed  ({})",
                           progress_bar(task.completion_percentage, 30), task.completion_percentage, c.completed,
-                          c.total, c.in_progress, c.waiting_for_retry, c.failed,
+                          c.total, c.in_progress, c.waiting, c.waiting_for_retry, c.failed,
                           format_duration((task.completed_at ? *task.completed_at : now) - task.created_at)),
               width)};
   // The steps that fit, the most urgent first, shown in template order.

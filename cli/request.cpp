@@ -52,6 +52,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--reason", o.reason, "Why the task is submitted");
   cmd->add_option("--correlation-id", o.correlation_id, "An id that ties the task to a request elsewhere");
   cmd->add_option("--bypass", o.bypass, "Leave this step out; dependents treat it as done (repeatable)");
+  auto* at = cmd->add_option("--at", o.at, "Start no earlier than this RFC 3339 time (e.g. 2026-12-24T08:00:00Z)");
+  cmd->add_option("--in", o.after, "Start no earlier than this long from now: 90s, 15m, 2h or 3d")->excludes(at);
   add_template_options(cmd, o.templates);
 }
 
@@ -74,6 +76,19 @@ TaskRequest make_request(const RequestOptions& o, const TemplateRef& ref, const 
   r.source_system = "tasker-cli";
   r.reason = o.reason;
   r.correlation_id = o.correlation_id;
+  if (!o.at.empty()) {
+    r.run_at = parse_time(o.at);
+    if (!r.run_at)
+      throw InvalidRequestError(fmt::format(
+          "--at `{}` is not an RFC 3339 time: write e.g. 2026-12-24T08:00:00Z or 2026-12-24T09:00:00+01:00", o.at));
+  } else if (!o.after.empty()) {
+    const auto delay = parse_duration(o.after);
+    if (!delay)
+      throw InvalidRequestError(fmt::format(
+          "--in `{}` is not a duration: write a whole number and a unit, s, m, h or d (90s, 15m, 2h, 3d), up to 3650d",
+          o.after));
+    r.run_at = SystemClock::instance().now() + *delay;
+  }
   return r;
 }
 

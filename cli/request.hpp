@@ -43,6 +43,8 @@ struct RequestOptions {
   std::string initiator;
   std::string reason;
   std::string correlation_id;
+  std::string at;     ///< --at RFC3339
+  std::string after;  ///< --in 90s|15m|2h|3d
 };
 /// The TEMPLATE argument, --context and the other request options, --templates and --env.
 void add_request_options(CLI::App* cmd, RequestOptions& o);

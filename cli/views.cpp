@@ -28,13 +28,15 @@ std::vector<std::string> task_summary(const TaskView& t) {
                   to_string(t.health_status)),
       fmt::format("progress   {} {:.0f}%  {}/{} steps complete", progress_bar(t.completion_percentage, 20),
                   t.completion_percentage, c.completed, c.total),
-      fmt::format("steps      {} pending, {} ready, {} in progress, {} waiting for retry, {} "
+      fmt::format("steps      {} pending, {} ready, {} in progress, {} waiting, {} waiting for retry, {} "
                   "complete, {} failed, "
                   "{} cancelled",
-                  c.pending, c.ready, c.in_progress, c.waiting_for_retry, c.completed, c.failed, c.cancelled),
+                  c.pending, c.ready, c.in_progress, c.waiting, c.waiting_for_retry, c.completed, c.failed,
+                  c.cancelled),
       fmt::format("created    {}", format_time(t.created_at)),
       fmt::format("updated    {}", format_time(t.updated_at)),
   };
+  if (t.run_at) lines.push_back(fmt::format("run at     {}", format_time(*t.run_at)));
   if (t.completed_at) lines.push_back(fmt::format("completed  {}", format_time(*t.completed_at)));
   if (!t.bypassed_steps.empty()) lines.push_back(fmt::format("bypassed   {}", fmt::join(t.bypassed_steps, ", ")));
   return lines;

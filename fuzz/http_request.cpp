@@ -1,13 +1,15 @@
 // tasker's own checks of a request's header (lib/server/http_message.cpp) on
 // arbitrary bytes: the target parser, framing, the bearer token, Host and
 // Origin. Each answers or refuses, never crashes, and what it keeps is sound:
-// a decoded path starts with `/` and holds no control byte.
+// a decoded path starts with `/` and holds no control byte. Also the times and
+// durations a request or the CLI gives (run_at, --at, --in, a sleep's until).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "check.hpp"
 #include "server/http_message.hpp"
+#include "tasker/task.hpp"
 
 using namespace tasker::server;
 
@@ -34,6 +36,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       {"Host", "127.0.0.1:8080"}};
   (void)framing_problem(head);
   (void)cross_site_problem(head);
+  if (auto t = tasker::parse_time(text)) {
+    // What tasker writes back reads as the same time (from 1970 on, without a leap second).
+    const bool leap = text.size() > 18 && text.compare(17, 2, "60") == 0;
+    if (!leap && t->time_since_epoch().count() >= 0) FUZZ_CHECK(tasker::parse_time(tasker::format_time(*t)) == t);
+  }
+  if (auto d = tasker::parse_duration(text)) FUZZ_CHECK(d->count() >= 0 && *d <= std::chrono::hours{24 * 3650});
   const std::string cut = clipped(text, 16);
   FUZZ_CHECK(cut.size() <= 16 + 40 || cut == text);
   return 0;

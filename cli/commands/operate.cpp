@@ -1,4 +1,4 @@
-// Operator actions: tasker cancel | step reset | step resolve | step complete.
+// Operator actions: tasker cancel | signal | step reset | step resolve | step complete.
 #include <fmt/format.h>
 
 #include "commands.hpp"
@@ -75,6 +75,41 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
     });
   }
 
+  {
+    struct Options {
+      std::string uuid;
+      std::string name;
+      std::string payload{"{}"};
+      std::string key;
+      std::string db;
+      bool json{false};
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("signal", "Send a signal to a task: the signal step waiting for it completes");
+    cmd->add_option("uuid", opts->uuid, "The task's uuid")->required();
+    cmd->add_option("name", opts->name, "The signal's name (the `signal.name` of the step that waits for it)")
+        ->required();
+    cmd->add_option("--payload", opts->payload,
+                    "The waiting step's result: a JSON object as text, @FILE, or @- for stdin (default: {})");
+    cmd->add_option("--key", opts->key, "Deliver once: the same key again for this task changes nothing");
+    add_db_option(cmd, opts->db);
+    cmd->add_flag("--json", opts->json, "Print {\"status\": ...} as JSON");
+    cmd->footer(
+        "Example:\n  tasker signal 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b approval --payload '{\"approved\": true}' "
+        "--key approval-42\n"
+        "Status: delivered (a step was waiting and completed), buffered (kept until its step waits), duplicate "
+        "(the key was seen: nothing changed). Exit 3: no such task or signal step; 4: a finished task, or a bad "
+        "payload.");
+    cmd->callback([opts, &inv] {
+      const json payload = parse_json_argument(opts->payload, "--payload", inv.config().limits.json);
+      auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+      std::optional<std::string> key;
+      if (!opts->key.empty()) key = opts->key;
+      const SignalStatus status = tasks->api().signal(opts->uuid, opts->name, payload, key);
+      if (opts->json) return print_json({{"status", to_string(status)}});
+      fmt::print("signal `{}` to task {}: {}\n", opts->name, opts->uuid, to_string(status));
+    });
+  }
   auto* step = app.add_subcommand("step", "Operator actions on one step: reset, resolve, complete");
   step->require_subcommand(1);
   step->footer("Run `tasker step ACTION --help` for an action's options.");

@@ -65,6 +65,17 @@ class Client {
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator");
 
+  /// Send signal `name` to a task (docs/templates.md, "Waiting steps"): the
+  /// step waiting for it completes with `payload` as its result (delivered),
+  /// or the signal is kept for the step that will wait for it (buffered); a
+  /// `key` seen before for this task changes nothing (duplicate). `sender` is
+  /// recorded in the audit trail. Throws NotFoundError (no such task, or no
+  /// signal step of that name), ConflictError (the task is finished or
+  /// cancelled, or its steps of that signal are), LimitError (a payload
+  /// beyond options.limits), InvalidRequestError (a payload that is not an object).
+  SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload = json::object(),
+                      const std::optional<std::string>& key = std::nullopt, const std::string& sender = "");
+
   /// Wait until the task reaches a final state (complete, error, cancelled or
   /// resolved_manually; see is_terminal) or `timeout` passes, and return it as
   /// it then is: check its state. Wakes as soon as a commit in this process,

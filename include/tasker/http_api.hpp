@@ -44,6 +44,8 @@ class HttpApi final : public TaskApi {
                                  const std::string& reason = "resolved by operator") override;
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator") override;
+  SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload = json::object(),
+                      const std::optional<std::string>& key = std::nullopt) override;
 
   /// A raw request, for routes TaskApi does not cover: the status and the parsed body (null when empty).
   struct Response {

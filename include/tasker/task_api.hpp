@@ -34,6 +34,10 @@ class TaskApi {
                                          const std::string& reason = "resolved by operator") = 0;
   virtual StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name,
                                           const json& result, const std::string& reason = "completed by operator") = 0;
+  /// Throws as Client::signal does.
+  virtual SignalStatus signal(const std::string& task_uuid, const std::string& name,
+                              const json& payload = json::object(),
+                              const std::optional<std::string>& key = std::nullopt) = 0;
 };
 
 /// TaskApi over a Client in this process.
@@ -66,6 +70,10 @@ class ClientApi final : public TaskApi {
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason) override {
     return client_.complete_step_manually(task_uuid, step_name, result, reason);
+  }
+  SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload,
+                      const std::optional<std::string>& key) override {
+    return client_.signal(task_uuid, name, payload, key, "library");
   }
 
  private:

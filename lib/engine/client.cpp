@@ -178,4 +178,23 @@ StepView Client::complete_step_manually(const std::string& task_uuid, const std:
   return step_of(r, step_name);
 }
 
+SignalStatus Client::signal(const std::string& task_uuid, const std::string& name, const json& payload,
+                            const std::optional<std::string>& key, const std::string& sender) {
+  check_uuid(task_uuid);
+  if (name.empty())
+    throw InvalidRequestError("a signal needs a name (the `signal.name` of the step that waits for it)");
+  if (!payload.is_object())
+    throw InvalidRequestError(
+        fmt::format("a signal's payload is the waiting step's result, a JSON object; got {}", payload.type_name()));
+  check_json(payload, options_.limits, "the signal's payload");
+  if (key && key->empty()) throw InvalidRequestError("a signal's key, when given, is not empty");
+  constexpr std::size_t kMaxName = 200;
+  if (name.size() > kMaxName || (key && key->size() > kMaxName))
+    throw LimitError(fmt::format("a signal's name and key are at most {} bytes", kMaxName), "signal name or key",
+                     std::max(name.size(), key ? key->size() : 0), kMaxName);
+  SignalResult r = store_->deliver_signal({task_uuid, name, payload, key, sender}, options_.clock->now());
+  publish(r.events);
+  return r.status;
+}
+
 }  // namespace tasker

@@ -133,8 +133,9 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "dynamic.max_batch_workers"});
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
-constexpr const char* kPermissions[] = {"tasks:create", "tasks:read",    "tasks:list",     "tasks:cancel",
-                                        "steps:read",   "steps:resolve", "templates:read", "worker:templates_read"};
+constexpr const char* kPermissions[] = {"tasks:create",  "tasks:read",     "tasks:list",
+                                        "tasks:cancel",  "tasks:signal",   "steps:read",
+                                        "steps:resolve", "templates:read", "worker:templates_read"};
 
 void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
   if (permission == "*") return;

@@ -49,9 +49,8 @@ TimePoint sleep_until(const ClaimedStep& step, TimePoint now) {
   const std::string path = init.value("until", "");
   const json* v = value_at(step, path);
   if (!v)
-    throw PermanentError(
-        fmt::format("sleep step `{}` sleeps until `{}`, which is not there", step.step_name, path),
-        "sleep_until_invalid");
+    throw PermanentError(fmt::format("sleep step `{}` sleeps until `{}`, which is not there", step.step_name, path),
+                         "sleep_until_invalid");
   if (v->is_string())
     if (auto t = parse_time(v->get<std::string>())) return *t;
   std::string shown = v->dump();
@@ -117,9 +116,10 @@ std::optional<TimePoint> Worker::Impl::wait_steps(std::vector<ClaimedStep>& clai
   } catch (const StorageError& e) {
     // The steps stay claimed under a lease nobody renews: when it expires they
     // are retried (worker_lost) and claimed again, by this worker or another.
-    detail::log().warn("worker {}: {} signal or sleep steps could not begin to wait ({}); they are claimed again "
-                       "once their lease expires",
-                       options_.worker_id, waits.size(), e.what());
+    detail::log().warn(
+        "worker {}: {} signal or sleep steps could not begin to wait ({}); they are claimed again "
+        "once their lease expires",
+        options_.worker_id, waits.size(), e.what());
   }
   return earliest;
 }

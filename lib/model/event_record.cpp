@@ -50,8 +50,9 @@ std::vector<LifecycleEvent> step_events(const Transition& t, const std::optional
     case StepState::in_progress:
       return {event(events::kStepStarted, t, {{"attempt", t.attempt}, {"worker_id", t.worker_id}})};
     case StepState::waiting:
-      return {event(events::kStepWaiting, t,
-                    {{"attempt", t.attempt}, {"signal", payload_field(t, "signal")}, {"wake_at", payload_field(t, "wake_at")}})};
+      return {event(
+          events::kStepWaiting, t,
+          {{"attempt", t.attempt}, {"signal", payload_field(t, "signal")}, {"wake_at", payload_field(t, "wake_at")}})};
     case StepState::complete:
     case StepState::resolved_manually: {
       json payload = {{"attempt", t.attempt}};

@@ -13,9 +13,9 @@ namespace tasker::detail::loader {
 
 namespace {
 
-const std::vector<std::string> kStepKeys{"name",         "description", "handler", "dependencies",
-                                         "depends_on",   "retry",       "timeout_seconds", "type",
-                                         "batch_config", "signal",      "sleep"};
+const std::vector<std::string> kStepKeys{"name",  "description",     "handler", "dependencies", "depends_on",
+                                         "retry", "timeout_seconds", "type",    "batch_config", "signal",
+                                         "sleep"};
 const std::vector<std::string> kPreservedStepKeys{"system_dependency",   "publishes_events", "lifecycle",
                                                   "result_schema",       "dependent_system", "default_retryable",
                                                   "default_retry_limit", "skippable"};

@@ -91,9 +91,28 @@ std::optional<TimePoint> parse_time(std::string_view text) {
   }
   if (i != text.size()) return std::nullopt;
   // A leap second (:60) is read as the next second, as most clocks step it.
-  const long long secs = days_from_civil(year, month, day) * 86400 + hour * 3600LL + minute * 60LL + second -
-                         offset_minutes * 60;
+  const long long secs =
+      days_from_civil(year, month, day) * 86400 + hour * 3600LL + minute * 60LL + second - offset_minutes * 60;
   return TimePoint{std::chrono::milliseconds{secs * 1000 + ms}};
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text.size() < 2 || text.size() > 12) return std::nullopt;
+  long long n = 0;
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    n = n * 10 + (text[i] - '0');
+  }
+  long long unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return std::nullopt;
+  }
+  if (n > 3650LL * 86400 / unit) return std::nullopt;
+  return std::chrono::milliseconds{n * unit * 1000};
 }
 
 namespace {

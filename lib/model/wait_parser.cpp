@@ -115,7 +115,8 @@ void Parser::check_waiting_step(const YAML::Node& node, const std::string& path,
     error(node["handler"], join_key(path, "handler"), fmt::format("{} step `{}` has a `handler`", type, name),
           fmt::format("a {} step waits without a handler: remove `handler:`", type));
   if ((is_signal && out.sleep) || (is_sleep && out.signal))
-    error(*out.wait_node, path, fmt::format("{} step `{}` has a `{}:` block", type, name, is_signal ? "sleep" : "signal"),
+    error(*out.wait_node, path,
+          fmt::format("{} step `{}` has a `{}:` block", type, name, is_signal ? "sleep" : "signal"),
           fmt::format("remove it: a {} step takes `{}:`", type, type));
   if (is_signal && !out.signal) out.signal = SignalSpec{};
   if (is_sleep && !out.sleep && !out.wait_node)

@@ -192,6 +192,11 @@ TaskRequest task_request_from(const json& body) {
                    {{"field", "parent_correlation_id"}});
   if (auto key = string_field(body, "idempotency_key", false, 255); !key.empty()) r.idempotency_key = key;
   r.bypass_steps = string_list(body, "bypass_steps");
+  if (auto it = body.find("run_at"); it != body.end() && !it->is_null()) {
+    std::optional<TimePoint> at = it->is_string() ? tasker::parse_time(it->get<std::string>()) : std::nullopt;
+    if (!at) bad_field("run_at", "an RFC 3339 time (e.g. \"2026-12-07T18:00:00Z\")", *it);
+    r.run_at = at;
+  }
   return r;
 }
 
@@ -208,6 +213,7 @@ json to_request_json(const TaskRequest& r) {
   if (!r.correlation_id.empty()) body["correlation_id"] = r.correlation_id;
   if (r.idempotency_key) body["idempotency_key"] = *r.idempotency_key;
   if (!r.bypass_steps.empty()) body["bypass_steps"] = r.bypass_steps;
+  if (r.run_at) body["run_at"] = format_time(*r.run_at);
   return body;
 }
 
@@ -220,6 +226,7 @@ json task_response(const TaskView& t, const std::vector<StepView>* steps) {
               {"created_at", format_time(t.created_at)},
               {"updated_at", format_time(t.updated_at)},
               {"completed_at", time_or_null(t.completed_at)},
+              {"run_at", time_or_null(t.run_at)},
               {"context", t.context},
               {"initiator", t.initiator},
               {"source_system", t.source_system},
@@ -238,6 +245,7 @@ json task_response(const TaskView& t, const std::vector<StepView>* steps) {
               {"failed_steps", t.counts.failed},
               {"ready_steps", t.counts.ready},
               {"waiting_for_retry_steps", t.counts.waiting_for_retry},
+              {"waiting_steps", t.counts.waiting},
               {"cancelled_steps", t.counts.cancelled},
               {"execution_status", to_string(t.execution_status)},
               {"recommended_action", recommended_action(t.execution_status)},
@@ -324,6 +332,8 @@ TaskView task_from(const json& j) {
   t.created_at = *time_at(j, "created_at");
   t.updated_at = *time_at(j, "updated_at");
   t.completed_at = time_at(j, "completed_at");
+  t.run_at = time_at(j, "run_at");
+  t.counts.waiting = j.value("waiting_steps", 0);
   t.counts.total = j.at("total_steps");
   t.counts.pending = j.at("pending_steps");
   t.counts.in_progress = j.at("in_progress_steps");

@@ -68,7 +68,10 @@ json HttpApi::call(const std::string& method, const std::string& path, const jso
   switch (r.status) {
     case 400: throw InvalidRequestError(message);
     case 404: throw NotFoundError(error.value("resource", "resource"), error.value("id", path), message);
-    case 409: throw DuplicateTaskError(error.value("existing_task_uuid", ""), "");
+    case 409:
+      if (!error.contains("existing_task_uuid")) throw ConflictError(message);
+      throw DuplicateTaskError(error.value("existing_task_uuid", ""), "");
+    case 413: throw LimitError(message, error.value("field", "body"), 0, 0);
     case 503: throw TransientStorageError(message);
     default: throw Error(fmt::format("HTTP {} {}: {}", r.status, error.value("code", ""), message));
   }
@@ -158,6 +161,17 @@ StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std
   body["completion_data"] = {{"result", result}};
   return step_from(
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
+SignalStatus HttpApi::signal(const std::string& task_uuid, const std::string& name, const json& payload,
+                             const std::optional<std::string>& key) {
+  json body = {{"payload", payload}};
+  if (key) body["key"] = *key;
+  const json r = call("POST", fmt::format("/v1/tasks/{}/signals/{}", segment(task_uuid), segment(name)), &body);
+  const std::string status = r.value("status", "");
+  for (SignalStatus s : {SignalStatus::delivered, SignalStatus::buffered, SignalStatus::duplicate})
+    if (to_string(s) == status) return s;
+  throw Error(fmt::format("the server answered a signal with status `{}`", status));
 }
 
 }  // namespace tasker::testing

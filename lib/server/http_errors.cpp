@@ -52,6 +52,8 @@ ApiError to_api_error(const std::exception_ptr& failure, const Request& req) {
     return e;
   } catch (const DuplicateTaskError& e) {
     return ApiError(409, "CONFLICT", e.what(), {{"existing_task_uuid", e.existing_task_uuid()}});
+  } catch (const ConflictError& e) {
+    return ApiError(409, "CONFLICT", e.what());
   } catch (const NotFoundError& e) {
     return ApiError(404, "NOT_FOUND", e.what(), {{"resource", e.kind()}, {"id", e.id()}});
   } catch (const InvalidRequestError& e) {

@@ -187,6 +187,30 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
              });
+  // A tasker extension: a signal to the task's signal step (docs/api.md, "Signals").
+  http.route("POST", fmt::format("/v1/tasks/{}/signals/{}", kUuid, kUuid), "tasks:signal",
+             [client, &c, depth](const Request& req, Response& res) {
+               const json body = parse_body(req, depth);
+               if (!body.is_object())
+                 throw ApiError(400, "BAD_REQUEST",
+                                "the body must be a JSON object: {\"payload\": {...}, \"key\": \"...\"}");
+               for (const auto& [k, v] : body.items())
+                 if (k != "payload" && k != "key")
+                   throw ApiError(400, "BAD_REQUEST",
+                                  fmt::format("unknown field `{}`: a signal takes payload and key", k), {{"field", k}});
+               const json payload = body.value("payload", json::object());
+               std::optional<std::string> key;
+               if (auto k = body.find("key"); k != body.end() && !k->is_null()) {
+                 if (!k->is_string()) throw ApiError(400, "BAD_REQUEST", "`key` must be a string", {{"field", "key"}});
+                 key = k->get<std::string>();
+               }
+               try {
+                 const SignalStatus status = c.signal(task_uuid_of(req), req.matches[2], payload, key, "api");
+                 write_json(res, 202, {{"status", to_string(status)}});
+               } catch (const LimitError& e) {
+                 throw ApiError(413, "PAYLOAD_TOO_LARGE", e.what(), {{"field", "payload"}});
+               }
+             });
   // A tasker extension: the task's DAG coloured by state (the web view draws it).
   http.route("GET", fmt::format("/v1/tasks/{}/graph", kUuid), "tasks:read",
              [client, &c](const Request& req, Response& res) {

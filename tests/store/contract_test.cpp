@@ -14,10 +14,10 @@
 
 using namespace e2e;
 using std::chrono::milliseconds;
+using store_test::Fixture;
 using tasker::ClaimRequest;
 using tasker::StepOutcome;
 using tasker::StepState;
-using store_test::Fixture;
 
 TEST_CASE("store: a claim sets attempt, token and lease, a claimed step is not claimed twice") {
   Fixture f;

@@ -7,9 +7,9 @@
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using store_test::Fixture;
+using tasker::json;
 using tasker::StepOutcome;
 using tasker::StepState;
-using tasker::json;
 
 namespace {
 

@@ -19,9 +19,9 @@ using tasker::StepState;
 using tasker::TaskState;
 
 namespace {
-constexpr StepState kStepStates[] = {StepState::pending,           StepState::enqueued,  StepState::in_progress,
-                                     StepState::waiting,           StepState::complete,  StepState::waiting_for_retry,
-                                     StepState::error,             StepState::cancelled, StepState::resolved_manually};
+constexpr StepState kStepStates[] = {StepState::pending, StepState::enqueued,  StepState::in_progress,
+                                     StepState::waiting, StepState::complete,  StepState::waiting_for_retry,
+                                     StepState::error,   StepState::cancelled, StepState::resolved_manually};
 constexpr TaskState kTaskStates[] = {TaskState::pending, TaskState::in_progress, TaskState::complete,
                                      TaskState::error,   TaskState::cancelled,   TaskState::resolved_manually};
 }  // namespace

@@ -29,7 +29,8 @@ document.addEventListener("DOMContentLoaded", () => {
       .map(encodeURIComponent).join("/")}, t.namespace + "/" + t.name + "@" + t.version));
     $("task-progress").value = t.completion_percentage;
     $("task-counts").textContent = `${t.completed_steps} of ${t.total_steps} steps complete, ${t.failed_steps} failed, ` +
-      `${t.in_progress_steps} running, ${t.ready_steps} ready, ${t.waiting_for_retry_steps} waiting to retry`;
+      `${t.in_progress_steps} running, ${t.waiting_steps} waiting, ${t.ready_steps} ready, ` +
+    `${t.waiting_for_retry_steps} waiting to retry` + (t.run_at ? `; starts at ${time(t.run_at)}` : "");
     $("task-fields").replaceChildren(...[
       field("execution", t.execution_status.replaceAll("_", " ") + " (" + t.health_status + ")"),
       field("created", time(t.created_at)), field("updated", time(t.updated_at)),
@@ -42,8 +43,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   function stepRow(s) {
-    const act = el("button", {type: "button", class: "quiet"}, "act…");
-    act.addEventListener("click", () => choose(s.name));
+    const signal = s.current_state === "waiting" && s.callable === "tasker.signal";
+    const act = el("button", {type: "button", class: "quiet"}, signal ? "signal…" : "act…");
+    act.addEventListener("click", () => (signal ? chooseSignal(s.name) : choose(s.name)));
     return el("tr", {id: "row-" + stepId(s.name)},
       el("td", {}, s.name),
       el("td", {class: "mono"}, s.callable),
@@ -191,6 +193,32 @@ document.addEventListener("DOMContentLoaded", () => {
     if (f.action.value === "complete_manually") body.completion_data = {result: JSON.parse(f.result.value)};
     act("step-action-status", () => api("PATCH", base + "/workflow_steps/" + encodeURIComponent(f.step.value), body),
       `${f.action.value.replaceAll("_", " ")}: done for ${f.step.value}`);
+  });
+
+  // A signal step that waits: its signal is named by the template (`signal.name`, by default the step's name).
+  const signalForm = $("signal-task");
+  function chooseSignal(name) {
+    signalForm.elements.name.value = name;
+    signalForm.scrollIntoView({block: "nearest"});
+    signalForm.elements.payload.focus();
+  }
+  signalForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const f = signalForm.elements;
+    let payload;
+    try {
+      payload = JSON.parse(f.payload.value);
+    } catch (e) {
+      $("signal-status").className = "status error";
+      $("signal-status").textContent = "The payload is not valid JSON: " + e.message;
+      return;
+    }
+    const body = {payload};
+    if (f.key.value) body.key = f.key.value;
+    act("signal-status", async () => {
+      const answer = await api("POST", base + "/signals/" + encodeURIComponent(f.name.value), body);
+      signalForm.dataset.answer = answer.status;  // delivered, buffered or duplicate
+    }, "signal " + f.name.value + " sent (see the step's state)");
   });
 
   const cancel = $("cancel-task");

@@ -57,10 +57,9 @@ std::vector<std::string> consistency_violations(Connection& c) {
   static const std::string claimable = column_query("claimable_at", step_sets::kClaimable);
   static const std::string leased = column_query("lease_expires_at", step_sets::kHoldsWorker);
   static const std::string wakes = column_query("wake_at", step_sets::kWaits, /*always=*/false);
-  for (const auto& [sql, what] :
-       {std::pair{&claimable, "claimable_at is set exactly while a step is claimable"},
-        std::pair{&leased, "lease_expires_at is set exactly while a worker holds the step"},
-        std::pair{&wakes, "wake_at is set only while a step waits"}}) {
+  for (const auto& [sql, what] : {std::pair{&claimable, "claimable_at is set exactly while a step is claimable"},
+                                  std::pair{&leased, "lease_expires_at is set exactly while a worker holds the step"},
+                                  std::pair{&wakes, "wake_at is set only while a step waits"}}) {
     Rows s = c.query(*sql);
     for (std::size_t i = 0; i < s.size(); ++i)
       out.push_back(fmt::format("task {}: step `{}` is {}, against the rule: {}", s.text(i, 0), s.text(i, 1),

@@ -59,9 +59,9 @@ CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& 
     for (auto parent : plan.parents[i]) edges.push_back({parent, i});
   std::vector<Param> p = task_row_params(plan, now);
   // Work for other workers, but no end: nobody can be watching a task that did not exist.
-  p.insert(p.end(), {plan.step_rows.dump(), edges.dump(), channel_,
-                     json(notification_payloads(Wakeups{wake.work, {}})).dump(), plan.created_payload.dump(),
-                     run_at_param(plan)});
+  p.insert(p.end(),
+           {plan.step_rows.dump(), edges.dump(), channel_, json(notification_payloads(Wakeups{wake.work, {}})).dump(),
+            plan.created_payload.dump(), run_at_param(plan)});
   Rows r = runner_.run(Access::statement, [&](Connection& c) { return c.call(submit_sql(), p); });
   if (r.empty() || r.text(0, 1) != plan.task_uuid)
     throw DuplicateTaskError(r.empty() ? "(being created concurrently)" : r.text(0, 1), *plan.identity_hash);

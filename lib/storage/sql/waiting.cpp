@@ -17,11 +17,11 @@ namespace {
 /// Lock a task row (the first lock a signal or a suspend takes): its id and state.
 std::pair<std::int64_t, TaskState> lock_task_of_step(WriteTx& tx, std::int64_t step_id) {
   Param id{step_id};
-  Rows r = tx.c.query(
-      fmt::format("SELECT t.id, t.state FROM tasker_tasks t WHERE t.id = (SELECT task_id FROM tasker_steps "
-                  "WHERE id = $1){}",
-                  tx.dialect.for_update),
-      {&id, 1});
+  Rows r =
+      tx.c.query(fmt::format("SELECT t.id, t.state FROM tasker_tasks t WHERE t.id = (SELECT task_id FROM tasker_steps "
+                             "WHERE id = $1){}",
+                             tx.dialect.for_update),
+                 {&id, 1});
   if (r.empty()) return {0, TaskState::cancelled};
   return {r.integer(0, 0), task_state_from(r.text(0, 1))};
 }
@@ -181,9 +181,9 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
             s.value("initialization", json::object()).value("name", "") == signal.name)
           ahead = true;
     if (!ahead)
-      throw NotFoundError("signal", signal.name,
-                          fmt::format("task {} has no signal step waiting for signal `{}`", signal.task_uuid,
-                                      signal.name));
+      throw NotFoundError(
+          "signal", signal.name,
+          fmt::format("task {} has no signal step waiting for signal `{}`", signal.task_uuid, signal.name));
   }
   if (!waiting && !ahead)
     throw ConflictError(fmt::format("the signal steps of task {} waiting for `{}` have finished: it takes no more",
@@ -204,10 +204,9 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
   if (!waiting) return SignalStatus::buffered;
   const LockedStep s = lock_steps(tx, {*waiting}).front();
   const json audit = signal_audit(signal.name, {{"key", signal.key ? json(*signal.key) : json(nullptr)},
-                                               {"sender", signal.sender},
-                                               {"received_at", format_time(tx.now)}});
-  complete_waiting(tx, s, StepMove::signalled, signal.payload, fmt::format("signal `{}` received", signal.name),
-                   audit);
+                                                {"sender", signal.sender},
+                                                {"received_at", format_time(tx.now)}});
+  complete_waiting(tx, s, StepMove::signalled, signal.payload, fmt::format("signal `{}` received", signal.name), audit);
   return SignalStatus::delivered;
 }
 
