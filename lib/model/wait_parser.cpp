@@ -126,7 +126,8 @@ void Parser::check_waiting_step(const YAML::Node& node, const std::string& path,
     const std::string& until = out.sleep->until;
     const std::string head = until.substr(0, until.find('.'));
     const auto& deps = out.dependencies ? *out.dependencies : std::vector<std::string>{};
-    if (head != "context" && std::find(deps.begin(), deps.end(), head) == deps.end())
+    // A path without a field was reported where it was read.
+    if (head != until && head != "context" && std::find(deps.begin(), deps.end(), head) == deps.end())
       error(*out.wait_node, join_key(path, "sleep.until"),
             fmt::format("`until: {}` reads step `{}`, which is not a dependency of `{}`", until, head, name),
             fmt::format("add `{}` to its dependencies, or read the task's context: `context.<field>`", head));

@@ -31,6 +31,8 @@ TEST_CASE("waiting: a signal step waits, and its signal completes it with the pa
   auto task = h->submit(h->create_task_request("waiting_e2e", "signal_wait"));
   wait_for_state(*h, task.uuid, "manager_approval", StepState::waiting);
   CHECK(h->api().get_task(task.uuid).state == tasker::TaskState::in_progress);
+  CHECK(h->api().get_task(task.uuid).counts.waiting == 1);
+  CHECK_THROWS_AS(h->api().signal(task.uuid, "nobody_waits", json::object()), tasker::NotFoundError);
   CHECK(h->api().signal(task.uuid, "approval", {{"approved", true}}, std::string("approval-1")) ==
         tasker::SignalStatus::delivered);
   CHECK(h->api().signal(task.uuid, "approval", {{"approved", false}}, std::string("approval-1")) ==
@@ -39,7 +41,6 @@ TEST_CASE("waiting: a signal step waits, and its signal completes it with the pa
   CHECK(result_of(*h, task.uuid, "manager_approval") == json{{"approved", true}});
   CHECK_THROWS_AS(h->api().signal(task.uuid, "approval", json::object(), std::string("approval-2")),
                   tasker::ConflictError);
-  CHECK_THROWS_AS(h->api().signal(task.uuid, "nobody_waits", json::object()), tasker::NotFoundError);
 }
 
 TEST_CASE("waiting: a signal sent before its step is reached is kept and consumed when the step waits") {
@@ -69,8 +70,8 @@ TEST_CASE("waiting: a signal's timeout fails the step, or completes it with on_t
 TEST_CASE("waiting: a sleep of 2 s lasts at least 2 s by the audit trail, and a sleep until a past time none") {
   auto h = make_harness();
   auto task = h->submit(h->create_task_request("waiting_e2e", "sleep_seconds"));
-  auto past = h->submit(h->create_task_request("waiting_e2e", "sleep_until_context",
-                                               {{"remind_at", "2020-01-01T00:00:00Z"}}));
+  auto past =
+      h->submit(h->create_task_request("waiting_e2e", "sleep_until_context", {{"remind_at", "2020-01-01T00:00:00Z"}}));
   auto bad = h->submit(h->create_task_request("waiting_e2e", "sleep_until_context", {{"remind_at", "soon"}}));
   h->wait_for_task_completion(task.uuid);
   const auto slept = entered(*h, task.uuid, "finish", "in_progress") - entered(*h, task.uuid, "nap", "in_progress");

@@ -40,9 +40,10 @@ TEST_CASE("loader: a signal step has no handler; its spec becomes the reserved c
   const auto& steps = result.templates.at(0).steps;
   CHECK(steps[1].type == tasker::StepType::signal);
   CHECK(steps[1].handler.callable == tasker::kSignalCallable);
-  CHECK(steps[1].handler.initialization ==
-        json{{"name", "approval"}, {"timeout_seconds", 60}, {"on_timeout", "complete"},
-             {"on_timeout_result", {{"ok", false}}}});
+  CHECK(steps[1].handler.initialization == json{{"name", "approval"},
+                                                {"timeout_seconds", 60},
+                                                {"on_timeout", "complete"},
+                                                {"on_timeout_result", {{"ok", false}}}});
   CHECK(steps[2].handler.initialization == json{{"name", "wait"}, {"on_timeout", "fail"}});
   CHECK_FALSE(result.templates.at(0).has_dynamic_steps());
 }
