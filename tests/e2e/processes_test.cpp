@@ -167,3 +167,28 @@ TEST_CASE("processes: a batch worker killed mid-batch resumes from its last chec
       CHECK(times <= 2);
   }
 }
+
+TEST_CASE("processes: a worker killed with SIGKILL while steps wait loses nothing: another wakes them") {
+  using tasker::StepState;
+  auto h = make_harness(false);
+  auto signalled = h->submit(h->create_task_request("waiting_e2e", "signal_wait"));
+  auto sleeper = h->submit(h->create_task_request("waiting_e2e", "sleep_seconds"));
+  {
+    WorkerProcess first(*h, "waiting-first");
+    wait_until(
+        [&] {
+          const auto nap = h->api().get_step(sleeper.uuid, "nap").state;
+          return h->api().get_step(signalled.uuid, "manager_approval").state == StepState::waiting &&
+                 (nap == StepState::waiting || nap == StepState::complete);
+        },
+        "the signal and sleep steps to wait");
+    first.kill();
+  }
+  // No worker runs: the signal completes the step that waits in the database alone.
+  CHECK(h->api().signal(signalled.uuid, "approval", {{"approved", true}}) == tasker::SignalStatus::delivered);
+  WorkerProcess second(*h, "waiting-second");
+  CHECK(h->wait_for_task_completion(signalled.uuid).state == TaskState::complete);
+  CHECK(h->wait_for_task_completion(sleeper.uuid).state == TaskState::complete);
+  CHECK(result_of(*h, signalled.uuid, "manager_approval") == json{{"approved", true}});
+  CHECK(second.stop() == 0);
+}
