@@ -61,9 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     default:
       try {
         const JwtKeys keys = parse_jwks(text, "fuzz.jwks");
-        FUZZ_CHECK(keys.from_jwks && !keys.pem_by_kid.empty());
-        for (const auto& [kid, pem] : keys.pem_by_kid)
-          FUZZ_CHECK(!kid.empty() && pem.rfind("-----BEGIN PUBLIC KEY", 0) == 0);
+        FUZZ_CHECK(keys.from_jwks && !keys.by_kid.empty());
+        for (const auto& [kid, k] : keys.by_kid) FUZZ_CHECK(!kid.empty() && k != nullptr);
       } catch (const tasker::ConfigurationError&) {
       }
   }

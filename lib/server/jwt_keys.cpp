@@ -1,6 +1,6 @@
 // Loading the keys JWTs are verified with: one PEM public key, or a JWKS
-// file's RSA keys (RFC 7517/7518: modulus `n` and exponent `e` in base64url)
-// turned into PEM for cpp-jwt. OpenSSL builds and checks the keys.
+// file's RSA keys (RFC 7517/7518: modulus `n` and exponent `e` in base64url,
+// decoded by cpp-jwt). OpenSSL reads, builds and checks the keys, once.
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -37,21 +37,19 @@ using ParamBuild = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_
 using Params = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>>;
 using PkeyContext = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 
-/// The key's SubjectPublicKeyInfo PEM, or why it is not usable.
-std::string pem_of(EVP_PKEY* key, std::string* problem) {
-  if (!EVP_PKEY_is_a(key, "RSA")) {
+using SharedKey = std::shared_ptr<EVP_PKEY>;
+
+/// `key` when it can verify RS256, else null and why not.
+SharedKey usable(Pkey key, std::string* problem) {
+  if (!EVP_PKEY_is_a(key.get(), "RSA")) {
     *problem = "is not an RSA key (tasker verifies RS256 only)";
-    return {};
+    return nullptr;
   }
-  if (EVP_PKEY_get_bits(key) < kMinRsaBits) {
-    *problem = fmt::format("is a {}-bit RSA key; at least {} bits are needed", EVP_PKEY_get_bits(key), kMinRsaBits);
-    return {};
+  if (const int bits = EVP_PKEY_get_bits(key.get()); bits < kMinRsaBits) {
+    *problem = fmt::format("is a {}-bit RSA key; at least {} bits are needed", bits, kMinRsaBits);
+    return nullptr;
   }
-  Bio out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_PUBKEY(out.get(), key) != 1) throw Error("could not write an RSA public key as PEM");
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(out.get(), &data);
-  return {data, static_cast<std::size_t>(size)};
+  return {key.release(), EVP_PKEY_free};
 }
 
 std::string read_file(const std::string& key, const std::string& path, std::size_t limit) {
@@ -65,8 +63,8 @@ std::string read_file(const std::string& key, const std::string& path, std::size
   return text;
 }
 
-/// A PEM public key (`-----BEGIN PUBLIC KEY-----`), checked and written out again.
-std::string public_key_pem(const std::string& key, const std::string& source, const std::string& text) {
+/// A PEM public key (`-----BEGIN PUBLIC KEY-----`), parsed and checked.
+SharedKey public_key(const std::string& key, const std::string& source, const std::string& text) {
   Bio in(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   Pkey pkey(in ? PEM_read_bio_PUBKEY(in.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!pkey)
@@ -74,9 +72,9 @@ std::string public_key_pem(const std::string& key, const std::string& source, co
                              "the key is not a PEM public key (`-----BEGIN PUBLIC KEY-----`; from a private key: "
                              "openssl rsa -in private.pem -pubout)");
   std::string problem;
-  std::string pem = pem_of(pkey.get(), &problem);
-  if (pem.empty()) throw ConfigurationError(key, source, "the key " + problem);
-  return pem;
+  SharedKey parsed = usable(std::move(pkey), &problem);
+  if (!parsed) throw ConfigurationError(key, source, "the key " + problem);
+  return parsed;
 }
 
 bool base64url(const std::string& text) {
@@ -90,14 +88,14 @@ Bignum bignum_of(const std::string& base64) {
       BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
 }
 
-/// The PEM of a JWK's RSA public key (`n`, `e`), or why it is not usable.
-std::string rsa_pem(const json& jwk, std::string* problem) {
+/// A JWK's RSA public key (`n`, `e`), or null and why it is not usable.
+SharedKey rsa_key(const json& jwk, std::string* problem) {
   const auto n = jwk.find("n");
   const auto e = jwk.find("e");
   if (n == jwk.end() || e == jwk.end() || !n->is_string() || !e->is_string() || !base64url(n->get<std::string>()) ||
       !base64url(e->get<std::string>())) {
     *problem = "has no modulus `n` and exponent `e` in base64url";
-    return {};
+    return nullptr;
   }
   Bignum modulus = bignum_of(n->get<std::string>());
   Bignum exponent = bignum_of(e->get<std::string>());
@@ -112,10 +110,9 @@ std::string rsa_pem(const json& jwk, std::string* problem) {
   if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
       EVP_PKEY_fromdata(context.get(), &made, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     *problem = "has an `n` and `e` OpenSSL does not take as an RSA key";
-    return {};
+    return nullptr;
   }
-  Pkey pkey(made);
-  return pem_of(pkey.get(), problem);
+  return usable(Pkey(made), problem);
 }
 
 /// Why a JWK is not usable to verify RS256 tokens, or "" when it is.
@@ -160,17 +157,17 @@ JwtKeys parse_jwks(std::string_view text, const std::string& source) {
                                                                     : fmt::format("key #{}", index);
     ++index;
     std::string problem = unusable(jwk);
-    std::string pem = problem.empty() ? rsa_pem(jwk, &problem) : std::string();
-    if (!problem.empty()) {
+    SharedKey key = problem.empty() ? rsa_key(jwk, &problem) : nullptr;
+    if (!key) {
       detail::log().warn("{}: {} {}; it is left out", source, name, problem);
       skipped += fmt::format("{}{} {}", skipped.empty() ? "" : "; ", name, problem);
       continue;
     }
     const std::string kid = jwk["kid"].get<std::string>();
-    if (!keys.pem_by_kid.emplace(kid, std::move(pem)).second)
+    if (!keys.by_kid.emplace(kid, std::move(key)).second)
       throw ConfigurationError(kJwksKey, source, fmt::format("the JWKS has two keys with the `kid` \"{}\"", kid));
   }
-  if (keys.pem_by_kid.empty())
+  if (keys.by_kid.empty())
     throw ConfigurationError(
         kJwksKey, source,
         fmt::format("the JWKS file holds no usable key (RSA, with a `kid`, for signatures, RS256){}",
@@ -192,10 +189,10 @@ JwtKeys load_jwt_keys(const JwtSettings& settings, const std::string& what) {
   JwtKeys keys;
   if (!settings.public_key_path.empty()) {
     const std::string key = "server.jwt.public_key_path";
-    keys.pem_by_kid[""] =
-        public_key_pem(key, settings.public_key_path, read_file(key, settings.public_key_path, kMaxJwksBytes));
+    keys.by_kid[""] =
+        public_key(key, settings.public_key_path, read_file(key, settings.public_key_path, kMaxJwksBytes));
   } else {
-    keys.pem_by_kid[""] = public_key_pem("server.jwt.public_key", what, settings.public_key);
+    keys.by_kid[""] = public_key("server.jwt.public_key", what, settings.public_key);
   }
   return keys;
 }
