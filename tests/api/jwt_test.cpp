@@ -100,7 +100,7 @@ void refused_at_start(const tasker::ServerSettings& settings, const std::string&
 
 }  // namespace
 
-TEST_CASE("jwt: a token signed with the configured key is accepted with its permissions; every bad token is 401") {
+TEST_CASE("jwt: a token signed with the configured key is accepted with its permissions, and every bad token is 401") {
   const RsaKey key;
   const RsaKey other;
   KeyDir dir;
@@ -209,7 +209,7 @@ TEST_CASE("jwt: a token signed with the configured key is accepted with its perm
   CHECK(s.client().get_task(uuid).state == tasker::TaskState::pending);  // the refused DELETE changed nothing
 }
 
-TEST_CASE("jwt: with a JWKS file the token's kid chooses the key; permissions from a `scope` string") {
+TEST_CASE("jwt: with a JWKS file the token's kid chooses the key, and permissions come from a `scope` string") {
   const RsaKey first;
   const RsaKey second;
   KeyDir dir;
