@@ -30,8 +30,8 @@ void add_serve(CLI::App& app, Invocation& inv) {
       "    -d '{\"namespace\": \"linear_workflow\", \"name\": \"mathematical_sequence\", \"context\": "
       "{\"even_number\": 6}}'\n"
       "Prints the URL it serves on stdout once listening (port 0 picks a free one). Steps are run by workers\n"
-      "(`tasker worker`, or your application's). Listening beyond loopback needs API keys (server.api_keys);\n"
-      "TLS, limits and keys are configured in the configuration file (docs/api.md).");
+      "(`tasker worker`, or your application's). Listening beyond loopback needs API keys (server.api_keys)\n"
+      "or JWT (server.jwt); TLS, limits, keys and JWT are configured in the configuration file (docs/api.md).");
   cmd->callback([opts, &inv] {
     SignalWaiter signals;  // before any thread starts, so only wait() receives SIGINT/SIGTERM
     ServerSettings settings = server_settings(inv, opts->listen);
@@ -44,9 +44,13 @@ void add_serve(CLI::App& app, Invocation& inv) {
     ApiServer server(client, settings, events);
     server.start();
     std::cout << server.url() << std::endl;
-    fmt::print(stderr, "tasker serve: {} templates, {} on {}; API keys {}; stop with Ctrl-C or SIGTERM\n",
-               templates->size(), store->describe(), server.url(),
-               settings.api_keys.empty() ? "off (loopback only)" : fmt::format("on ({})", settings.api_keys.size()));
+    const std::string auth =
+        settings.api_keys.empty() && !settings.jwt.enabled()
+            ? "off (loopback only)"
+            : fmt::format("{} API key(s){}", settings.api_keys.size(),
+                          settings.jwt.enabled() ? fmt::format(", JWT from `{}`", settings.jwt.issuer) : "");
+    fmt::print(stderr, "tasker serve: {} templates, {} on {}; authentication: {}; stop with Ctrl-C or SIGTERM\n",
+               templates->size(), store->describe(), server.url(), auth);
     signals.wait(std::nullopt);
     fmt::print(stderr, "tasker serve: {} received, stopping\n", signal_name(signals.received()));
     server.stop();

@@ -39,10 +39,29 @@ struct ApiKey {
   std::vector<std::string> permissions;  ///< `tasks:create`, `tasks:*`, `*`, ...
 };
 
+/// JWT bearer tokens the HTTP API accepts beside API keys (docs/api.md, "JWT"):
+/// RS256 only, verified with one RSA public key or the keys of a JWKS file.
+/// Set a key source (exactly one of public_key, public_key_path, jwks_path),
+/// issuer and audience to turn it on; the server checks these when it starts.
+struct JwtSettings {
+  std::string public_key;       ///< PEM text of the RSA public key
+  std::string public_key_path;  ///< a PEM file holding it
+  std::string jwks_path;        ///< a JWKS file (RFC 7517); a token's `kid` chooses the key
+  std::string issuer;           ///< the `iss` every token must carry
+  std::string audience;         ///< a token's `aud` (a string or a list) must hold it
+  /// The claim whose strings are the token's permissions (a list, or one
+  /// space-separated string as OAuth's `scope`); the API's permissions, as API keys have.
+  std::string permissions_claim{"permissions"};
+  int leeway_seconds{60};  ///< clock skew allowed on `exp` and `nbf`
+
+  /// Whether any key source is set (then the server verifies JWTs).
+  [[nodiscard]] bool enabled() const { return !public_key.empty() || !public_key_path.empty() || !jwks_path.empty(); }
+};
+
 /// `tasker serve` and `tasker worker --listen` (docs/api.md, "Configuration").
 struct ServerSettings {
   std::string listen{"127.0.0.1:8080"};              ///< HOST:PORT; port 0 picks a free one
-  std::vector<ApiKey> api_keys;                      ///< required unless listening on loopback
+  std::vector<ApiKey> api_keys;                      ///< API keys or JWT required unless listening on loopback
   std::string tls_cert;                              ///< PEM certificate chain; with tls_key, serve HTTPS
   std::string tls_key;                               ///< PEM private key
   long long max_body_bytes{1024LL * 1024};           ///< larger request bodies get 413, whatever their transfer coding
@@ -65,6 +84,7 @@ struct ServerSettings {
   /// Host names (besides loopback names and the listen host) a keyless server
   /// answers to: without keys, any other Host is refused (DNS rebinding).
   std::vector<std::string> allowed_hosts;
+  JwtSettings jwt;  ///< JWT bearer tokens beside API keys (off unless a key source is set)
 };
 
 struct Config {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config_auth.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/loader.hpp"
 
@@ -35,13 +36,7 @@ std::vector<std::filesystem::path> split_paths(const std::string& value) {
 
 long long parse_number(const std::string& key, const std::string& source, const std::string& text, long long min,
                        long long max) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size())
-    throw ConfigurationError(key, source, fmt::format("`{}` is not a whole number", text));
-  if (value < min || value > max)
-    throw ConfigurationError(key, source, fmt::format("{} is outside {}..{}", value, min, max));
-  return value;
+  return detail::parse_config_number(key, source, text, min, max);
 }
 
 bool parse_bool(const std::string& key, const std::string& source, const std::string& text) {
@@ -101,6 +96,7 @@ const ServerNumber* server_number(const std::string& key) {
 
 std::vector<std::string> all_keys(std::vector<std::string> keys) {
   for (const auto& n : kServerNumbers) keys.emplace_back(n.key);
+  for (const auto& k : detail::jwt_keys()) keys.push_back(k);
   return keys;
 }
 
@@ -132,64 +128,8 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "dynamic.max_steps_per_decision",
                                                  "dynamic.max_batch_workers"});
 
-/// The API's permissions (tasker-core's resource:action names; docs/api.md).
-constexpr const char* kPermissions[] = {"tasks:create",  "tasks:read",     "tasks:list",
-                                        "tasks:cancel",  "tasks:signal",   "steps:read",
-                                        "steps:resolve", "templates:read", "worker:templates_read"};
-
-void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
-  if (permission == "*") return;
-  std::string known;
-  for (const char* p : kPermissions) {
-    if (permission == p) return;
-    std::string_view name(p);
-    std::string resource(name.substr(0, name.find(':')));
-    if (permission == resource + ":*") return;
-    known += known.empty() ? p : fmt::format(", {}", p);
-  }
-  throw ConfigurationError(key, source,
-                           fmt::format("unknown permission `{}`; use one of {}, RESOURCE:* or *", permission, known));
-}
-
-ApiKey make_api_key(const std::string& key, const std::string& source, std::string name, std::string sha256,
-                    std::vector<std::string> permissions) {
-  if (name.empty()) throw ConfigurationError(key, source, "an API key needs a `name` (it names the key in logs)");
-  bool hex = sha256.size() == 64;
-  for (char& c : sha256) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    hex = hex && std::isxdigit(static_cast<unsigned char>(c));
-  }
-  if (!hex)
-    throw ConfigurationError(key, source,
-                             fmt::format("key `{}`: `sha256` must be the 64 hex digits of the token's SHA-256 "
-                                         "(printf %s TOKEN | sha256sum), never the token itself",
-                                         name));
-  if (permissions.empty())
-    throw ConfigurationError(key, source, fmt::format("key `{}` has no permissions (e.g. [tasks:read])", name));
-  for (const auto& p : permissions) check_permission(key, source, p);
-  return {std::move(name), std::move(sha256), std::move(permissions)};
-}
-
-/// TASKER_API_KEYS: `name:sha256:perm,perm;name:sha256:perm`.
-std::vector<ApiKey> parse_api_keys(const std::string& key, const std::string& text) {
-  std::vector<ApiKey> keys;
-  std::stringstream in(text);
-  for (std::string entry; std::getline(in, entry, ';');) {
-    if (entry.empty()) continue;
-    auto first = entry.find(':');
-    auto second = first == std::string::npos ? first : entry.find(':', first + 1);
-    if (second == std::string::npos)
-      throw ConfigurationError(key, "the environment",
-                               "each entry must be NAME:SHA256:PERMISSION,PERMISSION (entries separated by `;`)");
-    std::vector<std::string> permissions;
-    std::stringstream perms(entry.substr(second + 1));
-    for (std::string p; std::getline(perms, p, ',');)
-      if (!p.empty()) permissions.push_back(p);
-    keys.push_back(make_api_key(key, "the environment", entry.substr(0, first),
-                                entry.substr(first + 1, second - first - 1), std::move(permissions)));
-  }
-  return keys;
-}
+using detail::make_api_key;
+using detail::parse_api_keys;
 
 void check_listen(const std::string& key, const std::string& source, const std::string& listen) {
   auto colon = listen.rfind(':');
@@ -241,7 +181,7 @@ class Section {
       std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
       const YAML::Node& value = kv.second;
       if (key == "environments" && prefix.empty()) continue;  // applied separately
-      if ((prefix.empty() && is_section(key)) || key == "server.tls") {
+      if ((prefix.empty() && is_section(key)) || key == "server.tls" || key == "server.jwt") {
         if (!value.IsMap()) throw ConfigurationError(key, where(value), "must be a mapping of settings");
         apply(value, key);
         continue;
@@ -348,6 +288,8 @@ class Section {
       config_.server.tls_cert = v;
     } else if (key == "server.tls.key") {
       config_.server.tls_key = v;
+    } else if (key.rfind("server.jwt.", 0) == 0) {
+      detail::set_jwt_setting(config_.server.jwt, key, source, v);
     } else if (key == "server.read_timeout_ms") {
       throw ConfigurationError(key, source,
                                "replaced by server.header_timeout_ms and server.body_timeout_ms, deadlines for a "
@@ -436,6 +378,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file) {
     config.server.listen = *listen;
   }
   if (auto keys = env("TASKER_API_KEYS")) config.server.api_keys = parse_api_keys("TASKER_API_KEYS", *keys);
+  detail::apply_jwt_environment(config.server.jwt);
   if (auto cert = env("TASKER_TLS_CERT")) config.server.tls_cert = *cert;
   if (auto key = env("TASKER_TLS_KEY")) config.server.tls_key = *key;
   for (const auto& limit : kLimitSettings) {

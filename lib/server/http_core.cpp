@@ -65,11 +65,12 @@ HttpCore::HttpCore(ServerSettings settings, std::string what) : settings_(std::m
         fmt::format("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8443, [::1]:0)", settings_.listen));
   host_ = settings_.listen.substr(0, colon);
   if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') host_ = host_.substr(1, host_.size() - 2);
-  if (settings_.api_keys.empty() && !is_loopback(host_))
+  if (settings_.jwt.enabled()) jwt_ = std::make_unique<const JwtVerifier>(settings_.jwt, what_);
+  if (!auth_enabled() && !is_loopback(host_))
     throw ConfigurationError("server.api_keys", what_,
-                             fmt::format("listening on {} (not a loopback address) needs API keys: configure "
-                                         "server.api_keys or TASKER_API_KEYS (docs/api.md, \"Authentication\"), or "
-                                         "listen on 127.0.0.1",
+                             fmt::format("listening on {} (not a loopback address) needs API keys or JWT: configure "
+                                         "server.api_keys or TASKER_API_KEYS, or server.jwt (docs/api.md, "
+                                         "\"Authentication\"), or listen on 127.0.0.1",
                                          settings_.listen));
   if (settings_.tls_cert.empty() != settings_.tls_key.empty())
     throw ConfigurationError(settings_.tls_cert.empty() ? "server.tls.cert" : "server.tls.key", what_,
@@ -132,9 +133,14 @@ Admission HttpCore::admit(Request& head) {
     if (!found->permission.empty()) {
       try {
         authorize(head, found->permission);
-      } catch (const ApiError& e) {
-        auth_failure(head, e);
-        throw;
+      } catch (const Refusal& refusal) {
+        auth_failure(head, refusal);
+        Response answer = error_answer(refusal);
+        // RFC 6750: a token that was presented and refused is `invalid_token`.
+        if (refusal.status() == 401 && std::string_view(refusal.reason()) != "missing")
+          answer.set_header("WWW-Authenticate", R"(Bearer error="invalid_token")");
+        answer.set_header("x-request-id", head.request_id);
+        return Admission{std::move(answer), false, nullptr};
       }
     }
     return Admission{std::nullopt, found->runs == Runs::on_io_thread, found};
@@ -199,9 +205,12 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
   if (!auth_enabled() || permission.empty()) return;
   const std::string header = req.get_header_value("Authorization");
   if (header.empty())
-    throw ApiError(401, "UNAUTHORIZED", "this route needs an API key: send `Authorization: Bearer TOKEN`");
+    throw Refusal(401,
+                  jwt_ ? "this route needs an API key or a JWT: send `Authorization: Bearer TOKEN`"
+                       : "this route needs an API key: send `Authorization: Bearer TOKEN`",
+                  "missing");
   const auto token = bearer_token(header);
-  if (!token) throw ApiError(401, "UNAUTHORIZED", "malformed Authorization header: expected `Bearer TOKEN`");
+  if (!token) throw Refusal(401, "malformed Authorization header: expected `Bearer TOKEN`", "malformed");
   const Digest presented = sha256(*token);
   // Every configured key is compared, in constant time, whichever matches.
   const ApiKey* match = nullptr;
@@ -209,25 +218,36 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
     const Digest expected = from_hex(key.sha256);
     if (CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) == 0) match = &key;
   }
-  if (!match) throw ApiError(401, "UNAUTHORIZED", "the API key is not valid");
-  if (!grants(match->permissions, permission))
-    throw ApiError(403, "FORBIDDEN", fmt::format("API key `{}` lacks the permission `{}`", match->name, permission));
+  if (match) {
+    if (!grants(match->permissions, permission))
+      throw Refusal(403, fmt::format("API key `{}` lacks the permission `{}`", match->name, permission), "forbidden");
+    return;
+  }
+  if (!jwt_) throw Refusal(401, "the API key is not valid", "invalid");
+  JwtIdentity identity;
+  try {
+    identity = jwt_->verify(*token);
+  } catch (const JwtRefused& e) {
+    throw Refusal(401, e.what(), e.malformed() ? "malformed" : "invalid");
+  }
+  if (!grants(identity.permissions, permission))
+    throw Refusal(403,
+                  fmt::format("the token{} lacks the permission `{}` (its claim `{}`)",
+                              identity.subject.empty() ? "" : fmt::format(" of `{}`", clipped(identity.subject, 100)),
+                              permission, settings_.jwt.permissions_claim),
+                  "forbidden");
 }
 
-void HttpCore::auth_failure(const Request& req, const ApiError& error) const {
-  const std::string reason = error.status() == 403                                       ? "forbidden"
-                             : req.get_header_value("Authorization").empty()             ? "missing"
-                             : std::string_view(error.what()).rfind("malformed", 0) == 0 ? "malformed"
-                                                                                         : "invalid";
-  if (auth_failed_) auth_failed_(reason);
+void HttpCore::auth_failure(const Request& req, const Refusal& refusal) const {
+  if (auth_failed_) auth_failed_(refusal.reason());
   std::lock_guard lock(auth_log_mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (now - auth_logged_at_ < kAuthLogEvery) {
     ++auth_unlogged_;
     return;
   }
-  detail::log().warn("{}: authentication failed ({}) for {} {} from {}{}", what_, reason, clipped(req.method, 20),
-                     clipped(req.path, 200), req.remote_address,
+  detail::log().warn("{}: authentication failed ({}: {}) for {} {} from {}{}", what_, refusal.reason(), refusal.what(),
+                     clipped(req.method, 20), clipped(req.path, 200), req.remote_address,
                      auth_unlogged_ ? fmt::format(" ({} more since the last such line)", auth_unlogged_) : "");
   auth_logged_at_ = now;
   auth_unlogged_ = 0;

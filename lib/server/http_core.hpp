@@ -1,6 +1,6 @@
 #pragma once
-// What tasker's two HTTP surfaces share (internal): routes, API-key
-// authentication (before any body is read), the keyless mode's refusals of
+// What tasker's two HTTP surfaces share (internal): routes, authentication by
+// API key or JWT (before any body is read), the keyless mode's refusals of
 // other sites, tasker-core's error body, request ids, answers' limits and
 // compression, over the Listener (http_listener.hpp) that owns the network.
 #include <chrono>
@@ -13,6 +13,7 @@
 
 #include "http_listener.hpp"
 #include "http_message.hpp"
+#include "jwt_verifier.hpp"
 #include "tasker/config.hpp"
 #include "tasker/json.hpp"
 
@@ -70,8 +71,9 @@ enum class Runs { on_pool, on_io_thread };
 class HttpCore : private Dispatcher {
  public:
   /// `what` names the surface in messages ("tasker serve"). Throws
-  /// ConfigurationError for a bad listen address, missing API keys on a
-  /// non-loopback address, or a TLS certificate or key that cannot be loaded.
+  /// ConfigurationError for a bad listen address, neither API keys nor JWT on a
+  /// non-loopback address, JWT settings or keys that cannot be used, or a TLS
+  /// certificate or key that cannot be loaded.
   HttpCore(ServerSettings settings, std::string what);
   ~HttpCore() override;
   HttpCore(const HttpCore&) = delete;
@@ -92,7 +94,7 @@ class HttpCore : private Dispatcher {
   void stop();
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string url() const;
-  [[nodiscard]] bool auth_enabled() const { return !settings_.api_keys.empty(); }
+  [[nodiscard]] bool auth_enabled() const { return !settings_.api_keys.empty() || jwt_; }
   [[nodiscard]] const ServerSettings& settings() const { return settings_; }
 
  private:
@@ -110,18 +112,29 @@ class HttpCore : private Dispatcher {
   Response error(const Request& head, int status, const std::string& code, const std::string& message) override;
   void connection_refused(const char* reason) override;
 
-  /// Throws ApiError 401/403 unless the request carries a key with `permission`.
+  /// A refused authentication (401 or 403), with the reason the metric counts it under.
+  class Refusal : public ApiError {
+   public:
+    Refusal(int status, std::string message, const char* reason)
+        : ApiError(status, status == 401 ? "UNAUTHORIZED" : "FORBIDDEN", std::move(message)), reason_(reason) {}
+    [[nodiscard]] const char* reason() const { return reason_; }  ///< missing, malformed, invalid, forbidden
+
+   private:
+    const char* reason_;
+  };
+  /// Throws Refusal unless the request carries an API key or a JWT with `permission`.
   void authorize(const Request& req, const std::string& permission) const;
   /// Throws ApiError 403 for what keyless mode refuses (a foreign Host, another site's write).
   void check_keyless(const Request& head) const;
   /// Counts the failure and logs it, at most one line each 10 s.
-  void auth_failure(const Request& req, const ApiError& error) const;
+  void auth_failure(const Request& req, const Refusal& refusal) const;
 
   ServerSettings settings_;
   std::string what_;
   std::string host_;
   int requested_port_{0};
   int port_{0};
+  std::unique_ptr<const JwtVerifier> jwt_;  ///< when server.jwt is set
   std::vector<Route> routes_;
   RequestObserver observer_;
   RefusalObserver auth_failed_;

@@ -270,7 +270,7 @@ TEST_CASE("hostile: without keys, other sites' writes and foreign Host names are
             .status == 201);
 }
 
-TEST_CASE("hostile: numbers out of range are 400 naming the field; answers are bounded") {
+TEST_CASE("hostile: numbers out of range are 400 naming the field, answers are bounded") {
   tasker::ServerSettings settings = test_settings();
   settings.list_context_bytes = 1024;
   ServerFixture s(settings);

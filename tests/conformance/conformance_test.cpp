@@ -216,7 +216,7 @@ TEST_CASE("conformance: a second answer to one attempt is ignored and its proces
   CHECK(impl.pid() != pid);
 }
 
-TEST_CASE("conformance: a process killed mid-attempt fails only that attempt, retryably; the next runs in a new one") {
+TEST_CASE("conformance: a process killed mid-attempt fails only that attempt, retryably, the next runs in a new one") {
   Implementation impl("crash");
   const pid_t pid = impl.pid();
   auto e = impl.failure<RetryableError>("conformance.crash");
@@ -242,7 +242,7 @@ TEST_CASE("conformance: processes that keep dying are restarted after a growing 
   CHECK(last >= milliseconds{400});
 }
 
-TEST_CASE("conformance: a line beyond the output limit stops the process; a result beyond the JSON limits fails") {
+TEST_CASE("conformance: a line beyond the output limit stops the process, a result beyond the JSON limits fails") {
   Implementation impl("limits", [](CommandSpec& s) {
     s.max_output_bytes = std::size_t{64} * 1024;
     s.limits.max_bytes = 1000;
@@ -257,7 +257,7 @@ TEST_CASE("conformance: a line beyond the output limit stops the process; a resu
   CHECK(impl.pid() == next);  // it answered within the protocol: it stays
 }
 
-TEST_CASE("conformance: closing stdin ends the processes; the worker's death kills them") {
+TEST_CASE("conformance: closing stdin ends the processes, the worker's death kills them") {
   Implementation impl("shutdown");
   const pid_t pid = impl.pid();
   impl.reset();

@@ -261,3 +261,42 @@ TEST_CASE("config: bad server settings name the key and what to do") {
   e = error_of("server:\n  max_body_bytes: 10\n");
   CHECK(e.key() == "server.max_body_bytes");
 }
+
+TEST_CASE("config: server.jwt, from the file and from tasker-core's environment variables") {
+  Config c = Config::from_yaml(R"(server:
+  jwt:
+    public_key_path: /etc/tasker/jwt-public.pem
+    issuer: https://auth.example/
+    audience: tasker-api
+    permissions_claim: scope
+    leeway_seconds: 5
+)",
+                               "file.yaml", "development");
+  CHECK(c.server.jwt.enabled());
+  CHECK(c.server.jwt.public_key_path == "/etc/tasker/jwt-public.pem");
+  CHECK(c.server.jwt.issuer == "https://auth.example/");
+  CHECK(c.server.jwt.audience == "tasker-api");
+  CHECK(c.server.jwt.permissions_claim == "scope");
+  CHECK(c.server.jwt.leeway_seconds == 5);
+  Config d = Config::from_yaml("", "file.yaml", "development");
+  CHECK_FALSE(d.server.jwt.enabled());
+  CHECK(d.server.jwt.permissions_claim == "permissions");
+  CHECK(d.server.jwt.leeway_seconds == 60);
+
+  auto e = error_of("server:\n  jwt:\n    leeway_seconds: 7200\n");
+  CHECK(e.key() == "server.jwt.leeway_seconds");
+  e = error_of("server:\n  jwt:\n    jwks_url: https://auth.example/jwks.json\n");
+  CHECK(e.key() == "server.jwt.jwks_url");
+  CHECK(contains(e.what(), "unknown setting"));
+  e = error_of("server:\n  jwt:\n    permissions_claim: ''\n");
+  CHECK(e.key() == "server.jwt.permissions_claim");
+
+  ::setenv("TASKER_JWT_JWKS_PATH", "/etc/tasker/jwks.json", 1);
+  ::setenv("TASKER_JWT_ISSUER", "https://id.example/", 1);
+  ::setenv("TASKER_JWT_AUDIENCE", "aud-1", 1);
+  Config from_env = Config::load();
+  CHECK(from_env.server.jwt.jwks_path == "/etc/tasker/jwks.json");
+  CHECK(from_env.server.jwt.issuer == "https://id.example/");
+  CHECK(from_env.server.jwt.audience == "aud-1");
+  for (const char* name : {"TASKER_JWT_JWKS_PATH", "TASKER_JWT_ISSUER", "TASKER_JWT_AUDIENCE"}) ::unsetenv(name);
+}

@@ -697,7 +697,7 @@ steps:
   }
 }
 
-TEST_CASE("loader: step types by name; an unknown one is an error with the known ones in the hint") {
+TEST_CASE("loader: step types by name, an unknown one is an error with the known ones in the hint") {
   auto result = load(with_head("  - name: a\n    type: standard\n    handler: {callable: h}\n"));
   CHECK(result.diagnostics.empty());
   CHECK(only_template(result).steps.size() == 1u);
@@ -1058,7 +1058,7 @@ TEST_CASE("loader: reserved and conflicting step keys, and a metadata that is no
   }
 }
 
-TEST_CASE("loader: handler.persistent keeps a command running; without a command it is an error, misspelt a warning") {
+TEST_CASE("loader: handler.persistent keeps a command running, without a command it is an error, misspelt a warning") {
   auto result = load(with_head(R"(  - name: a
     handler: {callable: py.a, command: [python3, -m, tasker.worker, handlers], persistent: true}
   - name: b

@@ -73,7 +73,7 @@ std::shared_ptr<Store> poisoned_store(std::shared_ptr<Store> inner) {
 
 }  // namespace
 
-TEST_CASE("worker outcomes: results that cannot be stored fail their step as invalid_result; the others complete") {
+TEST_CASE("worker outcomes: results that cannot be stored fail their step as invalid_result, the others complete") {
   test::TempDir dir;
   auto store = open_store("sqlite://" + (dir.path() / "tasker.db").string());
   auto handlers = std::make_shared<HandlerRegistry>();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "storage/sql/values.hpp"
 #include "tasker/errors.hpp"
 
@@ -51,12 +53,19 @@ void advance_children(WriteTx& tx, const std::vector<std::int64_t>& satisfied) {
   if (!tx.sql.lock_children.empty()) tx.c.query(tx.sql.lock_children, {&list, 1});
   std::vector<Param> p{list, ms(tx.now)};
   Rows r = tx.c.query(tx.sql.advance_children, p);
+  // RETURNING gives the rows in whatever order the update visited them, which
+  // follows where the rows lie on disk; the transitions (and so the events)
+  // are recorded in step id order, as the server function records them.
+  std::vector<std::size_t> met;
   for (std::size_t i = 0; i < r.size(); ++i) {
     // Those whose last parent this transaction satisfied: enqueued now, with no parent left.
-    if (step_state_from(r.text(i, 3)) != target_of(StepMove::dependencies_met) || r.integer(i, 4) != 0) continue;
+    if (step_state_from(r.text(i, 3)) == target_of(StepMove::dependencies_met) && r.integer(i, 4) == 0)
+      met.push_back(i);
+  }
+  std::sort(met.begin(), met.end(), [&r](std::size_t a, std::size_t b) { return r.integer(a, 0) < r.integer(b, 0); });
+  for (std::size_t i : met)
     ch.step(r.integer(i, 1), r.integer(i, 0), r.text(i, 2), StepMove::dependencies_met, StepState::pending,
             ch.worker_id, std::string(rule_of(StepMove::dependencies_met).reason), 0);
-  }
 }
 
 }  // namespace tasker::detail::sql
