@@ -29,7 +29,7 @@ Diagnostic one_error(const std::string& steps, const std::string& text) {
 }
 }  // namespace
 
-TEST_CASE("loader: a signal step has no handler; its spec becomes the reserved callable's initialization") {
+TEST_CASE("loader: a signal step has no handler, its spec becomes the reserved callable's initialization") {
   auto result = load_steps(
       "  - {name: prepare, handler: {callable: p}}\n"
       "  - name: approve\n    type: signal\n    dependencies: [prepare]\n"
@@ -78,7 +78,7 @@ TEST_CASE("loader: a waiting step's mistakes are errors naming the key") {
   one_error("  - {name: a, handler: {callable: tasker.sleep}}\n", "is reserved");
 }
 
-TEST_CASE("times: RFC 3339 with an offset or Z, to the millisecond; anything else is refused") {
+TEST_CASE("times: RFC 3339 with an offset or Z, to the millisecond, anything else is refused") {
   using std::chrono::milliseconds;
   const auto z = tasker::parse_time("2026-12-07T18:00:00Z");
   REQUIRE(z.has_value());
