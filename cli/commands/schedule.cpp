@@ -63,7 +63,8 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
   schedule->require_subcommand(1);
   schedule->footer(
       "Every worker (`tasker worker`, or a host's Worker) fires due schedules; each tick creates exactly one task,\n"
-      "whatever the number of workers. Run `tasker schedule ACTION --help` for an action's options (docs/schedules.md).");
+      "whatever the number of workers. Run `tasker schedule ACTION --help` for an action's options "
+      "(docs/schedules.md).");
 
   {
     struct Options {
@@ -148,8 +149,8 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
       }
       std::vector<std::vector<std::string>> rows;
       for (const auto& s : schedules)
-        rows.push_back({s.name, fmt::format("{}/{}@{}", s.namespace_name, s.task_name, s.version), s.cron,
-                        s.time_zone, s.paused ? "paused" : time_or_dash(s.next_tick),
+        rows.push_back({s.name, fmt::format("{}/{}@{}", s.namespace_name, s.task_name, s.version), s.cron, s.time_zone,
+                        s.paused ? "paused" : time_or_dash(s.next_tick),
                         s.last_task_uuid.empty() ? "-" : s.last_task_uuid});
       if (rows.empty()) return fmt::print("no schedules (create one with `tasker schedule create`)\n");
       print_table({"NAME", "TEMPLATE", "CRON", "TIME ZONE", "NEXT TICK", "LAST TASK"}, rows);
