@@ -34,36 +34,55 @@ void ScheduleFirer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+void log_ticks(const FireResult& fired, const std::string& worker_id) {
+  for (const auto& t : fired.ticks) {
+    switch (t.outcome) {
+      case FiredTick::Outcome::created:
+        log().info("schedule {}: tick {} created task {} ({})", t.schedule, format_time(t.tick), t.task_uuid,
+                   worker_id);
+        break;
+      case FiredTick::Outcome::already_created:
+        log().warn("schedule {}: tick {} had its task already ({})", t.schedule, format_time(t.tick), t.task_uuid);
+        break;
+      case FiredTick::Outcome::skipped_overlap:
+        log().info("schedule {}: tick {} skipped: its previous task is unfinished (overlap: skip)", t.schedule,
+                   format_time(t.tick));
+        break;
+      case FiredTick::Outcome::missed:
+        log().warn("schedule {}: {} tick(s) up to {} missed while no worker fired them (catch-up policy)", t.schedule,
+                   t.count, format_time(t.tick));
+        break;
+    }
+  }
+}
+
+}  // namespace
+
 TimePoint ScheduleFirer::fire_once() {
-  const TimePoint now = clock_.now();
+  TimePoint now = clock_.now();
   TimePoint again = now + poll_interval_;
   try {
     const auto next = store_->next_schedule_tick();
     if (next && *next <= now) {
-      FireResult fired = store_->fire_schedules(FireRequest{.misfire_grace = misfire_grace_}, now);
-      if (events_) events_->publish(fired.events);
-      for (const auto& t : fired.ticks) {
-        switch (t.outcome) {
-          case FiredTick::Outcome::created:
-            log().info("schedule {}: tick {} created task {} ({})", t.schedule, format_time(t.tick), t.task_uuid,
-                       worker_id_);
-            break;
-          case FiredTick::Outcome::already_created:
-            log().warn("schedule {}: tick {} had its task already ({})", t.schedule, format_time(t.tick), t.task_uuid);
-            break;
-          case FiredTick::Outcome::skipped_overlap:
-            log().info("schedule {}: tick {} skipped: its previous task is unfinished (overlap: skip)", t.schedule,
-                       format_time(t.tick));
-            break;
-          case FiredTick::Outcome::missed:
-            log().warn("schedule {}: {} tick(s) up to {} missed while no worker fired them (catch-up policy)",
-                       t.schedule, t.count, format_time(t.tick));
-            break;
-        }
+      // A few schedules per call, each with a fresh reading of the clock, so
+      // that a task's created_at says when its transaction ran, also when a
+      // thousand schedules fall due at once.
+      constexpr int kRounds = 10'000;
+      bool any = false;
+      for (int round = 0; round < kRounds; ++round) {
+        FireResult fired = store_->fire_schedules(FireRequest{.limit = 8, .misfire_grace = misfire_grace_}, now);
+        if (events_) events_->publish(fired.events);
+        log_ticks(fired, worker_id_);
+        if (fired.ticks.empty()) break;
+        any = true;
+        now = clock_.now();
+        std::lock_guard lock(mutex_);
+        if (stopping_) break;
       }
-      // Something fired: look again at once (catch-up all continues); nothing
-      // (another worker holds the due rows): give it a moment.
-      again = fired.ticks.empty() ? now + std::chrono::milliseconds{50} : now;
+      // Nothing fired although something was due: another worker holds those rows; give it a moment.
+      again = any ? now : now + std::chrono::milliseconds{50};
     } else if (next) {
       again = std::min(again, *next);
     }
