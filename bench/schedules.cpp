@@ -109,10 +109,11 @@ int run(int argc, char** argv) {
   auto pct = [&](double p) {
     return lags.empty() ? -1 : lags[std::min(lags.size() - 1, static_cast<std::size_t>(p * lags.size()))];
   };
-  fmt::print("schedules={} workers={} minutes={} ticks_expected={} tasks_in_window={} duplicates={} missed={} "
-             "lag_ms p50={} p99={} max={}\n",
-             schedules, workers, minutes, static_cast<long long>(schedules) * minutes, lags.size(), duplicates,
-             missed, pct(0.50), pct(0.99), lags.empty() ? -1 : lags.back());
+  fmt::print(
+      "schedules={} workers={} minutes={} ticks_expected={} tasks_in_window={} duplicates={} missed={} "
+      "lag_ms p50={} p99={} max={}\n",
+      schedules, workers, minutes, static_cast<long long>(schedules) * minutes, lags.size(), duplicates, missed,
+      pct(0.50), pct(0.99), lags.empty() ? -1 : lags.back());
   return 0;
 }
 

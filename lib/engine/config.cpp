@@ -134,11 +134,11 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "dynamic.max_batch_workers"});
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
-constexpr const char* kPermissions[] = {"tasks:create",      "tasks:read",       "tasks:list",
-                                        "tasks:cancel",      "steps:read",       "steps:resolve",
-                                        "templates:read",    "worker:templates_read", "schedules:read",
-                                        "schedules:create",  "schedules:update", "schedules:delete",
-                                        "schedules:trigger"};
+constexpr const char* kPermissions[] = {
+    "tasks:create",     "tasks:read",       "tasks:list",       "tasks:cancel",
+    "steps:read",       "steps:resolve",    "templates:read",   "worker:templates_read",
+    "schedules:read",   "schedules:create", "schedules:update", "schedules:delete",
+    "schedules:trigger"};
 
 void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
   if (permission == "*") return;

@@ -59,8 +59,8 @@ bool flag(const json& body, const std::string& key) {
 }
 
 ScheduleRequest create_request(const json& body) {
-  check_keys(body, {"name", "namespace", "task_name", "version", "cron", "time_zone", "context", "overlap",
-                    "catch_up", "paused"});
+  check_keys(body, {"name", "namespace", "task_name", "version", "cron", "time_zone", "context", "overlap", "catch_up",
+                    "paused"});
   for (const char* required : {"name", "namespace", "task_name", "cron"})
     if (!body.contains(required))
       throw ApiError(400, "BAD_REQUEST", fmt::format("`{}` is required", required), {{"field", required}});

@@ -219,13 +219,10 @@ TEST_CASE("api: a browser's answers are gzipped, never Brotli (cpp-httplib's Bro
 
 TEST_CASE("api: /v1/schedules: create, list, read, pause by PATCH, trigger, delete, as the OpenAPI document says") {
   ServerFixture s;
-  const json create = {{"name", "every-minute"},
-                       {"namespace", "linear_workflow"},
-                       {"task_name", "mathematical_sequence"},
-                       {"cron", "*/5 * * * *"},
-                       {"time_zone", "Europe/Berlin"},
-                       {"context", {{"even_number", 6}}},
-                       {"overlap", "skip"}};
+  const json create = {
+      {"name", "every-minute"}, {"namespace", "linear_workflow"}, {"task_name", "mathematical_sequence"},
+      {"cron", "*/5 * * * *"},  {"time_zone", "Europe/Berlin"},   {"context", {{"even_number", 6}}},
+      {"overlap", "skip"}};
   Reply created = s.call_json("POST", "/v1/schedules", create);
   REQUIRE(created.status == 201);
   s.conforms(created, "/v1/schedules", "post");

@@ -59,9 +59,9 @@ struct TemplateDir {
 TEST_CASE("web: the pages and their files are served with a policy that allows only this server's scripts") {
   ServerFixture s;
   auto task = s.client().submit(linear_task());
-  for (const std::string& path : {std::string("/"), "/tasks/" + task.uuid, std::string("/templates"),
-                                  std::string("/templates/linear_workflow/mathematical_sequence/1.0.0"),
-                                  std::string("/schedules")}) {
+  for (const std::string& path :
+       {std::string("/"), "/tasks/" + task.uuid, std::string("/templates"),
+        std::string("/templates/linear_workflow/mathematical_sequence/1.0.0"), std::string("/schedules")}) {
     CAPTURE(path);
     Reply r = s.call("GET", path);
     REQUIRE(r.status == 200);

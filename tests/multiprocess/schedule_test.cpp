@@ -63,8 +63,8 @@ TEST_CASE("3 worker processes fire a 6-field schedule every 2 s: one task per ti
   CHECK(hashes.size() == rows.size());
   // No tick between the first and the last is missing: the workers were up throughout.
   CHECK(*ticks.rbegin() - *ticks.begin() == 2000 * static_cast<std::int64_t>(ticks.size() - 1));
-  MESSAGE(fmt::format("{} ticks, one task each; the latest task was created {} ms after its tick", ticks.size(),
-                      max_lag));
+  MESSAGE(
+      fmt::format("{} ticks, one task each; the latest task was created {} ms after its tick", ticks.size(), max_lag));
   auto view = h.client().get_schedule("race");
   REQUIRE(view.last_tick);
   CHECK(tasker::to_epoch_ms(*view.last_tick) == *ticks.rbegin());

@@ -94,25 +94,33 @@ void record_fired(Connection& c, std::int64_t id, const std::optional<TimePoint>
 
 }  // namespace
 
+namespace {
+
+/// The parameters `name, <the definition's columns>, now` that insert and update share:
+/// context, cron, time_zone, overlap, catch_up, paused, next_tick are $2..$8, now $9.
+std::vector<Param> definition_params(const ScheduleView& v, TimePoint now) {
+  return {v.name,
+          v.context.dump(),
+          v.cron,
+          v.time_zone,
+          std::string(to_string(v.overlap)),
+          std::string(to_string(v.catch_up)),
+          std::int64_t{v.paused ? 1 : 0},
+          optional_ms(v.next_tick),
+          ms(now)};
+}
+
+}  // namespace
+
 void insert_schedule(Connection& c, const ScheduleRecord& s, TimePoint now) {
   const ScheduleView& v = s.view;
-  std::vector<Param> p{v.name,
-                       v.namespace_name,
-                       v.task_name,
-                       v.version,
-                       s.template_definition.dump(),
-                       v.context.dump(),
-                       v.cron,
-                       v.time_zone,
-                       std::string(to_string(v.overlap)),
-                       std::string(to_string(v.catch_up)),
-                       std::int64_t{v.paused ? 1 : 0},
-                       optional_ms(v.next_tick),
-                       ms(now)};
+  std::vector<Param> p = definition_params(v, now);
+  for (const std::string& text : {v.namespace_name, v.task_name, v.version, s.template_definition.dump()})
+    p.emplace_back(text);
   Rows r = c.query(
-      "INSERT INTO tasker_schedules (name, namespace_name, task_name, version, template_definition, context, cron, "
-      "time_zone, overlap, catch_up, paused, next_tick, created_at, updated_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT (name) DO NOTHING RETURNING id",
+      "INSERT INTO tasker_schedules (name, context, cron, time_zone, overlap, catch_up, paused, next_tick, "
+      "created_at, updated_at, namespace_name, task_name, version, template_definition) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13) ON CONFLICT (name) DO NOTHING RETURNING id",
       p);
   if (r.empty())
     throw InvalidRequestError(fmt::format(
@@ -122,20 +130,10 @@ void insert_schedule(Connection& c, const ScheduleRecord& s, TimePoint now) {
 }
 
 bool update_schedule_row(Connection& c, const ScheduleRecord& s, TimePoint now) {
-  const ScheduleView& v = s.view;
-  std::vector<Param> p{v.name,
-                       v.context.dump(),
-                       v.cron,
-                       v.time_zone,
-                       std::string(to_string(v.overlap)),
-                       std::string(to_string(v.catch_up)),
-                       std::int64_t{v.paused ? 1 : 0},
-                       optional_ms(v.next_tick),
-                       ms(now)};
   Rows r = c.query(
       "UPDATE tasker_schedules SET context = $2, cron = $3, time_zone = $4, overlap = $5, catch_up = $6, paused = $7, "
       "next_tick = $8, updated_at = $9 WHERE name = $1 RETURNING id",
-      p);
+      definition_params(s.view, now));
   return !r.empty();
 }
 
