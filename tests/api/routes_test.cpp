@@ -239,7 +239,8 @@ TEST_CASE("api: /v1/schedules: create, list, read, pause by PATCH, trigger, dele
   bad_cron["cron"] = "61 * * * *";
   Reply refused = s.call_json("POST", "/v1/schedules", bad_cron);
   s.is_error(refused, 400, "BAD_REQUEST");
-  CHECK(refused.body["message"] == "cron expression `61 * * * *`: the minute field `61` has 61, outside 0..59");
+  CHECK(refused.body["error"]["message"] ==
+        "cron expression `61 * * * *`: the minute field `61` has 61, outside 0..59");
 
   Reply list = s.call("GET", "/v1/schedules");
   REQUIRE(list.status == 200);
