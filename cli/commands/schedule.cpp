@@ -148,6 +148,7 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
         return print_json(out);
       }
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(schedules.size());
       for (const auto& s : schedules)
         rows.push_back({s.name, fmt::format("{}/{}@{}", s.namespace_name, s.task_name, s.version), s.cron, s.time_zone,
                         s.paused ? "paused" : time_or_dash(s.next_tick),
