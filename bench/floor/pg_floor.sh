@@ -55,7 +55,7 @@ bench() {
 # it submits the tasks one by one, then drains them).
 tasker() {
   "$build/bench/bench_postgres" --url "$url" --one "$1" 2>&1 |
-    sed -n 's/.* \([0-9,]*\) steps\/s.*submit \([0-9.]*\) s.*/\1 \2/p' | tr -d ,
+    sed -n 's/.* \([0-9.,]*\) steps\/s.*submit \([0-9.]*\) s.*/\1 \2/p' | tr -d ,
 }
 
 echo "| round | load | INSERT c1 tps | submit.sql c1 | tasker submits/s | step.sql c1 b1 | no transitions | step rows only | tasker c1 b1 | INSERT c8 tps | step.sql c4 b16 steps/s | no transitions | step rows only | tasker 4 x c16 b16 | latency.sql ms |"
@@ -68,12 +68,12 @@ for r in $(seq 1 "$rounds"); do
   s1=$(bench "$here/step.sql" 1 batch=1)
   n1=$(bench "$dir/step_no_transitions.sql" 1 batch=1)
   o1=$(bench "$dir/step_rows_only.sql" 1 batch=1)
-  read -r t1 ts < <(tasker linear:1:2000:1:1:1)
+  read -r t1 ts < <(tasker linear:1:2000:1:1:1) || true
   i8=$(bench "$here/insert.sql" 8)
   s8=$(bench "$here/step.sql" 4 batch=16)
   n8=$(bench "$dir/step_no_transitions.sql" 4 batch=16)
   o8=$(bench "$dir/step_rows_only.sql" 4 batch=16)
-  read -r t8 _ < <(tasker linear:1:8000:4:16:16)
+  read -r t8 _ < <(tasker linear:1:8000:4:16:16) || true
   if [ -z "$t1" ] || [ -z "$t8" ]; then
     echo "pg_floor.sh: a tasker drain (bench_postgres --one) failed" >&2
     exit 1
