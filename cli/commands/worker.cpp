@@ -33,14 +33,19 @@ struct WorkerFlags {
   long long lease_ms{0};
   std::string event_mode;
   long long stop_grace_ms{10'000};
+  bool no_schedules{false};
 };
 
 void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
   cmd->add_option("--concurrency", f.concurrency, "Handler threads (default: configuration, else 4)")
       ->check(CLI::Range(1, 1024));
-  if (with_namespaces)
+  if (with_namespaces) {
     cmd->add_option("--namespace", f.namespaces,
                     "Only run steps of tasks in this namespace (repeatable; default: all)");
+    cmd->add_flag("--no-schedules", f.no_schedules,
+                  "Do not fire due cron schedules from this worker (default: configuration's worker.schedules, "
+                  "else fire them; docs/schedules.md)");
+  }
   cmd->add_option("--lease-ms", f.lease_ms,
                   "A claim's lease; a crashed worker's steps are retried after it (default 30000)")
       ->check(CLI::Range(100LL, 24LL * 3600 * 1000));
@@ -57,6 +62,7 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
   WorkerOptions o = WorkerOptions::from(inv.config());
   if (f.concurrency > 0) o.concurrency = f.concurrency;
   if (f.lease_ms > 0) o.lease = std::chrono::milliseconds{f.lease_ms};
+  if (f.no_schedules) o.fire_schedules = false;
   for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
     if (to_string(m) == f.event_mode) o.event_mode = m;
   o.namespaces = f.namespaces;
@@ -200,6 +206,7 @@ void add_run(CLI::App& app, Invocation& inv) {
     Client client(store, resolved.set, client_options(inv));
     TaskView task = client.submit(request);
     worker_opts.task_uuids = {task.uuid};
+    worker_opts.fire_schedules = false;  // this one task only: schedules are the workers' business
     Worker worker(store, handlers, worker_opts);
     worker.start();
     FollowOptions follow = follow_options(opts->view);

@@ -10,6 +10,7 @@
 #include "tasker/clock.hpp"
 #include "tasker/events.hpp"
 #include "tasker/limits.hpp"
+#include "tasker/schedule.hpp"
 #include "tasker/store.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template_set.hpp"
@@ -84,6 +85,29 @@ class Client {
   /// process's commits on SQLite). Throws as get_task does.
   TaskView wait_for_task(const std::string& task_uuid, std::chrono::milliseconds timeout,
                          std::chrono::milliseconds poll_interval = std::chrono::milliseconds{250});
+
+  // Cron schedules (docs/schedules.md); workers fire them (WorkerOptions::fire_schedules).
+
+  /// Store a schedule of the template the request names (latest version when
+  /// none is given, pinned from then on): its definition is kept, so workers
+  /// fire it without template files. Throws NotFoundError (unknown template),
+  /// InvalidRequestError (a name taken or not of letters, digits, `_`, `-`,
+  /// `.`; a bad cron expression or time zone; a context that is not an object
+  /// or has the key kScheduleContextKey), LimitError (a context beyond options.limits).
+  ScheduleView create_schedule(const ScheduleRequest& request);
+  /// Throws NotFoundError.
+  [[nodiscard]] ScheduleView get_schedule(const std::string& name);
+  [[nodiscard]] std::vector<ScheduleView> list_schedules();
+  /// Apply `update` (ScheduleUpdate says which changes recompute the next tick); throws as create_schedule does.
+  ScheduleView update_schedule(const std::string& name, const ScheduleUpdate& update);
+  /// A paused schedule fires nothing until resumed; resuming fires from the next tick after now.
+  ScheduleView pause_schedule(const std::string& name);
+  ScheduleView resume_schedule(const std::string& name);
+  /// Remove the schedule; the tasks it created stay. Throws NotFoundError.
+  void delete_schedule(const std::string& name);
+  /// Create a task from the schedule now, outside its cron, paused or not
+  /// (initiator schedule:NAME, kScheduleContextKey's `triggered` true). Throws NotFoundError.
+  TaskView trigger_schedule(const std::string& name);
 
   [[nodiscard]] const TemplateSet* templates() const { return templates_.get(); }
 

@@ -29,6 +29,7 @@ struct WorkerSettings {
   EventMode event_mode{EventMode::hybrid};
   long long fallback_interval_ms{1'000};  ///< poll interval for polling_only and hybrid
   bool jitter{true};                      ///< randomise retry delays (off in the `test` environment)
+  bool schedules{true};                   ///< fire due cron schedules (worker.schedules; docs/schedules.md)
 };
 
 /// A bearer token the HTTP API accepts (docs/api.md, "Authentication"): only its

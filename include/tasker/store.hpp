@@ -17,6 +17,7 @@
 #include "tasker/dynamic.hpp"
 #include "tasker/json.hpp"
 #include "tasker/lifecycle.hpp"
+#include "tasker/schedule.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
 
@@ -249,6 +250,31 @@ class Store {
     (void)now;
     return nullptr;
   }
+
+  // Schedules (docs/schedules.md). Client validates what these store; the
+  // defaults throw InvalidRequestError, for stores that keep no schedules.
+
+  /// Store a new schedule. Throws InvalidRequestError when its name is taken.
+  virtual ScheduleView create_schedule(const ScheduleRecord& schedule, TimePoint now);
+  [[nodiscard]] virtual std::optional<ScheduleRecord> find_schedule(const std::string& name);
+  /// Every schedule, by name.
+  [[nodiscard]] virtual std::vector<ScheduleView> list_schedules();
+  /// Replace a schedule's definition (cron, time zone, context, policies,
+  /// paused) and its next tick, leaving its last tick and task as they are.
+  /// Throws NotFoundError.
+  virtual ScheduleView update_schedule(const ScheduleRecord& schedule, TimePoint now);
+  /// False when there was no such schedule. Its tasks stay.
+  virtual bool delete_schedule(const std::string& name);
+  /// Fire the schedules due at `now` (next tick <= now, not paused): for each,
+  /// in one transaction, lock its row (others skip it), create the tasks its
+  /// catch-up and overlap policies call for, and advance its next tick. Each
+  /// tick creates at most one task however many processes fire at once.
+  virtual FireResult fire_schedules(const FireRequest& request, TimePoint now);
+  /// Create a task from the schedule now, outside its cron (an operator's
+  /// trigger); its tick is `now`. Throws NotFoundError.
+  virtual CreateResult trigger_schedule(const std::string& name, TimePoint now);
+  /// The earliest next tick of the unpaused schedules, or nullopt.
+  [[nodiscard]] virtual std::optional<TimePoint> next_schedule_tick();
 
   /// Compare what the store keeps derived with what it is derived from: each
   /// task's step counters against a recount of its steps' states, and

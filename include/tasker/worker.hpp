@@ -35,6 +35,14 @@ struct WorkerOptions {
   std::optional<bool> jitter;
   const Clock* clock{&SystemClock::instance()};
   JsonLimits limits{};  ///< a handler's result beyond these fails its attempt as invalid_result (docs/limits.md)
+  /// Fire due cron schedules from this worker (docs/schedules.md; worker.schedules
+  /// in configuration). Every worker process may: each tick still creates one task.
+  bool fire_schedules{true};
+  /// How often the schedule thread looks for schedules created or changed by
+  /// others; it also wakes at the earliest next tick it knows.
+  std::chrono::milliseconds schedule_poll_interval{1'000};
+  /// catch-up none: a tick fired later than this after its time is dropped (FireRequest::misfire_grace).
+  std::chrono::milliseconds schedule_misfire_grace{60'000};
 
   /// Settings from configuration (concurrency, batch, lease, event mode, jitter, limits).
   static WorkerOptions from(const Config& config);

@@ -111,6 +111,7 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "worker.batch_size",
                                                  "worker.lease_ms",
                                                  "worker.jitter",
+                                                 "worker.schedules",
                                                  "event_system.mode",
                                                  "event_system.fallback_interval_ms",
                                                  "server.listen",
@@ -273,6 +274,8 @@ class Section {
       config_.worker.lease_ms = parse_number(key, source, v, 100, 24LL * 3600 * 1000);
     } else if (key == "worker.jitter") {
       config_.worker.jitter = parse_bool(key, source, v);
+    } else if (key == "worker.schedules") {
+      config_.worker.schedules = parse_bool(key, source, v);
     } else if (key == "event_system.mode") {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "dynamic.max_steps_per_decision") {

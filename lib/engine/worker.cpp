@@ -26,6 +26,7 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.fallback_interval = std::chrono::milliseconds{config.worker.fallback_interval_ms};
   o.jitter = config.worker.jitter;
   o.limits = config.limits.json;
+  o.fire_schedules = config.worker.schedules;
   return o;
 }
 
@@ -37,6 +38,9 @@ void WorkerOptions::validate() const {
   if (heartbeat_interval >= lease)
     throw InvalidRequestError(fmt::format("the heartbeat interval ({} ms) must be shorter than the lease ({} ms)",
                                           heartbeat_interval.count(), lease.count()));
+  if (schedule_poll_interval < std::chrono::milliseconds{10})
+    throw InvalidRequestError(
+        fmt::format("the schedule poll interval ({} ms) must be at least 10 ms", schedule_poll_interval.count()));
   for (const auto& uuid : task_uuids)
     if (!is_uuid(uuid)) throw InvalidRequestError(fmt::format("worker task filter: `{}` is not a task uuid", uuid));
 }
@@ -87,6 +91,12 @@ void Worker::Impl::start() {
   mode_ = Mode::background;
   start_handlers();
   coordinator_ = std::thread([this] { guarded_loop(); });
+  if (options_.fire_schedules) {
+    schedules_ =
+        std::make_unique<detail::ScheduleFirer>(store_, *options_.clock, events_, options_.schedule_poll_interval,
+                                                options_.schedule_misfire_grace, options_.worker_id);
+    schedules_->start();
+  }
   detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,
                      filter_.callables.size());
 }
@@ -103,6 +113,7 @@ void Worker::Impl::stop() {
   std::lock_guard lock(lifecycle_);
   if (mode_ != Mode::background) return;
   request_stop();
+  if (schedules_) schedules_->stop();
   if (coordinator_.joinable()) coordinator_.join();
   stop_handlers();
   mode_ = Mode::stopped;

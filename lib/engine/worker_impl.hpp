@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/handler_threads.hpp"
+#include "engine/schedule_firer.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/store.hpp"
@@ -153,6 +154,7 @@ class Worker::Impl {
   std::shared_ptr<void> subscription_;
   std::vector<std::thread> threads_;
   std::thread coordinator_;
+  std::unique_ptr<detail::ScheduleFirer> schedules_;       ///< when options_.fire_schedules
   std::map<detail::FlightKey, detail::Flight> in_flight_;  // coordinator thread only
 
   mutable std::mutex lifecycle_;

@@ -14,6 +14,7 @@ class ApiServer::Impl {
   Impl(const std::shared_ptr<Client>& client, ServerSettings settings, std::shared_ptr<EventBus> events)
       : http(std::move(settings), "tasker serve"), metrics(std::make_shared<Metrics>(std::move(events), client)) {
     add_task_routes(http, client);
+    add_schedule_routes(http, client);
     if (auto templates = client->templates())
       add_template_routes(http, std::shared_ptr<const TemplateSet>(client, templates));  // aliases the client's set
     else

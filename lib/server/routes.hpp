@@ -15,6 +15,8 @@ namespace tasker::server {
 
 /// /v1/tasks and everything below it.
 void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client);
+/// /v1/schedules: list, create, read, update, delete, trigger (docs/schedules.md).
+void add_schedule_routes(HttpCore& http, const std::shared_ptr<Client>& client);
 /// GET /v1/templates, /v1/templates/{namespace}/{name}/{version} (the orchestration's view) and its graph.
 void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates);
 

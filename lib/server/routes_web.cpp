@@ -1,4 +1,4 @@
-// The web view (docs/web.md): four pages, their style sheets and scripts,
+// The web view (docs/web.md): five pages, their style sheets and scripts,
 // all embedded at build time (lib/server/web/, cmake/embed_text.cmake), and
 // the graph answers the pages draw. The pages hold no data: their scripts read
 // everything through the API routes, with the API's keys and permissions.
@@ -19,11 +19,13 @@ extern const char* const kWeb_tasks_html;
 extern const char* const kWeb_task_html;
 extern const char* const kWeb_templates_html;
 extern const char* const kWeb_template_html;
+extern const char* const kWeb_schedules_html;
 extern const char* const kWeb_tasker_css;
 extern const char* const kWeb_tasker_js;
 extern const char* const kWeb_tasks_js;
 extern const char* const kWeb_task_js;
 extern const char* const kWeb_templates_js;
+extern const char* const kWeb_schedules_js;
 extern const char* const kWeb_favicon_svg;
 
 namespace {
@@ -113,6 +115,7 @@ void add_web_routes(HttpCore& http) {
   serve_page("/", page("Tasks", kWeb_tasks_html, "tasks.js"));
   serve_page("/tasks/([^/]+)", page("Task", kWeb_task_html, "task.js"));
   serve_page("/templates", page("Templates", kWeb_templates_html, "templates.js"));
+  serve_page("/schedules", page("Schedules", kWeb_schedules_html, "schedules.js"));
   serve_page("/templates/([^/]+)/([^/]+)/([^/]+)", page("Template", kWeb_template_html, "templates.js"));
 
   auto assets =
@@ -123,6 +126,7 @@ void add_web_routes(HttpCore& http) {
           {"tasks.js", {kWeb_tasks_js, "text/javascript; charset=utf-8"}},
           {"task.js", {kWeb_task_js, "text/javascript; charset=utf-8"}},
           {"templates.js", {kWeb_templates_js, "text/javascript; charset=utf-8"}},
+          {"schedules.js", {kWeb_schedules_js, "text/javascript; charset=utf-8"}},
           {"favicon.svg", {kWeb_favicon_svg, "image/svg+xml"}},
       });
   std::string names;

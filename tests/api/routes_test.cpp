@@ -216,3 +216,52 @@ TEST_CASE("api: a browser's answers are gzipped, never Brotli (cpp-httplib's Bro
   CHECK(encoding("br") == "");
   CHECK(encoding("identity") == "");
 }
+
+TEST_CASE("api: /v1/schedules: create, list, read, pause by PATCH, trigger, delete, as the OpenAPI document says") {
+  ServerFixture s;
+  const json create = {
+      {"name", "every-minute"}, {"namespace", "linear_workflow"}, {"task_name", "mathematical_sequence"},
+      {"cron", "*/5 * * * *"},  {"time_zone", "Europe/Berlin"},   {"context", {{"even_number", 6}}},
+      {"overlap", "skip"}};
+  Reply created = s.call_json("POST", "/v1/schedules", create);
+  REQUIRE(created.status == 201);
+  s.conforms(created, "/v1/schedules", "post");
+  CHECK(created.body["version"] == "1.0.0");
+  CHECK(created.body["catch_up"] == "latest");
+  CHECK(created.body["next_tick"].is_string());
+  s.is_error(s.call_json("POST", "/v1/schedules", create), 400, "BAD_REQUEST");  // the name is taken
+  json unknown = create;
+  unknown["name"] = "other";
+  unknown["croon"] = "* * * * *";
+  s.is_error(s.call_json("POST", "/v1/schedules", unknown), 400, "BAD_REQUEST");
+  json bad_cron = create;
+  bad_cron["name"] = "other";
+  bad_cron["cron"] = "61 * * * *";
+  Reply refused = s.call_json("POST", "/v1/schedules", bad_cron);
+  s.is_error(refused, 400, "BAD_REQUEST");
+  CHECK(refused.body["error"]["message"] ==
+        "cron expression `61 * * * *`: the minute field `61` has 61, outside 0..59");
+
+  Reply list = s.call("GET", "/v1/schedules");
+  REQUIRE(list.status == 200);
+  s.conforms(list, "/v1/schedules", "get");
+  CHECK(list.body["schedules"].size() == 1);
+
+  Reply paused = s.call_json("PATCH", "/v1/schedules/every-minute", {{"paused", true}});
+  REQUIRE(paused.status == 200);
+  s.conforms(paused, "/v1/schedules/{name}", "patch");
+  CHECK(paused.body["paused"] == true);
+
+  Reply task = s.call("POST", "/v1/schedules/every-minute/trigger");
+  REQUIRE(task.status == 201);
+  s.conforms(task, "/v1/schedules/{name}/trigger", "post");
+  CHECK(task.body["initiator"] == "schedule:every-minute");
+  Reply read = s.call("GET", "/v1/schedules/every-minute");
+  s.conforms(read, "/v1/schedules/{name}", "get");
+  CHECK(read.body["last_task_uuid"] == task.body["task_uuid"]);
+
+  Reply deleted = s.call("DELETE", "/v1/schedules/every-minute");
+  REQUIRE(deleted.status == 200);
+  s.conforms(deleted, "/v1/schedules/{name}", "delete");
+  s.is_error(s.call("GET", "/v1/schedules/every-minute"), 404, "NOT_FOUND");
+}

@@ -59,8 +59,9 @@ struct TemplateDir {
 TEST_CASE("web: the pages and their files are served with a policy that allows only this server's scripts") {
   ServerFixture s;
   auto task = s.client().submit(linear_task());
-  for (const std::string& path : {std::string("/"), "/tasks/" + task.uuid, std::string("/templates"),
-                                  std::string("/templates/linear_workflow/mathematical_sequence/1.0.0")}) {
+  for (const std::string& path :
+       {std::string("/"), "/tasks/" + task.uuid, std::string("/templates"),
+        std::string("/templates/linear_workflow/mathematical_sequence/1.0.0"), std::string("/schedules")}) {
     CAPTURE(path);
     Reply r = s.call("GET", path);
     REQUIRE(r.status == 200);
@@ -87,6 +88,7 @@ TEST_CASE("web: the pages and their files are served with a policy that allows o
                                                                   {"task.js", "text/javascript; charset=utf-8"},
                                                                   {"tasks.js", "text/javascript; charset=utf-8"},
                                                                   {"templates.js", "text/javascript; charset=utf-8"},
+                                                                  {"schedules.js", "text/javascript; charset=utf-8"},
                                                                   {"favicon.svg", "image/svg+xml"}}) {
     // Not a structured binding: CAPTURE captures `file` in a lambda, which clang 14 (clang-tidy) refuses.
     const std::string& file = file_type.first;

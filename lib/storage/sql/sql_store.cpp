@@ -29,6 +29,7 @@
 #include "storage/sql/operator_actions.hpp"
 #include "storage/sql/outcomes.hpp"
 #include "storage/sql/pool.hpp"
+#include "storage/sql/schedules.hpp"
 #include "storage/sql/schema.hpp"
 #include "storage/sql/state_sql.hpp"
 #include "storage/sql/statements.hpp"
@@ -368,6 +369,73 @@ class SqlStore final : public Store {
       }
       return due;
     });
+  }
+
+  // -------------------------------------------------------------------------
+  // Schedules (schedules.cpp)
+
+  ScheduleView create_schedule(const ScheduleRecord& schedule, TimePoint now) override {
+    return runner_.run(Access::write, [&](Connection& c) {
+      insert_schedule(c, schedule, now);
+      return load_schedule(c, schedule.view.name).value().view;
+    });
+  }
+
+  std::optional<ScheduleRecord> find_schedule(const std::string& name) override {
+    return runner_.run(Access::statement, [&](Connection& c) { return load_schedule(c, name); });
+  }
+
+  std::vector<ScheduleView> list_schedules() override {
+    return runner_.run(Access::statement, [&](Connection& c) { return load_schedules(c); });
+  }
+
+  ScheduleView update_schedule(const ScheduleRecord& schedule, TimePoint now) override {
+    return runner_.run(Access::write, [&](Connection& c) {
+      if (!update_schedule_row(c, schedule, now)) throw NotFoundError("schedule", schedule.view.name);
+      return load_schedule(c, schedule.view.name).value().view;
+    });
+  }
+
+  bool delete_schedule(const std::string& name) override {
+    return runner_.run(Access::write, [&](Connection& c) { return delete_schedule_row(c, name); });
+  }
+
+  FireResult fire_schedules(const FireRequest& request, TimePoint now) override {
+    // Small transactions of a few schedules each: a row stays locked only
+    // while its tasks are created, and other workers take the next rows.
+    constexpr int kBatch = 8;
+    FireResult result;
+    for (int looked = 0; looked < request.limit; looked += kBatch) {
+      Wakeups wake;
+      FireResult part = write(now, wake, [&](WriteTx& tx) {
+        FireResult r;
+        r.ticks = fire_due(tx, request, std::min(kBatch, request.limit - looked));
+        r.events = settle(tx, false);
+        return r;
+      });
+      deliver(wake);
+      if (part.ticks.empty()) break;
+      result.ticks.insert(result.ticks.end(), part.ticks.begin(), part.ticks.end());
+      result.events.insert(result.events.end(), part.events.begin(), part.events.end());
+    }
+    return result;
+  }
+
+  CreateResult trigger_schedule(const std::string& name, TimePoint now) override {
+    Wakeups wake;
+    CreateResult created = write(now, wake, [&](WriteTx& tx) {
+      const std::string uuid = sql::trigger(tx, name);
+      CreateResult out;
+      out.events = settle(tx, false);
+      out.task = std::move(load_task(tx.c, sql_, uuid, now).value());
+      return out;
+    });
+    deliver(wake);
+    return created;
+  }
+
+  std::optional<TimePoint> next_schedule_tick() override {
+    return runner_.run(Access::statement, [&](Connection& c) { return earliest_schedule_tick(c); });
   }
 
   // -------------------------------------------------------------------------

@@ -1,0 +1,27 @@
+// What a Store that keeps no schedules answers (the SQL store overrides these).
+#include "tasker/store.hpp"
+
+#include <fmt/format.h>
+
+#include "tasker/errors.hpp"
+
+namespace tasker {
+
+namespace {
+[[noreturn]] void no_schedules(const Store& store) {
+  throw InvalidRequestError(
+      fmt::format("the {} store {} keeps no schedules; open a database with open_store(url) to use them",
+                  store.backend(), store.describe()));
+}
+}  // namespace
+
+ScheduleView Store::create_schedule(const ScheduleRecord& /*schedule*/, TimePoint /*now*/) { no_schedules(*this); }
+std::optional<ScheduleRecord> Store::find_schedule(const std::string& /*name*/) { no_schedules(*this); }
+std::vector<ScheduleView> Store::list_schedules() { no_schedules(*this); }
+ScheduleView Store::update_schedule(const ScheduleRecord& /*schedule*/, TimePoint /*now*/) { no_schedules(*this); }
+bool Store::delete_schedule(const std::string& /*name*/) { no_schedules(*this); }
+FireResult Store::fire_schedules(const FireRequest& /*request*/, TimePoint /*now*/) { no_schedules(*this); }
+CreateResult Store::trigger_schedule(const std::string& /*name*/, TimePoint /*now*/) { no_schedules(*this); }
+std::optional<TimePoint> Store::next_schedule_tick() { return std::nullopt; }
+
+}  // namespace tasker
