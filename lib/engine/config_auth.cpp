@@ -15,9 +15,9 @@ namespace {
 
 /// The API's permissions (tasker-core's resource:action names; docs/api.md).
 constexpr const char* kPermissions[] = {
-    "tasks:create",     "tasks:read",       "tasks:list",       "tasks:cancel",     "tasks:signal",
-    "steps:read",       "steps:resolve",    "templates:read",   "worker:templates_read",
-    "schedules:read",   "schedules:create", "schedules:update", "schedules:delete", "schedules:trigger"};
+    "tasks:create",     "tasks:read",       "tasks:list",       "tasks:cancel",          "tasks:signal",
+    "steps:read",       "steps:resolve",    "templates:read",   "worker:templates_read", "schedules:read",
+    "schedules:create", "schedules:update", "schedules:delete", "schedules:trigger"};
 
 void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
   if (permission == "*") return;
