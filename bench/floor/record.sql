@@ -13,7 +13,7 @@ WITH done AS (
 ), child AS (
   UPDATE floor.tasker_steps s SET pending_parents = pending_parents - 1, state = 'in_progress',
     attempts = s.attempts + 1, claim_token = s.claim_token + 1, worker_id = 'w', lease_expires_at = 30003,
-    last_attempted_at = 3, claimable_at = 3, updated_at = 3
+    last_attempted_at = 3, claimable_at = NULL, updated_at = 3
   FROM done WHERE :last = 0 AND s.id = done.id + 1 RETURNING s.id, s.task_id
 )
 INSERT INTO floor.tasker_transitions (task_id, step_id, from_state, to_state, at, worker_id, reason, attempt)

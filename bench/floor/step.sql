@@ -4,12 +4,14 @@
 -- and append the four transitions per step. One statement, so one round trip
 -- and one commit; run prepared (-M prepared). The client's steps in progress
 -- are found through tasker_steps_leases (all in-progress steps: 4 x 16 in the
--- batched runs). PostgreSQL runs every data-modifying WITH whether or not the
+-- batched runs). As in tasker's own claim since migration 6, the conditions
+-- name no state: claimable_at and lease_expires_at are set exactly on the steps
+-- the partial indexes hold. PostgreSQL runs every data-modifying WITH whether or not the
 -- last SELECT reads it: pg_floor.sh makes its variants by deleting whole ones
 -- (the transitions; the tasks' rows and the transitions).
 WITH prev AS (
   SELECT id, task_id, claim_token FROM floor.tasker_steps
-  WHERE state = 'in_progress' AND worker_id = 'w' || :client_id FOR UPDATE
+  WHERE lease_expires_at IS NOT NULL AND worker_id = 'w' || :client_id FOR UPDATE
 ), done AS (
   UPDATE floor.tasker_steps s SET state = 'complete', results = '{"ok": true}', completed_at = 2, updated_at = 2,
     lease_expires_at = NULL
@@ -19,11 +21,11 @@ WITH prev AS (
     resolved_steps = resolved_steps + 1, active_steps = active_steps - 1, completed_at = 2, updated_at = 2
   FROM done WHERE t.id = done.task_id RETURNING t.id
 ), pick AS (
-  SELECT id FROM floor.tasker_steps WHERE state IN ('enqueued', 'waiting_for_retry') AND claimable_at <= 2
+  SELECT id FROM floor.tasker_steps WHERE claimable_at <= 2
   ORDER BY priority DESC, claimable_at, id LIMIT :batch FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE floor.tasker_steps s SET state = 'in_progress', attempts = s.attempts + 1, claim_token = s.claim_token + 1,
-    worker_id = 'w' || :client_id, lease_expires_at = 30002, last_attempted_at = 2, updated_at = 2
+    worker_id = 'w' || :client_id, lease_expires_at = 30002, claimable_at = NULL, last_attempted_at = 2, updated_at = 2
   FROM pick WHERE s.id = pick.id RETURNING s.id, s.task_id
 ), started AS (
   UPDATE floor.tasker_tasks t SET state = 'in_progress', active_steps = active_steps + 1, updated_at = 2
