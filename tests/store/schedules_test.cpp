@@ -135,7 +135,7 @@ TEST_CASE("store: two stores racing on one database create each tick's task once
   CHECK(*ticks.rbegin() == "2026-01-01T00:00:20.000Z");
 }
 
-TEST_CASE("store: a paused schedule fires nothing; resumed, it fires from the next tick, not the passed ones") {
+TEST_CASE("store: a paused schedule fires nothing, resumed, it fires from the next tick, not the passed ones") {
   Fixture f;
   f.create("paused", "*/2 * * * * *");
   auto paused = f.h->client().pause_schedule("paused");
@@ -196,7 +196,7 @@ TEST_CASE("store: overlap skip creates no task while the schedule's previous one
   CHECK(f.tasks().size() == 2);
 }
 
-TEST_CASE("store: a trigger creates a task now, outside the cron, even when paused; a deleted schedule fires nothing") {
+TEST_CASE("store: a trigger creates a task now, outside the cron, even when paused, a deleted schedule fires nothing") {
   Fixture f;
   f.create("nightly", "0 3 * * *");
   f.h->client().pause_schedule("nightly");

@@ -109,7 +109,7 @@ Statements make_statements(const Dialect& d) {
   const std::string holds_worker = in_states("state", step_sets::kHoldsWorker);
   s.select_expired = fmt::format(
       "SELECT id, claim_token FROM tasker_steps WHERE {} AND lease_expires_at < $1 "
-      "ORDER BY lease_expires_at LIMIT $2{}",
+      "ORDER BY lease_expires_at, id LIMIT $2{}",
       holds_worker, d.skip_locked);
   s.claim_update = fmt::format(
       "UPDATE tasker_steps SET state = {}, attempts = attempts + 1, claim_token = claim_token + 1, "
