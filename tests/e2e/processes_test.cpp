@@ -142,10 +142,11 @@ TEST_CASE("processes: a batch worker killed mid-batch resumes from its last chec
   }
   REQUIRE(at_kill >= 20);
   REQUIRE(at_kill < 100);  // killed mid-batch (the worker was not yet done)
-  // The first worker's short lease lets the second reclaim the step soon; the
-  // second's own lease is long, so a loaded machine delaying its renewals
-  // cannot lose its attempt too (a third attempt would be the machine's doing).
-  WorkerProcess second(*h, "batch-second", std::chrono::milliseconds{30'000});
+  // The first worker's short lease lets the second reclaim the step soon (it
+  // looks every half of its own lease); the second's lease is three times the
+  // first's, so a loaded machine delaying its renewals by seconds cannot lose
+  // its attempt too (once, at load 10, a 2 s lease did: three attempts).
+  WorkerProcess second(*h, "batch-second", std::chrono::milliseconds{6'000});
   h->wait_for_task_completion(task.uuid, std::chrono::seconds{120});
   CHECK(second.stop() == 0);
 
