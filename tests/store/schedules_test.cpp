@@ -8,8 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "e2e.hpp"
-#include "tasker/clock.hpp"
+#include "store_fixture.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/schedule.hpp"
 
@@ -26,22 +25,8 @@ namespace {
 // 2026-01-01T00:00:00Z: whole minutes and even seconds, so ticks are easy to name.
 const tasker::TimePoint kStart{milliseconds{1'767'225'600'000}};
 
-struct Fixture {
-  tasker::ManualClock clock{kStart};
-  std::unique_ptr<Harness> h;
-  std::shared_ptr<tasker::Store> store;
-
-  Fixture() {
-    tasker::testing::HarnessOptions options;
-    options.clock = &clock;
-    h = make_harness(false, options);
-    store = h->store();
-  }
-  ~Fixture() {
-    for (const auto& v : store->check_consistency()) FAIL_CHECK(v);
-  }
-  Fixture(const Fixture&) = delete;
-  Fixture& operator=(const Fixture&) = delete;
+struct Fixture : store_test::Fixture {
+  Fixture() : store_test::Fixture(kStart) {}
 
   tasker::ScheduleView create(const std::string& name, const std::string& cron,
                               ScheduleCatchUp catch_up = ScheduleCatchUp::latest,

@@ -15,7 +15,8 @@ struct Fixture {
   std::unique_ptr<Harness> h;
   std::shared_ptr<tasker::Store> store;
 
-  Fixture() {
+  Fixture() : Fixture(tasker::ManualClock{}.now()) {}
+  explicit Fixture(tasker::TimePoint start) : clock(start) {
     tasker::testing::HarnessOptions options;
     options.clock = &clock;
     h = make_harness(false, options);
