@@ -37,7 +37,7 @@ std::string text_array(int param) {
 
 const std::string& exchange_sql() {
   static const std::string text =
-      fmt::format("SELECT tasker_exchange_v3($1::jsonb, $2::bigint, $3, $4::integer, $5::bigint, {}, {}, {}, $9)",
+      fmt::format("SELECT tasker_exchange_v2($1::jsonb, $2::bigint, $3, $4::integer, $5::bigint, {}, {}, {}, $9)",
                   text_array(6), text_array(7), text_array(8));
   return text;
 }

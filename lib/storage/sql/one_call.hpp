@@ -1,7 +1,7 @@
 #pragma once
 // On PostgreSQL, a submit and a worker transaction in one round trip each:
-// one statement that calls a server function of migration 6
-// (functions/tasker_submit_v2.sql, functions/tasker_exchange_v2.sql) and
+// one statement that calls a server function (functions/tasker_submit_v3.sql
+// of migration 7, functions/tasker_exchange_v2.sql of migration 6) and
 // commits on its own, instead of BEGIN, a dozen statements and COMMIT. The
 // C++ still decides what it decides elsewhere (the rows of a new task, the
 // retry decision, what a failure stores and each transition's reason and

@@ -27,7 +27,7 @@ struct Migration {
 [[nodiscard]] const std::vector<Migration>& migrations();
 
 /// The migration that installs the server functions this build calls
-/// (tasker_submit_v2, tasker_exchange_v2; one_call.cpp).
+/// (tasker_submit_v3 of migration 7, tasker_exchange_v2 of migration 6; one_call.cpp).
 inline constexpr int kServerFunctionsVersion = 7;
 /// The migration from which tasker_schema_migrations records checksums.
 inline constexpr int kChecksumsVersion = 6;
