@@ -59,6 +59,8 @@ inline constexpr int kMaxBatchParallelism = 1000;
 /// itself, on no handler thread (a handler may not register these names).
 inline constexpr std::string_view kSignalCallable = "tasker.signal";
 inline constexpr std::string_view kSleepCallable = "tasker.sleep";
+/// The longest signal name (`signal.name`) and signal key, in bytes.
+inline constexpr std::size_t kMaxSignalNameLength = 200;
 
 /// What a signal step waits for. Kept as its handler's initialization
 /// (to_json), so the worker that claims the step reads it from the claim.
@@ -74,6 +76,9 @@ struct SleepSpec {
   std::string until;  ///< `context.a.b` or `<dependency>.<field>...`: an RFC 3339 time
 };
 [[nodiscard]] json to_json(const SignalSpec& spec);
+/// The inverse of to_json(SignalSpec), from a signal step's initialization;
+/// `step_name` is the name when the spec names none.
+[[nodiscard]] SignalSpec signal_spec_from_json(const json& initialization, const std::string& step_name);
 [[nodiscard]] json to_json(const SleepSpec& spec);
 inline constexpr long long kMaxSleepSeconds = 10LL * 365 * 24 * 3600;
 

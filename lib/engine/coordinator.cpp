@@ -112,8 +112,12 @@ bool Worker::Impl::exchange(LoopState& st, Round& r) {
   }
   if (!r.stop && (due || reclaim)) {
     // Waiting steps whose time came (a reclaim pass also wakes those another worker suspended).
-    wake_pass(r.t);
-    st.due_at.reset();  // the claim below finds the next one when it finds nothing
+    // More still due (a pass wakes a bounded number): the next round goes on;
+    // else the claim below finds the next due time when it finds nothing.
+    if (wake_pass(r.t))
+      st.due_at.reset();
+    else
+      st.due_at = r.t;
   }
   for (auto& o : r.batch)
     if (jitter_ && o.kind == StepOutcome::Kind::failure && !o.jitter_unit) o.jitter_unit = random_jitter_unit();

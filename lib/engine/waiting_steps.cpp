@@ -73,9 +73,9 @@ std::optional<TimePoint> Worker::Impl::wait_steps(std::vector<ClaimedStep>& clai
     if (!signal && step.callable != kSleepCallable) return false;
     Suspension w{step.step_id, step.claim_token, std::nullopt, {}};
     if (signal) {
-      w.signal = step.initialization.value("name", step.step_name);
-      if (auto s = step.initialization.find("timeout_seconds"); s != step.initialization.end())
-        w.wake_at = t + std::chrono::seconds{s->get<long long>()};
+      const SignalSpec spec = signal_spec_from_json(step.initialization, step.step_name);
+      w.signal = spec.name;
+      if (spec.timeout_seconds) w.wake_at = t + std::chrono::seconds{*spec.timeout_seconds};
     } else {
       StepOutcome o;
       o.step_id = step.step_id;
@@ -133,7 +133,9 @@ bool Worker::Impl::wake_pass(TimePoint t) {
     }
     return false;  // more are due: the next round goes on
   } catch (const StorageError& e) {
-    detail::log().warn("worker {}: waking waiting steps failed ({}); trying again at the next round",
+    // Not retried at once (a database that fails would be asked every round):
+    // the next reclaim pass wakes them.
+    detail::log().warn("worker {}: waking waiting steps failed ({}); trying again at the next reclaim pass",
                        options_.worker_id, e.what());
     return true;
   }

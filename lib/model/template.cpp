@@ -67,6 +67,20 @@ json to_json(const SignalSpec& spec) {
   return out;
 }
 
+SignalSpec signal_spec_from_json(const json& initialization, const std::string& step_name) {
+  SignalSpec spec;
+  if (!initialization.is_object()) {
+    spec.name = step_name;
+    return spec;
+  }
+  spec.name = initialization.value("name", step_name);
+  if (auto t = initialization.find("timeout_seconds"); t != initialization.end() && t->is_number_integer())
+    spec.timeout_seconds = t->get<int>();
+  spec.complete_on_timeout = initialization.value("on_timeout", "fail") == "complete";
+  spec.on_timeout_result = initialization.value("on_timeout_result", json::object());
+  return spec;
+}
+
 json to_json(const SleepSpec& spec) {
   if (spec.seconds) return {{"seconds", *spec.seconds}};
   return {{"until", spec.until}};

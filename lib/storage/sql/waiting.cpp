@@ -42,12 +42,12 @@ std::optional<json> consume_signal(WriteTx& tx, std::int64_t task_id, const std:
               {"received_at", format_time(from_epoch_ms(r.integer(0, 4)))}};
 }
 
-/// Complete a waiting (or, for a kept signal, a just-suspended) step with
+/// Complete a waiting step (locked, in its state as of this transaction) with
 /// `result` by `move`; its children advance as on any success.
 void complete_waiting(WriteTx& tx, const LockedStep& s, StepMove move, const json& result, const std::string& reason,
                       json payload) {
   apply_updates(tx, {{s.id, target_of(move), result, std::nullopt, 0, std::nullopt, ms(tx.now)}});
-  tx.changes.step(s.task_id, s.id, s.name, move, StepState::waiting, "", reason, s.attempts, std::move(payload));
+  tx.changes.step(s.task_id, s.id, s.name, move, s.state, "", reason, s.attempts, std::move(payload));
   tx.changes.results[s.id] = result;
   advance_children(tx, {s.id});
 }
@@ -88,7 +88,9 @@ void suspend_steps(WriteTx& tx, const std::vector<Suspension>& steps, std::vecto
     tx.changes.step(s.task_id, s.id, s.name, StepMove::suspended, s.state, s.worker_id, reason, s.attempts, payload);
     if (!w.signal.empty()) {
       if (auto consumed = consume_signal(tx, task_id, w.signal, s.id)) {
-        complete_waiting(tx, s, StepMove::signalled, consumed->at("payload"),
+        LockedStep waiting = s;  // as the move above left it
+        waiting.state = StepState::waiting;
+        complete_waiting(tx, waiting, StepMove::signalled, consumed->at("payload"),
                          fmt::format("signal `{}` received (kept since {})", w.signal, consumed->at("received_at")),
                          signal_audit(w.signal, *consumed));
         continue;
@@ -124,15 +126,16 @@ std::size_t wake_due_steps(WriteTx& tx, int limit) {
                        {{"waited", "sleep"}});
       continue;
     }
-    const std::string name = init.value("name", s.name);
-    if (init.value("on_timeout", "fail") == "complete") {
-      complete_waiting(tx, s, StepMove::woke, init.value("on_timeout_result", json::object()),
+    const SignalSpec spec = signal_spec_from_json(init, s.name);
+    const std::string& name = spec.name;
+    if (spec.complete_on_timeout) {
+      complete_waiting(tx, s, StepMove::woke, spec.on_timeout_result,
                        fmt::format("signal `{}` did not arrive by {}: completed with on_timeout_result", name, at),
                        {{"waited", "timeout"}, {"signal", name}});
       continue;
     }
     StepFailure f{fmt::format("signal `{}` did not arrive by {} (timeout_seconds {})", name, at,
-                              init.value("timeout_seconds", 0)),
+                              spec.timeout_seconds.value_or(0)),
                   "signal_timeout", false, json::object()};
     json error = failure_json(f);
     error["attempt"] = s.attempts;
@@ -164,7 +167,7 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
   bool ahead = false;
   bool any = false;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (parse_json(steps.rows[i][2]).value("name", steps.text(i, 3)) != signal.name) continue;
+    if (signal_spec_from_json(parse_json(steps.rows[i][2]), steps.text(i, 3)).name != signal.name) continue;
     any = true;
     const StepState s = step_state_from(steps.text(i, 1));
     if (s == StepState::waiting && !waiting) waiting = steps.integer(i, 0);
@@ -178,7 +181,7 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
     if (definition.is_object())
       for (const auto& s : definition.value("steps", json::array()))
         if (s.value("callable", "") == kSignalCallable &&
-            s.value("initialization", json::object()).value("name", "") == signal.name)
+            signal_spec_from_json(s.value("initialization", json::object()), s.value("name", "")).name == signal.name)
           ahead = true;
     if (!ahead)
       throw NotFoundError(
@@ -188,6 +191,17 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
   if (!waiting && !ahead)
     throw ConflictError(fmt::format("the signal steps of task {} waiting for `{}` have finished: it takes no more",
                                     signal.task_uuid, signal.name));
+  // The state read above was not locked: a wake pass may have timed the step
+  // out (or an operator ended it) since. Locked now, it is checked again.
+  std::optional<LockedStep> target;
+  if (waiting) {
+    target = lock_steps(tx, {*waiting}).front();
+    if (!allows(StepMove::signalled, target->state))
+      throw ConflictError(fmt::format(
+          "the signal step of task {} waiting for `{}` stopped waiting ({}) as the signal arrived; nothing was "
+          "delivered: look at the step's state before sending it again",
+          signal.task_uuid, signal.name, to_string(target->state)));
+  }
   std::vector<Param> ins{task_id,
                          signal.name,
                          signal.key ? Param{*signal.key} : Param{nullptr},
@@ -201,8 +215,8 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       ins);
   tx.changes.tasks[task_id];
-  if (!waiting) return SignalStatus::buffered;
-  const LockedStep s = lock_steps(tx, {*waiting}).front();
+  if (!target) return SignalStatus::buffered;
+  const LockedStep& s = *target;
   const json audit = signal_audit(signal.name, {{"key", signal.key ? json(*signal.key) : json(nullptr)},
                                                 {"sender", signal.sender},
                                                 {"received_at", format_time(tx.now)}});
