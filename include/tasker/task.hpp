@@ -66,6 +66,7 @@ struct StepView {
   std::optional<TimePoint> next_retry_at;     ///< when waiting_for_retry
   std::optional<TimePoint> lease_expires_at;  ///< when in_progress
   std::optional<TimePoint> wake_at;           ///< when waiting and it wakes by itself (a sleep, a signal's timeout)
+  std::string signal_name;  ///< a signal step's: the signal that completes it (`signal.name`); empty for others
   StepType type{StepType::standard};
   std::string template_step;       ///< a batch instance (`process_001`): its batch_worker step (`process`)
   std::optional<json> checkpoint;  ///< the last checkpoint its handler saved

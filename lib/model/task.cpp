@@ -182,6 +182,7 @@ json to_json(const StepView& s) {
           {"next_retry_at", time_or_null(s.next_retry_at)},
           {"lease_expires_at", time_or_null(s.lease_expires_at)},
           {"wake_at", time_or_null(s.wake_at)},
+          {"signal_name", s.signal_name.empty() ? json(nullptr) : json(s.signal_name)},
           {"type", to_string(s.type)},
           {"template_step", s.template_step.empty() ? json(nullptr) : json(s.template_step)},
           {"checkpoint", s.checkpoint ? *s.checkpoint : json(nullptr)}};

@@ -145,6 +145,8 @@ json step_detail(const StepView& s, const Satisfied& satisfied) {
   out["error"] = error_json(s);
   out["worker_id"] = s.worker_id;
   out["lease_expires_at"] = time_or_null(s.lease_expires_at);
+  out["wake_at"] = time_or_null(s.wake_at);
+  out["signal_name"] = s.signal_name.empty() ? json(nullptr) : json(s.signal_name);
   out["step_type"] = std::string(to_string(s.type));
   out["template_step"] = s.template_step.empty() ? json(nullptr) : json(s.template_step);
   out["checkpoint"] = s.checkpoint ? *s.checkpoint : json(nullptr);

@@ -30,11 +30,12 @@ document.addEventListener("DOMContentLoaded", () => {
     $("task-progress").value = t.completion_percentage;
     $("task-counts").textContent = `${t.completed_steps} of ${t.total_steps} steps complete, ${t.failed_steps} failed, ` +
       `${t.in_progress_steps} running, ${t.waiting_steps} waiting, ${t.ready_steps} ready, ` +
-    `${t.waiting_for_retry_steps} waiting to retry` + (t.run_at ? `; starts at ${time(t.run_at)}` : "");
+    `${t.waiting_for_retry_steps} waiting to retry`;
     $("task-fields").replaceChildren(...[
       field("execution", t.execution_status.replaceAll("_", " ") + " (" + t.health_status + ")"),
       field("created", time(t.created_at)), field("updated", time(t.updated_at)),
-      field("completed", time(t.completed_at)), field("initiator", t.initiator || "–"),
+      field("completed", time(t.completed_at)), field("starts", time(t.run_at)),
+      field("initiator", t.initiator || "–"),
       field("source system", t.source_system || "–"), field("reason", t.reason || "–"),
       field("priority", t.priority), field("tags", t.tags.join(", ") || "–"),
       field("correlation id", t.correlation_id || "–"),
@@ -43,9 +44,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   function stepRow(s) {
-    const signal = s.current_state === "waiting" && s.callable === "tasker.signal";
+    const signal = s.current_state === "waiting" && s.step_type === "signal";
     const act = el("button", {type: "button", class: "quiet"}, signal ? "signal…" : "act…");
-    act.addEventListener("click", () => (signal ? chooseSignal(s.name) : choose(s.name)));
+    act.addEventListener("click", () => (signal ? chooseSignal(s.signal_name) : choose(s.name)));
     return el("tr", {id: "row-" + stepId(s.name)},
       el("td", {}, s.name),
       el("td", {class: "mono"}, s.callable),
@@ -174,8 +175,8 @@ document.addEventListener("DOMContentLoaded", () => {
     status.className = "status";
     status.textContent = "sending…";
     try {
-      await call();
-      status.textContent = done;
+      const answer = await call();
+      status.textContent = typeof done === "function" ? done(answer) : done;
       refresh();
     } catch (e) {
       status.className = "status error";
@@ -195,7 +196,7 @@ document.addEventListener("DOMContentLoaded", () => {
       `${f.action.value.replaceAll("_", " ")}: done for ${f.step.value}`);
   });
 
-  // A signal step that waits: its signal is named by the template (`signal.name`, by default the step's name).
+  // A signal step that waits: the form is filled with its signal's name (`signal.name`, the step's by default).
   const signalForm = $("signal-task");
   function chooseSignal(name) {
     signalForm.elements.name.value = name;
@@ -215,10 +216,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     const body = {payload};
     if (f.key.value) body.key = f.key.value;
-    act("signal-status", async () => {
-      const answer = await api("POST", base + "/signals/" + encodeURIComponent(f.name.value), body);
-      signalForm.dataset.answer = answer.status;  // delivered, buffered or duplicate
-    }, "signal " + f.name.value + " sent (see the step's state)");
+    act("signal-status", () => api("POST", base + "/signals/" + encodeURIComponent(f.name.value), body),
+      (answer) => `signal ${f.name.value}: ${answer.status}`);  // delivered, buffered or duplicate
   });
 
   const cancel = $("cancel-task");

@@ -4,6 +4,7 @@
 
 #include "storage/sql/rows.hpp"
 #include "storage/sql/state_sql.hpp"
+#include "tasker/template.hpp"
 
 #include <utility>
 #include <vector>
@@ -141,8 +142,8 @@ Statements make_statements(const Dialect& d) {
       "WHERE {} GROUP BY task_id, state",
       in_ids("task_id", 1));
   s.steps_of_task = fmt::format(
-      "SELECT {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
-      kStepColumns);
+      "SELECT {}, {} FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id WHERE t.uuid = $1 ORDER BY s.position",
+      kStepColumns, fmt::format(fmt::runtime(kSignalSpecColumn), kSignalCallable));
   const std::string transitions_sql =
       "SELECT t.uuid, s.name, tr.from_state, tr.to_state, tr.at, tr.worker_id, tr.reason, tr.attempt, tr.payload "
       "FROM tasker_transitions tr JOIN tasker_tasks t ON t.id = tr.task_id "

@@ -22,6 +22,8 @@ inline constexpr const char* kStepColumns =
     "s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.timeout_seconds, s.results, s.error, s.worker_id, "
     "s.created_at, s.last_attempted_at, s.completed_at, s.claimable_at, s.lease_expires_at, t.uuid, s.step_type, "
     "s.template_step, s.checkpoint, s.wake_at";
+/// After kStepColumns: a signal step's initialization (its SignalSpec), NULL for the others.
+inline constexpr const char* kSignalSpecColumn = "CASE WHEN s.callable = '{}' THEN s.initialization END";
 
 struct Statements {
   std::string insert_task, task_by_identity, insert_steps, insert_edges, insert_transitions;

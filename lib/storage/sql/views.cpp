@@ -44,7 +44,7 @@ TaskView task_from_row(const Rows& r, std::size_t i) {
   return v;
 }
 
-/// A row of kStepColumns.
+/// A row of kStepColumns and kSignalSpecColumn.
 StepView step_from_row(const Rows& r, std::size_t i) {
   StepView v;
   v.step_uuid = r.text(i, 1);
@@ -73,6 +73,7 @@ StepView step_from_row(const Rows& r, std::size_t i) {
   v.template_step = r.text_or(i, 23, "");
   if (!r.is_null(i, 24)) v.checkpoint = parse_json(r.rows[i][24]);
   if (auto t = r.optional_integer(i, 25)) v.wake_at = from_epoch_ms(*t);
+  if (!r.is_null(i, 26)) v.signal_name = signal_spec_from_json(parse_json(r.rows[i][26]), v.name).name;
   return v;
 }
 
