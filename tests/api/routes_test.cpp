@@ -229,7 +229,7 @@ TEST_CASE("api: /v1/schedules: create, list, read, pause by PATCH, trigger, dele
   CHECK(created.body["version"] == "1.0.0");
   CHECK(created.body["catch_up"] == "latest");
   CHECK(created.body["next_tick"].is_string());
-  s.is_error(s.call_json("POST", "/v1/schedules", create), 400, "BAD_REQUEST");  // the name is taken
+  s.is_error(s.call_json("POST", "/v1/schedules", create), 409, "CONFLICT");  // the name is taken
   json unknown = create;
   unknown["name"] = "other";
   unknown["croon"] = "* * * * *";

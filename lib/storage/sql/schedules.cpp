@@ -123,10 +123,8 @@ void insert_schedule(Connection& c, const ScheduleRecord& s, TimePoint now) {
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13) ON CONFLICT (name) DO NOTHING RETURNING id",
       p);
   if (r.empty())
-    throw InvalidRequestError(fmt::format(
-        "schedule `{}` exists already; choose another name, or change it with update_schedule (tasker schedule "
-        "pause|resume|delete)",
-        v.name));
+    throw ConflictError(
+        fmt::format("schedule `{}` exists already; choose another name, or update or delete the existing one", v.name));
 }
 
 bool update_schedule_row(Connection& c, const ScheduleRecord& s, TimePoint now) {
@@ -207,8 +205,10 @@ std::string trigger(WriteTx& tx, const std::string& name) {
   const TaskTemplate tmpl = template_from_definition(s.template_definition);
   auto [uuid, created] = create_tick_task(tx, s, tmpl, tx.now, true);
   if (!created)
-    throw InvalidRequestError(
-        fmt::format("schedule `{}` was triggered at this very millisecond already (task {})", name, uuid));
+    throw ConflictError(fmt::format(
+        "schedule `{}` was triggered at this very millisecond already: task {} is that trigger's task; trigger "
+        "again to create another",
+        name, uuid));
   record_fired(tx.c, r.integer(0, kIdColumn), s.view.next_tick, tx.now, uuid);
   return uuid;
 }
