@@ -188,10 +188,10 @@ SignalStatus Client::signal(const std::string& task_uuid, const std::string& nam
         fmt::format("a signal's payload is the waiting step's result, a JSON object; got {}", payload.type_name()));
   check_json(payload, options_.limits, "the signal's payload");
   if (key && key->empty()) throw InvalidRequestError("a signal's key, when given, is not empty");
-  constexpr std::size_t kMaxName = 200;
-  if (name.size() > kMaxName || (key && key->size() > kMaxName))
-    throw LimitError(fmt::format("a signal's name and key are at most {} bytes", kMaxName), "signal name or key",
-                     std::max(name.size(), key ? key->size() : 0), kMaxName);
+  if (name.size() > kMaxSignalNameLength || (key && key->size() > kMaxSignalNameLength))
+    throw InvalidRequestError(fmt::format("a signal's {} is {} bytes, more than {}; use a shorter one",
+                                          name.size() > kMaxSignalNameLength ? "name" : "key",
+                                          std::max(name.size(), key ? key->size() : 0), kMaxSignalNameLength));
   SignalResult r = store_->deliver_signal({task_uuid, name, payload, key, sender}, options_.clock->now());
   publish(r.events);
   return r.status;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "tasker/errors.hpp"
+#include "tasker/template.hpp"
 
 namespace tasker {
 
@@ -58,6 +59,10 @@ void StepContext::heartbeat() const {
 void HandlerRegistry::add(std::string callable, StepHandler handler) {
   if (callable.empty()) throw InvalidRequestError("a handler needs a non-empty callable name");
   if (!handler) throw InvalidRequestError(fmt::format("the handler for `{}` is empty", callable));
+  if (callable == kSignalCallable || callable == kSleepCallable)
+    throw InvalidRequestError(fmt::format(
+        "`{}` is tasker's own callable for {} steps, which every worker runs itself; name the handler otherwise",
+        callable, callable == kSignalCallable ? "signal" : "sleep"));
   if (handlers_.count(callable))
     throw InvalidRequestError(fmt::format("a handler is already registered for `{}`", callable));
   handlers_.emplace(std::move(callable), std::move(handler));

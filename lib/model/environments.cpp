@@ -30,6 +30,12 @@ void merge_json(json& target, const json& patch) {
   for (const auto& [key, value] : patch.items()) merge_json(target[key], value);
 }
 
+bool waits(const StepTemplate& step) { return step.type == StepType::signal || step.type == StepType::sleep; }
+
+bool overrides_handler(const StepFields& o) {
+  return o.callable || o.initialization || o.command || o.shell || o.persistent || !o.handler_extra.empty();
+}
+
 }  // namespace
 
 void Parser::apply_override(StepTemplate& step, const StepFields& o) {
@@ -51,6 +57,7 @@ void Parser::parse_environments(const Entry& envs, TaskTemplate& tmpl, const std
     std::string epath = "environments." + env.key;
     if (!expect_map(env, "environments", true) || env.value.IsNull()) continue;
     std::vector<StepFields> overrides;
+    std::vector<std::string> override_paths;
     for (const auto& e : entries(env.value, epath)) {
       if (e.key != "steps") {
         warning(e.key_node, join_key(epath, e.key), fmt::format("`{}` is ignored", join_key(epath, e.key)),
@@ -75,15 +82,34 @@ void Parser::parse_environments(const Entry& envs, TaskTemplate& tmpl, const std
                                     : fmt::format("did you mean `{}`?", suggestion));
           continue;
         }
-        if (o.name) overrides.push_back(std::move(o));
+        if (o.name) {
+          overrides.push_back(std::move(o));
+          override_paths.push_back(opath);
+        }
       }
     }
     if (env.key != tmpl.environment) continue;
     for (bool all_pass : {true, false})
-      for (const auto& o : overrides)
+      for (std::size_t i = 0; i < overrides.size(); ++i) {
+        const StepFields& o = overrides[i];
         if ((*o.name == kAllSteps) == all_pass)
           for (auto& step : tmpl.steps)
-            if (all_pass || step.name == *o.name) apply_override(step, o);
+            if (all_pass || step.name == *o.name) {
+              // A signal or sleep step's handler is tasker's own (its spec travels
+              // as the reserved callable's initialization): ALL means the steps
+              // with handlers, and naming such a step's handler is an error.
+              if (waits(step) && overrides_handler(o)) {
+                if (!all_pass)
+                  report(Severity::error, o.location, override_paths[i],
+                         fmt::format("environment `{}` overrides the handler of step `{}`, a {} step, which has none",
+                                     env.key, step.name, to_string(step.type)),
+                         "remove the handler keys from this override: a signal or sleep step is set by its own "
+                         "`signal:` or `sleep:` block");
+                continue;
+              }
+              apply_override(step, o);
+            }
+      }
   }
 }
 

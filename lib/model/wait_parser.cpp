@@ -29,7 +29,13 @@ void Parser::parse_signal(const Entry& entry, const std::string& path, StepField
   bool complete = false;
   for (const auto& e : entries(entry.value, spath)) {
     if (e.key == "name") {
-      if (auto v = string_value(e, spath)) spec.name = *v;
+      if (auto v = string_value(e, spath)) {
+        if (v->size() > kMaxSignalNameLength)
+          error(e.value, join_key(spath, e.key),
+                fmt::format("the signal name is {} bytes, more than {}", v->size(), kMaxSignalNameLength),
+                "use a shorter name: senders name it in every signal");
+        spec.name = *v;
+      }
     } else if (e.key == "timeout_seconds") {
       if (auto v = integer_value(e, spath, 1, kMaxSleepSeconds, " s")) spec.timeout_seconds = static_cast<int>(*v);
     } else if (e.key == "on_timeout") {

@@ -100,3 +100,34 @@ TEST_CASE("durations: a whole number and s, m, h or d, up to 3650 days") {
   for (const char* bad : {"", "s", "5", "1.5h", "-3d", "3w", "3651d", "99999999999s", " 3d"})
     CHECK_FALSE(tasker::parse_duration(bad).has_value());
 }
+
+TEST_CASE(
+    "loader: environment overrides leave signal and sleep steps' specs alone, and naming their handler is an error") {
+  const std::string steps =
+      "  - {name: prepare, handler: {callable: p, initialization: {a: 1}}}\n"
+      "  - {name: approve, type: signal, dependencies: [prepare], signal: {timeout_seconds: 60}}\n"
+      "  - {name: pause, type: sleep, dependencies: [approve], sleep: {seconds: 5}}\n";
+  tasker::LoadOptions options;
+  options.environment = "test";
+  auto all = tasker::load_templates_from_string(
+      kHead + steps +
+          "environments:\n  test:\n    steps:\n"
+          "      - {name: ALL, handler: {initialization: {timeout_seconds: 1, seconds: 1}}}\n",
+      "t.yaml", options);
+  INFO(dump(all));
+  REQUIRE(all.ok());
+  const auto& s = all.templates.at(0).steps;
+  CHECK(s[0].handler.initialization == json{{"a", 1}, {"timeout_seconds", 1}, {"seconds", 1}});
+  CHECK(s[1].handler.callable == tasker::kSignalCallable);
+  CHECK(s[1].handler.initialization.at("timeout_seconds") == 60);
+  CHECK(s[2].handler.initialization == json{{"seconds", 5}});
+
+  auto named = tasker::load_templates_from_string(
+      kHead + steps + "environments:\n  test:\n    steps:\n      - {name: approve, handler: {callable: x}}\n", "t.yaml",
+      options);
+  INFO(dump(named));
+  auto errors = errors_of(named);
+  REQUIRE(errors.size() == 1u);
+  CHECK(errors[0].message.find("overrides the handler of step `approve`, a signal step") != std::string::npos);
+  CHECK(errors[0].hint.find("`signal:`") != std::string::npos);
+}
