@@ -57,6 +57,12 @@ std::string CommandRequests::answer(const std::string& line) {
 json CommandRequests::respond(const json& request) {
   if (!request.is_object() || request.size() != 1) return refusal(kShape);
   try {
+    // A persistent process's requests arrive parsed, not yet held to the limits.
+    check_json(request, limits_, "a request to the worker");
+  } catch (const InvalidRequestError& e) {  // LimitError too
+    return refusal(std::string(e.what()) + "; save smaller checkpoints");
+  }
+  try {
     if (request.contains("heartbeat")) {
       ctx_.heartbeat();
       return {{"ok", true}};

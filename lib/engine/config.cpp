@@ -34,10 +34,7 @@ std::vector<std::filesystem::path> split_paths(const std::string& value) {
   return out;
 }
 
-long long parse_number(const std::string& key, const std::string& source, const std::string& text, long long min,
-                       long long max) {
-  return detail::parse_config_number(key, source, text, min, max);
-}
+using detail::parse_config_number;
 
 bool parse_bool(const std::string& key, const std::string& source, const std::string& text) {
   if (text == "true" || text == "1") return true;
@@ -117,8 +114,6 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "server.listen",
                                                  "server.tls.cert",
                                                  "server.tls.key",
-                                                 "server.max_body_bytes",
-                                                 "server.max_json_depth",
                                                  "server.read_timeout_ms",
                                                  "server.allowed_hosts",
                                                  std::string(kJsonMaxDepthKey),
@@ -166,7 +161,8 @@ const LimitSetting kLimitSettings[] = {
 void set_limit(Config& config, const std::string& key, const std::string& source, const std::string& text) {
   for (const auto& limit : kLimitSettings)
     if (key == limit.key)
-      limit.field(config.limits) = static_cast<std::size_t>(parse_number(key, source, text, limit.min, limit.max));
+      limit.field(config.limits) =
+          static_cast<std::size_t>(parse_config_number(key, source, text, limit.min, limit.max));
 }
 
 /// Applies one mapping of settings (the file's top level or an environment section).
@@ -261,17 +257,17 @@ class Section {
     } else if (key == "template_path") {
       config_.template_paths = split_paths(v);
     } else if (key == "database.pool_size") {
-      config_.pool_size = static_cast<int>(parse_number(key, source, v, 1, 256));
+      config_.pool_size = static_cast<int>(parse_config_number(key, source, v, 1, 256));
     } else if (key == "database.busy_timeout_ms") {
-      config_.busy_timeout_ms = parse_number(key, source, v, 0, 600'000);
+      config_.busy_timeout_ms = parse_config_number(key, source, v, 0, 600'000);
     } else if (key == "log_level") {
       config_.log_level = v;
     } else if (key == "worker.concurrency") {
-      config_.worker.concurrency = static_cast<int>(parse_number(key, source, v, 1, 1024));
+      config_.worker.concurrency = static_cast<int>(parse_config_number(key, source, v, 1, 1024));
     } else if (key == "worker.batch_size") {
-      config_.worker.batch_size = static_cast<int>(parse_number(key, source, v, 1, 1000));
+      config_.worker.batch_size = static_cast<int>(parse_config_number(key, source, v, 1, 1000));
     } else if (key == "worker.lease_ms") {
-      config_.worker.lease_ms = parse_number(key, source, v, 100, 24LL * 3600 * 1000);
+      config_.worker.lease_ms = parse_config_number(key, source, v, 100, 24LL * 3600 * 1000);
     } else if (key == "worker.jitter") {
       config_.worker.jitter = parse_bool(key, source, v);
     } else if (key == "worker.schedules") {
@@ -279,11 +275,12 @@ class Section {
     } else if (key == "event_system.mode") {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "dynamic.max_steps_per_decision") {
-      config_.dynamic.max_steps_per_decision = static_cast<std::size_t>(parse_number(key, source, v, 1, 100'000));
+      config_.dynamic.max_steps_per_decision =
+          static_cast<std::size_t>(parse_config_number(key, source, v, 1, 100'000));
     } else if (key == "dynamic.max_batch_workers") {
-      config_.dynamic.max_batch_workers = static_cast<std::size_t>(parse_number(key, source, v, 1, 10'000'000));
+      config_.dynamic.max_batch_workers = static_cast<std::size_t>(parse_config_number(key, source, v, 1, 10'000'000));
     } else if (key == "event_system.fallback_interval_ms") {
-      config_.worker.fallback_interval_ms = parse_number(key, source, v, 10, 3'600'000);
+      config_.worker.fallback_interval_ms = parse_config_number(key, source, v, 10, 3'600'000);
     } else if (key == "server.listen") {
       check_listen(key, source, v);
       config_.server.listen = v;
@@ -298,7 +295,7 @@ class Section {
                                "replaced by server.header_timeout_ms and server.body_timeout_ms, deadlines for a "
                                "request's whole header and whole body (docs/configuration.md)");
     } else if (const ServerNumber* n = server_number(key)) {
-      const long long value = parse_number(key, source, v, n->min, n->max);
+      const long long value = parse_config_number(key, source, v, n->min, n->max);
       if (n->wide)
         config_.server.*(n->wide) = value;
       else

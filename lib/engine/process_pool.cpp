@@ -64,22 +64,6 @@ constexpr std::chrono::milliseconds kTick{50};  ///< how often a waiting attempt
       failure.context);
 }
 
-bool within_limits(const json& request, const JsonLimits& limits) {
-  const JsonMeasure m = measure_json(request);
-  return m.depth <= limits.max_depth && m.bytes <= limits.max_bytes;
-}
-
-/// The answer to a request beyond the JSON limits (one within them is answered by CommandRequests).
-json refusal(const json& request, const JsonLimits& limits) {
-  const JsonMeasure m = measure_json(request);
-  const std::string why =
-      m.depth > limits.max_depth
-          ? limit_exceeded(fmt::format("a request is nested {} levels deep", m.depth), kJsonMaxDepthKey,
-                           limits.max_depth)
-          : limit_exceeded(fmt::format("a request is {} bytes", m.bytes), kJsonMaxBytesKey, limits.max_bytes);
-  return {{"ok", false}, {"error", why + "; save smaller checkpoints"}};
-}
-
 }  // namespace
 
 std::chrono::milliseconds ProcessPool::restart_pause(int failures) {
@@ -249,9 +233,7 @@ json ProcessPool::run(StepContext& ctx, const std::string& callable) {
         fail_broken(spec_, v.what(), err + p->take_stderr());
       }
       if (m.type == ProcessMessage::Type::request) {
-        p->send(
-            reply_line(id, m.request_id,
-                       within_limits(m.body, spec_.limits) ? requests.respond(m.body) : refusal(m.body, spec_.limits)));
+        p->send(reply_line(id, m.request_id, requests.respond(m.body)));
         continue;
       }
       err += p->take_stderr();

@@ -181,14 +181,15 @@ CronExpression CronExpression::parse(std::string_view text) {
   e.days_of_month_ = to_bits<32>(parse_field(trimmed, kDayOfMonth, fields[i++], e.any_day_of_month_));
   e.months_ = to_bits<13>(parse_field(trimmed, kMonth, fields[i++], star));
   e.days_of_week_ = to_bits<7>(parse_field(trimmed, kDayOfWeek, fields[i++], e.any_day_of_week_));
-  if (e.any_day_of_week_ || !e.any_day_of_month_) {
-    // With the day of week unrestricted a day of month must occur in a chosen month.
+  if (e.any_day_of_week_) {
+    // With the day of week unrestricted a day of month must occur in a chosen
+    // month (with both restricted either may match: cron's OR rule).
     static constexpr std::array<int, 13> kLongest{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool possible = false;
     for (int m = 1; m <= 12 && !possible; ++m)
       for (int d = 1; d <= kLongest[static_cast<std::size_t>(m)] && !possible; ++d)
         possible = e.months_[static_cast<std::size_t>(m)] && e.days_of_month_[static_cast<std::size_t>(d)];
-    if (!possible && e.any_day_of_week_) fail(trimmed, "names a day of the month that never occurs in its months");
+    if (!possible) fail(trimmed, "names a day of the month that never occurs in its months");
   }
   return e;
 }
