@@ -45,11 +45,14 @@ TEST_CASE("waiting: a signal step waits, and its signal completes it with the pa
 
 TEST_CASE("waiting: a signal sent before its step is reached is kept and consumed when the step waits") {
   auto h = make_harness();
-  auto request = h->create_task_request("waiting_e2e", "signal_wait");
-  request.run_at = tasker::SystemClock::instance().now() + seconds{2};  // nothing runs before the signal
-  auto task = h->submit(request);
+  // The approval's step comes after a step that waits for another signal, so
+  // it cannot be waiting yet, however fast or slow the workers are.
+  auto task = h->submit(h->create_task_request("waiting_e2e", "signal_after_signal"));
   CHECK(h->api().signal(task.uuid, "approval", {{"approved", "early"}}) == tasker::SignalStatus::buffered);
+  const auto first = h->api().signal(task.uuid, "submitted", {{"by", "ada"}});
+  CHECK((first == tasker::SignalStatus::delivered || first == tasker::SignalStatus::buffered));
   h->wait_for_task_completion(task.uuid);
+  CHECK(result_of(*h, task.uuid, "request") == json{{"by", "ada"}});
   CHECK(result_of(*h, task.uuid, "manager_approval") == json{{"approved", "early"}});
 }
 

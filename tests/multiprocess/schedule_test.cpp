@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "support.hpp"
@@ -26,6 +28,9 @@ TEST_CASE("3 worker processes fire a 6-field schedule every 2 s: one task per ti
   request.task_name = "pair";
   request.cron = "*/2 * * * * *";
   request.context = {{"n", 0}};
+  // Every missed tick still gets its task, so "none missed" below is the
+  // firing's doing, whatever a loaded machine does to the workers.
+  request.catch_up = tasker::ScheduleCatchUp::all;
   h.client().create_schedule(request);
 
   char pattern[] = "/tmp/tasker-mp-schedule-XXXXXX";
@@ -60,7 +65,15 @@ TEST_CASE("3 worker processes fire a 6-field schedule every 2 s: one task per ti
     CHECK(created >= tick);  // never before its tick
     max_lag = std::max(max_lag, created - tick);
   }
+  // The database cannot hold two tasks of one tick (the identity hash is
+  // unique): what the race can break is a worker failing on the conflict
+  // instead of counting it as already created.
   CHECK(hashes.size() == rows.size());
+  for (int i = 1; i <= 3; ++i) {
+    std::ifstream in(logs / fmt::format("w{}.log", i));
+    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_MESSAGE(log.find("[error]") == std::string::npos, "worker w", i, " logged an error:\n", log);
+  }
   // No tick between the first and the last is missing: the workers were up throughout.
   CHECK(*ticks.rbegin() - *ticks.begin() == 2000 * static_cast<std::int64_t>(ticks.size() - 1));
   MESSAGE(
