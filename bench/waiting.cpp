@@ -36,9 +36,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,8 +113,8 @@ class WorkerBackends {
     if (pids_.empty()) {
       pqxx::connection c(url_);
       pqxx::nontransaction w(c);
-      for (const auto& row : w.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = $1",
-                                           kApplication))
+      for (const auto& row :
+           w.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = $1", kApplication))
         pids_.push_back(row[0].as<long>());
     }
     double total = 0;
@@ -150,9 +150,9 @@ struct Figures {
   std::size_t backends{0};
   std::uint64_t idle_transactions{0};
   std::vector<double> claim_ms;
-  std::vector<double> signal_hop_ms;    // approval complete -> finish in_progress
-  std::vector<double> step_hop_ms;      // a in_progress -> b in_progress
-  std::vector<double> step_commit_ms;   // a complete -> b in_progress (the brief's literal hop)
+  std::vector<double> signal_hop_ms;   // approval complete -> finish in_progress
+  std::vector<double> step_hop_ms;     // a in_progress -> b in_progress
+  std::vector<double> step_commit_ms;  // a complete -> b in_progress (the brief's literal hop)
 };
 
 class Bench {
@@ -175,7 +175,8 @@ class Bench {
     templates_ = make_templates({{Shape::linear, 1}, {Shape::linear, 2}});
     tasker::LoadResult r = tasker::load_templates_from_string(kApprovalYaml, "approval.yaml", {"bench"});
     if (!r.ok() || r.templates.size() != 1)
-      throw std::runtime_error(r.diagnostics.empty() ? "approval.yaml did not load" : r.diagnostics.front().to_string());
+      throw std::runtime_error(r.diagnostics.empty() ? "approval.yaml did not load"
+                                                     : r.diagnostics.front().to_string());
     if (auto d = templates_->add(std::move(r.templates.front()))) throw std::runtime_error(d->to_string());
     client_ = std::make_unique<tasker::Client>(client_store_, templates_);
     tasker::WorkerOptions wo;
@@ -238,8 +239,8 @@ class Bench {
     }
     for (const auto& t : claims) {
       finished(t.uuid);
-      f.claim_ms.push_back(ms_between(t.created_at, transition_at(client_->transitions(t.uuid), step_name(0),
-                                                                  "in_progress")));
+      f.claim_ms.push_back(
+          ms_between(t.created_at, transition_at(client_->transitions(t.uuid), step_name(0), "in_progress")));
     }
 
     // Ordinary steps: one task at a time, so every hop meets an idle worker.
@@ -285,8 +286,7 @@ class Bench {
     for (int i = 0; i < n; ++i) client_->submit(request(kApproval));
     settle();
     const auto in_progress = client_->activity().tasks_in_progress;
-    if (in_progress < n)
-      throw std::runtime_error(fmt::format("{} tasks in progress after parking {}", in_progress, n));
+    if (in_progress < n) throw std::runtime_error(fmt::format("{} tasks in progress after parking {}", in_progress, n));
     return seconds_since(start);
   }
 
@@ -306,16 +306,16 @@ class Bench {
     for (double p : {50.0, 99.0})
       fmt::print("| claim latency p{:.0f} (ms) | {:.1f} | {:.1f} | {} |\n", p, percentile(none.claim_ms, p),
                  percentile(many.claim_ms, p), ratio(percentile(many.claim_ms, p), percentile(none.claim_ms, p)));
-    fmt::print("\n| hop (ms) | waiting | signal p50 | step p50 | ratio p50 | signal p99 | step p99 | ratio p99 | "
-               "a complete -> b p50 / p99 |\n|---|---|---|---|---|---|---|---|---|\n");
+    fmt::print(
+        "\n| hop (ms) | waiting | signal p50 | step p50 | ratio p50 | signal p99 | step p99 | ratio p99 | "
+        "a complete -> b p50 / p99 |\n|---|---|---|---|---|---|---|---|---|\n");
     for (const auto* f : {&none, &many})
-      fmt::print("| {} | {} | {:.1f} | {:.1f} | {} | {:.1f} | {:.1f} | {} | {:.1f} / {:.1f} |\n",
-                 client_store_->backend(), f == &none ? 0 : o_.waiting, percentile(f->signal_hop_ms, 50),
-                 percentile(f->step_hop_ms, 50),
-                 ratio(percentile(f->signal_hop_ms, 50), percentile(f->step_hop_ms, 50)),
-                 percentile(f->signal_hop_ms, 99), percentile(f->step_hop_ms, 99),
-                 ratio(percentile(f->signal_hop_ms, 99), percentile(f->step_hop_ms, 99)),
-                 percentile(f->step_commit_ms, 50), percentile(f->step_commit_ms, 99));
+      fmt::print(
+          "| {} | {} | {:.1f} | {:.1f} | {} | {:.1f} | {:.1f} | {} | {:.1f} / {:.1f} |\n", client_store_->backend(),
+          f == &none ? 0 : o_.waiting, percentile(f->signal_hop_ms, 50), percentile(f->step_hop_ms, 50),
+          ratio(percentile(f->signal_hop_ms, 50), percentile(f->step_hop_ms, 50)), percentile(f->signal_hop_ms, 99),
+          percentile(f->step_hop_ms, 99), ratio(percentile(f->signal_hop_ms, 99), percentile(f->step_hop_ms, 99)),
+          percentile(f->step_commit_ms, 50), percentile(f->step_commit_ms, 99));
   }
 
   Options o_;
