@@ -78,6 +78,8 @@ struct Options {
   int interval_ms{20};
   int idle_seconds{20};
   int hops{300};
+  int rounds{3};
+  int other_hops{20};
 };
 
 double cpu_seconds() {
@@ -105,8 +107,10 @@ double process_cpu_seconds(long pid) {
 /// The server backends serving the worker's connections (PostgreSQL; empty on SQLite).
 class WorkerBackends {
  public:
-  static constexpr const char* kApplication = "bench_waiting_worker";
-  explicit WorkerBackends(std::string url) : url_(std::move(url)) {}
+  WorkerBackends() = default;
+  /// `url` empty: not PostgreSQL, nothing to read.
+  WorkerBackends(std::string url, std::string application)
+      : url_(std::move(url)), application_(std::move(application)) {}
   /// Their CPU seconds so far; the set of backends is read on the first call.
   double cpu_seconds() {
     if (url_.empty()) return 0;
@@ -114,7 +118,7 @@ class WorkerBackends {
       pqxx::connection c(url_);
       pqxx::nontransaction w(c);
       for (const auto& row :
-           w.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = $1", kApplication))
+           w.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = $1", application_))
         pids_.push_back(row[0].as<long>());
     }
     double total = 0;
@@ -126,6 +130,7 @@ class WorkerBackends {
 
  private:
   std::string url_;
+  std::string application_;
   std::vector<long> pids_;
 };
 
@@ -150,55 +155,92 @@ struct Figures {
   std::size_t backends{0};
   std::uint64_t idle_transactions{0};
   std::vector<double> claim_ms;
-  std::vector<double> signal_hop_ms;   // approval complete -> finish in_progress
-  std::vector<double> step_hop_ms;     // a in_progress -> b in_progress
-  std::vector<double> step_commit_ms;  // a complete -> b in_progress (the brief's literal hop)
+  std::vector<double> signal_hop_ms;   // approval complete -> finish in_progress, signal via the worker's Store
+  std::vector<double> signal_call_ms;  // Client::signal's own duration (the bench's clock): the delivery's transaction
+  std::vector<double> other_signal_hop_ms;  // the same, the signal sent through another Store
+  std::vector<double> step_hop_ms;          // a in_progress -> b in_progress
+  std::vector<double> step_commit_ms;       // a complete -> b in_progress (the brief's literal hop)
+};
+
+/// One database (a SQLite file, a PostgreSQL schema): its stores, its Client,
+/// and how many tasks wait in it.
+struct Setup {
+  std::string label;
+  int parked{0};
+  std::shared_ptr<tasker::Store> worker_store;
+  std::shared_ptr<tasker::Store> other_store;  // its own connections and wake-ups: another process's view
+  std::unique_ptr<tasker::Client> own;         // on worker_store: wakes the worker in-process
+  std::unique_ptr<tasker::Client> other;       // on other_store: wakes it by NOTIFY, or (SQLite) not at all
+  tasker::Client* client{nullptr};             // submits and reads: `other` on PostgreSQL, `own` on SQLite
+  WorkerBackends backends;                     // PostgreSQL: the server processes of worker_store's connections
+  std::vector<Figures> rounds;
 };
 
 class Bench {
  public:
-  explicit Bench(Options o) : o_(std::move(o)), backends_(is_postgres(o_.db) ? o_.db : "") {
-    const bool pg = is_postgres(o_.db);
-    std::string url = o_.db;
-    if (pg) {
-      url += fmt::format("{}schema=bench_waiting_{}", url.find('?') == std::string::npos ? "?" : "&",
-                         tasker::to_epoch_ms(tasker::SystemClock::instance().now()));
-    } else {
-      const std::string path = url.rfind("sqlite://", 0) == 0 ? url.substr(9) : url;
-      if (std::filesystem::exists(path))
-        throw std::runtime_error(fmt::format("{} exists: give a path for a new SQLite file", path));
-    }
-    tasker::StoreOptions so;
-    so.pool_size = 2;
-    worker_store_ = tasker::open_store(pg ? url + "&application_name=" + WorkerBackends::kApplication : url, so);
-    client_store_ = pg ? tasker::open_store(url, so) : worker_store_;
+  explicit Bench(Options o) : o_(std::move(o)) {
     templates_ = make_templates({{Shape::linear, 1}, {Shape::linear, 2}});
     tasker::LoadResult r = tasker::load_templates_from_string(kApprovalYaml, "approval.yaml", {"bench"});
     if (!r.ok() || r.templates.size() != 1)
       throw std::runtime_error(r.diagnostics.empty() ? "approval.yaml did not load"
                                                      : r.diagnostics.front().to_string());
     if (auto d = templates_->add(std::move(r.templates.front()))) throw std::runtime_error(d->to_string());
-    client_ = std::make_unique<tasker::Client>(client_store_, templates_);
-    tasker::WorkerOptions wo;
-    wo.worker_id = "bench-waiting";
-    worker_ = std::make_unique<tasker::Worker>(worker_store_, noop_registry(), wo);
+    const long long stamp = tasker::to_epoch_ms(tasker::SystemClock::instance().now());
+    setups_.reserve(2);
+    for (const char* which : {"none", "waiting"}) open(setups_.emplace_back(), which, stamp);
   }
 
   int run() {
-    worker_->start();
-    fmt::print(stderr, "bench_waiting: {} on {}; none waiting\n", client_store_->backend(), o_.db);
-    Figures none = measure();
-    fmt::print(stderr, "bench_waiting: parking {} tasks on their signal step\n", o_.waiting);
-    const double park_s = park(o_.waiting);
-    fmt::print(stderr, "bench_waiting: {} waiting\n", o_.waiting);
-    Figures many = measure();
-    worker_->stop();
-    report(none, many, park_s);
+    Setup& none = setups_[0];
+    Setup& many = setups_[1];
+    fmt::print(stderr, "bench_waiting: {}: parking {} tasks on their signal step\n", o_.db, o_.waiting);
+    const double park_s = park(many, o_.waiting);
+    // The two databases take turns, the first of each round alternating, so a
+    // change in the machine's load falls on both.
+    for (int round = 0; round < o_.rounds; ++round) {
+      for (Setup* s : round % 2 == 0 ? std::vector{&none, &many} : std::vector{&many, &none}) {
+        fmt::print(stderr, "bench_waiting: round {} of {}, {} waiting\n", round + 1, o_.rounds, s->parked);
+        s->rounds.push_back(measure(*s));
+      }
+    }
+    report(park_s);
     return 0;
   }
 
  private:
   static bool is_postgres(const std::string& db) { return db.rfind("postgres", 0) == 0; }
+
+  void open(Setup& s, const std::string& which, long long stamp) const {
+    s.label = which;
+    tasker::StoreOptions so;
+    so.pool_size = 2;
+    if (is_postgres(o_.db)) {
+      const std::string url = o_.db + fmt::format("{}schema=bench_waiting_{}_{}",
+                                                  o_.db.find('?') == std::string::npos ? "?" : "&", stamp, which);
+      const std::string application = "bench_waiting_worker_" + which;
+      s.worker_store = tasker::open_store(url + "&application_name=" + application, so);
+      s.backends = WorkerBackends(o_.db, application);
+      s.other_store = tasker::open_store(url, so);
+    } else {
+      const std::string stem = o_.db.rfind("sqlite://", 0) == 0 ? o_.db.substr(9) : o_.db;
+      const std::string path = fmt::format("{}.{}", stem, which);
+      if (std::filesystem::exists(path))
+        throw std::runtime_error(fmt::format("{} exists: give --db a path for new SQLite files", path));
+      s.worker_store = tasker::open_store(path, so);
+      s.other_store = tasker::open_store(path, so);
+    }
+    s.own = std::make_unique<tasker::Client>(s.worker_store, templates_);
+    s.other = std::make_unique<tasker::Client>(s.other_store, templates_);
+    s.client = is_postgres(o_.db) ? s.other.get() : s.own.get();
+  }
+
+  static std::unique_ptr<tasker::Worker> start_worker(const Setup& s) {
+    tasker::WorkerOptions wo;
+    wo.worker_id = "bench-waiting-" + s.label;
+    auto w = std::make_unique<tasker::Worker>(s.worker_store, noop_registry(), wo);
+    w->start();
+    return w;
+  }
 
   tasker::TaskRequest request(const std::string& name) {
     tasker::TaskRequest r;
@@ -209,122 +251,162 @@ class Bench {
   }
 
   /// Until the worker has nothing claimable or running (waiting steps hold nothing).
-  void settle() {
+  static void settle(Setup& s) {
     for (int i = 0; i < 60'000; ++i) {
-      auto a = client_->activity();
+      auto a = s.client->activity();
       if (a.steps_enqueued == 0 && a.steps_in_progress == 0 && a.steps_waiting_for_retry == 0) return;
       std::this_thread::sleep_for(milliseconds{10});
     }
     throw std::runtime_error("the worker did not settle within 10 minutes");
   }
 
-  Figures measure() {
+  /// One round on one database, its worker the only one running in the process.
+  Figures measure(Setup& s) {
     Figures f;
-    settle();
-    std::this_thread::sleep_for(milliseconds{2'000});  // past the last round's wake-ups
-    const auto tx_before = worker_->stats().transactions;
-    backends_.forget();
-    const double server_before = backends_.cpu_seconds();
+    auto worker = start_worker(s);
+    settle(s);
+    std::this_thread::sleep_for(milliseconds{2'000});  // past the start's first rounds
+    const auto tx_before = worker->stats().transactions;
+    s.backends.forget();
+    const double server_before = s.backends.cpu_seconds();
     const double cpu_before = cpu_seconds();
     std::this_thread::sleep_for(std::chrono::seconds{o_.idle_seconds});
     f.idle_cpu_ms = (cpu_seconds() - cpu_before) * 1000;
-    f.idle_server_cpu_ms = (backends_.cpu_seconds() - server_before) * 1000;
-    f.backends = backends_.count();
-    f.idle_transactions = worker_->stats().transactions - tx_before;
+    f.idle_server_cpu_ms = (s.backends.cpu_seconds() - server_before) * 1000;
+    f.backends = s.backends.count();
+    f.idle_transactions = worker->stats().transactions - tx_before;
 
     std::vector<tasker::TaskView> claims;
     for (int i = 0; i < o_.tasks; ++i) {
-      claims.push_back(client_->submit(request(template_name(Shape::linear, 1))));
+      claims.push_back(s.client->submit(request(template_name(Shape::linear, 1))));
       std::this_thread::sleep_for(milliseconds{o_.interval_ms});
     }
     for (const auto& t : claims) {
-      finished(t.uuid);
+      finished(s, t.uuid);
       f.claim_ms.push_back(
-          ms_between(t.created_at, transition_at(client_->transitions(t.uuid), step_name(0), "in_progress")));
+          ms_between(t.created_at, transition_at(s.client->transitions(t.uuid), step_name(0), "in_progress")));
     }
 
     // Ordinary steps: one task at a time, so every hop meets an idle worker.
     for (int i = 0; i < o_.hops; ++i) {
-      const auto uuid = client_->submit(request(template_name(Shape::linear, 2))).uuid;
-      finished(uuid);
-      const auto ts = client_->transitions(uuid);
+      const auto uuid = s.client->submit(request(template_name(Shape::linear, 2))).uuid;
+      finished(s, uuid);
+      const auto ts = s.client->transitions(uuid);
       const auto b_started = transition_at(ts, step_name(1), "in_progress");
       f.step_hop_ms.push_back(ms_between(transition_at(ts, step_name(0), "in_progress"), b_started));
       f.step_commit_ms.push_back(ms_between(transition_at(ts, step_name(0), "complete"), b_started));
     }
-    // Signals: every approval waits first, then one signal at a time.
-    std::vector<std::string> approvals;
-    for (int i = 0; i < o_.hops; ++i) approvals.push_back(client_->submit(request(kApproval)).uuid);
-    for (const auto& uuid : approvals) waiting(uuid);
-    for (const auto& uuid : approvals) {
-      client_->signal(uuid, kApproval, {{"approved", true}});
-      finished(uuid);
-      const auto ts = client_->transitions(uuid);
-      f.signal_hop_ms.push_back(
-          ms_between(transition_at(ts, kApproval, "complete", "waiting"), transition_at(ts, "finish", "in_progress")));
-    }
+    signal_hops(s, *s.own, o_.hops, f.signal_hop_ms, f.signal_call_ms);
+    signal_hops(s, *s.other, o_.other_hops, f.other_signal_hop_ms, f.signal_call_ms);
+    worker->stop();
     return f;
   }
 
-  void finished(const std::string& uuid) {
-    auto t = client_->wait_for_task(uuid, milliseconds{120'000}, milliseconds{5});
+  /// Every approval waits first, then one signal at a time through `sender`.
+  void signal_hops(Setup& s, tasker::Client& sender, int n, std::vector<double>& out, std::vector<double>& calls) {
+    std::vector<std::string> approvals;
+    for (int i = 0; i < n; ++i) approvals.push_back(s.client->submit(request(kApproval)).uuid);
+    for (const auto& uuid : approvals) waiting(s, uuid);
+    for (const auto& uuid : approvals) {
+      const auto sent = SteadyClock::now();
+      sender.signal(uuid, kApproval, {{"approved", true}});
+      calls.push_back(seconds_since(sent) * 1000);
+      finished(s, uuid);
+      const auto ts = s.client->transitions(uuid);
+      out.push_back(
+          ms_between(transition_at(ts, kApproval, "complete", "waiting"), transition_at(ts, "finish", "in_progress")));
+    }
+  }
+
+  static void finished(Setup& s, const std::string& uuid) {
+    auto t = s.client->wait_for_task(uuid, milliseconds{120'000}, milliseconds{5});
     if (t.state != tasker::TaskState::complete)
       throw std::runtime_error(fmt::format("task {} ended {}", uuid, tasker::to_string(t.state)));
   }
 
-  void waiting(const std::string& uuid) {
+  static void waiting(Setup& s, const std::string& uuid) {
     for (int i = 0; i < 120'000; ++i) {
-      if (client_->get_step(uuid, kApproval).state == tasker::StepState::waiting) return;
+      if (s.client->get_step(uuid, kApproval).state == tasker::StepState::waiting) return;
       std::this_thread::sleep_for(milliseconds{1});
     }
     throw std::runtime_error(fmt::format("the approval step of task {} did not wait", uuid));
   }
 
-  /// Submit n approval tasks and let the worker take each to its waiting signal step.
-  double park(int n) {
+  /// Submit n approval tasks and let a worker take each to its waiting signal step.
+  double park(Setup& s, int n) {
     const auto start = SteadyClock::now();
-    for (int i = 0; i < n; ++i) client_->submit(request(kApproval));
-    settle();
-    const auto in_progress = client_->activity().tasks_in_progress;
-    if (in_progress < n) throw std::runtime_error(fmt::format("{} tasks in progress after parking {}", in_progress, n));
+    auto worker = start_worker(s);
+    for (int i = 0; i < n; ++i) s.client->submit(request(kApproval));
+    settle(s);
+    worker->stop();
+    const auto in_progress = s.client->activity().tasks_in_progress;
+    if (in_progress != n)
+      throw std::runtime_error(fmt::format("{} tasks in progress after parking {}", in_progress, n));
+    s.parked = n;
     return seconds_since(start);
   }
 
   static std::string ratio(double a, double b) { return b > 0 ? fmt::format("{:.2f}×", a / b) : "—"; }
 
-  void report(const Figures& none, const Figures& many, double park_s) const {
-    fmt::print("backend={} waiting={} tasks={} interval_ms={} idle_seconds={} hops={} (parked in {:.1f} s)\n\n",
-               client_store_->backend(), o_.waiting, o_.tasks, o_.interval_ms, o_.idle_seconds, o_.hops, park_s);
-    fmt::print("| figure | none waiting | {} waiting | ratio |\n|---|---|---|---|\n", o_.waiting);
-    fmt::print("| idle CPU over {} s (ms) | {:.1f} | {:.1f} | {} |\n", o_.idle_seconds, none.idle_cpu_ms,
-               many.idle_cpu_ms, ratio(many.idle_cpu_ms, none.idle_cpu_ms));
-    if (none.backends > 0)
-      fmt::print("| idle CPU of its {} server backends (ms) | {:.1f} | {:.1f} | {} |\n", none.backends,
-                 none.idle_server_cpu_ms, many.idle_server_cpu_ms,
-                 ratio(many.idle_server_cpu_ms, none.idle_server_cpu_ms));
-    fmt::print("| idle worker transactions | {} | {} | |\n", none.idle_transactions, many.idle_transactions);
-    for (double p : {50.0, 99.0})
-      fmt::print("| claim latency p{:.0f} (ms) | {:.1f} | {:.1f} | {} |\n", p, percentile(none.claim_ms, p),
-                 percentile(many.claim_ms, p), ratio(percentile(many.claim_ms, p), percentile(none.claim_ms, p)));
+  /// All rounds' samples of one setup, pooled.
+  template <typename Member>
+  static std::vector<double> pooled(const Setup& s, Member m) {
+    std::vector<double> all;
+    for (const auto& f : s.rounds) all.insert(all.end(), (f.*m).begin(), (f.*m).end());
+    return all;
+  }
+
+  void report(double park_s) const {
+    const Setup& none = setups_[0];
+    const Setup& many = setups_[1];
+    const std::string backend = none.worker_store->backend();
     fmt::print(
-        "\n| hop (ms) | waiting | signal p50 | step p50 | ratio p50 | signal p99 | step p99 | ratio p99 | "
-        "a complete -> b p50 / p99 |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (const auto* f : {&none, &many})
-      fmt::print(
-          "| {} | {} | {:.1f} | {:.1f} | {} | {:.1f} | {:.1f} | {} | {:.1f} / {:.1f} |\n", client_store_->backend(),
-          f == &none ? 0 : o_.waiting, percentile(f->signal_hop_ms, 50), percentile(f->step_hop_ms, 50),
-          ratio(percentile(f->signal_hop_ms, 50), percentile(f->step_hop_ms, 50)), percentile(f->signal_hop_ms, 99),
-          percentile(f->step_hop_ms, 99), ratio(percentile(f->signal_hop_ms, 99), percentile(f->step_hop_ms, 99)),
-          percentile(f->step_commit_ms, 50), percentile(f->step_commit_ms, 99));
+        "backend={} waiting={} tasks={} interval_ms={} idle_seconds={} hops={} rounds={} (parked in {:.1f} s)\n\n",
+        backend, o_.waiting, o_.tasks, o_.interval_ms, o_.idle_seconds, o_.hops, o_.rounds, park_s);
+    fmt::print(
+        "| round | idle CPU, ms: none / {} waiting | ratio | its server backends, ms | ratio | idle transactions | "
+        "claim p50, ms | ratio | claim p99, ms | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        o_.waiting);
+    for (int r = 0; r < o_.rounds; ++r) {
+      const Figures& a = none.rounds[r];
+      const Figures& b = many.rounds[r];
+      const double a50 = percentile(a.claim_ms, 50), b50 = percentile(b.claim_ms, 50);
+      const double a99 = percentile(a.claim_ms, 99), b99 = percentile(b.claim_ms, 99);
+      fmt::print("| {} | {:.1f} / {:.1f} | {} | {} | {} | {} / {} | {:.0f} / {:.0f} | {} | {:.0f} / {:.0f} | {} |\n",
+                 r + 1, a.idle_cpu_ms, b.idle_cpu_ms, ratio(b.idle_cpu_ms, a.idle_cpu_ms),
+                 a.backends ? fmt::format("{:.0f} / {:.0f}", a.idle_server_cpu_ms, b.idle_server_cpu_ms) : "—",
+                 a.backends ? ratio(b.idle_server_cpu_ms, a.idle_server_cpu_ms) : "—", a.idle_transactions,
+                 b.idle_transactions, a50, b50, ratio(b50, a50), a99, b99, ratio(b99, a99));
+    }
+    const auto claims_none = pooled(none, &Figures::claim_ms);
+    const auto claims_many = pooled(many, &Figures::claim_ms);
+    fmt::print("| all | | | | | | {:.1f} / {:.1f} | {} | {:.1f} / {:.1f} | {} |\n", percentile(claims_none, 50),
+               percentile(claims_many, 50), ratio(percentile(claims_many, 50), percentile(claims_none, 50)),
+               percentile(claims_none, 99), percentile(claims_many, 99),
+               ratio(percentile(claims_many, 99), percentile(claims_none, 99)));
+
+    fmt::print(
+        "\n| hop, ms | waiting | signal, worker's Store: p50 / p99 | signal, another Store: p50 / p99 | a -> b: p50 / "
+        "p99 | ratio p50 | ratio p99 | a complete -> b: p50 / p99 | Client::signal call: p50 / p99 "
+        "|\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const Setup* s : {&none, &many}) {
+      const auto sig = pooled(*s, &Figures::signal_hop_ms);
+      const auto other = pooled(*s, &Figures::other_signal_hop_ms);
+      const auto step = pooled(*s, &Figures::step_hop_ms);
+      const auto commit = pooled(*s, &Figures::step_commit_ms);
+      const auto calls = pooled(*s, &Figures::signal_call_ms);
+      auto pair = [](const std::vector<double>& v) {
+        return fmt::format("{:.1f} / {:.1f}", percentile(v, 50), percentile(v, 99));
+      };
+      fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", backend, s->parked, pair(sig), pair(other),
+                 pair(step), ratio(percentile(sig, 50), percentile(step, 50)),
+                 ratio(percentile(sig, 99), percentile(step, 99)), pair(commit), pair(calls));
+    }
   }
 
   Options o_;
-  WorkerBackends backends_;
-  std::shared_ptr<tasker::Store> worker_store_;
-  std::shared_ptr<tasker::Store> client_store_;
   std::shared_ptr<tasker::TemplateSet> templates_;
-  std::unique_ptr<tasker::Client> client_;
-  std::unique_ptr<tasker::Worker> worker_;
+  std::vector<Setup> setups_;
   long long submitted_{0};
 };
 
@@ -347,6 +429,8 @@ Options parse(int argc, char** argv) {
   take("interval-ms", o.interval_ms);
   take("idle-seconds", o.idle_seconds);
   take("hops", o.hops);
+  take("rounds", o.rounds);
+  take("other-hops", o.other_hops);
   if (auto it = flags.find("db"); it != flags.end()) {
     o.db = it->second;
     flags.erase(it);
@@ -365,7 +449,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr,
                "bench_waiting: {}\nusage: bench_waiting --db PATH|sqlite://PATH|postgresql://URL [--waiting N] "
-               "[--tasks K] [--interval-ms MS] [--idle-seconds S] [--hops H]\n",
+               "[--tasks K] [--interval-ms MS] [--idle-seconds S] [--hops H] [--other-hops H] [--rounds R]\n",
                e.what());
     return 2;
   }
