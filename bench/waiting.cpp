@@ -30,15 +30,17 @@
 // A SQLite file must not exist yet (it is created and kept); on PostgreSQL the
 // run uses a schema of its own (bench_waiting_<time>).
 #include <fmt/format.h>
-#include <sys/resource.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +49,8 @@
 #include "tasker/client.hpp"
 #include "tasker/store.hpp"
 #include "tasker/worker.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -82,27 +86,79 @@ struct Options {
   int other_hops{20};
 };
 
-double cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
+/// Nanoseconds process `pid` has run on a CPU, all its threads (user and
+/// system: /proc/PID/task/TID/schedstat, exact where /proc/PID/stat counts
+/// clock ticks); 0 when it cannot be read. A thread that ended is not counted.
+double process_cpu_ms(long pid) {
+  double ns = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::ifstream f(task.path() / "schedstat");
+    double on_cpu = 0;
+    if (f >> on_cpu) ns += on_cpu;
+  }
+  return ns / 1e6;
 }
 
-/// User+sys CPU seconds of process `pid` from /proc; 0 when it cannot be read.
-double process_cpu_seconds(long pid) {
-  std::ifstream f(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');  // the command may hold spaces
-  if (close == std::string::npos) return 0;
-  std::istringstream in(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  // Fields 3.. after the command; utime and stime are fields 14 and 15.
-  for (int i = 3; i <= 15 && in >> field; ++i)
-    if (i >= 14) ticks += std::stod(field);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+/// A worker in a process of its own (bench_pg_worker, next to this program),
+/// so that its CPU time is nothing but its own; stopped and reaped on destruction.
+class WorkerProcess {
+ public:
+  WorkerProcess(const std::string& program, const std::string& url, const std::string& id) {
+    int in[2];
+    int out[2];
+    if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
+    std::vector<std::string> args{program, "--db", url, "--id", id};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    to_ = ::fdopen(in[1], "w");
+    from_ = ::fdopen(out[0], "r");
+    if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", program, std::strerror(rc)));
+    if (line() != "ready") throw std::runtime_error(program + " did not start");
+    std::fputs("go\n", to_);
+    std::fflush(to_);
+  }
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+  ~WorkerProcess() {
+    if (pid_ > 0) stop();
+  }
+  [[nodiscard]] long pid() const { return pid_; }
+  /// Stop it; its transactions over its life (from the JSON line it prints).
+  long long stop() {
+    std::fputs("stop\n", to_);
+    std::fclose(to_);
+    const std::string stats = line();
+    std::fclose(from_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    const auto at = stats.find("\"transactions\":");
+    return at == std::string::npos ? -1 : std::stoll(stats.substr(at + 15));
+  }
+
+ private:
+  std::string line() {
+    char buf[512];
+    if (!std::fgets(buf, sizeof buf, from_)) return {};
+    std::string l(buf);
+    while (!l.empty() && l.back() == '\n') l.pop_back();
+    return l;
+  }
+  pid_t pid_{-1};
+  FILE* to_{nullptr};
+  FILE* from_{nullptr};
+};
 
 /// The server backends serving the worker's connections (PostgreSQL; empty on SQLite).
 class WorkerBackends {
@@ -111,8 +167,8 @@ class WorkerBackends {
   /// `url` empty: not PostgreSQL, nothing to read.
   WorkerBackends(std::string url, std::string application)
       : url_(std::move(url)), application_(std::move(application)) {}
-  /// Their CPU seconds so far; the set of backends is read on the first call.
-  double cpu_seconds() {
+  /// Their CPU time so far, ms; the set of backends is read on the first call.
+  double cpu_ms() {
     if (url_.empty()) return 0;
     if (pids_.empty()) {
       pqxx::connection c(url_);
@@ -122,7 +178,7 @@ class WorkerBackends {
         pids_.push_back(row[0].as<long>());
     }
     double total = 0;
-    for (long pid : pids_) total += process_cpu_seconds(pid);
+    for (long pid : pids_) total += process_cpu_ms(pid);
     return total;
   }
   void forget() { pids_.clear(); }
@@ -153,7 +209,7 @@ struct Figures {
   double idle_cpu_ms{0};
   double idle_server_cpu_ms{0};  // PostgreSQL: the worker's backends
   std::size_t backends{0};
-  std::uint64_t idle_transactions{0};
+  long long idle_transactions{0};
   std::vector<double> claim_ms;
   std::vector<double> signal_hop_ms;   // approval complete -> finish in_progress, signal via the worker's Store
   std::vector<double> signal_call_ms;  // Client::signal's own duration (the bench's clock): the delivery's transaction
@@ -172,13 +228,14 @@ struct Setup {
   std::unique_ptr<tasker::Client> own;         // on worker_store: wakes the worker in-process
   std::unique_ptr<tasker::Client> other;       // on other_store: wakes it by NOTIFY, or (SQLite) not at all
   tasker::Client* client{nullptr};             // submits and reads: `other` on PostgreSQL, `own` on SQLite
-  WorkerBackends backends;                     // PostgreSQL: the server processes of worker_store's connections
+  std::string idle_url;                        // for the idle worker process
+  WorkerBackends backends;                     // PostgreSQL: the server processes of the idle worker's connections
   std::vector<Figures> rounds;
 };
 
 class Bench {
  public:
-  explicit Bench(Options o) : o_(std::move(o)) {
+  Bench(Options o, std::string worker_program) : o_(std::move(o)), worker_program_(std::move(worker_program)) {
     templates_ = make_templates({{Shape::linear, 1}, {Shape::linear, 2}});
     tasker::LoadResult r = tasker::load_templates_from_string(kApprovalYaml, "approval.yaml", {"bench"});
     if (!r.ok() || r.templates.size() != 1)
@@ -217,15 +274,17 @@ class Bench {
     if (is_postgres(o_.db)) {
       const std::string url = o_.db + fmt::format("{}schema=bench_waiting_{}_{}",
                                                   o_.db.find('?') == std::string::npos ? "?" : "&", stamp, which);
-      const std::string application = "bench_waiting_worker_" + which;
-      s.worker_store = tasker::open_store(url + "&application_name=" + application, so);
+      const std::string application = "bench_waiting_idle_" + which;
+      s.idle_url = url + "&application_name=" + application;
       s.backends = WorkerBackends(o_.db, application);
+      s.worker_store = tasker::open_store(url, so);
       s.other_store = tasker::open_store(url, so);
     } else {
       const std::string stem = o_.db.rfind("sqlite://", 0) == 0 ? o_.db.substr(9) : o_.db;
       const std::string path = fmt::format("{}.{}", stem, which);
       if (std::filesystem::exists(path))
         throw std::runtime_error(fmt::format("{} exists: give --db a path for new SQLite files", path));
+      s.idle_url = path;
       s.worker_store = tasker::open_store(path, so);
       s.other_store = tasker::open_store(path, so);
     }
@@ -263,19 +322,8 @@ class Bench {
   /// One round on one database, its worker the only one running in the process.
   Figures measure(Setup& s) {
     Figures f;
+    idle(s, f);
     auto worker = start_worker(s);
-    settle(s);
-    std::this_thread::sleep_for(milliseconds{2'000});  // past the start's first rounds
-    const auto tx_before = worker->stats().transactions;
-    s.backends.forget();
-    const double server_before = s.backends.cpu_seconds();
-    const double cpu_before = cpu_seconds();
-    std::this_thread::sleep_for(std::chrono::seconds{o_.idle_seconds});
-    f.idle_cpu_ms = (cpu_seconds() - cpu_before) * 1000;
-    f.idle_server_cpu_ms = (s.backends.cpu_seconds() - server_before) * 1000;
-    f.backends = s.backends.count();
-    f.idle_transactions = worker->stats().transactions - tx_before;
-
     std::vector<tasker::TaskView> claims;
     for (int i = 0; i < o_.tasks; ++i) {
       claims.push_back(s.client->submit(request(template_name(Shape::linear, 1))));
@@ -316,6 +364,20 @@ class Bench {
       out.push_back(
           ms_between(transition_at(ts, kApproval, "complete", "waiting"), transition_at(ts, "finish", "in_progress")));
     }
+  }
+
+  /// The idle figures: a worker process with nothing claimable, over the window.
+  void idle(Setup& s, Figures& f) const {
+    WorkerProcess worker(worker_program_, s.idle_url, "bench-waiting-idle-" + s.label);
+    std::this_thread::sleep_for(milliseconds{2'000});  // past its first rounds
+    s.backends.forget();
+    const double server_before = s.backends.cpu_ms();
+    const double before = process_cpu_ms(worker.pid());
+    std::this_thread::sleep_for(std::chrono::seconds{o_.idle_seconds});
+    f.idle_cpu_ms = process_cpu_ms(worker.pid()) - before;
+    f.idle_server_cpu_ms = s.backends.cpu_ms() - server_before;
+    f.backends = s.backends.count();
+    f.idle_transactions = worker.stop();
   }
 
   static void finished(Setup& s, const std::string& uuid) {
@@ -364,7 +426,7 @@ class Bench {
         "backend={} waiting={} tasks={} interval_ms={} idle_seconds={} hops={} rounds={} (parked in {:.1f} s)\n\n",
         backend, o_.waiting, o_.tasks, o_.interval_ms, o_.idle_seconds, o_.hops, o_.rounds, park_s);
     fmt::print(
-        "| round | idle CPU, ms: none / {} waiting | ratio | its server backends, ms | ratio | idle transactions | "
+        "| round | idle CPU, ms: none / {} waiting | ratio | its server backends, ms | ratio | its transactions | "
         "claim p50, ms | ratio | claim p99, ms | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n",
         o_.waiting);
     for (int r = 0; r < o_.rounds; ++r) {
@@ -405,6 +467,7 @@ class Bench {
   }
 
   Options o_;
+  std::string worker_program_;
   std::shared_ptr<tasker::TemplateSet> templates_;
   std::vector<Setup> setups_;
   long long submitted_{0};
@@ -454,7 +517,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return Bench(std::move(o)).run();
+    return Bench(std::move(o), (std::filesystem::path(argv[0]).parent_path() / "bench_pg_worker").string()).run();
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_waiting: {}\n", e.what());
     return 1;
