@@ -448,21 +448,24 @@ class Bench {
                ratio(percentile(claims_many, 99), percentile(claims_none, 99)));
 
     fmt::print(
-        "\n| hop, ms | waiting | signal, worker's Store: p50 / p99 | signal, another Store: p50 / p99 | a -> b: p50 / "
-        "p99 | ratio p50 | ratio p99 | a complete -> b: p50 / p99 | Client::signal call: p50 / p99 "
-        "|\n|---|---|---|---|---|---|---|---|---|\n");
+        "\n| {} | waiting | signal sent through | signal -> finish, ms: p50 / p99 (n) | a -> b, ms: p50 / p99 (n) | "
+        "ratio p50 | ratio p99 | a complete -> b, ms | Client::signal call, ms "
+        "|\n|---|---|---|---|---|---|---|---|---|\n",
+        backend);
+    auto pair = [](const std::vector<double>& v) {
+      return fmt::format("{:.1f} / {:.1f} ({})", percentile(v, 50), percentile(v, 99), v.size());
+    };
     for (const Setup* s : {&none, &many}) {
-      const auto sig = pooled(*s, &Figures::signal_hop_ms);
-      const auto other = pooled(*s, &Figures::other_signal_hop_ms);
       const auto step = pooled(*s, &Figures::step_hop_ms);
       const auto commit = pooled(*s, &Figures::step_commit_ms);
       const auto calls = pooled(*s, &Figures::signal_call_ms);
-      auto pair = [](const std::vector<double>& v) {
-        return fmt::format("{:.1f} / {:.1f}", percentile(v, 50), percentile(v, 99));
-      };
-      fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", backend, s->parked, pair(sig), pair(other),
-                 pair(step), ratio(percentile(sig, 50), percentile(step, 50)),
-                 ratio(percentile(sig, 99), percentile(step, 99)), pair(commit), pair(calls));
+      for (const bool own : {true, false}) {
+        const auto sig = pooled(*s, own ? &Figures::signal_hop_ms : &Figures::other_signal_hop_ms);
+        fmt::print("| | {} | {} | {} | {} | {} | {} | {} | {} |\n", s->parked,
+                   own ? "the worker's Store" : "another Store", pair(sig), pair(step),
+                   ratio(percentile(sig, 50), percentile(step, 50)), ratio(percentile(sig, 99), percentile(step, 99)),
+                   own ? pair(commit) : "", own ? pair(calls) : "");
+      }
     }
   }
 
