@@ -1,56 +1,48 @@
 // Waiting steps (issue 21; docs/performance.md, "Waiting steps: what they
-// cost"). One run on one database, SQLite or PostgreSQL, prints:
+// cost"). Two databases of one backend, SQLite or PostgreSQL: one where no
+// step waits, one with N tasks parked on their signal step. They take turns
+// in R rounds (the first of each round alternating, so a change in the
+// machine's load falls on both), and each round measures, on each:
 //
-//   1. a worker's idle CPU (process user+sys over a fixed window, nothing
-//      claimable) and the claim latency of other work (K one-step tasks
-//      submitted one by one while the worker runs: the step's first
-//      `in_progress` transition minus the task's created_at), with none and
-//      with N tasks whose signal step waits, and the ratios;
-//   2. the hop from a signal's delivery to the next step's start (template
+//   1. a worker's idle CPU: a worker process of its own (bench_pg_worker,
+//      default options) with nothing claimable, its CPU time over a fixed
+//      window from /proc/PID/task/*/schedstat; on PostgreSQL also that of its
+//      server backends (found by application_name);
+//   2. the claim latency of other work: K one-step tasks submitted one by one
+//      while a worker runs (in this process): the step's first `in_progress`
+//      transition minus the task's created_at;
+//   3. the hop from a signal's delivery to the next step's start (template
 //      `prepare -> approval (signal) -> finish`: finish's `in_progress` minus
-//      the transition that completed approval) against the hop between two
-//      ordinary steps (`a -> b`), median and p99 from the transitions, in both
-//      configurations.
+//      the transition that completed approval), the signal sent through the
+//      worker's own Store and through another one, against the hop between
+//      two ordinary steps (`a -> b`: b's `in_progress` minus a's, and minus
+//      a's `complete`, which the same transaction writes), one task at a time.
 //
-// The worker runs in this process (a Worker with default options and the
-// no-op handler) and the bench's own thread only sleeps during the idle
-// window, so the process's CPU time over the window is the worker's: its
-// coordinator, handler threads, schedule thread and the store's listener. On
-// SQLite the Client shares the worker's Store (a signal sent in the worker's
-// process wakes it in-process, as in `tasker serve`); on PostgreSQL the
-// Client has its own Store, so the worker hears of a delivery by NOTIFY, as
-// from an API process elsewhere. There the queries run in the server, so
-// the run also reads the CPU time of the worker's own server backends
-// (application_name bench_waiting_worker, from /proc: the server must run on
-// this machine, as scripts/pg-test-server's does).
+// On SQLite the Client of 2. and 3. shares the worker's Store (a delivery
+// wakes it in-process); on PostgreSQL it has its own, so the worker hears of
+// new work by NOTIFY, as from an API process elsewhere.
 //
 //   bench_waiting --db PATH|sqlite://PATH|postgresql://URL [--waiting 10000] [--tasks 500]
-//                 [--interval-ms 20] [--idle-seconds 20] [--hops 300]
+//                 [--interval-ms 20] [--idle-seconds 20] [--hops 300] [--other-hops 20] [--rounds 3]
 //
-// A SQLite file must not exist yet (it is created and kept); on PostgreSQL the
-// run uses a schema of its own (bench_waiting_<time>).
+// SQLite: the files PATH.none and PATH.waiting, which must not exist yet (they
+// are kept); PostgreSQL: a schema of its own for each (bench_waiting_<time>_none
+// and _waiting). The server must run on this machine (its backends' CPU is read
+// from /proc), as scripts/pg-test-server's does.
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstring>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_common.hpp"
+#include "process_cpu.hpp"
 #include "tasker/client.hpp"
 #include "tasker/store.hpp"
 #include "tasker/worker.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -84,110 +76,6 @@ struct Options {
   int hops{300};
   int rounds{3};
   int other_hops{20};
-};
-
-/// Nanoseconds process `pid` has run on a CPU, all its threads (user and
-/// system: /proc/PID/task/TID/schedstat, exact where /proc/PID/stat counts
-/// clock ticks); 0 when it cannot be read. A thread that ended is not counted.
-double process_cpu_ms(long pid) {
-  double ns = 0;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
-    std::ifstream f(task.path() / "schedstat");
-    double on_cpu = 0;
-    if (f >> on_cpu) ns += on_cpu;
-  }
-  return ns / 1e6;
-}
-
-/// A worker in a process of its own (bench_pg_worker, next to this program),
-/// so that its CPU time is nothing but its own; stopped and reaped on destruction.
-class WorkerProcess {
- public:
-  WorkerProcess(const std::string& program, const std::string& url, const std::string& id) {
-    int in[2];
-    int out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
-    std::vector<std::string> args{program, "--db", url, "--id", id};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = ::fdopen(in[1], "w");
-    from_ = ::fdopen(out[0], "r");
-    if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", program, std::strerror(rc)));
-    if (line() != "ready") throw std::runtime_error(program + " did not start");
-    std::fputs("go\n", to_);
-    std::fflush(to_);
-  }
-  WorkerProcess(const WorkerProcess&) = delete;
-  WorkerProcess& operator=(const WorkerProcess&) = delete;
-  ~WorkerProcess() {
-    if (pid_ > 0) stop();
-  }
-  [[nodiscard]] long pid() const { return pid_; }
-  /// Stop it; its transactions over its life (from the JSON line it prints).
-  long long stop() {
-    std::fputs("stop\n", to_);
-    std::fclose(to_);
-    const std::string stats = line();
-    std::fclose(from_);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    const auto at = stats.find("\"transactions\":");
-    return at == std::string::npos ? -1 : std::stoll(stats.substr(at + 15));
-  }
-
- private:
-  std::string line() {
-    char buf[512];
-    if (!std::fgets(buf, sizeof buf, from_)) return {};
-    std::string l(buf);
-    while (!l.empty() && l.back() == '\n') l.pop_back();
-    return l;
-  }
-  pid_t pid_{-1};
-  FILE* to_{nullptr};
-  FILE* from_{nullptr};
-};
-
-/// The server backends serving the worker's connections (PostgreSQL; empty on SQLite).
-class WorkerBackends {
- public:
-  WorkerBackends() = default;
-  /// `url` empty: not PostgreSQL, nothing to read.
-  WorkerBackends(std::string url, std::string application)
-      : url_(std::move(url)), application_(std::move(application)) {}
-  /// Their CPU time so far, ms; the set of backends is read on the first call.
-  double cpu_ms() {
-    if (url_.empty()) return 0;
-    if (pids_.empty()) {
-      pqxx::connection c(url_);
-      pqxx::nontransaction w(c);
-      for (const auto& row :
-           w.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = $1", application_))
-        pids_.push_back(row[0].as<long>());
-    }
-    double total = 0;
-    for (long pid : pids_) total += process_cpu_ms(pid);
-    return total;
-  }
-  void forget() { pids_.clear(); }
-  [[nodiscard]] std::size_t count() const { return pids_.size(); }
-
- private:
-  std::string url_;
-  std::string application_;
-  std::vector<long> pids_;
 };
 
 double ms_between(tasker::TimePoint from, tasker::TimePoint to) {
@@ -353,6 +241,7 @@ class Bench {
   /// Every approval waits first, then one signal at a time through `sender`.
   void signal_hops(Setup& s, tasker::Client& sender, int n, std::vector<double>& out, std::vector<double>& calls) {
     std::vector<std::string> approvals;
+    approvals.reserve(n);
     for (int i = 0; i < n; ++i) approvals.push_back(s.client->submit(request(kApproval)).uuid);
     for (const auto& uuid : approvals) waiting(s, uuid);
     for (const auto& uuid : approvals) {
