@@ -121,7 +121,9 @@ const std::map<std::string, Cpp>& cpp_handlers() {
        }},
       // --- waiting workflows: a parent whose result names the time a sleep waits for
       {"waiting.plan_reminder",
-       [](StepContext& c) { return json{{"remind_at", c.context().at("remind_at")}}; }},
+       [](StepContext& c) {
+         return json{{"remind_at", c.context().at("remind_at")}};
+       }},
       {"errors.fail_permanently",
        [](StepContext&) -> json {
          throw PermanentError("this step always fails permanently", {{"reason", "test"}});
