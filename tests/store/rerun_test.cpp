@@ -104,6 +104,29 @@ TEST_CASE("store: a rerun of a failed step is its next attempt, beyond the max_a
   CHECK(f.h->client().get_step(task.uuid, "diamond_start").state == StepState::waiting_for_retry);
 }
 
+TEST_CASE("store: a rerun step's dependent still waits for a sibling branch that failed") {
+  Fixture f;
+  auto task = diamond(f);
+  auto start = f.claim_now(f.claim(kMath));
+  REQUIRE(start.size() == 1);
+  f.report(start[0], StepOutcome::Kind::success, {{"v", 36}});
+  for (const auto& s : f.claim_now(f.claim(kMath))) {
+    if (s.step_name == "diamond_branch_b")
+      f.report(s, StepOutcome::Kind::success, {{"v", 1296}});
+    else
+      f.report(s, StepOutcome::Kind::failure, nullptr, false);  // branch c fails for good
+  }
+  REQUIRE(f.h->client().get_task(task.uuid).state == tasker::TaskState::error);
+  f.h->client().rerun_step(task.uuid, "diamond_branch_b");
+  CHECK(drain(f) == std::vector<std::string>{"diamond_branch_b"});
+  CHECK(f.h->client().get_step(task.uuid, "diamond_end").state == StepState::pending);
+  CHECK(f.h->client().get_task(task.uuid).state == tasker::TaskState::error);
+  // Rerunning the failed branch too lets the end run.
+  f.h->client().rerun_step(task.uuid, "diamond_branch_c");
+  CHECK(drain(f) == std::vector<std::string>{"diamond_branch_c", "diamond_end"});
+  CHECK(f.h->client().get_task(task.uuid).state == tasker::TaskState::complete);
+}
+
 TEST_CASE("store: what cannot be rerun is refused and changes nothing") {
   Fixture f;
   auto task = diamond(f);
