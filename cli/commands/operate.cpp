@@ -1,9 +1,10 @@
-// Operator actions: tasker cancel | signal | step reset | step rerun | step resolve | step complete.
+// Operator actions: tasker cancel | signal | rerun | step reset | step rerun | step resolve | step complete.
 #include <fmt/format.h>
 
 #include "commands.hpp"
 #include "output.hpp"
 #include "remote.hpp"
+#include "request.hpp"
 #include "tasker/client.hpp"
 #include "views.hpp"
 
@@ -108,6 +109,35 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
       const SignalStatus status = tasks->api().signal(opts->uuid, opts->name, payload, key);
       if (opts->json) return print_json({{"status", to_string(status)}});
       fmt::print("signal `{}` to task {}: {}\n", opts->name, opts->uuid, to_string(status));
+    });
+  }
+  {
+    struct Options {
+      std::string uuid;
+      std::string reason;
+      TemplateOptions templates;
+      std::string db;
+      bool json{false};
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("rerun", "Submit a task again as a new one, linked to it; print the new uuid");
+    cmd->add_option("uuid", opts->uuid, "The original task's uuid")->required();
+    cmd->add_option("--reason", opts->reason, "Why (recorded in the new task's reason)");
+    add_template_options(cmd, opts->templates);
+    add_db_option(cmd, opts->db);
+    cmd->add_flag("--json", opts->json, "Print the new task as JSON");
+    cmd->footer(
+        "Example:\n  tasker rerun 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b --reason 'the partner fixed their API'\n"
+        "The new task has the same template version, context, priority, tags and correlation id, and the tag\n"
+        "rerun-of:UUID. To run some steps of the same task again, see `tasker step rerun`.");
+    cmd->callback([opts, &inv] {
+      // Through the database, the task's template must be among the local templates (--templates).
+      auto tasks = open_tasks(inv, opts->db, DbAccess::existing, [&] {
+        return std::make_shared<const TemplateSet>(load_template_set(inv, opts->templates.paths, opts->templates.env));
+      });
+      TaskView task = tasks->api().rerun_task(opts->uuid, opts->reason.empty() ? "rerun by operator" : opts->reason);
+      if (opts->json) return print_json(to_json(task));
+      fmt::print("{}\n", task.uuid);
     });
   }
   auto* step = app.add_subcommand("step", "Operator actions on one step: reset, rerun, resolve, complete");

@@ -68,6 +68,11 @@ class Client {
   /// batchable) or was created by a batch (submit the task again instead).
   StepView rerun_step(const std::string& task_uuid, const std::string& step_name,
                       const std::string& reason = "rerun by operator");
+  /// Submit the task again as a new one: the same template version, context,
+  /// priority, tags, correlation id and bypassed steps, with the tag
+  /// kRerunOfTagPrefix + `task_uuid` (the link to the original) and `reason` in
+  /// its own. The original stays as it is. Throws as get_task and submit do.
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator");
   /// Mark a step done without a result; dependents proceed.
   StepView resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                  const std::string& reason = "resolved by operator");

@@ -43,6 +43,11 @@ class TaskApi {
     throw InvalidRequestError("this TaskApi cannot rerun step `" + step_name + "` of task " + task_uuid +
                               "; use ClientApi or HttpApi");
   }
+  /// Throws as Client::rerun_task does. Not pure: the default throws InvalidRequestError.
+  virtual TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator") {
+    (void)reason;
+    throw InvalidRequestError("this TaskApi cannot rerun task " + task_uuid + "; use ClientApi or HttpApi");
+  }
   /// Throws as Client::signal does.
   virtual SignalStatus signal(const std::string& task_uuid, const std::string& name,
                               const json& payload = json::object(),
@@ -82,6 +87,9 @@ class ClientApi final : public TaskApi {
   }
   StepView rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) override {
     return client_.rerun_step(task_uuid, step_name, reason);
+  }
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason) override {
+    return client_.rerun_task(task_uuid, reason);
   }
   SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload,
                       const std::optional<std::string>& key) override {

@@ -176,6 +176,11 @@ StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
 }
 
+TaskView HttpApi::rerun_task(const std::string& task_uuid, const std::string& reason) {
+  const json body = {{"reason", reason}};
+  return task_from(call("POST", fmt::format("/v1/tasks/{}/rerun", segment(task_uuid)), &body));
+}
+
 SignalStatus HttpApi::signal(const std::string& task_uuid, const std::string& name, const json& payload,
                              const std::optional<std::string>& key) {
   json body = {{"payload", payload}};

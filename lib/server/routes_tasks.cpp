@@ -189,6 +189,22 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
              });
+  // A tasker extension: the task submitted again as a new one, linked by a tag (docs/api.md, "Rerun").
+  http.route("POST", fmt::format("/v1/tasks/{}/rerun", kUuid), "tasks:create",
+             [client, &c, depth](const Request& req, Response& res) {
+               std::string reason = "rerun through the API";
+               if (!req.body.empty()) {
+                 const json body = parse_body(req, depth);
+                 if (!body.is_object())
+                   throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object: {\"reason\": \"...\"}");
+                 for (const auto& [k, v] : body.items())
+                   if (k != "reason")
+                     throw ApiError(400, "BAD_REQUEST", fmt::format("unknown field `{}`: a rerun takes a reason", k),
+                                    {{"field", k}});
+                 reason = text_or(body, "reason", reason);
+               }
+               write_json(res, 201, task_response(c.rerun_task(task_uuid_of(req), reason)));
+             });
   // A tasker extension: a signal to the task's signal step (docs/api.md, "Signals").
   http.route("POST", fmt::format("/v1/tasks/{}/signals/{}", kUuid, kUuid), "tasks:signal",
              [client, &c, depth](const Request& req, Response& res) {

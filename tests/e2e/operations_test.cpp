@@ -165,6 +165,22 @@ TEST_CASE("manual: rerun_step from a diamond's middle step reruns it and its dep
   }));
 }
 
+TEST_CASE("manual: rerun_task submits the task again as a new one, linked by a tag, the original untouched") {
+  auto h = make_harness();
+  auto original = h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 6}}));
+  h->wait_for_task_completion(original.uuid);
+  auto again = h->api().rerun_task(original.uuid, "audit asked for it");
+  CHECK(again.uuid != original.uuid);
+  CHECK(again.context == h->api().get_task(original.uuid).context);
+  CHECK(again.version == original.version);
+  CHECK(std::find(again.tags.begin(), again.tags.end(), "rerun-of:" + original.uuid) != again.tags.end());
+  CHECK(again.reason.find("audit asked for it") != std::string::npos);
+  CHECK(h->wait_for_task_completion(again.uuid).state == TaskState::complete);
+  CHECK(result_of(*h, again.uuid, "diamond_end") == result_of(*h, original.uuid, "diamond_end"));
+  CHECK(h->api().get_step(original.uuid, "diamond_end").attempts == 1);
+  CHECK_THROWS_AS(h->api().rerun_task("3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b"), tasker::NotFoundError);
+}
+
 TEST_CASE("lookups: malformed and unknown ids are told apart") {
   auto h = make_harness(false);
   CHECK_THROWS_AS(h->api().get_task("not-a-uuid"), tasker::InvalidRequestError);
