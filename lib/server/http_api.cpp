@@ -67,7 +67,14 @@ json HttpApi::call(const std::string& method, const std::string& path, const jso
   const std::string message = error.value("message", fmt::format("HTTP {} from {} {}", r.status, method, path));
   switch (r.status) {
     case 400: throw InvalidRequestError(message);
-    case 404: throw NotFoundError(error.value("resource", "resource"), error.value("id", path), message);
+    case 404: {
+      // The server's message is a NotFoundError's already: keep its hint, not its "... not found" twice.
+      const std::string kind = error.value("resource", "resource"), id = error.value("id", path);
+      const std::string said = fmt::format("{} `{}` not found", kind, id);
+      std::string hint = message.rfind(said, 0) == 0 ? message.substr(said.size()) : message;
+      if (hint.rfind("; ", 0) == 0) hint.erase(0, 2);
+      throw NotFoundError(kind, id, hint);
+    }
     case 409:
       if (!error.contains("existing_task_uuid")) throw ConflictError(message);
       throw DuplicateTaskError(error.value("existing_task_uuid", ""), "");
