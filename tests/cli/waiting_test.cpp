@@ -69,7 +69,9 @@ void check_ok(const Result& r, const std::string& out) {
 TEST_CASE("signal: a waiting step completes with the payload once per key (payload as text or @FILE or @-)") {
   Approval a;
   a.s.migrate();
-  Process worker = a.s.start({"worker", "--templates", a.templates, "--db", a.s.db()});
+  // The signals come from other processes: on SQLite the worker notices the next step by polling.
+  const auto config = a.s.write("tasker.yaml", "event_system:\n  fallback_interval_ms: 50\n");
+  Process worker = a.s.start({"--config", config.string(), "worker", "--templates", a.templates, "--db", a.s.db()});
   const std::string uuid = a.submit();
   REQUIRE(eventually([&] { return a.state_of(uuid, "approve") == "waiting"; }));
 
