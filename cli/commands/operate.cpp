@@ -1,4 +1,4 @@
-// Operator actions: tasker cancel | signal | step reset | step resolve | step complete.
+// Operator actions: tasker cancel | signal | step reset | step rerun | step resolve | step complete.
 #include <fmt/format.h>
 
 #include "commands.hpp"
@@ -112,7 +112,7 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
       fmt::print("signal `{}` to task {}: {}\n", opts->name, opts->uuid, to_string(status));
     });
   }
-  auto* step = app.add_subcommand("step", "Operator actions on one step: reset, resolve, complete");
+  auto* step = app.add_subcommand("step", "Operator actions on one step: reset, rerun, resolve, complete");
   step->require_subcommand(1);
   step->footer("Run `tasker step ACTION --help` for an action's options.");
   add_step_action(*step, inv, "reset", "Give a failed step a fresh set of attempts; the task resumes",
@@ -120,6 +120,16 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
                   "fixed'",
                   false, [](testing::TaskApi& c, const StepActionOptions& o) {
                     return c.reset_step_for_retry(o.uuid, o.step, reason_or(o, "reset by operator"));
+                  });
+  add_step_action(*step, inv, "rerun",
+                  "Run a finished or failed step again, and every step that depends on it; the others keep their "
+                  "results",
+                  "tasker step rerun 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b update_inventory --reason 'stock was "
+                  "recounted'\n"
+                  "Attempt numbers keep counting; each rerun step has its whole retry budget again. Exit 4 while one\n"
+                  "of them runs on a worker, or for a decision or batch step (submit the task again instead).",
+                  false, [](testing::TaskApi& c, const StepActionOptions& o) {
+                    return c.rerun_step(o.uuid, o.step, reason_or(o, "rerun by operator"));
                   });
   add_step_action(*step, inv, "resolve",
                   "Mark a step done without a result; its dependents proceed (use `complete` to give a result)",

@@ -161,6 +161,13 @@ StepView Client::reset_step_for_retry(const std::string& task_uuid, const std::s
   return step_of(r, step_name);
 }
 
+StepView Client::rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) {
+  check_uuid(task_uuid);
+  OperatorResult r = store_->rerun_step(task_uuid, step_name, reason, options_.clock->now());
+  publish(r.events);
+  return step_of(r, step_name);
+}
+
 StepView Client::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                        const std::string& reason) {
   check_uuid(task_uuid);

@@ -155,6 +155,12 @@ StepView HttpApi::reset_step_for_retry(const std::string& task_uuid, const std::
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
 }
 
+StepView HttpApi::rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) {
+  const json body = action("rerun", reason);
+  return step_from(
+      call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
 StepView HttpApi::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                         const std::string& reason) {
   const json body = action("resolve_manually", reason);

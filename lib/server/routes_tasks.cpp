@@ -121,6 +121,8 @@ void manual_action(Client& client, const Request& req, Response& res, int max_de
   StepView changed;
   if (action == "reset_for_retry") {
     changed = client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
+  } else if (action == "rerun") {
+    changed = client.rerun_step(task_uuid, step, reason_by("rerun_by", "rerun by operator"));
   } else if (action == "resolve_manually") {
     changed = client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
   } else if (action == "complete_manually") {
@@ -133,7 +135,7 @@ void manual_action(Client& client, const Request& req, Response& res, int max_de
                                             reason_by("completed_by", "completed by operator"));
   } else {
     throw ApiError(400, "BAD_REQUEST",
-                   fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
+                   fmt::format("`action_type` must be reset_for_retry, rerun, resolve_manually or complete_manually{}",
                                action.empty() ? "" : fmt::format(", not `{}`", action)),
                    {{"field", "action_type"}});
   }

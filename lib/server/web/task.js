@@ -188,7 +188,8 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     if (checkResult()) return;
     const f = form.elements;
-    const by = {reset_for_retry: "reset_by", resolve_manually: "resolved_by", complete_manually: "completed_by"};
+    const by = {reset_for_retry: "reset_by", rerun: "rerun_by", resolve_manually: "resolved_by",
+      complete_manually: "completed_by"};
     const body = {action_type: f.action.value, reason: f.reason.value};
     if (f.by.value) body[by[f.action.value]] = f.by.value;
     if (f.action.value === "complete_manually") body.completion_data = {result: JSON.parse(f.result.value)};
