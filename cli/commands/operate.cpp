@@ -92,7 +92,8 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
         ->required();
     cmd->add_option("--payload", opts->payload,
                     "The waiting step's result: a JSON object as text, @FILE, or @- for stdin (default: {})");
-    cmd->add_option("--key", opts->key, "Deliver once: the same key again for this task changes nothing");
+    auto* key_option =
+        cmd->add_option("--key", opts->key, "Deliver once: the same key again for this task changes nothing");
     add_db_option(cmd, opts->db);
     cmd->add_flag("--json", opts->json, "Print {\"status\": ...} as JSON");
     cmd->footer(
@@ -101,11 +102,12 @@ void add_operator_commands(CLI::App& app, Invocation& inv) {
         "Status: delivered (a step was waiting and completed), buffered (kept until its step waits), duplicate "
         "(the key was seen: nothing changed). Exit 3: no such task or signal step; 4: a finished task, or a bad "
         "payload.");
-    cmd->callback([opts, &inv] {
+    cmd->callback([opts, &inv, key_option] {
       const json payload = parse_json_argument(opts->payload, "--payload", inv.config().limits.json);
       auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+      // An empty --key (an unset variable: --key "$ID") is refused, not sent without its key.
       std::optional<std::string> key;
-      if (!opts->key.empty()) key = opts->key;
+      if (key_option->count() > 0) key = opts->key;
       const SignalStatus status = tasks->api().signal(opts->uuid, opts->name, payload, key);
       if (opts->json) return print_json({{"status", to_string(status)}});
       fmt::print("signal `{}` to task {}: {}\n", opts->name, opts->uuid, to_string(status));
