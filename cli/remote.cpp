@@ -24,19 +24,22 @@ std::string env_or(const char* name, const std::string& fallback = "") {
 class LocalTasks final : public Tasks {
  public:
   LocalTasks(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options)
-      : client_(std::move(store), std::move(templates), std::move(options)), api_(client_) {}
+      : client_(std::move(store), std::move(templates), std::move(options)), api_(client_), schedules_(client_) {}
   testing::TaskApi& api() override { return api_; }
+  testing::ScheduleApi& schedules() override { return schedules_; }
   bool remote() const override { return false; }
 
  private:
   Client client_;
   testing::ClientApi api_;
+  testing::ClientScheduleApi schedules_;
 };
 
 class RemoteTasks final : public Tasks {
  public:
   RemoteTasks(const std::string& url, testing::HttpApiOptions options) : api_(url, std::move(options)) {}
   testing::TaskApi& api() override { return api_; }
+  testing::ScheduleApi& schedules() override { return api_; }
   bool remote() const override { return true; }
 
  private:

@@ -1,8 +1,9 @@
 #pragma once
-// Where the task commands (list, status, steps, audit, submit, cancel, step,
-// watch) go: a tasker service over its HTTP API (--server, or a profile), or
-// the database itself (--db). Both are a testing::TaskApi, so each command is
-// written once and prints the same whichever it talks to.
+// Where the task and schedule commands (list, status, steps, audit, submit,
+// cancel, step, signal, watch, schedule) go: a tasker service over its HTTP
+// API (--server, or a profile), or the database itself (--db). Both are a
+// testing::TaskApi and ScheduleApi, so each command is written once and
+// prints the same whichever it talks to.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "tasker/schedule_api.hpp"
 #include "tasker/task_api.hpp"
 
 namespace tasker::cli {
@@ -38,6 +40,7 @@ class Tasks {
  public:
   virtual ~Tasks() = default;
   [[nodiscard]] virtual testing::TaskApi& api() = 0;
+  [[nodiscard]] virtual testing::ScheduleApi& schedules() = 0;
   [[nodiscard]] virtual bool remote() const = 0;
 };
 

@@ -1,12 +1,15 @@
-// tasker schedule create|list|show|pause|resume|delete|trigger: cron schedules
-// stored in the database (docs/schedules.md). Workers fire them.
+// tasker schedule create|update|list|show|pause|resume|delete|trigger: cron
+// schedules stored in the database (docs/schedules.md), in it directly (--db)
+// or through a service (--server). Workers fire them.
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "exit_codes.hpp"
 #include "output.hpp"
+#include "remote.hpp"
 #include "request.hpp"
-#include "tasker/client.hpp"
 #include "tasker/schedule.hpp"
+#include "tasker/schedule_api.hpp"
 
 namespace tasker::cli {
 
@@ -24,15 +27,10 @@ void print_schedule(const ScheduleView& s) {
   fmt::print("last task {}\ncontext   {}\n", s.last_task_uuid.empty() ? "-" : s.last_task_uuid, s.context.dump());
 }
 
-/// A client on the database named by --db (templates only for create).
-Client client_on(Invocation& inv, const std::string& db, DbAccess access,
-                 std::shared_ptr<const TemplateSet> templates = nullptr) {
-  return Client(open_database(inv, db, access), std::move(templates), client_options(inv));
-}
-
 /// `schedule pause|resume|delete|trigger|show NAME`: one schedule named, one action.
 void add_named_action(CLI::App* parent, Invocation& inv, const std::string& name, const std::string& description,
-                      const std::string& example, std::function<void(Client&, const std::string&, bool)> action) {
+                      const std::string& example,
+                      std::function<void(testing::ScheduleApi&, const std::string&, bool)> action) {
   struct Options {
     std::string name;
     std::string db;
@@ -45,8 +43,8 @@ void add_named_action(CLI::App* parent, Invocation& inv, const std::string& name
   cmd->add_flag("--json", opts->json, "Print the result as JSON");
   cmd->footer("Example:\n  " + example);
   cmd->callback([opts, &inv, action = std::move(action)] {
-    Client client = client_on(inv, opts->db, DbAccess::existing);
-    action(client, opts->name, opts->json);
+    auto tasks = open_tasks(inv, opts->db, DbAccess::existing);
+    action(tasks->schedules(), opts->name, opts->json);
   });
 }
 
@@ -59,7 +57,7 @@ void print_view(const ScheduleView& s, bool json) {
 
 void add_schedule_commands(CLI::App& app, Invocation& inv) {
   auto* schedule = app.add_subcommand(
-      "schedule", "Cron schedules stored in the database: create, list, show, pause, resume, delete, trigger");
+      "schedule", "Cron schedules stored in the database: create, update, list, show, pause, resume, delete, trigger");
   schedule->require_subcommand(1);
   schedule->footer(
       "Every worker (`tasker worker`, or a host's Worker) fires due schedules; each tick creates exactly one task,\n"
@@ -109,23 +107,70 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
         "  tasker schedule create heartbeat linear_workflow/mathematical_sequence --cron '*/10 * * * * *' \\\n"
         "      --context '{\"even_number\": 6}' --overlap skip --catch-up none");
     cmd->callback([opts, &inv] {
-      // Everything is read and checked before the database is touched.
+      // Everything is read and checked before the database is touched. Through a
+      // service, the service resolves the template; here, the local templates do.
       ScheduleRequest request;
       request.context = parse_json_argument(opts->context, "--context", inv.config().limits.json);
-      ResolvedTemplate resolved = resolve_template(inv, opts->target, opts->templates.paths, opts->templates.env);
+      auto tasks = open_tasks(inv, opts->db, DbAccess::create, [&] {
+        ResolvedTemplate resolved = resolve_template(inv, opts->target, opts->templates.paths, opts->templates.env);
+        request.namespace_name = resolved.tmpl->namespace_name;
+        request.task_name = resolved.tmpl->name;
+        request.version = resolved.tmpl->version;
+        return resolved.set;
+      });
+      if (tasks->remote()) {
+        const TemplateRef ref = TemplateRef::parse(opts->target);
+        request.namespace_name = ref.namespace_name;
+        request.task_name = ref.name;
+        request.version = ref.version;
+      }
       request.name = opts->name;
-      request.namespace_name = resolved.tmpl->namespace_name;
-      request.task_name = resolved.tmpl->name;
-      request.version = resolved.tmpl->version;
       request.cron = opts->cron;
       request.time_zone = opts->time_zone;
       request.overlap = parse_schedule_overlap(opts->overlap).value_or(ScheduleOverlap::allow);
       request.catch_up = parse_schedule_catch_up(opts->catch_up).value_or(ScheduleCatchUp::latest);
       request.paused = opts->paused;
-      Client client = client_on(inv, opts->db, DbAccess::create, resolved.set);
-      ScheduleView s = client.create_schedule(request);
+      ScheduleView s = tasks->schedules().create_schedule(request);
       if (opts->json) return print_json(to_json(s));
       fmt::print("schedule {} created; next tick {}\n", s.name, s.paused ? "- (paused)" : time_or_dash(s.next_tick));
+    });
+  }
+
+  {
+    struct Options {
+      std::string name;
+      std::optional<std::string> cron, time_zone, context, overlap, catch_up;
+      std::string db;
+      bool json{false};
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = schedule->add_subcommand("update", "Change a schedule's cron, time zone, context, overlap or catch-up");
+    cmd->add_option("name", opts->name, "The schedule's name")->required();
+    cmd->add_option("--cron", opts->cron, "A new cron expression (the next tick is computed from now)");
+    cmd->add_option("--timezone", opts->time_zone, "A new IANA time zone (the next tick is computed from now)");
+    cmd->add_option("--context", opts->context, "A new context for its tasks: JSON text, @FILE, or @- for stdin");
+    cmd->add_option("--overlap", opts->overlap, "allow or skip")->check(CLI::IsMember({"allow", "skip"}));
+    cmd->add_option("--catch-up", opts->catch_up, "none, latest or all")
+        ->check(CLI::IsMember({"none", "latest", "all"}));
+    add_db_option(cmd, opts->db);
+    cmd->add_flag("--json", opts->json, "Print the schedule as JSON");
+    cmd->footer(
+        "Example:\n  tasker schedule update nightly-export --cron '30 3 * * *' --timezone America/New_York\n"
+        "The template stays the one pinned at creation: to run another version, delete the schedule and create it "
+        "again.");
+    cmd->callback([opts, &inv] {
+      ScheduleUpdate update;
+      update.cron = opts->cron;
+      update.time_zone = opts->time_zone;
+      if (opts->context) update.context = parse_json_argument(*opts->context, "--context", inv.config().limits.json);
+      if (opts->overlap) update.overlap = parse_schedule_overlap(*opts->overlap);
+      if (opts->catch_up) update.catch_up = parse_schedule_catch_up(*opts->catch_up);
+      if (!update.cron && !update.time_zone && !update.context && !update.overlap && !update.catch_up)
+        throw UsageError(
+            "nothing to change: give --cron, --timezone, --context, --overlap or --catch-up (pause and resume are "
+            "`tasker schedule pause|resume NAME`)");
+      print_view(open_tasks(inv, opts->db, DbAccess::existing)->schedules().update_schedule(opts->name, update),
+                 opts->json);
     });
   }
 
@@ -140,8 +185,7 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
     cmd->add_flag("--json", opts->json, "Print the schedules as a JSON array");
     cmd->footer("Example:\n  tasker schedule list --db postgresql://tasker@db/tasker");
     cmd->callback([opts, &inv] {
-      Client client = client_on(inv, opts->db, DbAccess::existing);
-      auto schedules = client.list_schedules();
+      auto schedules = open_tasks(inv, opts->db, DbAccess::existing)->schedules().list_schedules();
       if (opts->json) {
         json out = json::array();
         for (const auto& s : schedules) out.push_back(to_json(s));
@@ -158,23 +202,27 @@ void add_schedule_commands(CLI::App& app, Invocation& inv) {
     });
   }
 
-  add_named_action(schedule, inv, "show", "Show a schedule", "tasker schedule show nightly-export --json",
-                   [](Client& c, const std::string& name, bool json) { print_view(c.get_schedule(name), json); });
-  add_named_action(schedule, inv, "pause", "Pause a schedule: it fires nothing until resumed",
-                   "tasker schedule pause nightly-export",
-                   [](Client& c, const std::string& name, bool json) { print_view(c.pause_schedule(name), json); });
-  add_named_action(schedule, inv, "resume",
-                   "Resume a paused schedule from its next tick after now (passed ticks are not made up)",
-                   "tasker schedule resume nightly-export",
-                   [](Client& c, const std::string& name, bool json) { print_view(c.resume_schedule(name), json); });
+  add_named_action(
+      schedule, inv, "show", "Show a schedule", "tasker schedule show nightly-export --json",
+      [](testing::ScheduleApi& c, const std::string& name, bool json) { print_view(c.get_schedule(name), json); });
+  add_named_action(
+      schedule, inv, "pause", "Pause a schedule: it fires nothing until resumed",
+      "tasker schedule pause nightly-export",
+      [](testing::ScheduleApi& c, const std::string& name, bool json) { print_view(c.pause_schedule(name), json); });
+  add_named_action(
+      schedule, inv, "resume", "Resume a paused schedule from its next tick after now (passed ticks are not made up)",
+      "tasker schedule resume nightly-export",
+      [](testing::ScheduleApi& c, const std::string& name, bool json) { print_view(c.resume_schedule(name), json); });
   add_named_action(schedule, inv, "delete", "Delete a schedule; the tasks it created stay",
-                   "tasker schedule delete nightly-export", [](Client& c, const std::string& name, bool json) {
+                   "tasker schedule delete nightly-export",
+                   [](testing::ScheduleApi& c, const std::string& name, bool json) {
                      c.delete_schedule(name);
                      if (json) return print_json({{"name", name}, {"deleted", true}});
                      fmt::print("schedule {} deleted\n", name);
                    });
   add_named_action(schedule, inv, "trigger", "Create a task from a schedule now, outside its cron; print its uuid",
-                   "tasker schedule trigger nightly-export", [](Client& c, const std::string& name, bool json) {
+                   "tasker schedule trigger nightly-export",
+                   [](testing::ScheduleApi& c, const std::string& name, bool json) {
                      TaskView task = c.trigger_schedule(name);
                      if (json) return print_json(to_json(task));
                      fmt::print("{}\n", task.uuid);

@@ -1,11 +1,12 @@
 #pragma once
-// tasker::testing::HttpApi: the TaskApi over tasker's HTTP API (docs/api.md),
-// in the `tasker::server` library. The e2e suite drives `tasker serve` with
+// tasker::testing::HttpApi: the TaskApi and ScheduleApi over tasker's HTTP
+// API (docs/api.md), in the `tasker::server` library. The e2e suite drives `tasker serve` with
 // it; a host application can use it as its client of a tasker service.
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "tasker/schedule_api.hpp"
 #include "tasker/task_api.hpp"
 
 namespace tasker::testing {
@@ -18,9 +19,10 @@ struct HttpApiOptions {
 
 /// One connection (kept alive); requests are serialised: use one per thread.
 /// Errors map back to tasker's: 400 InvalidRequestError, 404 NotFoundError,
-/// 409 DuplicateTaskError, 503 TransientStorageError, anything else (and
-/// an unreachable server) Error with the status and the server's message.
-class HttpApi final : public TaskApi {
+/// 409 DuplicateTaskError (ConflictError when the conflict names no task),
+/// 413 LimitError, 503 TransientStorageError, anything else (and an
+/// unreachable server) Error with the status and the server's message.
+class HttpApi final : public TaskApi, public ScheduleApi {
  public:
   /// `base_url`: `http://host:port` or `https://host:port`.
   explicit HttpApi(const std::string& base_url, HttpApiOptions options = {});
@@ -44,8 +46,20 @@ class HttpApi final : public TaskApi {
                                  const std::string& reason = "resolved by operator") override;
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator") override;
+  StepView rerun_step(const std::string& task_uuid, const std::string& step_name,
+                      const std::string& reason = "rerun by operator") override;
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator") override;
   SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload = json::object(),
                       const std::optional<std::string>& key = std::nullopt) override;
+
+  ScheduleView create_schedule(const ScheduleRequest& request) override;
+  ScheduleView get_schedule(const std::string& name) override;
+  std::vector<ScheduleView> list_schedules() override;
+  ScheduleView update_schedule(const std::string& name, const ScheduleUpdate& update) override;
+  ScheduleView pause_schedule(const std::string& name) override;
+  ScheduleView resume_schedule(const std::string& name) override;
+  void delete_schedule(const std::string& name) override;
+  TaskView trigger_schedule(const std::string& name) override;
 
   /// A raw request, for routes TaskApi does not cover: the status and the parsed body (null when empty).
   struct Response {

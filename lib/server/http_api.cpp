@@ -67,7 +67,14 @@ json HttpApi::call(const std::string& method, const std::string& path, const jso
   const std::string message = error.value("message", fmt::format("HTTP {} from {} {}", r.status, method, path));
   switch (r.status) {
     case 400: throw InvalidRequestError(message);
-    case 404: throw NotFoundError(error.value("resource", "resource"), error.value("id", path), message);
+    case 404: {
+      // The server's message is a NotFoundError's already: keep its hint, not its "... not found" twice.
+      const std::string kind = error.value("resource", "resource"), id = error.value("id", path);
+      const std::string said = fmt::format("{} `{}` not found", kind, id);
+      std::string hint = message.rfind(said, 0) == 0 ? message.substr(said.size()) : message;
+      if (hint.rfind("; ", 0) == 0) hint.erase(0, 2);
+      throw NotFoundError(kind, id, hint);
+    }
     case 409:
       if (!error.contains("existing_task_uuid")) throw ConflictError(message);
       throw DuplicateTaskError(error.value("existing_task_uuid", ""), "");
@@ -148,6 +155,12 @@ StepView HttpApi::reset_step_for_retry(const std::string& task_uuid, const std::
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
 }
 
+StepView HttpApi::rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) {
+  const json body = action("rerun", reason);
+  return step_from(
+      call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
 StepView HttpApi::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                         const std::string& reason) {
   const json body = action("resolve_manually", reason);
@@ -161,6 +174,11 @@ StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std
   body["completion_data"] = {{"result", result}};
   return step_from(
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
+TaskView HttpApi::rerun_task(const std::string& task_uuid, const std::string& reason) {
+  const json body = {{"reason", reason}};
+  return task_from(call("POST", fmt::format("/v1/tasks/{}/rerun", segment(task_uuid)), &body));
 }
 
 SignalStatus HttpApi::signal(const std::string& task_uuid, const std::string& name, const json& payload,

@@ -1,4 +1,4 @@
-// What a Store that keeps no schedules answers (the SQL store overrides these).
+// What a Store that keeps no schedules and reruns no steps answers (the SQL store overrides these).
 #include "tasker/store.hpp"
 
 #include <fmt/format.h>
@@ -23,5 +23,11 @@ bool Store::delete_schedule(const std::string& /*name*/) { no_schedules(*this); 
 FireResult Store::fire_schedules(const FireRequest& /*request*/, TimePoint /*now*/) { no_schedules(*this); }
 CreateResult Store::trigger_schedule(const std::string& /*name*/, TimePoint /*now*/) { no_schedules(*this); }
 std::optional<TimePoint> Store::next_schedule_tick() { return std::nullopt; }
+
+OperatorResult Store::rerun_step(const std::string& /*task_uuid*/, const std::string& /*step_name*/,
+                                 const std::string& /*reason*/, TimePoint /*now*/) {
+  throw InvalidRequestError(
+      fmt::format("the {} store {} cannot rerun steps; open a database with open_store(url)", backend(), describe()));
+}
 
 }  // namespace tasker

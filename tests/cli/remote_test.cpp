@@ -130,3 +130,61 @@ TEST_CASE("remote: API keys, profiles, and what to do when neither a database no
   check_one_line_error(empty.tasker({"--profiles", (empty.dir() / "none.yaml").string(), "list"}), 3,
                        {"no database and no tasker service", "--db URL", "--server URL", "--profile NAME"});
 }
+
+TEST_CASE("remote: schedule create, update, pause, resume, trigger and delete through --server, as on the database") {
+  Sandbox s;
+  s.migrate();
+  Served served = serve(s);
+  auto remote = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", served.url});
+    return s.tasker(args);
+  };
+  auto local = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--db", s.db()});
+    return s.tasker(args);
+  };
+  const std::string target = "ecommerce_commands/order_processing";
+  const std::string context = "@" + (example_dir() / "context.json").string();
+  // No local templates: the service resolves the template and pins its version.
+  Result created =
+      remote({"schedule", "create", "nightly", target, "--cron", "0 2 * * *", "--context", context, "--json"});
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  CHECK(created.json_out().at("cron") == "0 2 * * *");
+  CHECK(created.json_out().at("version") == "1.0.0");
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"schedule", "show", "nightly", "--json"},
+                                                  {"schedule", "show", "nightly"},
+                                                  {"schedule", "list", "--json"},
+                                                  {"schedule", "list"}}) {
+    const Result a = local(command), b = remote(command);
+    INFO(a.describe() << "\n" << b.describe());
+    CHECK(b.exit_code == 0);
+    CHECK(a.out == b.out);
+  }
+  Result updated =
+      remote({"schedule", "update", "nightly", "--cron", "30 3 * * *", "--timezone", "Europe/Berlin", "--json"});
+  CHECK(updated.json_out().at("cron") == "30 3 * * *");
+  CHECK(local({"schedule", "show", "nightly", "--json"}).json_out().at("time_zone") == "Europe/Berlin");
+  CHECK(remote({"schedule", "pause", "nightly", "--json"}).json_out().at("paused") == true);
+  CHECK(remote({"schedule", "resume", "nightly", "--json"}).json_out().at("paused") == false);
+  Result triggered = remote({"schedule", "trigger", "nightly"});
+  REQUIRE(triggered.exit_code == 0);
+  const std::string uuid = triggered.out.substr(0, triggered.out.find('\n'));
+  CHECK(s.status(uuid).at("initiator") == "schedule:nightly");
+  // The same failures, the same exit codes: a name taken, a bad cron, nothing to change, an unknown name.
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"schedule", "create", "nightly", target, "--cron", "0 2 * * *"},
+        {"schedule", "create", "other", target, "--cron", "61 * * * *"},
+        {"schedule", "update", "nightly"}}) {
+    std::vector<std::string> with_templates = command;
+    with_templates.insert(with_templates.end(), {"--templates", example_dir().string()});
+    const Result a = local(with_templates), b = remote(command);
+    INFO(a.describe() << "\n" << b.describe());
+    CHECK(a.exit_code != 0);
+    CHECK(b.exit_code == a.exit_code);
+  }
+  CHECK(remote({"schedule", "delete", "nightly"}).exit_code == 0);
+  const Result gone = remote({"schedule", "show", "nightly"});
+  CHECK(gone.exit_code == 3);
+  CHECK(gone.err == local({"schedule", "show", "nightly"}).err);  // said once, as the database says it
+}

@@ -161,6 +161,12 @@ const std::map<std::string, tasker::StepHandler>& dynamic_cpp_handlers() {
                      {"approvers", approvers},
                      {"amount", c.ancestor_result("validate_request").at("amount")}};
        }},
+      // --- an approval signal's payload deciding the branch (waiting_workflows.yaml)
+      {"approval.by_signal",
+       [](StepContext& c) {
+         const json& approval = c.dependency_result("manager_approval");
+         return decision({approval.value("approved", json()) == true ? "grant" : "reject"});
+       }},
       // --- batch processing of a CSV file
       {"csv.analyze",
        [](StepContext& c) {

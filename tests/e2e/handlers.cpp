@@ -119,6 +119,11 @@ const std::map<std::string, Cpp>& cpp_handlers() {
        [](StepContext& c) {
          return json{{"status", "ok"}, {"attempt", c.attempt()}};
        }},
+      // --- waiting workflows: a parent whose result names the time a sleep waits for
+      {"waiting.plan_reminder",
+       [](StepContext& c) {
+         return json{{"remind_at", c.context().at("remind_at")}};
+       }},
       {"errors.fail_permanently",
        [](StepContext&) -> json {
          throw PermanentError("this step always fails permanently", {{"reason", "test"}});

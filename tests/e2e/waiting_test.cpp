@@ -1,7 +1,10 @@
 // Waiting steps on every surface, backend and handler kind: a signal step
-// completed by its signal (and a repeated key), a signal kept until its step
-// waits, a signal's timeout both ways, a sleep measured from the audit trail,
-// a sleep until a time in the context, and a delayed start (run_at).
+// completed by its signal (and a repeated key), an approval deciding a branch
+// both ways, a signal kept until its step waits, a signal's timeout both ways,
+// a sleep measured from the audit trail, a sleep until a time in the context
+// or in a parent's result, and a delayed start (run_at).
+#include <set>
+
 #include "e2e.hpp"
 
 using namespace e2e;
@@ -24,6 +27,13 @@ void wait_for_state(Harness& h, const std::string& task, const std::string& step
              "step " + step + " to be " + std::string(tasker::to_string(state)));
 }
 
+/// The names of the task's steps, in the order the store lists them.
+std::set<std::string> step_names(Harness& h, const std::string& task) {
+  std::set<std::string> names;
+  for (const auto& s : h.api().list_steps(task)) names.insert(s.name);
+  return names;
+}
+
 }  // namespace
 
 TEST_CASE("waiting: a signal step waits, and its signal completes it with the payload the next step reads") {
@@ -41,6 +51,28 @@ TEST_CASE("waiting: a signal step waits, and its signal completes it with the pa
   CHECK(result_of(*h, task.uuid, "manager_approval") == json{{"approved", true}});
   CHECK_THROWS_AS(h->api().signal(task.uuid, "approval", json::object(), std::string("approval-2")),
                   tasker::ConflictError);
+}
+
+TEST_CASE("waiting: an approval granted and one rejected lead the decision after them to different branches") {
+  auto h = make_harness();
+  auto granted = h->submit(h->create_task_request("waiting_e2e", "approval_decision", {{"expense", 1}}));
+  auto rejected = h->submit(h->create_task_request("waiting_e2e", "approval_decision", {{"expense", 2}}));
+  for (const auto* task : {&granted, &rejected}) wait_for_state(*h, task->uuid, "manager_approval", StepState::waiting);
+  CHECK(h->api().signal(granted.uuid, "approval", {{"approved", true}, {"by", "ada"}}) ==
+        tasker::SignalStatus::delivered);
+  CHECK(h->api().signal(rejected.uuid, "approval", {{"approved", false}, {"by", "ada"}}) ==
+        tasker::SignalStatus::delivered);
+  h->wait_for_task_completion(granted.uuid);
+  h->wait_for_task_completion(rejected.uuid);
+  const std::set<std::string> common{"prepare", "manager_approval", "route"};
+  auto with = [&](const char* branch) {
+    auto names = common;
+    names.insert(branch);
+    return names;
+  };
+  CHECK(step_names(*h, granted.uuid) == with("grant"));
+  CHECK(step_names(*h, rejected.uuid) == with("reject"));
+  CHECK(result_of(*h, granted.uuid, "grant") == json{{"approved", true}, {"approver", "manager"}});
 }
 
 TEST_CASE("waiting: a signal sent before its step is reached is kept and consumed when the step waits") {
@@ -86,6 +118,17 @@ TEST_CASE("waiting: a sleep of 2 s lasts at least 2 s by the audit trail, and a 
   REQUIRE(nap.error.has_value());
   CHECK(nap.error->message.find("context.remind_at") != std::string::npos);
   CHECK(nap.error->message.find("\"soon\"") != std::string::npos);
+}
+
+TEST_CASE("waiting: a sleep until the time its parent's result names completes no earlier, with that time") {
+  auto h = make_harness();
+  const auto remind_at = std::chrono::time_point_cast<milliseconds>(tasker::SystemClock::instance().now()) + seconds{2};
+  auto task = h->submit(
+      h->create_task_request("waiting_e2e", "sleep_until_parent", {{"remind_at", tasker::format_time(remind_at)}}));
+  h->wait_for_task_completion(task.uuid);
+  CHECK(result_of(*h, task.uuid, "nap") == json{{"slept_until", tasker::format_time(remind_at)}});
+  CHECK(entered(*h, task.uuid, "nap", "complete") >= remind_at);
+  CHECK(entered(*h, task.uuid, "finish", "in_progress") >= remind_at);
 }
 
 TEST_CASE("waiting: a task with run_at 3 s ahead is first claimed no earlier") {

@@ -1,6 +1,8 @@
 // The Store contract for waiting steps (signal and sleep steps, a delayed
 // start), driven directly with a ManualClock on every backend: suspending,
 // signals delivered, kept and repeated, timeouts both ways, sleeps, run_at.
+#include <algorithm>
+
 #include "store_fixture.hpp"
 #include "tasker/errors.hpp"
 
@@ -45,6 +47,12 @@ TEST_CASE("store: a signal step waits holding no worker, and its signal complete
   CHECK(claimed[0].initialization.at("name") == "approval");
   auto r = f.store->suspend({{claimed[0].step_id, claimed[0].claim_token, std::nullopt, "approval"}}, f.clock.now());
   CHECK(r.discarded.empty());
+  // The event bus hears that it waits, and for what.
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.events[0].name == tasker::events::kStepWaiting);
+  CHECK(r.events[0].step_name == "manager_approval");
+  CHECK(r.events[0].payload.at("signal") == "approval");
+  CHECK(r.events[0].payload.at("wake_at").is_null());
   auto step = f.h->client().get_step(task.uuid, "manager_approval");
   CHECK(step.state == StepState::waiting);
   CHECK_FALSE(step.lease_expires_at.has_value());
@@ -60,6 +68,14 @@ TEST_CASE("store: a signal step waits holding no worker, and its signal complete
   f.clock.advance(seconds{5});
   auto delivered = signal(f, task.uuid, "approval", {{"approved", true}}, "k1");
   CHECK(delivered.status == tasker::SignalStatus::delivered);
+  // Its completion is the worker's kind (not an operator's), with the result and what it waited for.
+  auto completed = std::find_if(delivered.events.begin(), delivered.events.end(), [](const auto& e) {
+    return e.name == tasker::events::kStepCompleted && e.step_name == "manager_approval";
+  });
+  REQUIRE(completed != delivered.events.end());
+  CHECK(completed->payload.at("result") == json{{"approved", true}});
+  CHECK_FALSE(completed->payload.contains("manual"));
+  CHECK(completed->payload.at("waited") == "signal");
   step = f.h->client().get_step(task.uuid, "manager_approval");
   CHECK(step.state == StepState::complete);
   CHECK(step.results == json{{"approved", true}});
@@ -132,11 +148,17 @@ TEST_CASE("store: a sleep wakes at its time, which next_due reports to the worke
   Fixture f;
   auto task = f.h->submit(f.h->create_task_request("waiting_e2e", "sleep_seconds"));
   const auto wake = f.clock.now() + seconds{2};
-  suspend(f, std::string(tasker::kSleepCallable), "", wake);
+  auto slept = suspend(f, std::string(tasker::kSleepCallable), "", wake);
+  REQUIRE(slept.events.size() == 1);
+  CHECK(slept.events[0].payload.at("wake_at") == tasker::format_time(wake));
   tasker::WorkFilter waking{{std::string(tasker::kSleepCallable), std::string(tasker::kSignalCallable)}, {}, {}};
   CHECK(f.store->next_due(waking) == wake);
   f.clock.advance(seconds{2});
-  CHECK(f.store->wake_due(10, f.clock.now()).woken == 1);
+  auto woke = f.store->wake_due(10, f.clock.now());
+  CHECK(woke.woken == 1);
+  REQUIRE_FALSE(woke.events.empty());
+  CHECK(woke.events[0].name == tasker::events::kStepCompleted);
+  CHECK(woke.events[0].payload.at("waited") == "sleep");
   auto nap = f.h->client().get_step(task.uuid, "nap");
   CHECK(nap.state == StepState::complete);
   CHECK(nap.results == json{{"slept_until", tasker::format_time(wake)}});

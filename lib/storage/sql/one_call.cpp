@@ -48,21 +48,29 @@ Param optional_list(const std::vector<std::string>& items) {
 
 }  // namespace
 
-CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& wake) {
-  // The creation's transitions as the multi-statement path records them; the
-  // function writes the same rows, and the events follow from them.
-  Changes ch;
-  record_creation(ch, plan, 0, std::vector<std::int64_t>(plan.rows.size(), 0));
-  wake = Wakeups{ch.enqueued, ch.finished_tasks};
+std::vector<Param> OneCall::submit_params(const TaskPlan& plan, TimePoint now, const std::string& notifications) {
   json edges = json::array();
   for (std::size_t i = 0; i < plan.steps.size(); ++i)
     for (auto parent : plan.parents[i]) edges.push_back({parent, i});
   std::vector<Param> p = task_row_params(plan, now);
-  // Work for other workers, but no end: nobody can be watching a task that did not exist.
-  p.insert(p.end(),
-           {plan.step_rows.dump(), edges.dump(), channel_, json(notification_payloads(Wakeups{wake.work, {}})).dump(),
-            plan.created_payload.dump(), run_at_param(plan)});
-  Rows r = runner_.run(Access::statement, [&](Connection& c) { return c.call(submit_sql(), p); });
+  p.insert(p.end(), {plan.step_rows.dump(), edges.dump(), channel_, notifications, plan.created_payload.dump(),
+                     run_at_param(plan)});
+  return p;
+}
+
+namespace {
+
+/// The creation's transitions as the multi-statement path records them; the
+/// function writes the same rows, and the events and wake-ups follow from them.
+Changes creation_of(const TaskPlan& plan) {
+  Changes ch;
+  record_creation(ch, plan, 0, std::vector<std::int64_t>(plan.rows.size(), 0));
+  return ch;
+}
+
+}  // namespace
+
+CreateResult OneCall::created(const Rows& r, const TaskPlan& plan, const Changes& ch, TimePoint now) {
   if (r.empty() || r.text(0, 1) != plan.task_uuid)
     throw DuplicateTaskError(r.empty() ? "(being created concurrently)" : r.text(0, 1), *plan.identity_hash);
   CreateResult out;
@@ -70,6 +78,22 @@ CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& 
   for (const auto& t : ch.transitions)
     for (auto& e : events_of(as_transition(t, plan.task_uuid, now), std::nullopt)) out.events.push_back(std::move(e));
   return out;
+}
+
+CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& wake) {
+  const Changes ch = creation_of(plan);
+  wake = Wakeups{ch.enqueued, ch.finished_tasks};
+  // Work for other workers, but no end: nobody can be watching a task that did not exist.
+  const std::vector<Param> p = submit_params(plan, now, json(notification_payloads(Wakeups{wake.work, {}})).dump());
+  Rows r = runner_.run(Access::statement, [&](Connection& c) { return c.call(submit_sql(), p); });
+  return created(r, plan, ch, now);
+}
+
+CreateResult OneCall::create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake) {
+  const Changes ch = creation_of(plan);
+  wake = Wakeups{ch.enqueued, ch.finished_tasks};
+  const std::vector<Param> p = submit_params(plan, now, "[]");
+  return created(c.query(submit_sql(), p), plan, ch, now);
 }
 
 std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,

@@ -37,6 +37,11 @@ class OneCall {
 
   /// Store::create_task: the task as created and its events.
   CreateResult create_task(const TaskPlan& plan, TimePoint now, Wakeups& wake);
+  /// The same inside the caller's open write transaction on `c` (a schedule's
+  /// tick): nothing committed or notified here; the caller's transaction
+  /// announces the work (`wake`) when it commits. Throws DuplicateTaskError
+  /// as create_task does.
+  CreateResult create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake);
 
   /// Store::exchange, or nullopt (nothing done) when these outcomes need the multi-statement path.
   std::optional<ExchangeResult> exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,
@@ -56,6 +61,11 @@ class OneCall {
     RetryPolicy retry;
     bool creates_steps;  ///< a decision, batchable step or batch instance: the multi-statement path records it
   };
+
+  /// The submit function's call of `plan`, with the notifications it sends (none: a JSON `[]`).
+  [[nodiscard]] std::vector<Param> submit_params(const TaskPlan& plan, TimePoint now, const std::string& notifications);
+  /// The task the function returned, and the events of its creation.
+  [[nodiscard]] static CreateResult created(const Rows& r, const TaskPlan& plan, const Changes& ch, TimePoint now);
 
   Runner& runner_;
   std::string channel_;

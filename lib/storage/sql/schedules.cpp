@@ -67,14 +67,14 @@ TaskRequest request_for(const ScheduleView& v, TimePoint tick, bool triggered) {
 
 /// Creates the task of `tick` unless it exists; returns its uuid and whether this created it.
 std::pair<std::string, bool> create_tick_task(WriteTx& tx, const ScheduleRecord& s, const TaskTemplate& tmpl,
-                                              TimePoint tick, bool triggered) {
+                                              TimePoint tick, bool triggered, const TaskCreator& create) {
   const std::string hash = schedule_identity_hash(s.view.name, tick, triggered);
   Param h{hash};
   Rows existing = tx.c.query(tx.sql.task_by_identity, {&h, 1});
   if (!existing.empty()) return {existing.text(0, 0), false};
   const TaskRequest request = request_for(s.view, tick, triggered);
   const TaskPlan plan = plan_task(tmpl, request, hash, tx.now);
-  insert_task(tx, plan);
+  create(tx, plan);
   return {plan.task_uuid, true};
 }
 
@@ -162,7 +162,7 @@ std::optional<TimePoint> earliest_schedule_tick(Connection& c) {
   return from_epoch_ms(r.integer(0, 0));
 }
 
-std::vector<FiredTick> fire_due(WriteTx& tx, const FireRequest& request, int batch) {
+std::vector<FiredTick> fire_due(WriteTx& tx, const FireRequest& request, int batch, const TaskCreator& create) {
   // The CAS: only rows still due inside this transaction are fired. PostgreSQL
   // skips rows another worker has locked; SQLite has one writer at a time.
   std::vector<Param> p{ms(tx.now), std::int64_t{batch}};
@@ -185,7 +185,7 @@ std::vector<FiredTick> fire_due(WriteTx& tx, const FireRequest& request, int bat
         out.push_back({v.name, tick, FiredTick::Outcome::skipped_overlap, {}, 1});
         continue;
       }
-      auto [uuid, created] = create_tick_task(tx, s, tmpl, tick, false);
+      auto [uuid, created] = create_tick_task(tx, s, tmpl, tick, false, create);
       out.push_back(
           {v.name, tick, created ? FiredTick::Outcome::created : FiredTick::Outcome::already_created, uuid, 1});
       last_tick = tick;
@@ -196,14 +196,14 @@ std::vector<FiredTick> fire_due(WriteTx& tx, const FireRequest& request, int bat
   return out;
 }
 
-std::string trigger(WriteTx& tx, const std::string& name) {
+std::string trigger(WriteTx& tx, const std::string& name, const TaskCreator& create) {
   Param n{name};
   Rows r = tx.c.query(fmt::format("SELECT {} FROM tasker_schedules WHERE name = $1{}", kColumns, tx.dialect.for_update),
                       {&n, 1});
   if (r.empty()) throw NotFoundError("schedule", name);
   const ScheduleRecord s = record_from(r, 0);
   const TaskTemplate tmpl = template_from_definition(s.template_definition);
-  auto [uuid, created] = create_tick_task(tx, s, tmpl, tx.now, true);
+  auto [uuid, created] = create_tick_task(tx, s, tmpl, tx.now, true, create);
   if (!created)
     throw ConflictError(fmt::format(
         "schedule `{}` was triggered at this very millisecond already: task {} is that trigger's task; trigger "

@@ -269,6 +269,12 @@ class SqlStore final : public Store {
                    [&](WriteTx& tx, const LockedTask& task) { sql::reset_step(tx, task, step_name, reason); });
   }
 
+  OperatorResult rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
+                            TimePoint now) override {
+    return operate(task_uuid, step_name, now,
+                   [&](WriteTx& tx, const LockedTask& task) { sql::rerun_step(tx, task, step_name, reason); });
+  }
+
   OperatorResult resolve_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
                               TimePoint now) override {
     return operate(task_uuid, step_name, now, [&](WriteTx& tx, const LockedTask& task) {
@@ -404,13 +410,14 @@ class SqlStore final : public Store {
     // Small transactions of a few schedules each: a row stays locked only
     // while its tasks are created, and other workers take the next rows.
     constexpr int kBatch = 8;
+    const bool functions = one_call();  // read before the transaction: it may take a connection
     FireResult result;
     for (int looked = 0; looked < request.limit; looked += kBatch) {
       Wakeups wake;
       FireResult part = write(now, wake, [&](WriteTx& tx) {
         FireResult r;
-        r.ticks = fire_due(tx, request, std::min(kBatch, request.limit - looked));
-        r.events = settle(tx, false);
+        r.ticks = fire_due(tx, request, std::min(kBatch, request.limit - looked), tick_creator(functions, r.events));
+        for (auto& e : settle(tx, false)) r.events.push_back(std::move(e));
         return r;
       });
       deliver(wake);
@@ -422,11 +429,12 @@ class SqlStore final : public Store {
   }
 
   CreateResult trigger_schedule(const std::string& name, TimePoint now) override {
+    const bool functions = one_call();
     Wakeups wake;
     CreateResult created = write(now, wake, [&](WriteTx& tx) {
-      const std::string uuid = sql::trigger(tx, name);
       CreateResult out;
-      out.events = settle(tx, false);
+      const std::string uuid = sql::trigger(tx, name, tick_creator(functions, out.events));
+      for (auto& e : settle(tx, false)) out.events.push_back(std::move(e));
       out.task = std::move(load_task(tx.c, sql_, uuid, now).value());
       return out;
     });
@@ -461,6 +469,19 @@ class SqlStore final : public Store {
     if (!one_call_) return false;
     std::call_once(functions_checked_, [&] { functions_present_ = schema_version() >= kServerFunctionsVersion; });
     return functions_present_;
+  }
+
+  /// How a schedule's tick creates its task inside the firing transaction:
+  /// the submit function where the database has it (its events go to
+  /// `events`, its work is announced by the transaction's commit), else the statements.
+  sql::TaskCreator tick_creator(bool functions, std::vector<LifecycleEvent>& events) {
+    if (!functions) return [](WriteTx& tx, const TaskPlan& plan) { insert_task(tx, plan); };
+    return [this, &events](WriteTx& tx, const TaskPlan& plan) {
+      Wakeups wake;
+      CreateResult created = one_call_->create_task_in(tx.c, plan, tx.now, wake);
+      tx.changes.enqueued = tx.changes.enqueued || wake.work;
+      for (auto& e : created.events) events.push_back(std::move(e));
+    };
   }
 
   /// Run `body(WriteTx&)` in a write transaction (repeated with a fresh WriteTx

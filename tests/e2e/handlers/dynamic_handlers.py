@@ -119,6 +119,11 @@ def approval_finalize(s):
     return {"approved": True, "approvers": approvers, "amount": ancestor_result(s, "validate_request")["amount"]}
 
 
+def approval_by_signal(s):
+    approved = s["dependency_results"]["manager_approval"].get("approved", False)
+    return decision(["grant" if approved is True else "reject"])
+
+
 def csv_analyze(s):
     rows = len(read_products(s["context"].get("csv", "products.csv")))
     if "row_limit" in s["context"]:
@@ -210,6 +215,7 @@ HANDLERS = {
     "approval.route": approval_route,
     "approval.approve": lambda s: {"approved": True, "approver": s["initialization"]["approver"]},
     "approval.finalize": approval_finalize,
+    "approval.by_signal": approval_by_signal,
     "csv.analyze": csv_analyze,
     "csv.process_batch": csv_process_batch,
     "csv.aggregate": csv_aggregate,

@@ -168,6 +168,7 @@ HANDLERS = {
     "order_fulfillment.process_payment": process_order_payment,
     "order_fulfillment.ship_order": ship_order,
     "errors.succeed": lambda s: {"status": "ok", "attempt": s["attempt"]},
+    "waiting.plan_reminder": lambda s: {"remind_at": s["context"]["remind_at"]},
     "errors.fail_permanently": fail_permanently,
     "errors.fail_retryably": fail_retryably,
     "errors.fail_n_times": fail_n_times,
