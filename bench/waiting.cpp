@@ -99,11 +99,11 @@ struct Figures {
   std::size_t backends{0};
   long long idle_transactions{0};
   std::vector<double> claim_ms;
-  std::vector<double> signal_hop_ms;   // approval complete -> finish in_progress, signal via the worker's Store
-  std::vector<double> signal_call_ms;  // Client::signal's own duration (the bench's clock): the delivery's transaction
+  std::vector<double> signal_hop_ms;        // approval complete -> finish in_progress, signal via the worker's Store
   std::vector<double> other_signal_hop_ms;  // the same, the signal sent through another Store
-  std::vector<double> step_hop_ms;          // a in_progress -> b in_progress
-  std::vector<double> step_commit_ms;       // a complete -> b in_progress (the brief's literal hop)
+  std::vector<double> signal_call_ms;  // Client::signal's own duration (the bench's clock): the delivery's transaction
+  std::vector<double> step_hop_ms;     // a in_progress -> b in_progress
+  std::vector<double> step_commit_ms;  // a complete -> b in_progress (the hop, 0 by construction)
 };
 
 /// One database (a SQLite file, a PostgreSQL schema): its stores, its Client,
