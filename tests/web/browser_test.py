@@ -308,6 +308,26 @@ class WebView(BrowserCase):
         self.assertIn(f"attempts {charge['attempts']}/{charge['max_attempts']}", self.content("#" + step_id("charge")))
         wait_for(lambda: "gateway fixed" in self.text("#audit"), "the reset in the audit trail")
         self.screenshot("task-complete")
+
+        # A finished step rerun with its dependents: they run again, the task completes again.
+        before = self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/reserve")["attempts"]
+        self.act("reserve", "rerun", "stock recounted")
+        wait_for(lambda: "done for reserve" in self.text("#step-action-status"), "the rerun to be accepted")
+        wait_for(lambda: self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/ship")["attempts"] == 2,
+                 "ship to run again after reserve")
+        wait_for(lambda: self.text("#task-state") == "complete", "the page to show the task complete again")
+        self.assertEqual(self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/reserve")["attempts"], before + 1)
+        self.assertEqual(self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/validate")["attempts"], 1)
+        wait_for(lambda: "stock recounted" in self.text("#audit"), "the rerun in the audit trail")
+
+        # Submitted again as a new task: the page links to it, and it carries the link back.
+        form = self.browser.find_element(By.ID, "rerun-task")
+        form.find_element(By.NAME, "reason").send_keys("audit asked")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        link = wait_for(lambda: self.browser.find_element(By.ID, "rerun-link"), "the link to the new task")
+        again = self.tasker.json("GET", "/v1/tasks/" + link.text)
+        self.assertIn("rerun-of:" + uuid, again["tags"])
+        self.assertTrue(link.get_attribute("href").endswith("/tasks/" + link.text))
         self.assertEqual(self.console_errors(), [])
 
     def test_pages_are_correct_html_before_and_after_their_scripts_ran(self):
