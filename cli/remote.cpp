@@ -24,7 +24,9 @@ std::string env_or(const char* name, const std::string& fallback = "") {
 class LocalTasks final : public Tasks {
  public:
   LocalTasks(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options)
-      : client_(std::move(store), std::move(templates), std::move(options)), api_(client_), schedules_(client_) {}
+      : client_(std::move(store), std::move(templates), std::move(options)),
+        api_(client_, "cli " + env_or("USER", "tasker-cli")),
+        schedules_(client_) {}
   testing::TaskApi& api() override { return api_; }
   testing::ScheduleApi& schedules() override { return schedules_; }
   bool remote() const override { return false; }

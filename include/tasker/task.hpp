@@ -138,7 +138,8 @@ struct Transition {
   /// What the change carries beyond its columns, by kind (null when nothing):
   /// a failed attempt's `error` (and a retry's `next_attempt_at`, epoch ms),
   /// a created task's `namespace`, `name`, `version` and `total_steps`, a
-  /// failed task's `failed_steps`. The lifecycle events follow from it.
+  /// failed task's `failed_steps`, a signal's `signal`, `key` and `sender`. The
+  /// lifecycle events follow from it.
   json payload;
 };
 

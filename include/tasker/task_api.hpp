@@ -57,7 +57,8 @@ class TaskApi {
 /// TaskApi over a Client in this process.
 class ClientApi final : public TaskApi {
  public:
-  explicit ClientApi(Client& client) : client_(client) {}
+  /// `sender`: who the audit trail says sent the signals sent through it (Client::signal).
+  explicit ClientApi(Client& client, std::string sender = "library") : client_(client), sender_(std::move(sender)) {}
   TaskView submit(const TaskRequest& request) override { return client_.submit(request); }
   TaskView get_task(const std::string& task_uuid) override { return client_.get_task(task_uuid); }
   TaskSnapshot snapshot(const std::string& task_uuid) override { return client_.snapshot(task_uuid); }
@@ -93,11 +94,12 @@ class ClientApi final : public TaskApi {
   }
   SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload,
                       const std::optional<std::string>& key) override {
-    return client_.signal(task_uuid, name, payload, key, "library");
+    return client_.signal(task_uuid, name, payload, key, sender_);
   }
 
  private:
   Client& client_;
+  std::string sender_;
 };
 
 }  // namespace tasker::testing

@@ -196,7 +196,8 @@ json to_json(const Transition& t) {
           {"at", format_time(t.at)},
           {"worker_id", t.worker_id},
           {"reason", t.reason},
-          {"attempt", t.attempt}};
+          {"attempt", t.attempt},
+          {"payload", t.payload}};
 }
 
 bool is_uuid(std::string_view text) {

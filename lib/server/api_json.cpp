@@ -290,7 +290,8 @@ json audit_entry(const Transition& t, const std::string& step_uuid) {
           {"worker_id", t.worker_id.empty() ? json(nullptr) : json(t.worker_id)},
           {"success", t.to_state == "complete"},
           {"reason", t.reason},
-          {"attempt", t.attempt}};
+          {"attempt", t.attempt},
+          {"payload", t.payload}};
 }
 
 // --- reading them back (HttpApi) ---------------------------------------------
@@ -397,6 +398,7 @@ Transition transition_from(const json& j) {
   t.worker_id = text_at(j, "worker_id");
   t.reason = text_at(j, "reason");
   t.attempt = j.value("attempt", 0);
+  t.payload = j.value("payload", json(nullptr));
   return t;
 }
 

@@ -132,7 +132,7 @@ Admission HttpCore::admit(Request& head) {
     for (const auto& m : match) head.matches.push_back(m.str());
     if (!found->permission.empty()) {
       try {
-        authorize(head, found->permission);
+        head.principal = authorize(head, found->permission);
       } catch (const Refusal& refusal) {
         auth_failure(head, refusal);
         Response answer = error_answer(refusal);
@@ -201,8 +201,8 @@ void HttpCore::check_keyless(const Request& head) const {
                                *problem));
 }
 
-void HttpCore::authorize(const Request& req, const std::string& permission) const {
-  if (!auth_enabled() || permission.empty()) return;
+std::string HttpCore::authorize(const Request& req, const std::string& permission) const {
+  if (!auth_enabled() || permission.empty()) return {};
   const std::string header = req.get_header_value("Authorization");
   if (header.empty())
     throw Refusal(401,
@@ -221,7 +221,7 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
   if (match) {
     if (!grants(match->permissions, permission))
       throw Refusal(403, fmt::format("API key `{}` lacks the permission `{}`", match->name, permission), "forbidden");
-    return;
+    return "key:" + match->name;
   }
   if (!jwt_) throw Refusal(401, "the API key is not valid", "invalid");
   JwtIdentity identity;
@@ -236,6 +236,7 @@ void HttpCore::authorize(const Request& req, const std::string& permission) cons
                               identity.subject.empty() ? "" : fmt::format(" of `{}`", clipped(identity.subject, 100)),
                               permission, settings_.jwt.permissions_claim),
                   "forbidden");
+  return "jwt:" + clipped(identity.subject, 100);
 }
 
 void HttpCore::auth_failure(const Request& req, const Refusal& refusal) const {

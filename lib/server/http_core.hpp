@@ -122,8 +122,9 @@ class HttpCore : private Dispatcher {
    private:
     const char* reason_;
   };
-  /// Throws Refusal unless the request carries an API key or a JWT with `permission`.
-  void authorize(const Request& req, const std::string& permission) const;
+  /// Throws Refusal unless the request carries an API key or a JWT with `permission`;
+  /// returns who it is (Request::principal), empty without authentication.
+  [[nodiscard]] std::string authorize(const Request& req, const std::string& permission) const;
   /// Throws ApiError 403 for what keyless mode refuses (a foreign Host, another site's write).
   void check_keyless(const Request& head) const;
   /// Counts the failure and logs it, at most one line each 10 s.

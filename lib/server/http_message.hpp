@@ -33,6 +33,8 @@ struct Request {
   std::vector<std::string> matches;  ///< the route pattern's capture groups; [0] is the whole path
   std::string remote_address;        ///< the peer's IP address
   std::string request_id;            ///< sent back as x-request-id
+  /// Who the request authenticated as: `key:NAME` (an API key), `jwt:SUBJECT`, or empty (no authentication).
+  std::string principal;
 
   [[nodiscard]] bool has_header(std::string_view name) const;
   /// The first value of header `name` (any case), or "".

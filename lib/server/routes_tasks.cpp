@@ -223,7 +223,9 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                  key = k->get<std::string>();
                }
                try {
-                 const SignalStatus status = c.signal(task_uuid_of(req), req.matches[2], payload, key, "api");
+                 // The audit trail says who: the API key's name or the JWT's subject when there is one.
+                 const std::string sender = req.principal.empty() ? "api" : "api " + req.principal;
+                 const SignalStatus status = c.signal(task_uuid_of(req), req.matches[2], payload, key, sender);
                  write_json(res, 202, {{"status", to_string(status)}});
                } catch (const LimitError& e) {
                  throw ApiError(413, "PAYLOAD_TOO_LARGE", e.what(), {{"field", "payload"}});

@@ -10,6 +10,7 @@
 #include "support.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/http_api.hpp"
+#include "tasker/worker.hpp"
 
 using namespace api_test;
 
@@ -51,6 +52,29 @@ TEST_CASE("auth: a missing or wrong key is 401 and a key without the permission 
   CHECK(api.get_task(uuid).state == tasker::TaskState::cancelled);
   tasker::testing::HttpApi anonymous(s.url());
   CHECK_THROWS_AS((void)anonymous.get_task(uuid), tasker::Error);
+}
+
+TEST_CASE("auth: a signal's audit entry names the API key that sent it") {
+  ServerFixture s(with_keys(), {}, source_dir() / "tests/e2e/templates");
+  tasker::TaskRequest request;
+  request.namespace_name = "waiting_e2e";
+  request.name = "signal_after_signal";
+  const std::string uuid = s.client().submit(request).uuid;
+  // A worker takes the signal step, which then waits without it.
+  auto handlers = std::make_shared<tasker::HandlerRegistry>();
+  handlers->add("errors.succeed", [](tasker::StepContext&) { return json::object(); });
+  tasker::Worker(tasker::open_store(s.database_url()), handlers).run_until_idle();
+  REQUIRE(s.client().get_step(uuid, "request").state == tasker::StepState::waiting);
+  Reply sent = s.call_json("POST", "/v1/tasks/" + uuid + "/signals/submitted",
+                           {{"payload", {{"by", "ada"}}}, {"key", "k-1"}}, "ops-token");
+  REQUIRE(sent.status == 202);
+  CHECK(sent.body["status"] == "delivered");
+  Reply audit = s.call("GET", "/v1/tasks/" + uuid + "/workflow_steps/request/audit", "", "read-token");
+  REQUIRE(audit.status == 200);
+  const json& last = audit.body.back();
+  CHECK(last["to_state"] == "complete");
+  CHECK(last["payload"]["sender"] == "api key:ops");
+  CHECK(last["payload"]["key"] == "k-1");
 }
 
 TEST_CASE("auth: what the OpenAPI document marks public (security: []) answers without a key, the rest needs one") {

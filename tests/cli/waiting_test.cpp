@@ -111,6 +111,9 @@ TEST_CASE("signal: a waiting step completes with the payload once per key (paylo
   CHECK(audit.back().at("from_state") == "waiting");
   CHECK(audit.back().at("to_state") == "complete");
   CHECK(audit.back().at("reason") == "signal `approval` received");
+  // Who sent it and with which key: the audit trail's payload (the CLI names itself and the user).
+  CHECK(audit.back().at("payload").at("key") == "approval-42");
+  CHECK(audit.back().at("payload").at("sender").get<std::string>().rfind("cli ", 0) == 0);
 
   // The same key again: nothing changes, and that is not an error.
   // (the worker moves `review` on meanwhile: only `approve` is compared)
