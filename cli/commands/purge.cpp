@@ -32,9 +32,9 @@ std::vector<TaskState> parse_states(const std::vector<std::string>& names) {
       states.push_back(*s);
       continue;
     }
-    throw InvalidRequestError(fmt::format(
-        "--state {}: {}; write complete, cancelled or error (repeat --state for several)", name,
-        parse_task_state(name) ? "its tasks are active and never purged" : "not a task state"));
+    throw InvalidRequestError(
+        fmt::format("--state {}: {}; write complete, cancelled or error (repeat --state for several)", name,
+                    parse_task_state(name) ? "its tasks are active and never purged" : "not a task state"));
   }
   return states;
 }
@@ -117,7 +117,8 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
       }
       if (result.dry_run) return fmt::print("would purge {} tasks ({})\n", result.tasks, by_state(result));
       fmt::print("purged {} tasks ({}) in {} transactions; the longest took {:.1f} ms{}\n", result.tasks,
-                 by_state(result), result.transactions, static_cast<double>(result.longest_transaction.count()) / 1000.0,
+                 by_state(result), result.transactions,
+                 static_cast<double>(result.longest_transaction.count()) / 1000.0,
                  opts->archive.empty() ? "" : fmt::format("; archived to {}", opts->archive));
     });
   }

@@ -37,9 +37,9 @@ struct WorkerSettings {
 /// The `retention` section (docs/retention.md): how long finished tasks are
 /// kept, globally and per namespace; workers apply it.
 struct RetentionSettings {
-  RetentionPolicy policy;               ///< empty (the default): every task is kept for ever
-  long long interval_ms{60'000};        ///< retention.interval: how often each worker applies it
-  int batch_size{200};                  ///< retention.batch_size: tasks a purge transaction deletes
+  RetentionPolicy policy;         ///< empty (the default): every task is kept for ever
+  long long interval_ms{60'000};  ///< retention.interval: how often each worker applies it
+  int batch_size{200};            ///< retention.batch_size: tasks a purge transaction deletes
 };
 
 /// A bearer token the HTTP API accepts (docs/api.md, "Authentication"): only its

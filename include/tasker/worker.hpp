@@ -49,7 +49,7 @@ struct WorkerOptions {
   /// process may: batches skip the rows another holds. Nothing runs while the
   /// policy is empty.
   bool apply_retention{true};
-  RetentionPolicy retention;  ///< the configuration's `retention` section
+  RetentionPolicy retention;                             ///< the configuration's `retention` section
   std::chrono::milliseconds retention_interval{60'000};  ///< how often the policy is applied
   int retention_batch_size{200};                         ///< tasks a purge transaction deletes, 1..1000
 

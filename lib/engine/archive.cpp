@@ -74,8 +74,8 @@ void ArchiveFile::write(const std::vector<json>& records) {
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd_) != 0)
-    throw Error(fmt::format("syncing the archive file {} failed: {}; nothing of this batch was deleted",
-                            path_.string(), system_error(errno)));
+    throw Error(fmt::format("syncing the archive file {} failed: {}; nothing of this batch was deleted", path_.string(),
+                            system_error(errno)));
 }
 
 ArchiveSink ArchiveFile::sink() {
@@ -94,9 +94,10 @@ std::vector<json> read_archive(std::istream& in, const std::string& source, cons
     if (end == LineEnd::end_of_file && line.empty()) break;
     ++number;
     if (end == LineEnd::too_long)
-      throw InvalidRequestError(fmt::format("{}:{}: the line is longer than an archive line may be ({} bytes); "
-                                            "nothing was imported",
-                                            source, number, line_limits.max_bytes));
+      throw InvalidRequestError(
+          fmt::format("{}:{}: the line is longer than an archive line may be ({} bytes); "
+                      "nothing was imported",
+                      source, number, line_limits.max_bytes));
     if (end == LineEnd::end_of_file)
       throw InvalidRequestError(fmt::format(
           "{}:{}: the last line ends without a newline: the file was cut mid-line (every line an archive writer "
@@ -107,9 +108,10 @@ std::vector<json> read_archive(std::istream& in, const std::string& source, cons
       detail::check_archive_record(record);
       records.push_back(std::move(record));
     } catch (const json::exception& e) {
-      throw InvalidRequestError(fmt::format("{}:{}: not JSON: {}; an archive has one JSON object a line (JSON "
-                                            "Lines, docs/retention.md); nothing was imported",
-                                            source, number, json_error_text(e)));
+      throw InvalidRequestError(
+          fmt::format("{}:{}: not JSON: {}; an archive has one JSON object a line (JSON "
+                      "Lines, docs/retention.md); nothing was imported",
+                      source, number, json_error_text(e)));
     } catch (const std::invalid_argument& e) {
       throw InvalidRequestError(fmt::format(
           "{}:{}: not a tasker archive record: {} (docs/retention.md, \"The archive\"); nothing was imported", source,

@@ -22,8 +22,8 @@ void check(const PurgeRequest& request) {
     throw InvalidRequestError(fmt::format("a purge's batch size {} is outside 1..1000", request.batch_size));
   for (TaskState s : request.states)
     if (!parse_purgeable_state(to_string(s)))
-      throw InvalidRequestError(fmt::format("`{}` tasks are active and never purged; purge {} tasks", to_string(s),
-                                            purgeable_names()));
+      throw InvalidRequestError(
+          fmt::format("`{}` tasks are active and never purged; purge {} tasks", to_string(s), purgeable_names()));
   if (request.older_than) {
     if (request.older_than->count() < 0)
       throw InvalidRequestError(
@@ -49,7 +49,8 @@ std::vector<PurgeSelection> selections(const PurgeRequest& request, TimePoint no
     return out;
   }
   for (PurgeSelection& s : selections_of(request.policy, now)) {
-    if (!request.states.empty() && std::find(request.states.begin(), request.states.end(), s.state) == request.states.end())
+    if (!request.states.empty() &&
+        std::find(request.states.begin(), request.states.end(), s.state) == request.states.end())
       continue;
     if (request.namespace_name) {
       if (s.namespace_name && *s.namespace_name != *request.namespace_name) continue;
@@ -80,7 +81,8 @@ PurgeResult run_purge(Store& store, const PurgeRequest& request, TimePoint now) 
       if (request.stop && request.stop()) return result;
       const auto started = std::chrono::steady_clock::now();
       const PurgeBatch batch = store.purge_batch(selection, request.batch_size, request.archive);
-      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+      const auto took =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
       if (batch.tasks == 0) break;
       result.tasks += batch.tasks;
       result.by_state[selection.state] += batch.tasks;

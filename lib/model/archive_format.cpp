@@ -97,9 +97,9 @@ constexpr std::array kTransitions{
 };
 
 constexpr std::array kSignals{
-    ArchiveColumn{"name", kText, false},        ArchiveColumn{"signal_key", kText, true},
-    ArchiveColumn{"payload", kJson, true},      ArchiveColumn{"sender", kText, false},
-    ArchiveColumn{"received_at", kInt, false},  ArchiveColumn{"consumed_at", kInt, true},
+    ArchiveColumn{"name", kText, false},       ArchiveColumn{"signal_key", kText, true},
+    ArchiveColumn{"payload", kJson, true},     ArchiveColumn{"sender", kText, false},
+    ArchiveColumn{"received_at", kInt, false}, ArchiveColumn{"consumed_at", kInt, true},
     ArchiveColumn{"step_id", kInt, true},
 };
 
@@ -155,7 +155,8 @@ void check_archive_record(const json& record) {
   if (!record.is_object()) throw std::invalid_argument("an archive line must be a JSON object");
   const auto version = record.find("version");
   if (version == record.end() || !version->is_number_integer() || *version != kArchiveFormatVersion)
-    throw std::invalid_argument(fmt::format("`version` must be {} (this build's archive format)", kArchiveFormatVersion));
+    throw std::invalid_argument(
+        fmt::format("`version` must be {} (this build's archive format)", kArchiveFormatVersion));
   const auto task = record.find("task");
   if (task == record.end()) throw std::invalid_argument("`task` is missing");
   check_row(*task, ArchivePart::task, "`task`");
@@ -170,9 +171,11 @@ void check_archive_record(const json& record) {
     const std::string where = fmt::format("`steps[{}]`", i);
     check_row(s, ArchivePart::steps, where);
     if (!parse_step_state(s["state"].get<std::string>()))
-      throw std::invalid_argument(fmt::format("{}'s state `{}` is no step state", where, s["state"].get<std::string>()));
+      throw std::invalid_argument(
+          fmt::format("{}'s state `{}` is no step state", where, s["state"].get<std::string>()));
     if (!s["claimable_at"].is_null() || !s["lease_expires_at"].is_null() || !s["wake_at"].is_null())
-      throw std::invalid_argument(fmt::format("{} could still be claimed or woken: an archive holds finished tasks", where));
+      throw std::invalid_argument(
+          fmt::format("{} could still be claimed or woken: an archive holds finished tasks", where));
     if (!steps.insert(s["id"].get<std::int64_t>()).second)
       throw std::invalid_argument(fmt::format("{}'s id {} appears twice", where, s["id"].get<std::int64_t>()));
   }

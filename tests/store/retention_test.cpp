@@ -27,7 +27,8 @@ struct Fixture : store_test::Fixture {
   /// Run every claimable step of every task: errors.fail_permanently fails for good, the rest succeed.
   void run_all() {
     for (int round = 0; round < 50; ++round) {
-      auto claimed = claim_now(claim({"math.square_input", "math.square", "errors.succeed", "errors.fail_permanently"}));
+      auto claimed =
+          claim_now(claim({"math.square_input", "math.square", "errors.succeed", "errors.fail_permanently"}));
       if (claimed.empty()) return;
       for (const auto& s : claimed) {
         if (s.callable == "errors.fail_permanently")
@@ -153,7 +154,7 @@ TEST_CASE("store: a dry run counts and changes nothing; refused requests say wha
 
 TEST_CASE("store: a namespace's retention overrides the global one for the states it names") {
   Fixture f;
-  const auto linear = f.linear();                                   // linear_workflow, complete
+  const auto linear = f.linear();                                    // linear_workflow, complete
   const auto success = f.submit("error_scenarios", "success_only");  // error_scenarios, complete
   const auto failed = f.submit("error_scenarios", "permanent_error_only");
   f.run_all();

@@ -105,8 +105,8 @@ std::map<std::int64_t, json> part_rows(Connection& c, const Dialect& d, ArchiveP
 
 /// Insert `rows` (archive objects of `part`, references mapped by `map_ref`) for task `task_id`.
 Rows insert_rows(Connection& c, const Dialect& d, ArchivePart part, std::int64_t task_id, const json& rows,
-                 const std::vector<std::string_view>& skip, const std::function<json(std::string_view, const json&)>& map_ref,
-                 const std::string& returning) {
+                 const std::vector<std::string_view>& skip,
+                 const std::function<json(std::string_view, const json&)>& map_ref, const std::string& returning) {
   std::vector<ArchiveColumn> columns;
   for (const auto& col : stored_columns(part, false))
     if (std::find(skip.begin(), skip.end(), col.name) == skip.end()) columns.push_back(col);
@@ -211,8 +211,8 @@ ImportResult import_records(Connection& c, const Dialect& d, const std::vector<j
   const auto task_columns = stored_columns(ArchivePart::task, false);
   std::string placeholders;
   for (std::size_t k = 1; k <= task_columns.size(); ++k) placeholders += fmt::format("{}${}", k > 1 ? ", " : "", k);
-  const std::string insert_task = fmt::format("INSERT INTO tasker_tasks ({}) VALUES ({}) RETURNING id",
-                                              names(task_columns), placeholders);
+  const std::string insert_task =
+      fmt::format("INSERT INTO tasker_tasks ({}) VALUES ({}) RETURNING id", names(task_columns), placeholders);
   for (const json& record : records) {
     const json& task = record["task"];
     const std::string uuid = task["uuid"].get<std::string>();

@@ -14,8 +14,8 @@ namespace tasker::detail::sql {
 
 [[nodiscard]] std::size_t count_purgeable(Connection& c, const Dialect& d, const PurgeSelection& selection);
 /// The ids of up to `limit` tasks of `selection`, locked (rows another transaction holds are skipped).
-[[nodiscard]] std::vector<std::int64_t> lock_purgeable(Connection& c, const Dialect& d,
-                                                       const PurgeSelection& selection, int limit);
+[[nodiscard]] std::vector<std::int64_t> lock_purgeable(Connection& c, const Dialect& d, const PurgeSelection& selection,
+                                                       int limit);
 /// The archive records of the tasks `ids` (model/archive_format.hpp), in id order.
 [[nodiscard]] std::vector<json> archive_records(Connection& c, const Dialect& d, const std::vector<std::int64_t>& ids);
 /// Delete the tasks `ids` and every row that names them; `watchers`: the

@@ -463,8 +463,7 @@ class SqlStore final : public Store {
   }
 
   ImportResult import_archived(const std::vector<json>& records) override {
-    return runner_.run(Access::write,
-                       [&](Connection& c) { return import_records(c, backend_->dialect(), records); });
+    return runner_.run(Access::write, [&](Connection& c) { return import_records(c, backend_->dialect(), records); });
   }
 
   // -------------------------------------------------------------------------
