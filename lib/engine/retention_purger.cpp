@@ -14,35 +14,21 @@ RetentionPurger::RetentionPurger(std::shared_ptr<Store> store, const Clock& cloc
       policy_(std::move(policy)),
       interval_(interval),
       batch_size_(batch_size),
-      worker_id_(std::move(worker_id)) {}
+      worker_id_(std::move(worker_id)),
+      loop_(clock) {}
 
 void RetentionPurger::start() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { loop(); });
-}
-
-void RetentionPurger::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-bool RetentionPurger::stopping() {
-  std::lock_guard lock(mutex_);
-  return stopping_;
+  loop_.start([this] {
+    purge_once();
+    return clock_.now() + interval_;
+  });
 }
 
 PurgeResult RetentionPurger::purge_once() {
   PurgeRequest request;
   request.policy = policy_;
   request.batch_size = batch_size_;
-  request.stop = [this] { return stopping(); };
+  request.stop = [this] { return loop_.stopping(); };
   try {
     PurgeResult result = run_purge(*store_, request, clock_.now());
     if (result.tasks > 0) {
@@ -61,16 +47,6 @@ PurgeResult RetentionPurger::purge_once() {
                  e.what(), interval_.count());
     warned_ = true;
     return {};
-  }
-}
-
-void RetentionPurger::loop() {
-  for (;;) {
-    purge_once();
-    std::unique_lock lock(mutex_);
-    if (stopping_) return;
-    clock_.wait_until(wake_, lock, clock_.now() + interval_, [&] { return stopping_; });
-    if (stopping_) return;
   }
 }
 

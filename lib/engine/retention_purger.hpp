@@ -7,12 +7,10 @@
 // share the work and never wait on each other. Owns its thread; start() and
 // stop() from one thread; stop() is idempotent and ends a purge between batches.
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "engine/background_loop.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/retention.hpp"
 #include "tasker/store.hpp"
@@ -28,25 +26,19 @@ class RetentionPurger {
   RetentionPurger& operator=(const RetentionPurger&) = delete;
 
   void start();
-  void stop();
+  void stop() { loop_.stop(); }
   /// One pass at the clock's now.
   PurgeResult purge_once();
 
  private:
-  void loop();
-  bool stopping();
-
   std::shared_ptr<Store> store_;
   const Clock& clock_;
   RetentionPolicy policy_;
   std::chrono::milliseconds interval_;
   int batch_size_;
   std::string worker_id_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_{false};
   bool warned_{false};
-  std::thread thread_;
+  BackgroundLoop loop_;
 };
 
 }  // namespace tasker::detail

@@ -23,7 +23,7 @@ TEST_CASE("purge refuses bad ages and states, saying what to write instead") {
   CHECK(both.exit_code == 2);
 }
 
-TEST_CASE("purge: a dry run counts; an archived task is purged and imported back; a bad archive imports nothing") {
+TEST_CASE("purge: a dry run counts, an archived task is purged and imported back, a bad archive imports nothing") {
   Sandbox s;
   const std::string uuid = s.submit_example({});
   REQUIRE(s.tasker({"cancel", uuid, "--db", s.db()}).exit_code == 0);

@@ -28,7 +28,7 @@ void submit_chains(tasker::testing::Harness& h, int count, int first, const json
 
 }  // namespace
 
-TEST_CASE("a purge racing 2 worker processes removes only the old finished tasks; no worker logs an error") {
+TEST_CASE("a purge racing 2 worker processes removes only the old finished tasks, and no worker logs an error") {
   tasker::testing::HarnessOptions options;
   options.backend = tasker::testing::Backend::postgres;
   options.template_paths = {templates_dir()};

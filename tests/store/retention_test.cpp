@@ -78,7 +78,7 @@ tasker::json picture(tasker::Client& client, const std::string& uuid) {
 
 }  // namespace
 
-TEST_CASE("store: a purge removes tasks finished before its age in the states it names; young and active ones stay") {
+TEST_CASE("store: a purge removes tasks finished before its age in the states it names: young and active ones stay") {
   Fixture f;
   const auto complete = f.linear();
   const auto cancelled = f.submit("error_scenarios", "success_only");
@@ -114,7 +114,7 @@ TEST_CASE("store: a purge removes tasks finished before its age in the states it
   CHECK(f.exists(active.uuid));
 }
 
-TEST_CASE("store: a dry run counts and changes nothing; refused requests say what to write instead") {
+TEST_CASE("store: a dry run counts and changes nothing, refused requests say what to write instead") {
   Fixture f;
   const auto a = f.linear();
   const auto b = f.submit("error_scenarios", "permanent_error_only");
