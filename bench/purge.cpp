@@ -72,12 +72,12 @@ double drain(tasker::Client& client, pqxx::connection& db, const std::string& ur
     std::fflush(p);
   }
   auto side = std::async(std::launch::async, beside);
-  const std::string left =
-      fmt::format("SELECT count(*) FROM tasker_tasks WHERE context->>'run' = '{}' AND state <> 'complete'", run);
+  const std::string left = fmt::format(
+      "SELECT count(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress') AND context->>'run' = '{}'", run);
   for (;;) {
     pqxx::nontransaction w(db);
     if (w.exec1(left)[0].as<long long>() == 0) break;
-    std::this_thread::sleep_for(milliseconds{20});
+    std::this_thread::sleep_for(milliseconds{50});
   }
   const double seconds = seconds_since(started);
   side.get();
