@@ -9,7 +9,9 @@
 //      before it began (Client::purge, 200 tasks a transaction): the purge's
 //      rate, its longest transaction, and the drain's steps/s beside it.
 //
-//   bench_purge URL [HISTORY=100000] [DRAIN=2000] [WORKERS=4]
+//   bench_purge URL [HISTORY=100000] [DRAIN=2000] [WORKERS=4] [PAUSE_MS=0]
+//
+// PAUSE_MS: the purge's pause after each transaction (PurgeRequest::pause).
 //
 // URL: a PostgreSQL database (scripts/pg-test-server start DIR PORT --durable).
 #include <fmt/format.h>
@@ -93,13 +95,14 @@ double drain(tasker::Client& client, pqxx::connection& db, const std::string& ur
 
 int main(int argc, char** argv) try {
   if (argc < 2 || std::string_view(argv[1]) == "-h" || std::string_view(argv[1]) == "--help") {
-    fmt::print("usage: bench_purge URL [HISTORY=100000] [DRAIN=2000] [WORKERS=4]\n");
+    fmt::print("usage: bench_purge URL [HISTORY=100000] [DRAIN=2000] [WORKERS=4] [PAUSE_MS=0]\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string url = argv[1];
   const int history = argc > 2 ? std::stoi(argv[2]) : 100'000;
   const int drained = argc > 3 ? std::stoi(argv[3]) : 2000;
   const int workers = argc > 4 ? std::stoi(argv[4]) : 4;
+  const milliseconds pause{argc > 5 ? std::stoll(argv[5]) : 0};
   const std::string worker_path = (std::filesystem::path(argv[0]).parent_path() / "bench_pg_worker").string();
 
   auto store = tasker::open_store(url);
@@ -150,15 +153,16 @@ int main(int argc, char** argv) try {
     tasker::PurgeRequest r;
     r.states = {tasker::TaskState::complete};
     r.older_than = milliseconds{std::max(0LL, now_ms() - cutoff)};
+    r.pause = pause;
     const auto started = SteadyClock::now();
     purged = client.purge(r);
     purge_seconds = seconds_since(started);
   });
   fmt::print("drain of {} tasks by {} workers beside the purge: {} steps/s ({:.2f}x alone)\n", drained, workers,
              rate(beside), beside / alone);
-  fmt::print("purge: {} tasks in {:.1f} s ({} tasks/s), {} transactions, the longest {:.1f} ms\n", purged.tasks,
-             purge_seconds, rate(static_cast<double>(purged.tasks) / purge_seconds), purged.transactions,
-             static_cast<double>(purged.longest_transaction.count()) / 1000.0);
+  fmt::print("purge (pause {} ms): {} tasks in {:.1f} s ({} tasks/s), {} transactions, the longest {:.1f} ms\n",
+             pause.count(), purged.tasks, purge_seconds, rate(static_cast<double>(purged.tasks) / purge_seconds),
+             purged.transactions, static_cast<double>(purged.longest_transaction.count()) / 1000.0);
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "bench_purge: {}\n", e.what());

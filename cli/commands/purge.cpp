@@ -59,6 +59,7 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
       bool dry_run{false};
       std::string archive;
       int batch_size{200};
+      long long pause_ms{0};
       std::string db;
       bool json{false};
     };
@@ -77,6 +78,9 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
                     "before its delete commits")
         ->excludes(dry);
     cmd->add_option("--batch-size", opts->batch_size, "Tasks a transaction deletes, 1..1000 (default 200)");
+    cmd->add_option("--pause-ms", opts->pause_ms,
+                    "Pause after each transaction, 0..60000 ms (default 0): leaves the database to the workers")
+        ->check(CLI::Range(0LL, 60'000LL));
     add_db_option(cmd, opts->db);
     cmd->add_flag("--json", opts->json, "Print the counts as JSON");
     cmd->footer(
@@ -94,6 +98,7 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
       request.policy = inv.config().retention.policy;
       request.dry_run = opts->dry_run;
       request.batch_size = opts->batch_size;
+      request.pause = std::chrono::milliseconds{opts->pause_ms};
       if (request.older_than && request.older_than->count() == 0 && request.states.empty())
         throw InvalidRequestError(
             "--older-than 0 without --state would purge every finished task now; add --state (e.g. --state "

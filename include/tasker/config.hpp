@@ -40,6 +40,7 @@ struct RetentionSettings {
   RetentionPolicy policy;         ///< empty (the default): every task is kept for ever
   long long interval_ms{60'000};  ///< retention.interval: how often each worker applies it
   int batch_size{200};            ///< retention.batch_size: tasks a purge transaction deletes
+  long long pause_ms{100};        ///< retention.pause_ms: a worker's pause after each purge transaction
 };
 
 /// A bearer token the HTTP API accepts (docs/api.md, "Authentication"): only its

@@ -73,6 +73,9 @@ struct PurgeRequest {
   ArchiveSink archive;                        ///< when set, every purged task is archived first
   /// Asked between batches; true stops the purge (a worker stopping).
   std::function<bool()> stop;
+  /// A pause after each batch, so a long purge leaves the database (and a
+  /// small machine's CPUs) to the workers between its transactions.
+  std::chrono::milliseconds pause{0};
 };
 
 struct PurgeResult {

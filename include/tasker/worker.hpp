@@ -52,6 +52,7 @@ struct WorkerOptions {
   RetentionPolicy retention;                             ///< the configuration's `retention` section
   std::chrono::milliseconds retention_interval{60'000};  ///< how often the policy is applied
   int retention_batch_size{200};                         ///< tasks a purge transaction deletes, 1..1000
+  std::chrono::milliseconds retention_pause{100};        ///< after each purge transaction (PurgeRequest::pause)
 
   /// Settings from configuration (concurrency, batch, lease, event mode, jitter, limits).
   static WorkerOptions from(const Config& config);

@@ -45,7 +45,7 @@ void set_ages(std::map<TaskState, RetentionAge>& ages, const std::string& prefix
 
 void set_retention(RetentionSettings& settings, const YAML::Node& node,
                    const std::function<std::string(const YAML::Node&)>& where) {
-  const std::vector<std::string> extra{"namespaces", "interval", "batch_size"};
+  const std::vector<std::string> extra{"namespaces", "interval", "batch_size", "pause_ms"};
   set_ages(settings.policy.ages, "retention", node, where, extra);
   if (const auto interval = node["interval"]) {
     const std::string text = interval.IsScalar() ? interval.Scalar() : "";
@@ -55,6 +55,9 @@ void set_retention(RetentionSettings& settings, const YAML::Node& node,
                                fmt::format("`{}` is not a duration of at least 1s (e.g. 60s, 5m, 1h)", text));
     settings.interval_ms = d->count();
   }
+  if (const auto pause = node["pause_ms"])
+    settings.pause_ms =
+        parse_config_number("retention.pause_ms", where(pause), pause.IsScalar() ? pause.Scalar() : "", 0, 60'000);
   if (const auto batch = node["batch_size"])
     settings.batch_size = static_cast<int>(
         parse_config_number("retention.batch_size", where(batch), batch.IsScalar() ? batch.Scalar() : "", 1, 1000));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "tasker/errors.hpp"
 
@@ -18,6 +19,10 @@ std::string purgeable_names() {
 }
 
 void check(const PurgeRequest& request) {
+  if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
+    throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
+  if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
+    throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
   if (request.batch_size < 1 || request.batch_size > 1000)
     throw InvalidRequestError(fmt::format("a purge's batch size {} is outside 1..1000", request.batch_size));
   for (TaskState s : request.states)
@@ -64,6 +69,15 @@ std::vector<PurgeSelection> selections(const PurgeRequest& request, TimePoint no
   return out;
 }
 
+/// Sleep request.pause between batches, in slices, so a stop is noticed soon.
+void pause(const PurgeRequest& request) {
+  constexpr std::chrono::milliseconds kSlice{50};
+  for (auto left = request.pause; left.count() > 0; left -= kSlice) {
+    if (request.stop && request.stop()) return;
+    std::this_thread::sleep_for(std::min(left, kSlice));
+  }
+}
+
 }  // namespace
 
 PurgeResult run_purge(Store& store, const PurgeRequest& request, TimePoint now) {
@@ -88,6 +102,7 @@ PurgeResult run_purge(Store& store, const PurgeRequest& request, TimePoint now) 
       result.by_state[selection.state] += batch.tasks;
       ++result.transactions;
       result.longest_transaction = std::max(result.longest_transaction, took);
+      pause(request);
     }
   }
   return result;

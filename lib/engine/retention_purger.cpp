@@ -8,12 +8,14 @@
 namespace tasker::detail {
 
 RetentionPurger::RetentionPurger(std::shared_ptr<Store> store, const Clock& clock, RetentionPolicy policy,
-                                 std::chrono::milliseconds interval, int batch_size, std::string worker_id)
+                                 std::chrono::milliseconds interval, int batch_size, std::chrono::milliseconds pause,
+                                 std::string worker_id)
     : store_(std::move(store)),
       clock_(clock),
       policy_(std::move(policy)),
       interval_(interval),
       batch_size_(batch_size),
+      pause_(pause),
       worker_id_(std::move(worker_id)),
       loop_(clock) {}
 
@@ -28,6 +30,7 @@ PurgeResult RetentionPurger::purge_once() {
   PurgeRequest request;
   request.policy = policy_;
   request.batch_size = batch_size_;
+  request.pause = pause_;
   request.stop = [this] { return loop_.stopping(); };
   try {
     PurgeResult result = run_purge(*store_, request, clock_.now());

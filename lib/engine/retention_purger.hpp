@@ -20,7 +20,8 @@ namespace tasker::detail {
 class RetentionPurger {
  public:
   RetentionPurger(std::shared_ptr<Store> store, const Clock& clock, RetentionPolicy policy,
-                  std::chrono::milliseconds interval, int batch_size, std::string worker_id);
+                  std::chrono::milliseconds interval, int batch_size, std::chrono::milliseconds pause,
+                  std::string worker_id);
   ~RetentionPurger() { stop(); }
   RetentionPurger(const RetentionPurger&) = delete;
   RetentionPurger& operator=(const RetentionPurger&) = delete;
@@ -36,6 +37,7 @@ class RetentionPurger {
   RetentionPolicy policy_;
   std::chrono::milliseconds interval_;
   int batch_size_;
+  std::chrono::milliseconds pause_;
   std::string worker_id_;
   bool warned_{false};
   BackgroundLoop loop_;

@@ -31,6 +31,7 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.retention = config.retention.policy;
   o.retention_interval = std::chrono::milliseconds{config.retention.interval_ms};
   o.retention_batch_size = config.retention.batch_size;
+  o.retention_pause = std::chrono::milliseconds{config.retention.pause_ms};
   return o;
 }
 
@@ -109,7 +110,7 @@ void Worker::Impl::start() {
   if (options_.apply_retention && !options_.retention.empty()) {
     retention_ = std::make_unique<detail::RetentionPurger>(store_, *options_.clock, options_.retention,
                                                            options_.retention_interval, options_.retention_batch_size,
-                                                           options_.worker_id);
+                                                           options_.retention_pause, options_.worker_id);
     retention_->start();
   }
   detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,

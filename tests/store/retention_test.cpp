@@ -58,6 +58,15 @@ struct Fixture : store_test::Fixture {
     }
   }
 
+  /// A complete 4-step task and a failed one, finished two hours ago.
+  std::pair<tasker::TaskView, tasker::TaskView> finished_two_hours_ago() {
+    auto done = linear();
+    auto failed = submit("error_scenarios", "permanent_error_only");
+    run_all();
+    clock.advance(hours{2});
+    return {std::move(done), std::move(failed)};
+  }
+
   tasker::PurgeResult purge(std::optional<milliseconds> older_than, std::vector<TaskState> states = {}) {
     PurgeRequest r;
     r.older_than = older_than;
@@ -116,10 +125,7 @@ TEST_CASE("store: a purge removes tasks finished before its age in the states it
 
 TEST_CASE("store: a dry run counts and changes nothing, refused requests say what to write instead") {
   Fixture f;
-  const auto a = f.linear();
-  const auto b = f.submit("error_scenarios", "permanent_error_only");
-  f.run_all();
-  f.clock.advance(hours{2});
+  const auto [a, b] = f.finished_two_hours_ago();
   PurgeRequest dry;
   dry.older_than = hours{1};
   dry.dry_run = true;
@@ -173,10 +179,7 @@ TEST_CASE("store: a namespace's retention overrides the global one for the state
 
 TEST_CASE("store: archived tasks imported back read the same: views, steps and transitions") {
   Fixture f;
-  const auto complete = f.linear();
-  const auto failed = f.submit("error_scenarios", "permanent_error_only");
-  f.run_all();
-  f.clock.advance(hours{2});
+  const auto [complete, failed] = f.finished_two_hours_ago();
   auto& client = f.h->client();
   const auto before_complete = picture(client, complete.uuid);
   const auto before_failed = picture(client, failed.uuid);

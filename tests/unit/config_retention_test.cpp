@@ -22,6 +22,7 @@ TEST_CASE("config: retention by state, per namespace, applied by workers unless 
     billing: {error: 90d, complete: never}
   interval: 5m
   batch_size: 50
+  pause_ms: 1000
 worker:
   retention: false
 )",
@@ -34,6 +35,7 @@ worker:
   CHECK_FALSE(p.namespaces.at("billing").at(TaskState::complete).has_value());
   CHECK(c.retention.interval_ms == 300'000);
   CHECK(c.retention.batch_size == 50);
+  CHECK(c.retention.pause_ms == 1000);
   const auto o = tasker::WorkerOptions::from(c);
   CHECK_FALSE(o.apply_retention);
   CHECK(o.retention_batch_size == 50);
@@ -68,4 +70,5 @@ TEST_CASE("config: bad retention settings name the key, the place and what to wr
         std::string::npos);
   CHECK(error("retention: 7d\n").find("must be a mapping") != std::string::npos);
   CHECK(error("retention:\n  interval: 10ms\n").find("at least 1s") != std::string::npos);
+  CHECK(error("retention:\n  pause_ms: 2m\n").find("retention.pause_ms") != std::string::npos);
 }
