@@ -2,6 +2,7 @@
 // tasker run: submit a task and work it to the end in this process.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "commands.hpp"
@@ -75,14 +76,21 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
   return o;
 }
 
-/// A registry with a command handler for every step of `set` that has one.
-/// Throws TemplateError when a program is missing, InvalidRequestError when no step has a command.
+/// Signal and sleep steps have no handler: every worker takes care of them (docs/templates.md, "Waiting steps").
+bool waits(const StepTemplate& step) { return step.type == StepType::signal || step.type == StepType::sleep; }
+
+/// A registry with a command handler for every step of `set` that has one. Throws TemplateError
+/// when a program is missing, InvalidRequestError when no step has a command and none waits.
 std::shared_ptr<HandlerRegistry> command_handlers(Invocation& inv, const TemplateSet& set, const std::string& where) {
   auto registry = std::make_shared<HandlerRegistry>();
-  if (register_command_handlers(*registry, set, inv.config().limits.json).empty())
+  const auto templates = set.all();
+  const bool any_waits = std::any_of(templates.begin(), templates.end(), [](const TaskTemplate* t) {
+    return std::any_of(t->steps.begin(), t->steps.end(), waits);
+  });
+  if (register_command_handlers(*registry, set, inv.config().limits.json).empty() && !any_waits)
     throw InvalidRequestError(
-        fmt::format("no step of the {} template{} in {} has a `handler.command`, so this worker "
-                    "would have nothing to run; "
+        fmt::format("no step of the {} template{} in {} has a `handler.command` or waits (type signal or sleep), "
+                    "so this worker would have nothing to run; "
                     "give steps a command (see docs/handlers.md) or point --templates at the "
                     "templates that have them",
                     set.size(), set.size() == 1 ? "" : "s", where));
@@ -116,8 +124,8 @@ void add_worker(CLI::App& app, Invocation& inv) {
   cmd->footer(
       "Example:\n  tasker worker --db sqlite://shop.db --templates examples/command_handlers "
       "--concurrency 8\n"
-      "Steps with `handler.command` run as processes (docs/handlers.md); other steps are left to "
-      "other workers.\n"
+      "Steps with `handler.command` run as processes (docs/handlers.md); signal and sleep steps wait here\n"
+      "as in every worker; other steps are left to other workers.\n"
       "Log lines go to stderr (--log-level info shows the worker's life cycle). On SIGINT or "
       "SIGTERM the worker\n"
       "stops claiming, lets running handlers finish (--stop-grace-ms), hands back what it holds, "
@@ -183,8 +191,8 @@ void add_run(CLI::App& app, Invocation& inv) {
   cmd->footer(
       "Example:\n  tasker run examples/command_handlers/order_processing.yaml "
       "--context @examples/command_handlers/context.json\n"
-      "Every step must have a `handler.command` (docs/handlers.md). Exit code 0 when the task "
-      "completes, 5 when it\n"
+      "Every step but a signal or sleep step must have a `handler.command` (docs/handlers.md). Exit code 0\n"
+      "when the task completes, 5 when it "
       "fails or is cancelled, 130 when interrupted (the task stays in the database; `tasker "
       "worker` finishes it).\n"
       "The worker of `run` runs this task's steps only, even on a shared database.");
@@ -194,7 +202,7 @@ void add_run(CLI::App& app, Invocation& inv) {
     const TaskTemplate& tmpl = *resolved.tmpl;
     TaskRequest request = make_request(opts->request, tmpl, inv.config().limits.json);
     for (const auto& step : tmpl.steps)
-      if (step.handler.command.empty() &&
+      if (step.handler.command.empty() && !waits(step) &&
           std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) == request.bypass_steps.end())
         throw InvalidRequestError(
             fmt::format("{}:{}: step `{}` of {} has no `handler.command`, and `tasker run` runs command "

@@ -58,6 +58,21 @@ class Client {
   /// A failed step gets a fresh set of attempts; the task resumes.
   StepView reset_step_for_retry(const std::string& task_uuid, const std::string& step_name,
                                 const std::string& reason = "reset by operator");
+  /// Run a finished or failed step again, and every step that depends on it,
+  /// however far down (they wait for it again); the other steps keep their
+  /// results, and a finished task resumes. Each rerun is that step's next
+  /// attempt (attempt numbers keep counting) with its whole retry budget again,
+  /// whatever max_attempts it had used. Throws ConflictError while one of those
+  /// steps runs on a worker; InvalidRequestError when the step is not finished,
+  /// or they include a step that creates steps at run time (decision,
+  /// batchable) or was created by a batch (submit the task again instead).
+  StepView rerun_step(const std::string& task_uuid, const std::string& step_name,
+                      const std::string& reason = "rerun by operator");
+  /// Submit the task again as a new one: the same template version, context,
+  /// priority, tags, correlation id and bypassed steps, with the tag
+  /// kRerunOfTagPrefix + `task_uuid` (the link to the original) and `reason` in
+  /// its own. The original stays as it is. Throws as get_task and submit do.
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator");
   /// Mark a step done without a result; dependents proceed.
   StepView resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                  const std::string& reason = "resolved by operator");

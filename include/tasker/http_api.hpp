@@ -46,6 +46,9 @@ class HttpApi final : public TaskApi, public ScheduleApi {
                                  const std::string& reason = "resolved by operator") override;
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason = "completed by operator") override;
+  StepView rerun_step(const std::string& task_uuid, const std::string& step_name,
+                      const std::string& reason = "rerun by operator") override;
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator") override;
   SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload = json::object(),
                       const std::optional<std::string>& key = std::nullopt) override;
 

@@ -228,6 +228,10 @@ class Store {
                                       const std::string& reason, TimePoint now) = 0;
   virtual OperatorResult complete_step(const std::string& task_uuid, const std::string& step_name, const json& result,
                                        const std::string& reason, TimePoint now) = 0;
+  /// Client::rerun_step. Not pure, so that a Store of your own keeps compiling:
+  /// the default throws InvalidRequestError.
+  virtual OperatorResult rerun_step(const std::string& task_uuid, const std::string& step_name,
+                                    const std::string& reason, TimePoint now);
 
   /// Call `callback` (from any thread) whenever work may have become available:
   /// a commit in this process enqueued steps, or (PostgreSQL) a NOTIFY arrived

@@ -15,6 +15,8 @@ namespace tasker {
 
 inline constexpr int kMinPriority = -100;
 inline constexpr int kMaxPriority = 100;
+/// The tag a task rerun as a new one (Client::rerun_task) carries: this, then the original's uuid.
+inline constexpr std::string_view kRerunOfTagPrefix = "rerun-of:";
 
 /// What to run: a template by namespace/name[/version] and its context.
 /// Every field has a default, so designated initializers may name only some.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tasker/client.hpp"
+#include "tasker/errors.hpp"
 #include "tasker/task.hpp"
 
 namespace tasker::testing {
@@ -34,6 +35,19 @@ class TaskApi {
                                          const std::string& reason = "resolved by operator") = 0;
   virtual StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name,
                                           const json& result, const std::string& reason = "completed by operator") = 0;
+  /// Throws as Client::rerun_step does. Not pure, so that a TaskApi of your own
+  /// keeps compiling: the default throws InvalidRequestError.
+  virtual StepView rerun_step(const std::string& task_uuid, const std::string& step_name,
+                              const std::string& reason = "rerun by operator") {
+    (void)reason;
+    throw InvalidRequestError("this TaskApi cannot rerun step `" + step_name + "` of task " + task_uuid +
+                              "; use ClientApi or HttpApi");
+  }
+  /// Throws as Client::rerun_task does. Not pure: the default throws InvalidRequestError.
+  virtual TaskView rerun_task(const std::string& task_uuid, const std::string& reason = "rerun by operator") {
+    (void)reason;
+    throw InvalidRequestError("this TaskApi cannot rerun task " + task_uuid + "; use ClientApi or HttpApi");
+  }
   /// Throws as Client::signal does.
   virtual SignalStatus signal(const std::string& task_uuid, const std::string& name,
                               const json& payload = json::object(),
@@ -70,6 +84,12 @@ class ClientApi final : public TaskApi {
   StepView complete_step_manually(const std::string& task_uuid, const std::string& step_name, const json& result,
                                   const std::string& reason) override {
     return client_.complete_step_manually(task_uuid, step_name, result, reason);
+  }
+  StepView rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) override {
+    return client_.rerun_step(task_uuid, step_name, reason);
+  }
+  TaskView rerun_task(const std::string& task_uuid, const std::string& reason) override {
+    return client_.rerun_task(task_uuid, reason);
   }
   SignalStatus signal(const std::string& task_uuid, const std::string& name, const json& payload,
                       const std::optional<std::string>& key) override {

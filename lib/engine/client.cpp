@@ -161,6 +161,35 @@ StepView Client::reset_step_for_retry(const std::string& task_uuid, const std::s
   return step_of(r, step_name);
 }
 
+StepView Client::rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) {
+  check_uuid(task_uuid);
+  OperatorResult r = store_->rerun_step(task_uuid, step_name, reason, options_.clock->now());
+  publish(r.events);
+  return step_of(r, step_name);
+}
+
+TaskView Client::rerun_task(const std::string& task_uuid, const std::string& reason) {
+  const TaskView original = get_task(task_uuid);
+  TaskRequest r;
+  r.namespace_name = original.namespace_name;
+  r.name = original.name;
+  r.version = original.version;
+  r.context = original.context;
+  r.initiator = original.initiator;
+  r.source_system = original.source_system;
+  r.reason = fmt::format("rerun of task {}: {}", task_uuid, reason);
+  r.priority = original.priority;
+  r.correlation_id = original.correlation_id;
+  r.bypass_steps = original.bypassed_steps;
+  // The link to the original replaces one the original had itself (a rerun of a rerun).
+  for (const auto& tag : original.tags)
+    if (tag.rfind(kRerunOfTagPrefix, 0) != 0) r.tags.push_back(tag);
+  r.tags.push_back(std::string(kRerunOfTagPrefix) + task_uuid);
+  // Its own identity: the same context would otherwise be the original's.
+  r.idempotency_key = fmt::format("{}{}:{}", kRerunOfTagPrefix, task_uuid, to_epoch_ms(options_.clock->now()));
+  return submit(r);
+}
+
 StepView Client::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                        const std::string& reason) {
   check_uuid(task_uuid);

@@ -82,6 +82,7 @@ constexpr std::array kSteps{
     ArchiveColumn{"checkpoint", kJson, true},
     ArchiveColumn{"child_results", kJson, true},
     ArchiveColumn{"wake_at", kInt, true},
+    ArchiveColumn{"retry_budget", kInt, true},
 };
 
 constexpr std::array kEdges{

@@ -55,6 +55,8 @@ void count_move(TaskCounters& delta, std::optional<StepState> from, StepState to
 namespace {
 
 constexpr StepStates kOperatorSettles = (sets::kUnfinished - sets::kHoldsWorker) | StepStates{StepState::error};
+// A step an operator may run again: finished or failed, not held by a worker nor cancelled with its task.
+constexpr StepStates kRerunnable = sets::kSatisfiesDependents | StepStates{StepState::error};
 
 const std::array kMoves{
     StepMoveRule{StepMove::created_waiting, "created_waiting", true, {}, StepState::pending, "created"},
@@ -87,6 +89,9 @@ const std::array kMoves{
     StepMoveRule{StepMove::signalled, "signalled", false, sets::kWaits, StepState::complete},
     StepMoveRule{StepMove::woke, "woke", false, sets::kWaits, StepState::complete},
     StepMoveRule{StepMove::timed_out, "timed_out", false, sets::kWaits, StepState::error},
+    StepMoveRule{StepMove::rerun, "rerun", false, kRerunnable, StepState::enqueued},
+    StepMoveRule{StepMove::rerun_dependent, "rerun_dependent", false, kRerunnable | sets::kClaimable | sets::kWaits,
+                 StepState::pending, "a step it depends on is rerun"},
 };
 
 const std::array kTaskRule{

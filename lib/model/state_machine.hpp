@@ -64,6 +64,8 @@ enum class StepMove {
   signalled,              ///< its signal arrived: complete, with the signal's payload
   woke,                   ///< its time came: a sleep's end, or a signal's timeout that completes
   timed_out,              ///< its signal did not come in time, and the step fails
+  rerun,                  ///< an operator reruns it, finished or failed: its next attempt
+  rerun_dependent,        ///< a step it depends on is rerun: it waits for it again
 };
 
 struct StepMoveRule {

@@ -155,6 +155,12 @@ StepView HttpApi::reset_step_for_retry(const std::string& task_uuid, const std::
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
 }
 
+StepView HttpApi::rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason) {
+  const json body = action("rerun", reason);
+  return step_from(
+      call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
 StepView HttpApi::resolve_step_manually(const std::string& task_uuid, const std::string& step_name,
                                         const std::string& reason) {
   const json body = action("resolve_manually", reason);
@@ -168,6 +174,11 @@ StepView HttpApi::complete_step_manually(const std::string& task_uuid, const std
   body["completion_data"] = {{"result", result}};
   return step_from(
       call("PATCH", fmt::format("/v1/tasks/{}/workflow_steps/{}", segment(task_uuid), segment(step_name)), &body));
+}
+
+TaskView HttpApi::rerun_task(const std::string& task_uuid, const std::string& reason) {
+  const json body = {{"reason", reason}};
+  return task_from(call("POST", fmt::format("/v1/tasks/{}/rerun", segment(task_uuid)), &body));
 }
 
 SignalStatus HttpApi::signal(const std::string& task_uuid, const std::string& name, const json& payload,

@@ -9,9 +9,7 @@
 namespace tasker::testing {
 
 namespace {
-std::string path_of(const std::string& name) {
-  return "/v1/schedules/" + httplib::detail::encode_query_param(name);
-}
+std::string path_of(const std::string& name) { return "/v1/schedules/" + httplib::detail::encode_query_param(name); }
 }  // namespace
 
 ScheduleView HttpApi::create_schedule(const ScheduleRequest& request) {
@@ -19,7 +17,9 @@ ScheduleView HttpApi::create_schedule(const ScheduleRequest& request) {
   return server::schedule_from(call("POST", "/v1/schedules", &body));
 }
 
-ScheduleView HttpApi::get_schedule(const std::string& name) { return server::schedule_from(call("GET", path_of(name))); }
+ScheduleView HttpApi::get_schedule(const std::string& name) {
+  return server::schedule_from(call("GET", path_of(name)));
+}
 
 std::vector<ScheduleView> HttpApi::list_schedules() {
   std::vector<ScheduleView> out;

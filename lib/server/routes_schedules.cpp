@@ -12,6 +12,20 @@ namespace {
 
 constexpr const char* kName = "([^/]+)";
 
+/// A trigger takes no fields: a body, when sent, must be `{}`. A field sent (a context, say) would
+/// otherwise be ignored: the task's context is the schedule's.
+void check_trigger_body(const Request& req, int depth) {
+  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return;
+  const json body = parse_body(req, depth);
+  if (!body.is_object()) throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object");
+  if (!body.empty())
+    throw ApiError(400, "BAD_REQUEST",
+                   fmt::format("unknown field `{}`: a trigger takes no fields (send no body, or {{}}); the task's "
+                               "context is the schedule's, changed with PATCH /v1/schedules/{{name}}",
+                               body.begin().key()),
+                   {{"field", body.begin().key()}});
+}
+
 }  // namespace
 
 void add_schedule_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
@@ -41,7 +55,8 @@ void add_schedule_routes(HttpCore& http, const std::shared_ptr<Client>& client) 
                write_json(res, 200, {{"name", name}, {"deleted", true}});
              });
   http.route("POST", fmt::format("/v1/schedules/{}/trigger", kName), "schedules:trigger",
-             [client, &c](const Request& req, Response& res) {
+             [client, &c, depth](const Request& req, Response& res) {
+               check_trigger_body(req, depth);
                write_json(res, 201, task_response(c.trigger_schedule(req.matches[1])));
              });
 }

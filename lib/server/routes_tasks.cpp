@@ -121,6 +121,8 @@ void manual_action(Client& client, const Request& req, Response& res, int max_de
   StepView changed;
   if (action == "reset_for_retry") {
     changed = client.reset_step_for_retry(task_uuid, step, reason_by("reset_by", "reset by operator"));
+  } else if (action == "rerun") {
+    changed = client.rerun_step(task_uuid, step, reason_by("rerun_by", "rerun by operator"));
   } else if (action == "resolve_manually") {
     changed = client.resolve_step_manually(task_uuid, step, reason_by("resolved_by", "resolved by operator"));
   } else if (action == "complete_manually") {
@@ -133,7 +135,7 @@ void manual_action(Client& client, const Request& req, Response& res, int max_de
                                             reason_by("completed_by", "completed by operator"));
   } else {
     throw ApiError(400, "BAD_REQUEST",
-                   fmt::format("`action_type` must be reset_for_retry, resolve_manually or complete_manually{}",
+                   fmt::format("`action_type` must be reset_for_retry, rerun, resolve_manually or complete_manually{}",
                                action.empty() ? "" : fmt::format(", not `{}`", action)),
                    {{"field", "action_type"}});
   }
@@ -186,6 +188,22 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                for (const auto& t : c.transitions(task_uuid, step.name))
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
+             });
+  // A tasker extension: the task submitted again as a new one, linked by a tag (docs/api.md, "Rerun").
+  http.route("POST", fmt::format("/v1/tasks/{}/rerun", kUuid), "tasks:create",
+             [client, &c, depth](const Request& req, Response& res) {
+               std::string reason = "rerun through the API";
+               if (!req.body.empty()) {
+                 const json body = parse_body(req, depth);
+                 if (!body.is_object())
+                   throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object: {\"reason\": \"...\"}");
+                 for (const auto& [k, v] : body.items())
+                   if (k != "reason")
+                     throw ApiError(400, "BAD_REQUEST", fmt::format("unknown field `{}`: a rerun takes a reason", k),
+                                    {{"field", k}});
+                 reason = text_or(body, "reason", reason);
+               }
+               write_json(res, 201, task_response(c.rerun_task(task_uuid_of(req), reason)));
              });
   // A tasker extension: a signal to the task's signal step (docs/api.md, "Signals").
   http.route("POST", fmt::format("/v1/tasks/{}/signals/{}", kUuid, kUuid), "tasks:signal",

@@ -1,5 +1,5 @@
-// What a Store that keeps no schedules and purges nothing answers (the SQL
-// store overrides these).
+// What a Store that keeps no schedules, reruns no steps and purges nothing answers (the
+// SQL store overrides these).
 #include "tasker/store.hpp"
 
 #include <fmt/format.h>
@@ -34,5 +34,11 @@ PurgeBatch Store::purge_batch(const PurgeSelection& /*selection*/, int /*limit*/
   no_retention(*this);
 }
 ImportResult Store::import_archived(const std::vector<json>& /*records*/) { no_retention(*this); }
+
+OperatorResult Store::rerun_step(const std::string& /*task_uuid*/, const std::string& /*step_name*/,
+                                 const std::string& /*reason*/, TimePoint /*now*/) {
+  throw InvalidRequestError(
+      fmt::format("the {} store {} cannot rerun steps; open a database with open_store(url)", backend(), describe()));
+}
 
 }  // namespace tasker

@@ -252,7 +252,13 @@ TEST_CASE("api: /v1/schedules: create, list, read, pause by PATCH, trigger, dele
   s.conforms(paused, "/v1/schedules/{name}", "patch");
   CHECK(paused.body["paused"] == true);
 
-  Reply task = s.call("POST", "/v1/schedules/every-minute/trigger");
+  // A trigger takes no fields: one sent is refused, not ignored, and creates nothing.
+  Reply with_context = s.call_json("POST", "/v1/schedules/every-minute/trigger", {{"context", {{"even_number", 8}}}});
+  s.is_error(with_context, 400, "BAD_REQUEST");
+  const std::string refusal = with_context.body["error"]["message"];
+  CHECK(refusal.rfind("unknown field `context`: a trigger takes no fields", 0) == 0);
+  CHECK(s.call("GET", "/v1/schedules/every-minute").body["last_task_uuid"].is_null());
+  Reply task = s.call("POST", "/v1/schedules/every-minute/trigger");  // no body (the web page sends {})
   REQUIRE(task.status == 201);
   s.conforms(task, "/v1/schedules/{name}/trigger", "post");
   CHECK(task.body["initiator"] == "schedule:every-minute");

@@ -134,6 +134,27 @@ TEST_CASE("step complete and step resolve advance the task, and are audited") {
   check_one_line_error(s.tasker({"step", "resolve", uuid, "validate_cart", "--db", s.db()}), 4, {"already complete"});
   check_one_line_error(s.tasker({"step", "reset", uuid, "update_inventory", "--db", s.db()}), 4,
                        {"only a step in error can be reset"});
+
+  // A rerun of a finished step takes every step after it back; one that has not run yet is refused.
+  Result rerun = s.tasker({"step", "rerun", uuid, "validate_cart", "--reason", "repriced", "--json", "--db", s.db()});
+  INFO(rerun.describe());
+  CHECK(rerun.json_out().at("state") == "enqueued");
+  status = s.status(uuid);
+  CHECK(Sandbox::step_of(status, "process_payment").at("state") == "pending");
+  CHECK(Sandbox::step_of(status, "update_inventory").at("state") == "pending");
+  check_one_line_error(s.tasker({"step", "rerun", uuid, "update_inventory", "--db", s.db()}), 4,
+                       {"only a finished or failed step can be rerun"});
+
+  // Submitted again as a new task, linked to this one.
+  Result again =
+      s.tasker({"rerun", uuid, "--reason", "again", "--templates", example_dir().string(), "--json", "--db", s.db()});
+  INFO(again.describe());
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.json_out().at("tags").dump().find("rerun-of:" + uuid) != std::string::npos);
+  CHECK(again.json_out().at("context") == s.status(uuid).at("context"));
+  check_one_line_error(s.tasker({"rerun", "3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b", "--templates", example_dir().string(),
+                                 "--db", s.db()}),
+                       3, {"3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b"});
 }
 
 TEST_CASE("step reset gives a failed step a fresh set of attempts") {

@@ -1,5 +1,6 @@
 // Submitting options and operator actions: bypass_steps, identity, cancel,
-// reset / resolve / complete manually.
+// reset / rerun / resolve / complete manually.
+#include <algorithm>
 #include <thread>
 
 #include "e2e.hpp"
@@ -135,6 +136,49 @@ TEST_CASE("manual: complete_step_manually supplies the result dependents see") {
   CHECK(result_of(*h, task.uuid, "send_confirmation")["email_sent_to"] == "op@example.com");
   CHECK_THROWS_AS(h->api().complete_step_manually(task.uuid, "process_payment", json::object()),
                   tasker::InvalidRequestError);
+}
+
+TEST_CASE("manual: rerun_step from a diamond's middle step reruns it and its dependents only, attempts counting on") {
+  auto h = make_harness();
+  auto task = h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 6}}));
+  h->wait_for_task_completion(task.uuid);
+  const auto trail_before = h->api().transitions(task.uuid);
+  auto b = h->api().rerun_step(task.uuid, "diamond_branch_b", "recomputed");
+  CHECK(b.max_attempts == 1 + 3);
+  CHECK(h->wait_for_task_completion(task.uuid).state == TaskState::complete);
+  for (const char* rerun : {"diamond_branch_b", "diamond_end"}) {
+    CAPTURE(rerun);
+    CHECK(h->api().get_step(task.uuid, rerun).attempts == 2);
+  }
+  for (const char* kept : {"diamond_start", "diamond_branch_c"}) {
+    CAPTURE(kept);
+    CHECK(h->api().get_step(task.uuid, kept).attempts == 1);
+    // Not a single new transition: the step stood untouched.
+    CHECK(h->api().transitions(task.uuid, std::string(kept)).size() ==
+          static_cast<std::size_t>(std::count_if(trail_before.begin(), trail_before.end(),
+                                                 [&](const auto& t) { return t.step_name == kept; })));
+  }
+  CHECK(result_of(*h, task.uuid, "diamond_end").get<double>() == doctest::Approx(2821109907456.0));
+  const auto trail = h->api().transitions(task.uuid, std::string("diamond_branch_b"));
+  CHECK(std::any_of(trail.begin(), trail.end(), [](const auto& t) {
+    return t.from_state == "complete" && t.to_state == "enqueued" && t.reason == "recomputed";
+  }));
+}
+
+TEST_CASE("manual: rerun_task submits the task again as a new one, linked by a tag, the original untouched") {
+  auto h = make_harness();
+  auto original = h->submit(h->create_task_request("diamond_workflow", "diamond_pattern", {{"even_number", 6}}));
+  h->wait_for_task_completion(original.uuid);
+  auto again = h->api().rerun_task(original.uuid, "audit asked for it");
+  CHECK(again.uuid != original.uuid);
+  CHECK(again.context == h->api().get_task(original.uuid).context);
+  CHECK(again.version == original.version);
+  CHECK(std::find(again.tags.begin(), again.tags.end(), "rerun-of:" + original.uuid) != again.tags.end());
+  CHECK(again.reason.find("audit asked for it") != std::string::npos);
+  CHECK(h->wait_for_task_completion(again.uuid).state == TaskState::complete);
+  CHECK(result_of(*h, again.uuid, "diamond_end") == result_of(*h, original.uuid, "diamond_end"));
+  CHECK(h->api().get_step(original.uuid, "diamond_end").attempts == 1);
+  CHECK_THROWS_AS(h->api().rerun_task("3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b"), tasker::NotFoundError);
 }
 
 TEST_CASE("lookups: malformed and unknown ids are told apart") {

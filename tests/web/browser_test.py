@@ -308,6 +308,26 @@ class WebView(BrowserCase):
         self.assertIn(f"attempts {charge['attempts']}/{charge['max_attempts']}", self.content("#" + step_id("charge")))
         wait_for(lambda: "gateway fixed" in self.text("#audit"), "the reset in the audit trail")
         self.screenshot("task-complete")
+
+        # A finished step rerun with its dependents: they run again, the task completes again.
+        before = self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/reserve")["attempts"]
+        self.act("reserve", "rerun", "stock recounted")
+        wait_for(lambda: "done for reserve" in self.text("#step-action-status"), "the rerun to be accepted")
+        wait_for(lambda: self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/ship")["attempts"] == 2,
+                 "ship to run again after reserve")
+        wait_for(lambda: self.text("#task-state") == "complete", "the page to show the task complete again")
+        self.assertEqual(self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/reserve")["attempts"], before + 1)
+        self.assertEqual(self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/validate")["attempts"], 1)
+        wait_for(lambda: "stock recounted" in self.text("#audit"), "the rerun in the audit trail")
+
+        # Submitted again as a new task: the page links to it, and it carries the link back.
+        form = self.browser.find_element(By.ID, "rerun-task")
+        form.find_element(By.NAME, "reason").send_keys("audit asked")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        link = wait_for(lambda: self.browser.find_element(By.ID, "rerun-link"), "the link to the new task")
+        again = self.tasker.json("GET", "/v1/tasks/" + link.text)
+        self.assertIn("rerun-of:" + uuid, again["tags"])
+        self.assertTrue(link.get_attribute("href").endswith("/tasks/" + link.text))
         self.assertEqual(self.console_errors(), [])
 
     def test_pages_are_correct_html_before_and_after_their_scripts_ran(self):
@@ -450,6 +470,112 @@ class Permissions(BrowserCase):
         wait_for(lambda: self.text("#task-state") == "cancelled", "the task cancelled")
         self.assertEqual(self.tasker.json("GET", "/v1/tasks/" + uuid, token="ops-token")["status"], "cancelled")
         self.assertEqual(self.console_errors(allowed=("status of 401", "status of 403")), [])
+
+
+class Waiting(BrowserCase):
+    """A signal step that waits (web_test/approval) and the schedules page."""
+
+    def submit_approval(self):
+        body = {"namespace": "web_test", "name": "approval", "initiator": "browser test", "context": {}}
+        uuid = self.tasker.json("POST", "/v1/tasks", body)["task_uuid"]
+        wait_for(lambda: self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/manager_approval")[
+            "current_state"] == "waiting", "manager_approval to wait")
+        return uuid
+
+    def send_signal(self, payload, key):
+        form = self.browser.find_element(By.ID, "signal-task")
+        for name, value in (("payload", payload), ("key", key)):
+            form.find_element(By.NAME, name).clear()
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    def test_the_signal_form_beside_a_waiting_step_delivers_it_once_per_key(self):
+        uuid = self.submit_approval()
+        self.open("/tasks/" + uuid)
+        row = "#row-" + step_id("manager_approval")
+        wait_for(lambda: self.text(row + " .badge") == "waiting", "the step's row to show it waiting")
+        nodes = wait_for(lambda: (n := self.graph_nodes()) and len(n) == 3 and n, "three nodes in the graph")
+        self.assertEqual(nodes[step_id("manager_approval")], "node step state-waiting")
+        self.assertEqual(self.fill_of(step_id("manager_approval")), self.state_colour("waiting"))
+        self.assertIn("1 waiting", self.text("#task-counts"))
+        # Only the waiting signal step offers the signal form; the others offer the operator actions.
+        self.assertEqual(self.text(row + " button"), "signal…")
+        self.assertEqual(self.text("#row-" + step_id("prepare") + " button"), "act…")
+        self.browser.find_element(By.CSS_SELECTOR, row + " button").click()
+        form = self.browser.find_element(By.ID, "signal-task")
+        self.assertEqual(form.find_element(By.NAME, "name").get_attribute("value"), "approval")
+        self.assertEqual(self.js("return document.activeElement.name"), "payload")
+        self.screenshot("signal-waiting")
+
+        self.js("window.__sameDocument = true")
+        self.send_signal('{"approved": true, "by": "grace"}', "web-approval-1")
+        wait_for(lambda: self.text("#signal-status") == "signal approval: delivered", "the signal to be delivered")
+        wait_for(lambda: self.text(row + " .badge") == "complete", "the step's row to show it complete")
+        wait_for(lambda: self.text("#task-state") == "complete", "the task to complete")
+        self.assertTrue(self.js("return window.__sameDocument === true"), "the page was reloaded")
+        self.assertEqual(self.text(row + " button"), "act…")
+        self.assertIn('"approved":true', self.content(row).replace(" ", ""))
+        step = self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/manager_approval")
+        self.assertEqual(step["current_state"], "complete")
+        self.assertEqual(step["result"], {"approved": True, "by": "grace"})
+        wait_for(lambda: "signal `approval` received" in self.text("#audit"), "the signal in the audit trail")
+        self.screenshot("signal-delivered")
+
+        # The same key again (a second click, a retried webhook) changes nothing.
+        self.send_signal('{"approved": false}', "web-approval-1")
+        wait_for(lambda: self.text("#signal-status") == "signal approval: duplicate", "the duplicate")
+        step = self.tasker.json("GET", f"/v1/tasks/{uuid}/workflow_steps/manager_approval")
+        self.assertEqual(step["result"], {"approved": True, "by": "grace"})
+        # A new key to a finished task is refused, and the page says why.
+        self.send_signal('{"approved": false}', "web-approval-2")
+        wait_for(lambda: "409" in self.text("#signal-status"), "the refusal")
+        self.assertIn("it takes no more signals", self.text("#signal-status"))
+        self.assertEqual(self.console_errors(allowed=("status of 409",)), [])
+
+    def test_the_schedules_page_lists_a_schedule_and_pauses_resumes_and_triggers_it(self):
+        # New Year's Day at 03:00 in Berlin: the worker never fires it during the test; only `trigger` does.
+        created = self.tasker.json("POST", "/v1/schedules", {
+            "name": "new-year", "namespace": "web_test", "task_name": "approval", "cron": "0 3 1 1 *",
+            "time_zone": "Europe/Berlin", "context": {"note": "<b>not markup</b>"}, "overlap": "skip"})
+        path = "/v1/schedules/new-year"
+        self.open("/schedules")
+        row = "#schedules tr[data-schedule='new-year']"
+        wait_for(lambda: self.browser.find_elements(By.CSS_SELECTOR, row), "the schedule's row")
+        cells = [c.text for c in self.browser.find_elements(By.CSS_SELECTOR, row + " td")]
+        self.assertEqual(cells[:8], ["new-year", "web_test/approval@1.0.0", "0 3 1 1 *", "Europe/Berlin",
+                                     created["next_tick"], "–", "skip", "latest"])
+        self.assertTrue(created["next_tick"].endswith("T02:00:00.000Z"))  # 03:00 CET
+        self.assertEqual(self.browser.find_element(By.CSS_SELECTOR, row + " a").get_attribute("href"),
+                         self.tasker.url + "/templates/web_test/approval/1.0.0")
+        status, page = self.tasker.api("GET", "/schedules")
+        self.assertEqual(status, 200)
+        self.assertEqual(Structure().check(page), [], "as served")
+        self.assertEqual(Structure().check("<!DOCTYPE html>" + self.js(
+            "return document.documentElement.outerHTML")), [], "as the script left it")
+        self.screenshot("schedules")
+
+        def click(label):
+            self.browser.find_element(By.XPATH, f"//tr[@data-schedule='new-year']//button[text()='{label}']").click()
+
+        self.js("window.__sameDocument = true")
+        click("pause")
+        wait_for(lambda: self.text(row + " td:nth-child(5)") == "paused", "the row to show it paused")
+        self.assertTrue(self.tasker.json("GET", path)["paused"])
+        click("resume")
+        wait_for(lambda: self.text(row + " td:nth-child(5)") == created["next_tick"], "the row to show its next tick")
+        self.assertFalse(self.tasker.json("GET", path)["paused"])
+
+        click("trigger")
+        link = wait_for(lambda: self.browser.find_element(By.CSS_SELECTOR, row + " td:nth-child(6) a"),
+                        "the row to link its last task")
+        schedule = self.tasker.json("GET", path)
+        self.assertEqual(link.get_attribute("href"), self.tasker.url + "/tasks/" + schedule["last_task_uuid"])
+        self.assertEqual(link.text, schedule["last_tick"])
+        task = self.tasker.json("GET", "/v1/tasks/" + schedule["last_task_uuid"])
+        self.assertEqual(task["initiator"], "schedule:new-year")
+        self.assertEqual(task["context"]["note"], "<b>not markup</b>")
+        self.assertTrue(self.js("return window.__sameDocument === true"), "the page was reloaded")
+        self.assertEqual(self.console_errors(), [])
 
 
 def main():

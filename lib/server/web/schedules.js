@@ -1,6 +1,7 @@
 // The schedules (/schedules): each with its template, cron, next tick and last
 // task, and the operator's actions on it: pause or resume (PATCH paused) and
-// trigger (a task now). Everything goes through /v1/schedules with the page's key.
+// trigger (a task now). Everything goes through /v1/schedules with the page's key. Every
+// change sends a JSON body, `{}` for a trigger: a server without API keys takes changes only as JSON.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -15,7 +16,7 @@ document.addEventListener("DOMContentLoaded", () => {
   function row(s) {
     const path = "/v1/schedules/" + encodeURIComponent(s.name);
     const template = `${s.namespace}/${s.task_name}@${s.version}`;
-    return el("tr", {},
+    return el("tr", {"data-schedule": s.name},
       el("td", {}, s.name),
       el("td", {}, el("a", {href: "/templates/" + [s.namespace, s.task_name, s.version].map(encodeURIComponent).join("/")},
         template)),
@@ -28,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
         s.paused ? action("resume", () => api("PATCH", path, {paused: false}))
           : action("pause", () => api("PATCH", path, {paused: true})),
         " ",
-        action("trigger", () => api("POST", path + "/trigger"))));
+        action("trigger", () => api("POST", path + "/trigger", {}))));
   }
 
   async function list() {

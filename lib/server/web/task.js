@@ -176,7 +176,8 @@ document.addEventListener("DOMContentLoaded", () => {
     status.textContent = "sending…";
     try {
       const answer = await call();
-      status.textContent = typeof done === "function" ? done(answer) : done;
+      // What to say: text, or nodes (a link to what the action created).
+      status.replaceChildren(typeof done === "function" ? done(answer) : done);
       refresh();
     } catch (e) {
       status.className = "status error";
@@ -188,7 +189,8 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     if (checkResult()) return;
     const f = form.elements;
-    const by = {reset_for_retry: "reset_by", resolve_manually: "resolved_by", complete_manually: "completed_by"};
+    const by = {reset_for_retry: "reset_by", rerun: "rerun_by", resolve_manually: "resolved_by",
+      complete_manually: "completed_by"};
     const body = {action_type: f.action.value, reason: f.reason.value};
     if (f.by.value) body[by[f.action.value]] = f.by.value;
     if (f.action.value === "complete_manually") body.completion_data = {result: JSON.parse(f.result.value)};
@@ -218,6 +220,14 @@ document.addEventListener("DOMContentLoaded", () => {
     if (f.key.value) body.key = f.key.value;
     act("signal-status", () => api("POST", base + "/signals/" + encodeURIComponent(f.name.value), body),
       (answer) => `signal ${f.name.value}: ${answer.status}`);  // delivered, buffered or duplicate
+  });
+
+  const rerun = $("rerun-task");
+  rerun.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act("rerun-status", () => api("POST", base + "/rerun", {reason: rerun.elements.reason.value}),
+      (task) => el("span", {}, "submitted again as ",
+        el("a", {href: "/tasks/" + encodeURIComponent(task.task_uuid), id: "rerun-link"}, task.task_uuid)));
   });
 
   const cancel = $("cancel-task");

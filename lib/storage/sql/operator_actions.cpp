@@ -41,6 +41,59 @@ void reset_step(WriteTx& tx, const LockedTask& task, const std::string& step_nam
   tx.changes.step(task.id, s.id, step_name, StepMove::reset, s.state, "", reason, 0);
 }
 
+namespace {
+
+/// Why `s` cannot be rerun with the others, or empty.
+std::string why_not_rerun(const LockedStep& s, const std::string& task_uuid) {
+  if (step_sets::kHoldsWorker.contains(s.state))
+    return fmt::format("step `{}` of task {} is running on worker {}: rerun once it has finished", s.name, task_uuid,
+                       s.worker_id);
+  if (s.type == StepType::decision || s.type == StepType::batchable || s.type == StepType::batch_worker || s.batch_id)
+    return fmt::format(
+        "step `{}` of task {} is a {} step: rerunning it would create its steps again; submit the task again instead",
+        s.name, task_uuid, s.batch_id ? "batch instance's" : std::string(to_string(s.type)));
+  return {};
+}
+
+}  // namespace
+
+void rerun_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, const std::string& reason) {
+  const LockedStep target = lock_step_by_name(tx, task.id, task.uuid, step_name);
+  if (!allows(StepMove::rerun, target.state)) {
+    if (auto why = why_not_rerun(target, task.uuid); !why.empty()) throw ConflictError(why);
+    throw InvalidRequestError(fmt::format(
+        "step `{}` of task {} is {}: only a finished or failed step can be rerun (it will run when its turn comes)",
+        step_name, task.uuid, to_string(target.state)));
+  }
+  Param id{target.id};
+  Rows found = tx.c.query(tx.sql.descendants_of_step, {&id, 1});
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i < found.size(); ++i) ids.push_back(found.integer(i, 0));
+  std::vector<LockedStep> steps = ids.empty() ? std::vector<LockedStep>{} : lock_steps(tx, ids);
+  steps.insert(steps.begin(), target);
+  for (const auto& s : steps)
+    if (auto why = why_not_rerun(s, task.uuid); !why.empty()) {
+      if (step_sets::kHoldsWorker.contains(s.state)) throw ConflictError(why);
+      throw InvalidRequestError(why);
+    }
+  // What their last runs left (results, errors, checkpoints) goes in rerun_steps.
+  std::vector<StepUpdate> updates;
+  std::vector<std::int64_t> all;
+  for (const auto& s : steps) {
+    all.push_back(s.id);
+    const bool first = s.id == target.id;
+    if (!first && s.state == StepState::pending) continue;  // waits already; its pending parents are recounted
+    updates.push_back({s.id, first ? StepState::enqueued : StepState::pending, std::nullopt, std::nullopt, 0,
+                       first ? std::optional<std::int64_t>(ms(tx.now)) : std::nullopt, std::nullopt});
+    tx.changes.step(task.id, s.id, s.name, first ? StepMove::rerun : StepMove::rerun_dependent, s.state, "",
+                    first ? reason : fmt::format("step `{}` it depends on is rerun: {}", step_name, reason),
+                    s.attempts);
+  }
+  apply_updates(tx, updates);
+  Param list{id_list(all)};
+  tx.c.query(tx.sql.rerun_steps, {&list, 1});
+}
+
 void satisfy_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, StepMove move,
                   const std::optional<json>& result, const std::string& reason) {
   LockedStep s = lock_step_by_name(tx, task.id, task.uuid, step_name);

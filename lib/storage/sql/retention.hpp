@@ -1,7 +1,7 @@
 #pragma once
 // Purging finished tasks and importing archived ones (docs/retention.md), in
 // the caller's transaction. A purge selects task rows by state and completion
-// time (migration 9's index), locking them with SKIP LOCKED on PostgreSQL so
+// time (migration 10's index), locking them with SKIP LOCKED on PostgreSQL so
 // it never waits on a worker, and deletes each task's rows set-based: edges,
 // transitions, signals, watchers and steps, then the tasks.
 #include <cstdint>

@@ -270,6 +270,12 @@ class SqlStore final : public Store {
                    [&](WriteTx& tx, const LockedTask& task) { sql::reset_step(tx, task, step_name, reason); });
   }
 
+  OperatorResult rerun_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
+                            TimePoint now) override {
+    return operate(task_uuid, step_name, now,
+                   [&](WriteTx& tx, const LockedTask& task) { sql::rerun_step(tx, task, step_name, reason); });
+  }
+
   OperatorResult resolve_step(const std::string& task_uuid, const std::string& step_name, const std::string& reason,
                               TimePoint now) override {
     return operate(task_uuid, step_name, now, [&](WriteTx& tx, const LockedTask& task) {

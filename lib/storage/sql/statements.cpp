@@ -155,6 +155,19 @@ Statements make_statements(const Dialect& d) {
   s.step_by_name =
       fmt::format("SELECT {} FROM tasker_steps WHERE task_id = $1 AND name = $2{}", kLockedStepColumns, d.for_update);
   s.set_child_results = "UPDATE tasker_steps SET child_results = $2 WHERE id = $1";
+  s.descendants_of_step =
+      "WITH RECURSIVE d(id) AS (SELECT child_id FROM tasker_step_edges WHERE parent_id = $1 UNION "
+      "SELECT e.child_id FROM tasker_step_edges e JOIN d ON e.parent_id = d.id) SELECT id FROM d";
+  // A rerun is each step's next attempt with a whole retry budget (migration 9): SET reads the old values.
+  // Run after the rerun steps took their new states: a step waits for every parent that does not satisfy
+  // it now, rerun or not (a sibling branch in error keeps it waiting).
+  s.rerun_steps = fmt::format(
+      "UPDATE tasker_steps SET retry_budget = COALESCE(retry_budget, max_attempts), "
+      "max_attempts = attempts + COALESCE(retry_budget, max_attempts), results = NULL, error = NULL, "
+      "checkpoint = NULL, child_results = NULL, worker_id = NULL, pending_parents = (SELECT COUNT(*) FROM "
+      "tasker_step_edges e JOIN tasker_steps p ON p.id = e.parent_id WHERE e.child_id = tasker_steps.id AND NOT "
+      "{}) WHERE {}",
+      in_states("p.state", step_sets::kSatisfiesDependents), in_ids("id", 1));
   s.task_definition = "SELECT definition, namespace_name, priority FROM tasker_tasks WHERE id = $1";
   s.step_names_of_task = "SELECT id, name, state, position FROM tasker_steps WHERE task_id = $1";
   // A batch instance that finished frees its parallelism slot for the next one waiting.

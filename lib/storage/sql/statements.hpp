@@ -33,6 +33,9 @@ struct Statements {
   std::string task_definition, step_names_of_task, release_slot, unstarted_batch_steps, set_child_results;
   std::string task_by_uuid, step_counts, steps_of_task, transitions_of_task, transitions_of_step;
   std::string task_id_by_uuid, step_by_name, unfinished_steps_of_task;
+  /// Rerunning a step (operator_actions.hpp): every step that depends on it, however far down; the rerun
+  /// steps' retry budgets, their pending parents among themselves, and what their last runs left.
+  std::string descendants_of_step, rerun_steps;
   /// tasker_task_watchers (PostgreSQL, migration 4; watchers.hpp).
   std::string add_watch, remove_watch, watched_tasks;
 };

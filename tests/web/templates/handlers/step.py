@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every step of web_test/checkout (tests/web/browser_test.py), as a command handler.
+"""Every step of web_test/checkout and web_test/approval (tests/web/browser_test.py), as a command handler.
 
 `charge` fails permanently, with markup in its message (the page must show it
 as text), until the file named by the context's `gateway_fixed` exists; every

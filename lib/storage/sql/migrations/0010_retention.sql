@@ -1,4 +1,4 @@
--- tasker migration 9: retention: finished tasks by state and completion time, signals by task
+-- tasker migration 10: retention: finished tasks by state and completion time, signals by task
 -- A purge (docs/retention.md) reads the finished tasks of one state in
 -- completion order, oldest first, a batch at a time: a range of this index.
 -- completed_at is set exactly while a task is finished, so active tasks never
