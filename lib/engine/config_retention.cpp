@@ -26,7 +26,7 @@ void set_ages(std::map<TaskState, RetentionAge>& ages, const std::string& prefix
   if (!node.IsMap()) throw ConfigurationError(prefix, where(node), "must be a mapping of states to ages");
   for (const auto& kv : node) {
     const std::string name = kv.first.Scalar();
-    const std::string key = prefix + "." + name;
+    const std::string key = fmt::format("{}.{}", prefix, name);
     if (std::find(extra.begin(), extra.end(), name) != extra.end()) continue;
     const auto state = parse_purgeable_state(name);
     if (!state) {

@@ -40,7 +40,7 @@ struct Fixture : store_test::Fixture {
     FAIL("steps were still claimable after 50 rounds");
   }
 
-  tasker::TaskView submit(const std::string& ns, const std::string& name, tasker::json context = {}) {
+  tasker::TaskView submit(const std::string& ns, const std::string& name, const tasker::json& context = {}) {
     return h->submit(h->create_task_request(ns, name, context.is_null() ? tasker::json::object() : context));
   }
   /// A 4-step task; each with its own context (so its own identity).
@@ -136,7 +136,7 @@ TEST_CASE("store: a dry run counts and changes nothing, refused requests say wha
   CHECK(f.exists(a.uuid));
   CHECK(f.exists(b.uuid));
 
-  auto refused = [&](PurgeRequest r, const std::string& says) {
+  auto refused = [&](const PurgeRequest& r, const std::string& says) {
     try {
       (void)f.h->client().purge(r);
       FAIL("purge accepted a request it must refuse: ", says);
