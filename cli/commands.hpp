@@ -92,7 +92,10 @@ void add_migrate_command(CLI::App& app, Invocation& inv);
 void add_doctor_command(CLI::App& app, Invocation& inv);
 void add_worker_commands(CLI::App& app, Invocation& inv);  ///< worker, run
 void add_serve_command(CLI::App& app, Invocation& inv);
-void add_schedule_commands(CLI::App& app, Invocation& inv);  ///< schedule create|list|show|pause|resume|delete|trigger
+void add_schedule_commands(CLI::App& app, Invocation& inv);
+void add_purge_commands(
+    CLI::App& app,
+    Invocation& inv);  ///< purge, archive import  ///< schedule create|list|show|pause|resume|delete|trigger
 
 /// Add `--listen HOST:PORT` to `cmd`.
 void add_listen_option(CLI::App* cmd, std::string& listen);

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   add_watch_command(app, inv);
   add_migrate_command(app, inv);
   add_doctor_command(app, inv);
+  add_purge_commands(app, inv);
   add_worker_commands(app, inv);
   add_serve_command(app, inv);
   try {

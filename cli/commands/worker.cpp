@@ -35,6 +35,7 @@ struct WorkerFlags {
   std::string event_mode;
   long long stop_grace_ms{10'000};
   bool no_schedules{false};
+  bool no_retention{false};
 };
 
 void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
@@ -46,6 +47,9 @@ void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
     cmd->add_flag("--no-schedules", f.no_schedules,
                   "Do not fire due cron schedules from this worker (default: configuration's worker.schedules, "
                   "else fire them; docs/schedules.md)");
+    cmd->add_flag("--no-retention", f.no_retention,
+                  "Do not purge finished tasks by the configured retention policy from this worker (default: "
+                  "configuration's worker.retention, else purge them; docs/retention.md)");
   }
   cmd->add_option("--lease-ms", f.lease_ms,
                   "A claim's lease; a crashed worker's steps are retried after it (default 30000)")
@@ -64,6 +68,7 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
   if (f.concurrency > 0) o.concurrency = f.concurrency;
   if (f.lease_ms > 0) o.lease = std::chrono::milliseconds{f.lease_ms};
   if (f.no_schedules) o.fire_schedules = false;
+  if (f.no_retention) o.apply_retention = false;
   for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
     if (to_string(m) == f.event_mode) o.event_mode = m;
   o.namespaces = f.namespaces;
@@ -214,7 +219,8 @@ void add_run(CLI::App& app, Invocation& inv) {
     Client client(store, resolved.set, client_options(inv));
     TaskView task = client.submit(request);
     worker_opts.task_uuids = {task.uuid};
-    worker_opts.fire_schedules = false;  // this one task only: schedules are the workers' business
+    worker_opts.fire_schedules = false;  // this one task only: schedules and retention are the workers' business
+    worker_opts.apply_retention = false;
     Worker worker(store, handlers, worker_opts);
     worker.start();
     FollowOptions follow = follow_options(opts->view);

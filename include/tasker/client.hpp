@@ -124,6 +124,19 @@ class Client {
   /// (initiator schedule:NAME, kScheduleContextKey's `triggered` true). Throws NotFoundError.
   TaskView trigger_schedule(const std::string& name);
 
+  // Retention (docs/retention.md).
+
+  /// Delete finished tasks (complete, cancelled, error; never active ones)
+  /// that finished longer ago than request.older_than, or by request.policy,
+  /// in transactions of request.batch_size tasks, each archived first through
+  /// request.archive when set; with dry_run, count them instead. Throws
+  /// InvalidRequestError for an active state, a negative age, an age of 0
+  /// without states, or no age with a policy that purges nothing.
+  PurgeResult purge(const PurgeRequest& request);
+  /// Bring archived tasks back (read_archive checks the records): same uuids,
+  /// new ids, in transactions of 200; a task that exists is skipped and counted.
+  ImportResult import_archive(const std::vector<json>& records);
+
   [[nodiscard]] const TemplateSet* templates() const { return templates_.get(); }
 
  private:

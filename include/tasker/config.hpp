@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tasker/limits.hpp"
+#include "tasker/retention.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker {
@@ -30,6 +31,16 @@ struct WorkerSettings {
   long long fallback_interval_ms{1'000};  ///< poll interval for polling_only and hybrid
   bool jitter{true};                      ///< randomise retry delays (off in the `test` environment)
   bool schedules{true};                   ///< fire due cron schedules (worker.schedules; docs/schedules.md)
+  bool retention{true};                   ///< apply the retention policy (worker.retention; docs/retention.md)
+};
+
+/// The `retention` section (docs/retention.md): how long finished tasks are
+/// kept, globally and per namespace; workers apply it.
+struct RetentionSettings {
+  RetentionPolicy policy;         ///< empty (the default): every task is kept for ever
+  long long interval_ms{60'000};  ///< retention.interval: how often each worker applies it
+  int batch_size{200};            ///< retention.batch_size: tasks a purge transaction deletes
+  long long pause_ms{100};        ///< retention.pause_ms: a worker's pause after each purge transaction
 };
 
 /// A bearer token the HTTP API accepts (docs/api.md, "Authentication"): only its
@@ -99,6 +110,7 @@ struct Config {
   ServerSettings server;
   Limits limits;            ///< `limits:` section and TASKER_LIMITS_* variables (docs/limits.md)
   ExpansionLimits dynamic;  ///< dynamic.max_steps_per_decision (100), dynamic.max_batch_workers (100000)
+  RetentionSettings retention;
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

@@ -17,6 +17,7 @@
 #include "tasker/dynamic.hpp"
 #include "tasker/json.hpp"
 #include "tasker/lifecycle.hpp"
+#include "tasker/retention.hpp"
 #include "tasker/schedule.hpp"
 #include "tasker/task.hpp"
 #include "tasker/template.hpp"
@@ -279,6 +280,21 @@ class Store {
   virtual CreateResult trigger_schedule(const std::string& name, TimePoint now);
   /// The earliest next tick of the unpaused schedules, or nullopt.
   [[nodiscard]] virtual std::optional<TimePoint> next_schedule_tick();
+
+  // Retention (docs/retention.md). Client::purge runs these in bounded
+  // batches; the defaults throw InvalidRequestError, for stores that purge nothing.
+
+  /// How many tasks `selection` names now.
+  [[nodiscard]] virtual std::size_t count_purgeable(const PurgeSelection& selection);
+  /// One transaction: lock up to `limit` tasks of `selection` that no other
+  /// transaction holds (SKIP LOCKED on PostgreSQL: never waits on a worker),
+  /// hand their archive records to `archive` (when set) before deleting them
+  /// with their steps, edges, transitions and signals, and commit. Returns
+  /// how many went; 0 when none is left. `archive` throwing deletes nothing.
+  virtual PurgeBatch purge_batch(const PurgeSelection& selection, int limit, const ArchiveSink& archive);
+  /// Insert archived tasks (records checked by Client::import_archive) in one
+  /// transaction, with new ids; a task whose uuid exists already is skipped.
+  virtual ImportResult import_archived(const std::vector<json>& records);
 
   /// Compare what the store keeps derived with what it is derived from: each
   /// task's step counters against a recount of its steps' states, and

@@ -184,7 +184,7 @@ struct ActivityCounts {
 /// is not one (a date alone, no offset, a field out of range).
 [[nodiscard]] std::optional<TimePoint> parse_time(std::string_view text);
 /// A duration as a whole number and a unit: `90s`, `15m`, `2h`, `3d`, up to
-/// 3650 days; nullopt for anything else.
+/// 3650 days, or `0`; nullopt for anything else.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// Whether `text` is a canonical 36-character UUID.

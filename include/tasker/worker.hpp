@@ -14,6 +14,7 @@
 #include "tasker/events.hpp"
 #include "tasker/handler.hpp"
 #include "tasker/limits.hpp"
+#include "tasker/retention.hpp"
 #include "tasker/store.hpp"
 
 namespace tasker {
@@ -43,6 +44,15 @@ struct WorkerOptions {
   std::chrono::milliseconds schedule_poll_interval{1'000};
   /// catch-up none: a tick fired later than this after its time is dropped (FireRequest::misfire_grace).
   std::chrono::milliseconds schedule_misfire_grace{60'000};
+  /// Purge the finished tasks `retention` no longer keeps, in the background
+  /// (docs/retention.md; worker.retention in configuration). Every worker
+  /// process may: batches skip the rows another holds. Nothing runs while the
+  /// policy is empty.
+  bool apply_retention{true};
+  RetentionPolicy retention;                             ///< the configuration's `retention` section
+  std::chrono::milliseconds retention_interval{60'000};  ///< how often the policy is applied
+  int retention_batch_size{200};                         ///< tasks a purge transaction deletes, 1..1000
+  std::chrono::milliseconds retention_pause{100};        ///< after each purge transaction (PurgeRequest::pause)
 
   /// Settings from configuration (concurrency, batch, lease, event mode, jitter, limits).
   static WorkerOptions from(const Config& config);

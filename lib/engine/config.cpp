@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config_auth.hpp"
+#include "config_retention.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/loader.hpp"
 
@@ -109,6 +110,7 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "worker.lease_ms",
                                                  "worker.jitter",
                                                  "worker.schedules",
+                                                 "worker.retention",
                                                  "event_system.mode",
                                                  "event_system.fallback_interval_ms",
                                                  "server.listen",
@@ -181,6 +183,10 @@ class Section {
       if ((prefix.empty() && is_section(key)) || key == "server.tls" || key == "server.jwt") {
         if (!value.IsMap()) throw ConfigurationError(key, where(value), "must be a mapping of settings");
         apply(value, key);
+        continue;
+      }
+      if (key == "retention" && prefix.empty()) {
+        detail::set_retention(config_.retention, value, [this](const YAML::Node& n) { return where(n); });
         continue;
       }
       if (key == "server.api_keys") {
@@ -272,6 +278,8 @@ class Section {
       config_.worker.jitter = parse_bool(key, source, v);
     } else if (key == "worker.schedules") {
       config_.worker.schedules = parse_bool(key, source, v);
+    } else if (key == "worker.retention") {
+      config_.worker.retention = parse_bool(key, source, v);
     } else if (key == "event_system.mode") {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "dynamic.max_steps_per_decision") {

@@ -15,23 +15,11 @@ ScheduleFirer::ScheduleFirer(std::shared_ptr<Store> store, const Clock& clock, s
       events_(std::move(events)),
       poll_interval_(poll_interval),
       misfire_grace_(misfire_grace),
-      worker_id_(std::move(worker_id)) {}
+      worker_id_(std::move(worker_id)),
+      loop_(clock) {}
 
 void ScheduleFirer::start() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { loop(); });
-}
-
-void ScheduleFirer::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.start([this] { return fire_once(); });
 }
 
 namespace {
@@ -78,8 +66,7 @@ TimePoint ScheduleFirer::fire_once() {
         if (fired.ticks.empty()) break;
         any = true;
         now = clock_.now();
-        std::lock_guard lock(mutex_);
-        if (stopping_) break;
+        if (loop_.stopping()) break;
       }
       // Nothing fired although something was due: another worker holds those rows; give it a moment.
       again = any ? now : now + std::chrono::milliseconds{50};
@@ -94,17 +81,6 @@ TimePoint ScheduleFirer::fire_once() {
     warned_ = true;
   }
   return again;
-}
-
-void ScheduleFirer::loop() {
-  for (;;) {
-    const TimePoint again = fire_once();
-    std::unique_lock lock(mutex_);
-    if (stopping_) return;
-    if (again <= clock_.now()) continue;
-    clock_.wait_until(wake_, lock, again, [&] { return stopping_; });
-    if (stopping_) return;
-  }
 }
 
 }  // namespace tasker::detail

@@ -6,12 +6,10 @@
 // the ticks' identity hashes keep each tick to one task. Owns its thread;
 // start() and stop() from one thread; stop() is idempotent.
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "engine/background_loop.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/events.hpp"
 #include "tasker/store.hpp"
@@ -28,24 +26,19 @@ class ScheduleFirer {
   ScheduleFirer& operator=(const ScheduleFirer&) = delete;
 
   void start();
-  void stop();
+  void stop() { loop_.stop(); }
   /// One pass: fire what is due at the clock's now; returns when to look again.
   TimePoint fire_once();
 
  private:
-  void loop();
-
   std::shared_ptr<Store> store_;
   const Clock& clock_;
   std::shared_ptr<EventBus> events_;
   std::chrono::milliseconds poll_interval_;
   std::chrono::milliseconds misfire_grace_;
   std::string worker_id_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_{false};
   bool warned_{false};
-  std::thread thread_;
+  BackgroundLoop loop_;
 };
 
 }  // namespace tasker::detail

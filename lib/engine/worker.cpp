@@ -27,6 +27,11 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.jitter = config.worker.jitter;
   o.limits = config.limits.json;
   o.fire_schedules = config.worker.schedules;
+  o.apply_retention = config.worker.retention;
+  o.retention = config.retention.policy;
+  o.retention_interval = std::chrono::milliseconds{config.retention.interval_ms};
+  o.retention_batch_size = config.retention.batch_size;
+  o.retention_pause = std::chrono::milliseconds{config.retention.pause_ms};
   return o;
 }
 
@@ -41,6 +46,11 @@ void WorkerOptions::validate() const {
   if (schedule_poll_interval < std::chrono::milliseconds{10})
     throw InvalidRequestError(
         fmt::format("the schedule poll interval ({} ms) must be at least 10 ms", schedule_poll_interval.count()));
+  if (retention_interval < std::chrono::milliseconds{10})
+    throw InvalidRequestError(
+        fmt::format("the retention interval ({} ms) must be at least 10 ms", retention_interval.count()));
+  if (retention_batch_size < 1 || retention_batch_size > 1000)
+    throw InvalidRequestError(fmt::format("the retention batch size {} is outside 1..1000", retention_batch_size));
   for (const auto& uuid : task_uuids)
     if (!is_uuid(uuid)) throw InvalidRequestError(fmt::format("worker task filter: `{}` is not a task uuid", uuid));
 }
@@ -97,6 +107,12 @@ void Worker::Impl::start() {
                                                 options_.schedule_misfire_grace, options_.worker_id);
     schedules_->start();
   }
+  if (options_.apply_retention && !options_.retention.empty()) {
+    retention_ = std::make_unique<detail::RetentionPurger>(store_, *options_.clock, options_.retention,
+                                                           options_.retention_interval, options_.retention_batch_size,
+                                                           options_.retention_pause, options_.worker_id);
+    retention_->start();
+  }
   detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,
                      filter_.callables.size());
 }
@@ -114,6 +130,7 @@ void Worker::Impl::stop() {
   if (mode_ != Mode::background) return;
   request_stop();
   if (schedules_) schedules_->stop();
+  if (retention_) retention_->stop();
   if (coordinator_.joinable()) coordinator_.join();
   stop_handlers();
   mode_ = Mode::stopped;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/handler_threads.hpp"
+#include "engine/retention_purger.hpp"
 #include "engine/schedule_firer.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
@@ -155,6 +156,7 @@ class Worker::Impl {
   std::vector<std::thread> threads_;
   std::thread coordinator_;
   std::unique_ptr<detail::ScheduleFirer> schedules_;       ///< when options_.fire_schedules
+  std::unique_ptr<detail::RetentionPurger> retention_;     ///< when options_.apply_retention and a policy
   std::map<detail::FlightKey, detail::Flight> in_flight_;  // coordinator thread only
 
   mutable std::mutex lifecycle_;

@@ -97,6 +97,7 @@ std::optional<TimePoint> parse_time(std::string_view text) {
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text == "0") return std::chrono::milliseconds{0};  // no unit needed for nothing (`--older-than 0`)
   if (text.size() < 2 || text.size() > 12) return std::nullopt;
   long long n = 0;
   for (std::size_t i = 0; i + 1 < text.size(); ++i) {

@@ -1,4 +1,5 @@
-// What a Store that keeps no schedules and reruns no steps answers (the SQL store overrides these).
+// What a Store that keeps no schedules, reruns no steps and purges nothing answers (the
+// SQL store overrides these).
 #include "tasker/store.hpp"
 
 #include <fmt/format.h>
@@ -13,6 +14,11 @@ namespace {
       fmt::format("the {} store {} keeps no schedules; open a database with open_store(url) to use them",
                   store.backend(), store.describe()));
 }
+[[noreturn]] void no_retention(const Store& store) {
+  throw InvalidRequestError(
+      fmt::format("the {} store {} neither purges nor imports tasks; open a database with open_store(url) to do so",
+                  store.backend(), store.describe()));
+}
 }  // namespace
 
 ScheduleView Store::create_schedule(const ScheduleRecord& /*schedule*/, TimePoint /*now*/) { no_schedules(*this); }
@@ -23,6 +29,11 @@ bool Store::delete_schedule(const std::string& /*name*/) { no_schedules(*this); 
 FireResult Store::fire_schedules(const FireRequest& /*request*/, TimePoint /*now*/) { no_schedules(*this); }
 CreateResult Store::trigger_schedule(const std::string& /*name*/, TimePoint /*now*/) { no_schedules(*this); }
 std::optional<TimePoint> Store::next_schedule_tick() { return std::nullopt; }
+std::size_t Store::count_purgeable(const PurgeSelection& /*selection*/) { no_retention(*this); }
+PurgeBatch Store::purge_batch(const PurgeSelection& /*selection*/, int /*limit*/, const ArchiveSink& /*archive*/) {
+  no_retention(*this);
+}
+ImportResult Store::import_archived(const std::vector<json>& /*records*/) { no_retention(*this); }
 
 OperatorResult Store::rerun_step(const std::string& /*task_uuid*/, const std::string& /*step_name*/,
                                  const std::string& /*reason*/, TimePoint /*now*/) {

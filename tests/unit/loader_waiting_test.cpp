@@ -91,13 +91,14 @@ TEST_CASE("times: RFC 3339 with an offset or Z, to the millisecond, anything els
     CHECK_FALSE(tasker::parse_time(bad).has_value());
 }
 
-TEST_CASE("durations: a whole number and s, m, h or d, up to 3650 days") {
+TEST_CASE("durations: a whole number and s, m, h or d, up to 3650 days, or 0") {
   using namespace std::chrono_literals;
   CHECK(tasker::parse_duration("90s") == 90s);
   CHECK(tasker::parse_duration("15m") == 15min);
   CHECK(tasker::parse_duration("2h") == 2h);
   CHECK(tasker::parse_duration("3d") == 72h);
-  for (const char* bad : {"", "s", "5", "1.5h", "-3d", "3w", "3651d", "99999999999s", " 3d"})
+  CHECK(tasker::parse_duration("0") == 0s);
+  for (const char* bad : {"", "s", "5", "00", "-0", "1.5h", "-3d", "3w", "3651d", "99999999999s", " 3d"})
     CHECK_FALSE(tasker::parse_duration(bad).has_value());
 }
 

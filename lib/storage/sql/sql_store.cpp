@@ -29,6 +29,7 @@
 #include "storage/sql/operator_actions.hpp"
 #include "storage/sql/outcomes.hpp"
 #include "storage/sql/pool.hpp"
+#include "storage/sql/retention.hpp"
 #include "storage/sql/schedules.hpp"
 #include "storage/sql/schema.hpp"
 #include "storage/sql/state_sql.hpp"
@@ -444,6 +445,31 @@ class SqlStore final : public Store {
 
   std::optional<TimePoint> next_schedule_tick() override {
     return runner_.run(Access::statement, [&](Connection& c) { return earliest_schedule_tick(c); });
+  }
+
+  // -------------------------------------------------------------------------
+  // Retention (retention.cpp)
+
+  std::size_t count_purgeable(const PurgeSelection& selection) override {
+    return runner_.run(Access::statement,
+                       [&](Connection& c) { return sql::count_purgeable(c, backend_->dialect(), selection); });
+  }
+
+  PurgeBatch purge_batch(const PurgeSelection& selection, int limit, const ArchiveSink& archive) override {
+    const bool watchers = one_call();  // the watchers table came with the server functions
+    return runner_.run(Access::write, [&](Connection& c) {
+      const Dialect& d = backend_->dialect();
+      const auto ids = lock_purgeable(c, d, selection, limit);
+      if (ids.empty()) return PurgeBatch{};
+      // Archived before the delete, inside its transaction: a sink that fails rolls it back.
+      if (archive) archive(archive_records(c, d, ids));
+      delete_tasks(c, d, ids, watchers);
+      return PurgeBatch{ids.size()};
+    });
+  }
+
+  ImportResult import_archived(const std::vector<json>& records) override {
+    return runner_.run(Access::write, [&](Connection& c) { return import_records(c, backend_->dialect(), records); });
   }
 
   // -------------------------------------------------------------------------
