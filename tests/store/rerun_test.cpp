@@ -90,7 +90,7 @@ TEST_CASE("store: a rerun of a failed step is its next attempt, beyond the max_a
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto claimed = f.claim_now(f.claim(kMath));
     REQUIRE(claimed.size() == 1);
-    f.report(claimed[0], StepOutcome::Kind::failure, nullptr, attempt < 3 ? true : false);
+    f.report(claimed[0], StepOutcome::Kind::failure, nullptr, attempt < 3);
     f.clock.advance(std::chrono::seconds{30});
   }
   REQUIRE(f.h->client().get_task(task.uuid).state == tasker::TaskState::error);

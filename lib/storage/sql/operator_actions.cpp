@@ -43,39 +43,34 @@ void reset_step(WriteTx& tx, const LockedTask& task, const std::string& step_nam
 
 namespace {
 
-/// Why `s` cannot be rerun with the others, or empty.
-std::string why_not_rerun(const LockedStep& s, const std::string& task_uuid) {
+/// Throws unless `s` can be rerun with the others: ConflictError while a
+/// worker holds it, InvalidRequestError when a rerun would create steps again.
+void check_rerunnable(const LockedStep& s, const std::string& task_uuid) {
   if (step_sets::kHoldsWorker.contains(s.state))
-    return fmt::format("step `{}` of task {} is running on worker {}: rerun once it has finished", s.name, task_uuid,
-                       s.worker_id);
+    throw ConflictError(fmt::format("step `{}` of task {} is running on worker {}: rerun once it has finished", s.name,
+                                    task_uuid, s.worker_id));
   if (s.type == StepType::decision || s.type == StepType::batchable || s.type == StepType::batch_worker || s.batch_id)
-    return fmt::format(
+    throw InvalidRequestError(fmt::format(
         "step `{}` of task {} is a {} step: rerunning it would create its steps again; submit the task again instead",
-        s.name, task_uuid, s.batch_id ? "batch instance's" : std::string(to_string(s.type)));
-  return {};
+        s.name, task_uuid, s.batch_id ? "batch instance's" : std::string(to_string(s.type))));
 }
 
 }  // namespace
 
 void rerun_step(WriteTx& tx, const LockedTask& task, const std::string& step_name, const std::string& reason) {
   const LockedStep target = lock_step_by_name(tx, task.id, task.uuid, step_name);
-  if (!allows(StepMove::rerun, target.state)) {
-    if (auto why = why_not_rerun(target, task.uuid); !why.empty()) throw ConflictError(why);
+  check_rerunnable(target, task.uuid);
+  if (!allows(StepMove::rerun, target.state))
     throw InvalidRequestError(fmt::format(
         "step `{}` of task {} is {}: only a finished or failed step can be rerun (it will run when its turn comes)",
         step_name, task.uuid, to_string(target.state)));
-  }
   Param id{target.id};
   Rows found = tx.c.query(tx.sql.descendants_of_step, {&id, 1});
   std::vector<std::int64_t> ids;
   for (std::size_t i = 0; i < found.size(); ++i) ids.push_back(found.integer(i, 0));
   std::vector<LockedStep> steps = ids.empty() ? std::vector<LockedStep>{} : lock_steps(tx, ids);
   steps.insert(steps.begin(), target);
-  for (const auto& s : steps)
-    if (auto why = why_not_rerun(s, task.uuid); !why.empty()) {
-      if (step_sets::kHoldsWorker.contains(s.state)) throw ConflictError(why);
-      throw InvalidRequestError(why);
-    }
+  for (const auto& s : steps) check_rerunnable(s, task.uuid);
   // What their last runs left (results, errors, checkpoints) goes in rerun_steps.
   std::vector<StepUpdate> updates;
   std::vector<std::int64_t> all;
