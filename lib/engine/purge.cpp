@@ -21,8 +21,6 @@ std::string purgeable_names() {
 void check(const PurgeRequest& request) {
   if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
     throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
-  if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
-    throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
   if (request.batch_size < 1 || request.batch_size > 1000)
     throw InvalidRequestError(fmt::format("a purge's batch size {} is outside 1..1000", request.batch_size));
   for (TaskState s : request.states)
