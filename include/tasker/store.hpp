@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tasker/clock.hpp"
+#include "tasker/dlq.hpp"
 #include "tasker/dynamic.hpp"
 #include "tasker/json.hpp"
 #include "tasker/lifecycle.hpp"
@@ -157,6 +158,13 @@ struct SignalResult {
   std::vector<LifecycleEvent> events;
 };
 
+/// A store's connection pool now (/health/detailed).
+struct PoolUsage {
+  int size{0};    ///< connections it may open (StoreOptions::pool_size)
+  int open{0};    ///< open now
+  int in_use{0};  ///< handed out now
+};
+
 /// Everything that changes state takes `now` from the caller's Clock, so time
 /// is injectable. Implementations are thread-safe.
 class Store {
@@ -295,6 +303,39 @@ class Store {
   /// Insert archived tasks (records checked by Client::import_archive) in one
   /// transaction, with new ids; a task whose uuid exists already is skipped.
   virtual ImportResult import_archived(const std::vector<json>& records);
+
+  // Dead letters (docs/triage.md). Workers make entries in the background
+  // (WorkerOptions::dead_letters); the defaults throw InvalidRequestError, for
+  // stores that keep none.
+
+  /// One pass: an entry (dlq_reason max_retries_exceeded, or worker_unavailable
+  /// when every failed step lost its worker) for each task in error since
+  /// sweep.errored_since with no pending entry and none made since it failed;
+  /// then, when sweep.detect_staleness, one (staleness_timeout) for each stale
+  /// task with no pending entry and none made since its step stalled. At most
+  /// sweep.limit of each; the writes are one short transaction, and two
+  /// processes at once make one entry per task.
+  virtual DeadLetterResult record_dead_letters(const DeadLetterSweep& sweep, TimePoint now);
+  /// Entries, newest first.
+  [[nodiscard]] virtual std::vector<DlqEntry> list_dlq(const DlqFilter& filter);
+  /// The task's newest entry, or nullopt.
+  [[nodiscard]] virtual std::optional<DlqEntry> find_dlq_entry(const std::string& task_uuid);
+  /// The entry as updated; nullopt when no entry has that uuid. Leaving
+  /// `pending` sets the resolution time; returning to it clears it, and throws
+  /// ConflictError when the task has another pending entry.
+  virtual std::optional<DlqEntry> update_dlq_entry(const std::string& entry_uuid, const DlqUpdate& update,
+                                                   TimePoint now);
+  /// Per reason, the most entries first.
+  [[nodiscard]] virtual std::vector<DlqStats> dlq_stats();
+  /// Pending entries, highest DlqQueueEntry::priority_score first.
+  [[nodiscard]] virtual std::vector<DlqQueueEntry> dlq_investigation_queue(int limit, TimePoint now);
+  /// Tasks with a step at least kStalenessWarningShare into its state's
+  /// threshold, read live from the active steps, most stale first.
+  [[nodiscard]] virtual std::vector<StalenessEntry> staleness(const StalenessThresholds& thresholds, int limit,
+                                                              TimePoint now);
+
+  /// The connection pool's use now; a store without one answers zeros.
+  [[nodiscard]] virtual PoolUsage pool_usage() { return {}; }
 
   /// Compare what the store keeps derived with what it is derived from: each
   /// task's step counters against a recount of its steps' states, and

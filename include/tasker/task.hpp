@@ -172,6 +172,8 @@ struct ActivityCounts {
   long long steps_in_progress{0};
   long long steps_waiting_for_retry{0};
   long long steps_ready{0};  ///< claimable now: enqueued, or waiting_for_retry and due (the ready queue)
+  /// Since when the oldest ready step has been claimable (its age is how long the queue keeps work waiting).
+  std::optional<TimePoint> oldest_ready_since;
 };
 
 /// JSON forms of the views, for --json output and the command-handler protocol.

@@ -7,6 +7,7 @@
 #include "tasker/cron.hpp"
 #include "tasker/dag.hpp"
 #include "tasker/diagnostics.hpp"
+#include "tasker/dlq.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/events.hpp"
 #include "tasker/graph.hpp"

@@ -104,6 +104,23 @@ constexpr std::array kSignals{
     ArchiveColumn{"step_id", kInt, true},
 };
 
+// No `task_id`: an entry belongs to its line's task.
+constexpr std::array kDlqEntries{
+    ArchiveColumn{"uuid", kText, false},
+    ArchiveColumn{"task_uuid", kText, false},
+    ArchiveColumn{"original_state", kText, false},
+    ArchiveColumn{"dlq_reason", kText, false},
+    ArchiveColumn{"dlq_timestamp", kInt, false},
+    ArchiveColumn{"resolution_status", kText, false},
+    ArchiveColumn{"resolution_timestamp", kInt, true},
+    ArchiveColumn{"resolution_notes", kText, true},
+    ArchiveColumn{"resolved_by", kText, true},
+    ArchiveColumn{"task_snapshot", kJson, false},
+    ArchiveColumn{"metadata", kJson, true},
+    ArchiveColumn{"created_at", kInt, false},
+    ArchiveColumn{"updated_at", kInt, false},
+};
+
 void check_row(const json& row, ArchivePart part, const std::string& where) {
   if (!row.is_object()) throw std::invalid_argument(fmt::format("{} is not a JSON object", where));
   for (const ArchiveColumn& c : archive_columns(part)) {
@@ -121,14 +138,18 @@ void check_row(const json& row, ArchivePart part, const std::string& where) {
 }
 
 const json& array_of(const json& record, ArchivePart part) {
+  static const json kNone = json::array();
   const auto key = archive_key(part);
   const auto it = record.find(key);
+  if (it == record.end() && is_optional_part(part)) return kNone;
   if (it == record.end() || !it->is_array())
     throw std::invalid_argument(fmt::format("`{}` is missing or not an array", key));
   return *it;
 }
 
 }  // namespace
+
+bool is_optional_part(ArchivePart part) { return part == ArchivePart::dlq_entries; }
 
 std::string_view archive_key(ArchivePart part) {
   switch (part) {
@@ -137,6 +158,7 @@ std::string_view archive_key(ArchivePart part) {
     case ArchivePart::edges: return "edges";
     case ArchivePart::transitions: return "transitions";
     case ArchivePart::signals: return "signals";
+    case ArchivePart::dlq_entries: return "dlq_entries";
   }
   return "task";
 }
@@ -148,6 +170,7 @@ std::span<const ArchiveColumn> archive_columns(ArchivePart part) {
     case ArchivePart::edges: return kEdges;
     case ArchivePart::transitions: return kTransitions;
     case ArchivePart::signals: return kSignals;
+    case ArchivePart::dlq_entries: return kDlqEntries;
   }
   return kTask;
 }
@@ -187,7 +210,8 @@ void check_archive_record(const json& record) {
   };
   for (std::size_t i = 0; i < step_rows.size(); ++i)
     known(step_rows[i]["batch_id"], fmt::format("`steps[{}]`", i), "batch_id");
-  for (ArchivePart part : {ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals}) {
+  for (ArchivePart part :
+       {ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals, ArchivePart::dlq_entries}) {
     const json& rows = array_of(record, part);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const std::string where = fmt::format("`{}[{}]`", archive_key(part), i);

@@ -2,8 +2,8 @@
 // The shape of an archive line (docs/retention.md, "The archive"), declared
 // once: the store writes and reads the rows by these columns, and
 // Client::import_archive checks every line against them before anything is
-// written. A line is one task: its row, its steps, edges, transitions and
-// signals, each a JSON object keyed by column name. Ids are the archiving
+// written. A line is one task: its row, its steps, edges, transitions,
+// signals and dead-letter entries, each a JSON object keyed by column name. Ids are the archiving
 // database's; an import gives the rows new ones and maps every reference.
 #include <span>
 #include <string_view>
@@ -21,7 +21,10 @@ struct ArchiveColumn {
 };
 
 /// The parts of a line: "task" (an object), then arrays of objects.
-enum class ArchivePart { task, steps, edges, transitions, signals };
+enum class ArchivePart { task, steps, edges, transitions, signals, dlq_entries };
+/// A part a line may leave out (an empty array): those added to version 1
+/// after its release (dlq_entries, with migration 12).
+[[nodiscard]] bool is_optional_part(ArchivePart part);
 
 [[nodiscard]] std::string_view archive_key(ArchivePart part);
 /// The columns of a part. Those named `id`, `step_id`, `parent_id`,

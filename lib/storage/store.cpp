@@ -1,4 +1,4 @@
-// What a Store that keeps no schedules, reruns no steps and purges nothing answers (the
+// What a Store that keeps no schedules or dead letters, reruns no steps and purges nothing answers (the
 // SQL store overrides these).
 #include "tasker/store.hpp"
 
@@ -19,6 +19,11 @@ namespace {
       fmt::format("the {} store {} neither purges nor imports tasks; open a database with open_store(url) to do so",
                   store.backend(), store.describe()));
 }
+[[noreturn]] void no_dead_letters(const Store& store) {
+  throw InvalidRequestError(
+      fmt::format("the {} store {} keeps no dead-letter entries; open a database with open_store(url) to use them",
+                  store.backend(), store.describe()));
+}
 }  // namespace
 
 ScheduleView Store::create_schedule(const ScheduleRecord& /*schedule*/, TimePoint /*now*/) { no_schedules(*this); }
@@ -34,6 +39,22 @@ PurgeBatch Store::purge_batch(const PurgeSelection& /*selection*/, int /*limit*/
   no_retention(*this);
 }
 ImportResult Store::import_archived(const std::vector<json>& /*records*/) { no_retention(*this); }
+
+DeadLetterResult Store::record_dead_letters(const DeadLetterSweep& /*sweep*/, TimePoint /*now*/) {
+  no_dead_letters(*this);
+}
+std::vector<DlqEntry> Store::list_dlq(const DlqFilter& /*filter*/) { no_dead_letters(*this); }
+std::optional<DlqEntry> Store::find_dlq_entry(const std::string& /*task_uuid*/) { no_dead_letters(*this); }
+std::optional<DlqEntry> Store::update_dlq_entry(const std::string& /*entry_uuid*/, const DlqUpdate& /*update*/,
+                                                TimePoint /*now*/) {
+  no_dead_letters(*this);
+}
+std::vector<DlqStats> Store::dlq_stats() { no_dead_letters(*this); }
+std::vector<DlqQueueEntry> Store::dlq_investigation_queue(int /*limit*/, TimePoint /*now*/) { no_dead_letters(*this); }
+std::vector<StalenessEntry> Store::staleness(const StalenessThresholds& /*thresholds*/, int /*limit*/,
+                                             TimePoint /*now*/) {
+  no_dead_letters(*this);
+}
 
 OperatorResult Store::rerun_step(const std::string& /*task_uuid*/, const std::string& /*step_name*/,
                                  const std::string& /*reason*/, TimePoint /*now*/) {

@@ -22,6 +22,11 @@ Pool::Lease Pool::acquire() {
   }
 }
 
+PoolUsage Pool::usage() {
+  std::lock_guard lock(mutex_);
+  return {size_, open_, open_ - static_cast<int>(idle_.size())};
+}
+
 void Pool::discard_idle() {
   std::lock_guard lock(mutex_);
   open_ -= static_cast<int>(idle_.size());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "storage/sql/connection.hpp"
+#include "tasker/store.hpp"
 
 namespace tasker::detail::sql {
 
@@ -33,6 +34,8 @@ class Pool {
 
   /// A connection, opened when none is idle and the pool is not full.
   Lease acquire();
+  /// Connections the pool may open, has open, and has handed out now.
+  [[nodiscard]] PoolUsage usage();
   /// After a connection broke, the idle ones most likely broke with it (a server restart): drop them.
   void discard_idle();
 

@@ -74,6 +74,18 @@ std::string where_selected(const Dialect& d, const PurgeSelection& s, std::vecto
   return where;
 }
 
+const char* table_of(ArchivePart part) {
+  switch (part) {
+    case ArchivePart::task: return "tasker_tasks";
+    case ArchivePart::steps: return "tasker_steps";
+    case ArchivePart::edges: return "tasker_step_edges";
+    case ArchivePart::transitions: return "tasker_transitions";
+    case ArchivePart::signals: return "tasker_signals";
+    case ArchivePart::dlq_entries: return "tasker_dlq_entries";
+  }
+  return "tasker_tasks";
+}
+
 /// The archive part `part` of the tasks `ids`, grouped by task id.
 std::map<std::int64_t, json> part_rows(Connection& c, const Dialect& d, ArchivePart part, const Param& ids) {
   const auto columns = stored_columns(part, true);
@@ -86,9 +98,7 @@ std::map<std::int64_t, json> part_rows(Connection& c, const Dialect& d, ArchiveP
           names(columns, "e."), d.in_list("s.task_id", 1, ColumnType::integer));
       break;
     default: {
-      const char* table = part == ArchivePart::steps         ? "tasker_steps"
-                          : part == ArchivePart::transitions ? "tasker_transitions"
-                                                             : "tasker_signals";
+      const char* table = table_of(part);
       text = fmt::format("SELECT task_id, {} FROM {} WHERE {} ORDER BY id", names(columns), table,
                          d.in_list("task_id", 1, ColumnType::integer));
     }
@@ -120,10 +130,7 @@ Rows insert_rows(Connection& c, const Dialect& d, ArchivePart part, std::int64_t
     values.push_back(std::move(v));
   }
   if (values.empty()) return {};
-  const char* table = part == ArchivePart::steps         ? "tasker_steps"
-                      : part == ArchivePart::edges       ? "tasker_step_edges"
-                      : part == ArchivePart::transitions ? "tasker_transitions"
-                                                         : "tasker_signals";
+  const char* table = table_of(part);
   const bool has_task = part != ArchivePart::edges;
   const std::string text =
       fmt::format("INSERT INTO {} ({}{}) SELECT {}{} FROM {} ORDER BY x.seq{}", table, has_task ? "task_id, " : "",
@@ -160,7 +167,8 @@ std::vector<json> archive_records(Connection& c, const Dialect& d, const std::ve
                                    d.in_list("id", 1, ColumnType::integer)),
                        {&list, 1});
   std::map<ArchivePart, std::map<std::int64_t, json>> parts;
-  for (ArchivePart part : {ArchivePart::steps, ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals})
+  for (ArchivePart part : {ArchivePart::steps, ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals,
+                           ArchivePart::dlq_entries})
     parts[part] = part_rows(c, d, part, list);
   std::vector<json> out;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -185,6 +193,7 @@ void delete_tasks(Connection& c, const Dialect& d, const std::vector<std::int64_
           {&list, 1});
   c.query("DELETE FROM tasker_transitions WHERE " + tasks, {&list, 1});
   c.query("DELETE FROM tasker_signals WHERE " + tasks, {&list, 1});
+  c.query("DELETE FROM tasker_dlq_entries WHERE " + tasks, {&list, 1});
   if (watchers) c.query("DELETE FROM tasker_task_watchers WHERE " + tasks, {&list, 1});
   c.query("DELETE FROM tasker_steps WHERE " + tasks, {&list, 1});
   c.query("DELETE FROM tasker_tasks WHERE " + d.in_list("id", 1, ColumnType::integer), {&list, 1});
@@ -257,8 +266,11 @@ ImportResult import_records(Connection& c, const Dialect& d, const std::vector<j
                           d.json_rows(1, {{"id", ColumnType::integer}, {"batch_id", ColumnType::integer}}, "x")),
               bp);
     }
-    for (ArchivePart part : {ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals})
-      (void)insert_rows(c, d, part, task_id, record[std::string(archive_key(part))], {}, mapped, "");
+    for (ArchivePart part :
+         {ArchivePart::edges, ArchivePart::transitions, ArchivePart::signals, ArchivePart::dlq_entries}) {
+      const auto rows = record.find(archive_key(part));  // dlq_entries may be left out
+      if (rows != record.end()) (void)insert_rows(c, d, part, task_id, *rows, {}, mapped, "");
+    }
     ++result.imported;
   }
   return result;

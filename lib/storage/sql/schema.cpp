@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <set>
 #include <stdexcept>
 
 #include "storage/sql/rows.hpp"
@@ -74,11 +75,10 @@ std::vector<Migration> load_migrations() {
     const std::string_view rest = f.text.substr(prefix.size());
     if (m.description.empty() || dot == std::string_view::npos) m.description = rest.substr(0, rest.find('\n'));
   }
+  // Numbers may have gaps: branches developed side by side take numbers ahead
+  // of one another, and migrate() applies every one a database lacks.
   std::vector<Migration> out;
   for (auto& [version, m] : by_version) {
-    if (version != static_cast<int>(out.size()) + 1)
-      throw std::logic_error(fmt::format("migration {} follows migration {}: the numbers have a gap", version,
-                                         out.empty() ? 0 : out.back().version));
     std::string all = m.sql;
     for (const auto& [dialect, sql] : m.dialect_sql) all += fmt::format("\n-- {}\n{}", dialect, sql);
     m.checksum = sha256_hex(all);
@@ -130,6 +130,12 @@ void apply(Backend& backend, Connection& connection, const Migration& m) {
   }
 }
 
+const Migration* find_migration(int version) {
+  for (const Migration& m : migrations())
+    if (m.version == version) return &m;
+  return nullptr;
+}
+
 /// Compare the checksums the database recorded with this build's. Migrations
 /// applied before checksums were recorded get this build's, once: a current
 /// database is read, not written (readers open it while a writer holds SQLite's lock).
@@ -154,15 +160,20 @@ void verify_checksums(Backend& backend, Connection& connection) {
     r = connection.query(read);
   }
   for (std::size_t i = 0; i < r.size(); ++i) {
-    const auto version = static_cast<std::size_t>(r.integer(i, 0));
-    const Migration& m = migrations().at(version - 1);
-    if (r.text_or(i, 2, "") == m.checksum) continue;
+    const auto version = static_cast<int>(r.integer(i, 0));
+    const Migration* m = find_migration(version);
+    if (!m)
+      throw StorageError(fmt::format(
+          "the database {} applied migration {} ({}), which this tasker build does not have: it was migrated by a "
+          "different build of tasker. Use that build, or one that has every migration it applied",
+          backend.describe(), version, r.text(i, 1)));
+    if (r.text_or(i, 2, "") == m->checksum) continue;
     throw StorageError(fmt::format(
         "the database {} applied migration {} ({}) with SQL whose SHA-256 is {}, but this tasker build's migration {} "
         "is {}: the migration was changed after it was released, or the database was migrated by a different build "
         "of tasker. Use the build that migrated it; a released migration is never edited (docs/deployment.md, "
         "\"Migrations\")",
-        backend.describe(), version, r.text(i, 1), r.text_or(i, 2, "(none)"), version, m.checksum));
+        backend.describe(), version, r.text(i, 1), r.text_or(i, 2, "(none)"), version, m->checksum));
   }
 }
 
@@ -194,11 +205,15 @@ void migrate(Backend& backend, Connection& connection) {
         fmt::format("the database {} has schema version {}, newer than this tasker build knows ({}); "
                     "upgrade tasker before using this database",
                     backend.describe(), current, known));
-  // Migrations are applied in order, so the newest being there means all are:
-  // opening a current database then takes no write lock (readers open it while
-  // a writer holds SQLite's lock) unless checksums are still to be recorded.
+  // Migrations are applied in order; one numbered below the newest applied is
+  // applied too when missing (numbers taken ahead by a build merged first).
+  // Opening a current database takes no write lock (readers open it while a
+  // writer holds SQLite's lock) unless checksums are still to be recorded.
+  std::set<int> applied;
+  Rows versions = connection.query("SELECT version FROM tasker_schema_migrations");
+  for (std::size_t i = 0; i < versions.size(); ++i) applied.insert(static_cast<int>(versions.integer(i, 0)));
   for (const auto& m : migrations())
-    if (m.version > current) apply(backend, connection, m);
+    if (!applied.count(m.version)) apply(backend, connection, m);
   verify_checksums(backend, connection);
 }
 

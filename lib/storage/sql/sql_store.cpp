@@ -25,6 +25,7 @@
 #include "storage/sql/changes.hpp"
 #include "storage/sql/claims.hpp"
 #include "storage/sql/consistency.hpp"
+#include "storage/sql/dead_letters.hpp"
 #include "storage/sql/one_call.hpp"
 #include "storage/sql/operator_actions.hpp"
 #include "storage/sql/outcomes.hpp"
@@ -445,6 +446,56 @@ class SqlStore final : public Store {
 
   std::optional<TimePoint> next_schedule_tick() override {
     return runner_.run(Access::statement, [&](Connection& c) { return earliest_schedule_tick(c); });
+  }
+
+  PoolUsage pool_usage() override { return pool_.usage(); }
+
+  // -------------------------------------------------------------------------
+  // Dead letters (dead_letters.cpp): candidates and snapshots are read in a
+  // snapshot, then written in one short transaction that checks them again.
+
+  DeadLetterResult record_dead_letters(const DeadLetterSweep& sweep, TimePoint now) override {
+    const Dialect& d = backend_->dialect();
+    DeadLetterResult result;
+    std::vector<PendingEntry> errored;
+    std::vector<PendingEntry> stale;
+    runner_.run(Access::snapshot, [&](Connection& c) {
+      result.latest_error.reset();
+      errored = errored_without_entry(c, sql_, sweep.errored_since, sweep.limit, result.latest_error, now);
+      stale.clear();
+      if (sweep.detect_staleness) stale = stale_without_entry(c, d, sql_, sweep.staleness, sweep.limit, now);
+    });
+    if (errored.empty() && stale.empty()) return result;
+    runner_.run(Access::write, [&](Connection& c) {
+      result.errored = insert_entries(c, d, errored, now);
+      result.stale = insert_entries(c, d, stale, now);
+    });
+    return result;
+  }
+
+  std::vector<DlqEntry> list_dlq(const DlqFilter& filter) override {
+    return runner_.run(Access::statement, [&](Connection& c) { return list_entries(c, filter); });
+  }
+
+  std::optional<DlqEntry> find_dlq_entry(const std::string& task_uuid) override {
+    return runner_.run(Access::statement, [&](Connection& c) { return entry_of_task(c, task_uuid); });
+  }
+
+  std::optional<DlqEntry> update_dlq_entry(const std::string& entry_uuid, const DlqUpdate& update,
+                                           TimePoint now) override {
+    return runner_.run(Access::write, [&](Connection& c) { return update_entry(c, entry_uuid, update, now); });
+  }
+
+  std::vector<DlqStats> dlq_stats() override {
+    return runner_.run(Access::statement, [&](Connection& c) { return entry_stats(c); });
+  }
+
+  std::vector<DlqQueueEntry> dlq_investigation_queue(int limit, TimePoint now) override {
+    return runner_.run(Access::statement, [&](Connection& c) { return investigation_queue(c, limit, now); });
+  }
+
+  std::vector<StalenessEntry> staleness(const StalenessThresholds& thresholds, int limit, TimePoint now) override {
+    return runner_.run(Access::statement, [&](Connection& c) { return sql::staleness(c, thresholds, limit, now); });
   }
 
   // -------------------------------------------------------------------------

@@ -181,7 +181,8 @@ ActivityCounts load_activity(Connection& c, TimePoint now) {
   for (std::size_t i = 0; i < t.size(); ++i)
     (task_state_from(t.text(i, 0)) == TaskState::pending ? a.tasks_pending : a.tasks_in_progress) = t.integer(i, 1);
   static const std::string steps_sql = fmt::format(
-      "SELECT state, COUNT(*), SUM(CASE WHEN claimable_at <= $1 THEN 1 ELSE 0 END) FROM tasker_steps "
+      "SELECT state, COUNT(*), SUM(CASE WHEN claimable_at <= $1 THEN 1 ELSE 0 END), "
+      "MIN(CASE WHEN claimable_at <= $1 THEN claimable_at END) FROM tasker_steps "
       "WHERE {} AND claimable_at IS NOT NULL GROUP BY state",
       in_states("state", step_sets::kClaimable));
   Rows q = c.query(steps_sql, std::vector<Param>{ms(now)});
@@ -189,6 +190,10 @@ ActivityCounts load_activity(Connection& c, TimePoint now) {
     const StepState s = step_state_from(q.text(i, 0));
     (s == StepState::enqueued ? a.steps_enqueued : a.steps_waiting_for_retry) += q.integer(i, 1);
     if (!q.is_null(i, 2)) a.steps_ready += q.integer(i, 2);
+    if (!q.is_null(i, 3)) {
+      const TimePoint since = from_epoch_ms(q.integer(i, 3));
+      if (!a.oldest_ready_since || since < *a.oldest_ready_since) a.oldest_ready_since = since;
+    }
   }
   static const std::string running_sql =
       fmt::format("SELECT COUNT(*) FROM tasker_steps WHERE {} AND lease_expires_at IS NOT NULL",
