@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tasker/clock.hpp"
+#include "tasker/dlq.hpp"
 #include "tasker/events.hpp"
 #include "tasker/limits.hpp"
 #include "tasker/schedule.hpp"
@@ -21,7 +22,12 @@ struct ClientOptions {
   const Clock* clock{&SystemClock::instance()};
   std::shared_ptr<EventBus> events;  ///< lifecycle events of the client's own actions go here
   JsonLimits limits{};               ///< contexts and manual results beyond these are refused (docs/limits.md)
+  StalenessThresholds staleness{};   ///< what staleness() measures against (the configuration's `dlq.staleness`)
 };
+
+/// The longest resolution_notes and resolved_by an update may set (bytes).
+inline constexpr std::size_t kMaxDlqNotesBytes = 64 * 1024;
+inline constexpr std::size_t kMaxDlqResolvedByBytes = 255;
 
 /// Thread-safe. Submitting needs templates; everything else works without.
 class Client {
@@ -43,6 +49,8 @@ class Client {
   [[nodiscard]] TaskPage list_tasks(const TaskFilter& filter = {});
   /// Work in flight database-wide; also a cheap check that the database answers.
   [[nodiscard]] ActivityCounts activity();
+  /// The store's connection pool now (PoolUsage; /health/detailed).
+  [[nodiscard]] PoolUsage pool_usage() { return store_->pool_usage(); }
   /// The task and its steps read in one snapshot (what a status display wants:
   /// counts that agree with the steps). Throws as get_task does.
   [[nodiscard]] TaskSnapshot snapshot(const std::string& task_uuid);
@@ -137,7 +145,33 @@ class Client {
   /// new ids, in transactions of 200; a task that exists is skipped and counted.
   ImportResult import_archive(const std::vector<json>& records);
 
+  // Dead-letter triage (docs/triage.md); workers make the entries (WorkerOptions::dead_letters).
+
+  /// Entries, newest first. Throws InvalidRequestError for a limit outside
+  /// 1..1000 or a negative offset.
+  [[nodiscard]] std::vector<DlqEntry> list_dlq(const DlqFilter& filter = {});
+  /// The task's newest entry. Throws InvalidRequestError for a malformed uuid,
+  /// NotFoundError when the task has no entry.
+  [[nodiscard]] DlqEntry get_dlq_entry(const std::string& task_uuid);
+  /// Change an entry's status, notes, who resolved it or its metadata; returns
+  /// it as it then is. Throws InvalidRequestError (a malformed uuid, nothing
+  /// to change, notes beyond kMaxDlqNotesBytes, a name beyond
+  /// kMaxDlqResolvedByBytes or not UTF-8), LimitError (metadata beyond
+  /// options.limits), NotFoundError, ConflictError (back to pending while the
+  /// task has another pending entry).
+  DlqEntry update_dlq_entry(const std::string& dlq_entry_uuid, const DlqUpdate& update);
+  [[nodiscard]] std::vector<DlqStats> dlq_stats();
+  /// Pending entries, most urgent first. Throws InvalidRequestError for a limit outside 1..1000.
+  [[nodiscard]] std::vector<DlqQueueEntry> dlq_investigation_queue(int limit = 50);
+  /// Tasks with a step near or past options.staleness, most stale first.
+  /// Throws InvalidRequestError for a limit outside 1..1000.
+  [[nodiscard]] std::vector<StalenessEntry> staleness(int limit = 50);
+  /// One pass of what workers do in the background (every task in error, and
+  /// stale tasks by options.staleness): for tests, and operators with no worker running.
+  DeadLetterResult record_dead_letters();
+
   [[nodiscard]] const TemplateSet* templates() const { return templates_.get(); }
+  [[nodiscard]] const ClientOptions& options() const { return options_; }
 
  private:
   void publish(const std::vector<LifecycleEvent>& events) const;

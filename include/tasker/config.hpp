@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tasker/dlq.hpp"
 #include "tasker/limits.hpp"
 #include "tasker/retention.hpp"
 #include "tasker/store.hpp"
@@ -32,6 +33,15 @@ struct WorkerSettings {
   bool jitter{true};                      ///< randomise retry delays (off in the `test` environment)
   bool schedules{true};                   ///< fire due cron schedules (worker.schedules; docs/schedules.md)
   bool retention{true};                   ///< apply the retention policy (worker.retention; docs/retention.md)
+  bool dead_letters{true};                ///< make dead-letter entries (worker.dead_letters; docs/triage.md)
+};
+
+/// The `dlq` section (docs/triage.md): when a task is stale, and how often
+/// workers look for tasks that need a dead-letter entry.
+struct DlqSettings {
+  StalenessThresholds staleness;  ///< dlq.staleness.{enqueued,waiting_for_retry,in_progress}; each > 0
+  bool detect_staleness{true};    ///< dlq.detect_staleness: false makes entries for tasks in error only
+  long long interval_ms{10'000};  ///< dlq.interval: how often each worker looks (at least 1s)
 };
 
 /// The `retention` section (docs/retention.md): how long finished tasks are
@@ -111,6 +121,7 @@ struct Config {
   Limits limits;            ///< `limits:` section and TASKER_LIMITS_* variables (docs/limits.md)
   ExpansionLimits dynamic;  ///< dynamic.max_steps_per_decision (100), dynamic.max_batch_workers (100000)
   RetentionSettings retention;
+  DlqSettings dlq;
 
   /// Load from the environment and, when given (or named by TASKER_CONFIG), a YAML file.
   /// Throws ConfigurationError.

@@ -11,6 +11,7 @@
 
 #include "tasker/clock.hpp"
 #include "tasker/config.hpp"
+#include "tasker/dlq.hpp"
 #include "tasker/events.hpp"
 #include "tasker/handler.hpp"
 #include "tasker/limits.hpp"
@@ -53,6 +54,14 @@ struct WorkerOptions {
   std::chrono::milliseconds retention_interval{60'000};  ///< how often the policy is applied
   int retention_batch_size{200};                         ///< tasks a purge transaction deletes, 1..1000
   std::chrono::milliseconds retention_pause{100};        ///< after each purge transaction (PurgeRequest::pause)
+  /// Make dead-letter entries in the background (docs/triage.md;
+  /// worker.dead_letters in configuration): for tasks that ended in error, and
+  /// for stale ones when detect_staleness. Also once when the worker stops and
+  /// at the end of run_until_idle. Every worker process may: one entry per task.
+  bool dead_letters{true};
+  StalenessThresholds staleness;                           ///< the configuration's `dlq.staleness`; each > 0
+  bool detect_staleness{true};                             ///< dlq.detect_staleness
+  std::chrono::milliseconds dead_letter_interval{10'000};  ///< dlq.interval: how often this worker looks
 
   /// Settings from configuration (concurrency, batch, lease, event mode, jitter, limits).
   static WorkerOptions from(const Config& config);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "config_retention.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/loader.hpp"
+#include "tasker/task.hpp"
 
 namespace tasker {
 
@@ -41,6 +43,18 @@ bool parse_bool(const std::string& key, const std::string& source, const std::st
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
   throw ConfigurationError(key, source, fmt::format("`{}` is not true or false", text));
+}
+
+/// A duration of at least `least` (`90s`, `15m`, `2h`, `7d`): zero, negative or malformed is refused.
+std::chrono::milliseconds parse_positive_duration(const std::string& key, const std::string& source,
+                                                  const std::string& text, std::chrono::milliseconds least) {
+  const auto d = parse_duration(text);
+  if (!d || *d < least)
+    throw ConfigurationError(key, source,
+                             fmt::format("`{}` is not a duration of at least {}s (a whole number and a unit: 90s, 15m, "
+                                         "2h, 7d)",
+                                         text, least.count() / 1000));
+  return *d;
 }
 
 EventMode parse_mode(const std::string& key, const std::string& source, const std::string& text) {
@@ -111,6 +125,12 @@ const std::vector<std::string> kKeys = all_keys({"database_url",
                                                  "worker.jitter",
                                                  "worker.schedules",
                                                  "worker.retention",
+                                                 "worker.dead_letters",
+                                                 "dlq.interval",
+                                                 "dlq.detect_staleness",
+                                                 "dlq.staleness.enqueued",
+                                                 "dlq.staleness.waiting_for_retry",
+                                                 "dlq.staleness.in_progress",
                                                  "event_system.mode",
                                                  "event_system.fallback_interval_ms",
                                                  "server.listen",
@@ -180,7 +200,7 @@ class Section {
       std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
       const YAML::Node& value = kv.second;
       if (key == "environments" && prefix.empty()) continue;  // applied separately
-      if ((prefix.empty() && is_section(key)) || key == "server.tls" || key == "server.jwt") {
+      if ((prefix.empty() && is_section(key)) || key == "server.tls" || key == "server.jwt" || key == "dlq.staleness") {
         if (!value.IsMap()) throw ConfigurationError(key, where(value), "must be a mapping of settings");
         apply(value, key);
         continue;
@@ -210,7 +230,7 @@ class Section {
 
   static bool is_section(const std::string& key) {
     return key == "worker" || key == "event_system" || key == "database" || key == "server" || key == "limits" ||
-           key == "dynamic";
+           key == "dynamic" || key == "dlq";
   }
 
   void set_allowed_hosts(const std::string& key, const YAML::Node& node) {
@@ -280,6 +300,18 @@ class Section {
       config_.worker.schedules = parse_bool(key, source, v);
     } else if (key == "worker.retention") {
       config_.worker.retention = parse_bool(key, source, v);
+    } else if (key == "worker.dead_letters") {
+      config_.worker.dead_letters = parse_bool(key, source, v);
+    } else if (key == "dlq.detect_staleness") {
+      config_.dlq.detect_staleness = parse_bool(key, source, v);
+    } else if (key == "dlq.interval") {
+      config_.dlq.interval_ms = parse_positive_duration(key, source, v, std::chrono::seconds{1}).count();
+    } else if (key == "dlq.staleness.enqueued") {
+      config_.dlq.staleness.enqueued = parse_positive_duration(key, source, v, std::chrono::seconds{1});
+    } else if (key == "dlq.staleness.waiting_for_retry") {
+      config_.dlq.staleness.waiting_for_retry = parse_positive_duration(key, source, v, std::chrono::seconds{1});
+    } else if (key == "dlq.staleness.in_progress") {
+      config_.dlq.staleness.in_progress = parse_positive_duration(key, source, v, std::chrono::seconds{1});
     } else if (key == "event_system.mode") {
       config_.worker.event_mode = parse_mode(key, source, v);
     } else if (key == "dynamic.max_steps_per_decision") {

@@ -17,7 +17,8 @@ namespace {
 constexpr const char* kPermissions[] = {
     "tasks:create",     "tasks:read",       "tasks:list",       "tasks:cancel",          "tasks:signal",
     "steps:read",       "steps:resolve",    "templates:read",   "worker:templates_read", "schedules:read",
-    "schedules:create", "schedules:update", "schedules:delete", "schedules:trigger"};
+    "schedules:create", "schedules:update", "schedules:delete", "schedules:trigger",     "dlq:read",
+    "dlq:update",       "dlq:stats"};
 
 void check_permission(const std::string& key, const std::string& source, const std::string& permission) {
   if (permission == "*") return;

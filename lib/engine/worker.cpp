@@ -32,6 +32,10 @@ WorkerOptions WorkerOptions::from(const Config& config) {
   o.retention_interval = std::chrono::milliseconds{config.retention.interval_ms};
   o.retention_batch_size = config.retention.batch_size;
   o.retention_pause = std::chrono::milliseconds{config.retention.pause_ms};
+  o.dead_letters = config.worker.dead_letters;
+  o.staleness = config.dlq.staleness;
+  o.detect_staleness = config.dlq.detect_staleness;
+  o.dead_letter_interval = std::chrono::milliseconds{config.dlq.interval_ms};
   return o;
 }
 
@@ -51,6 +55,14 @@ void WorkerOptions::validate() const {
         fmt::format("the retention interval ({} ms) must be at least 10 ms", retention_interval.count()));
   if (retention_batch_size < 1 || retention_batch_size > 1000)
     throw InvalidRequestError(fmt::format("the retention batch size {} is outside 1..1000", retention_batch_size));
+  if (dead_letter_interval < std::chrono::milliseconds{10})
+    throw InvalidRequestError(
+        fmt::format("the dead-letter interval ({} ms) must be at least 10 ms", dead_letter_interval.count()));
+  for (auto [name, t] :
+       {std::pair{"enqueued", staleness.enqueued}, std::pair{"waiting_for_retry", staleness.waiting_for_retry},
+        std::pair{"in_progress", staleness.in_progress}})
+    if (t <= std::chrono::milliseconds::zero())
+      throw InvalidRequestError(fmt::format("the staleness threshold of {} ({} ms) must be positive", name, t.count()));
   for (const auto& uuid : task_uuids)
     if (!is_uuid(uuid)) throw InvalidRequestError(fmt::format("worker task filter: `{}` is not a task uuid", uuid));
 }
@@ -113,6 +125,10 @@ void Worker::Impl::start() {
                                                            options_.retention_pause, options_.worker_id);
     retention_->start();
   }
+  if (options_.dead_letters) {
+    dead_letters_ = make_dead_letter_sweeper();
+    dead_letters_->start();
+  }
   detail::log().info("worker {} started ({} handler threads, {} callables)", options_.worker_id, options_.concurrency,
                      filter_.callables.size());
 }
@@ -133,6 +149,11 @@ void Worker::Impl::stop() {
   if (retention_) retention_->stop();
   if (coordinator_.joinable()) coordinator_.join();
   stop_handlers();
+  if (dead_letters_) {
+    // What this worker's last transactions left in error gets its entry now, not at another worker's next pass.
+    dead_letters_->stop();
+    (void)dead_letters_->sweep_once();
+  }
   mode_ = Mode::stopped;
   detail::log().info("worker {} stopped", options_.worker_id);
 }
@@ -156,8 +177,15 @@ void Worker::Impl::run_until_idle() {
     throw;
   }
   stop_handlers();
+  if (options_.dead_letters) (void)make_dead_letter_sweeper()->sweep_once();  // what this run left in error
   std::lock_guard lock(lifecycle_);
   mode_ = Mode::idle;
+}
+
+std::unique_ptr<detail::DeadLetterSweeper> Worker::Impl::make_dead_letter_sweeper() const {
+  return std::make_unique<detail::DeadLetterSweeper>(store_, *options_.clock, options_.staleness,
+                                                     options_.detect_staleness, options_.dead_letter_interval,
+                                                     options_.worker_id);
 }
 
 WorkerStats Worker::Impl::stats() const {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/dead_letter_sweeper.hpp"
 #include "engine/handler_threads.hpp"
 #include "engine/retention_purger.hpp"
 #include "engine/schedule_firer.hpp"
@@ -69,6 +70,7 @@ class Worker::Impl {
   void request_stop();
   void stop();
   void run_until_idle();
+  [[nodiscard]] std::unique_ptr<detail::DeadLetterSweeper> make_dead_letter_sweeper() const;
 
   const std::string& id() const { return options_.worker_id; }
   WorkerStats stats() const;
@@ -155,9 +157,10 @@ class Worker::Impl {
   std::shared_ptr<void> subscription_;
   std::vector<std::thread> threads_;
   std::thread coordinator_;
-  std::unique_ptr<detail::ScheduleFirer> schedules_;       ///< when options_.fire_schedules
-  std::unique_ptr<detail::RetentionPurger> retention_;     ///< when options_.apply_retention and a policy
-  std::map<detail::FlightKey, detail::Flight> in_flight_;  // coordinator thread only
+  std::unique_ptr<detail::ScheduleFirer> schedules_;         ///< when options_.fire_schedules
+  std::unique_ptr<detail::RetentionPurger> retention_;       ///< when options_.apply_retention and a policy
+  std::unique_ptr<detail::DeadLetterSweeper> dead_letters_;  ///< when options_.dead_letters
+  std::map<detail::FlightKey, detail::Flight> in_flight_;    // coordinator thread only
 
   mutable std::mutex lifecycle_;
   Mode mode_{Mode::idle};
