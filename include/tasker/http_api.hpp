@@ -1,11 +1,12 @@
 #pragma once
-// tasker::testing::HttpApi: the TaskApi and ScheduleApi over tasker's HTTP
+// tasker::testing::HttpApi: the TaskApi, ScheduleApi and DlqApi over tasker's HTTP
 // API (docs/api.md), in the `tasker::server` library. The e2e suite drives `tasker serve` with
 // it; a host application can use it as its client of a tasker service.
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "tasker/dlq_api.hpp"
 #include "tasker/schedule_api.hpp"
 #include "tasker/task_api.hpp"
 
@@ -22,7 +23,7 @@ struct HttpApiOptions {
 /// 409 DuplicateTaskError (ConflictError when the conflict names no task),
 /// 413 LimitError, 503 TransientStorageError, anything else (and an
 /// unreachable server) Error with the status and the server's message.
-class HttpApi final : public TaskApi, public ScheduleApi {
+class HttpApi final : public TaskApi, public ScheduleApi, public DlqApi {
  public:
   /// `base_url`: `http://host:port` or `https://host:port`.
   explicit HttpApi(const std::string& base_url, HttpApiOptions options = {});
@@ -60,6 +61,13 @@ class HttpApi final : public TaskApi, public ScheduleApi {
   ScheduleView resume_schedule(const std::string& name) override;
   void delete_schedule(const std::string& name) override;
   TaskView trigger_schedule(const std::string& name) override;
+
+  std::vector<DlqEntry> list_dlq(const DlqFilter& filter) override;
+  DlqEntry get_dlq_entry(const std::string& task_uuid) override;
+  DlqEntry update_dlq_entry(const std::string& dlq_entry_uuid, const DlqUpdate& update) override;
+  std::vector<DlqStats> dlq_stats() override;
+  std::vector<DlqQueueEntry> dlq_investigation_queue(int limit) override;
+  std::vector<StalenessEntry> staleness(int limit) override;
 
   /// A raw request, for routes TaskApi does not cover: the status and the parsed body (null when empty).
   struct Response {

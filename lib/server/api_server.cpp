@@ -15,16 +15,19 @@ class ApiServer::Impl {
       : http(std::move(settings), "tasker serve"), metrics(std::make_shared<Metrics>(std::move(events), client)) {
     add_task_routes(http, client);
     add_schedule_routes(http, client);
+    add_dlq_routes(http, client);
     if (auto templates = client->templates())
       add_template_routes(http, std::shared_ptr<const TemplateSet>(client, templates));  // aliases the client's set
     else
       add_template_routes(http, std::make_shared<const TemplateSet>());
-    add_health_routes(http, json::object(), [client] {
+    auto readiness = [client] {
       Readiness r;
       r.checks["database"] = database_check(*client, r);
       r.info = {{"version", tasker::version()}, {"role", "orchestration"}};
       return r;
-    });
+    };
+    add_health_routes(http, json::object(), readiness);
+    add_detailed_health_route(http, client, readiness, client->options().staleness.enqueued);
     add_web_routes(http);
     add_metrics_and_docs_routes(http, metrics);
   }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <charconv>
+#include <optional>
 
 #include "base/log.hpp"
 #include "tasker/errors.hpp"
@@ -267,6 +268,43 @@ std::string HttpCore::url() const {
   const bool v6 = host_.find(':') != std::string::npos;
   return fmt::format("{}://{}{}{}:{}", settings_.tls_cert.empty() ? "http" : "https", v6 ? "[" : "", host_,
                      v6 ? "]" : "", port_);
+}
+
+long long query_number(const Request& req, const std::string& name, long long fallback, long long min, long long max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
+    throw ApiError(
+        400, "BAD_REQUEST",
+        fmt::format("query parameter `{}` must be a whole number in {}..{}, not `{}`", name, min, max, text));
+  return v;
+}
+
+std::optional<std::string> query_text(const Request& req, const std::string& name) {
+  if (!req.has_param(name)) return std::nullopt;
+  return req.get_param_value(name);
+}
+
+std::string uuid_param(const Request& req, std::size_t index, std::string_view what) {
+  const std::string& text = req.matches[index];
+  if (!is_uuid(text))
+    throw ApiError(
+        400, "INVALID_UUID",
+        fmt::format("`{}` is not a {} uuid (36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", text, what));
+  return text;
+}
+
+void check_body_keys(const json& body, const std::set<std::string>& known, std::string_view what) {
+  if (!body.is_object()) throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object");
+  for (const auto& [key, value] : body.items())
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw ApiError(400, "BAD_REQUEST", fmt::format("unknown field `{}`; {} has {}", key, what, list),
+                     {{"field", key}});
+    }
 }
 
 }  // namespace tasker::server

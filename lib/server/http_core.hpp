@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,16 @@ ApiError to_api_error(const std::exception_ptr& failure, const Request& req);
 /// JSON or nesting deeper than `max_depth`, BAD_REQUEST naming the field for a
 /// number beyond a double's range.
 json parse_body(const Request& req, int max_depth);
+
+/// A body's keys must be among `known` (a key tasker would not act on is
+/// refused, not ignored): ApiError 400 naming the key and `what` has ("a schedule").
+void check_body_keys(const json& body, const std::set<std::string>& known, std::string_view what);
+
+/// A whole-number query parameter in min..max, or `fallback` when absent; ApiError 400 otherwise.
+long long query_number(const Request& req, const std::string& name, long long fallback, long long min, long long max);
+std::optional<std::string> query_text(const Request& req, const std::string& name);
+/// Path match `index` as a uuid; ApiError 400 INVALID_UUID (naming `what`: "task") otherwise.
+std::string uuid_param(const Request& req, std::size_t index, std::string_view what);
 
 /// gzip `res`'s body when the request accepts it and it is text worth compressing.
 void compress_if_accepted(const Request& req, Response& res);

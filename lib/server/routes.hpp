@@ -17,6 +17,8 @@ namespace tasker::server {
 void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client);
 /// /v1/schedules: list, create, read, update, delete, trigger (docs/schedules.md).
 void add_schedule_routes(HttpCore& http, const std::shared_ptr<Client>& client);
+/// /v1/dlq: the dead-letter entries, their stats, the investigation queue and staleness (docs/triage.md).
+void add_dlq_routes(HttpCore& http, const std::shared_ptr<Client>& client);
 /// GET /v1/templates, /v1/templates/{namespace}/{name}/{version} (the orchestration's view) and its graph.
 void add_template_routes(HttpCore& http, const std::shared_ptr<const TemplateSet>& templates);
 
@@ -36,6 +38,13 @@ void add_web_routes(HttpCore& http);
 /// A DAG as the graph routes answer it: SVG drawn by Graphviz (query `format`
 /// absent or `svg`), or dot or Mermaid text (`format=dot|mermaid`).
 void write_graph(const Request& req, Response& res, const GraphSpec& graph);
+
+/// GET /health/detailed (public, as tasker-core's): readiness's checks and
+/// info, plus the pool's use and the queue's depth by state, its oldest ready
+/// step's age and the waiting steps, each check `{status, message, duration_ms}`.
+/// A queue whose oldest ready step waits longer than `ready_threshold` is degraded.
+void add_detailed_health_route(HttpCore& http, const std::shared_ptr<Client>& client,
+                               const std::function<Readiness()>& readiness, std::chrono::milliseconds ready_threshold);
 
 /// /metrics and /api-docs/openapi.json.
 void add_metrics_and_docs_routes(HttpCore& http, const std::shared_ptr<Metrics>& metrics);

@@ -5,6 +5,7 @@
 
 #include "api_json.hpp"
 #include "routes.hpp"
+#include "task_summary.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::server {
@@ -13,14 +14,7 @@ namespace {
 
 constexpr const char* kUuid = "([^/]+)";
 
-std::string task_uuid_of(const Request& req) {
-  const std::string& text = req.matches[1];
-  if (!is_uuid(text))
-    throw ApiError(
-        400, "INVALID_UUID",
-        fmt::format("`{}` is not a task uuid (36 characters like 3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b)", text));
-  return text;
-}
+std::string task_uuid_of(const Request& req) { return uuid_param(req, 1, "task"); }
 
 /// The step named by the path: its uuid, or (a tasker extension) its name.
 const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
@@ -32,23 +26,6 @@ const StepView& find_step(const TaskSnapshot& snap, const std::string& id) {
       fmt::format("step `{}` does not belong to task {}; list its steps with GET /v1/tasks/{}/workflow_steps", id,
                   snap.task.uuid, snap.task.uuid),
       {{"resource", "step"}, {"id", id}});
-}
-
-long long query_number(const Request& req, const std::string& name, long long fallback, long long min, long long max) {
-  if (!req.has_param(name)) return fallback;
-  const std::string text = req.get_param_value(name);
-  long long v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-    throw ApiError(
-        400, "BAD_REQUEST",
-        fmt::format("query parameter `{}` must be a whole number in {}..{}, not `{}`", name, min, max, text));
-  return v;
-}
-
-std::optional<std::string> query_text(const Request& req, const std::string& name) {
-  if (!req.has_param(name)) return std::nullopt;
-  return req.get_param_value(name);
 }
 
 std::string text_or(const json& body, const char* key, const std::string& fallback) {
@@ -189,6 +166,19 @@ void add_task_routes(HttpCore& http, const std::shared_ptr<Client>& client) {
                  entries.push_back(audit_entry(t, step.step_uuid));
                write_json(res, 200, entries);
              });
+  http.route(
+      "GET", fmt::format("/v1/tasks/{}/summary", kUuid), "tasks:read", [client, &c](const Request& req, Response& res) {
+        const TaskSnapshot snap = c.snapshot(task_uuid_of(req));
+        const TaskView& t = snap.task;
+        const TaskTemplate* tmpl = c.templates() ? c.templates()->find(t.namespace_name, t.name, t.version) : nullptr;
+        std::optional<DlqEntry> entry;
+        try {
+          entry = c.get_dlq_entry(t.uuid);
+        } catch (const NotFoundError&) {
+          // no entry: dlq.in_dlq is false
+        }
+        write_json(res, 200, task_summary(snap, tmpl, entry));
+      });
   // A tasker extension: the task submitted again as a new one, linked by a tag (docs/api.md, "Rerun").
   http.route("POST", fmt::format("/v1/tasks/{}/rerun", kUuid), "tasks:create",
              [client, &c, depth](const Request& req, Response& res) {

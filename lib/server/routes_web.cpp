@@ -20,12 +20,14 @@ extern const char* const kWeb_task_html;
 extern const char* const kWeb_templates_html;
 extern const char* const kWeb_template_html;
 extern const char* const kWeb_schedules_html;
+extern const char* const kWeb_dlq_html;
 extern const char* const kWeb_tasker_css;
 extern const char* const kWeb_tasker_js;
 extern const char* const kWeb_tasks_js;
 extern const char* const kWeb_task_js;
 extern const char* const kWeb_templates_js;
 extern const char* const kWeb_schedules_js;
+extern const char* const kWeb_dlq_js;
 extern const char* const kWeb_favicon_svg;
 
 namespace {
@@ -116,6 +118,8 @@ void add_web_routes(HttpCore& http) {
   serve_page("/tasks/([^/]+)", page("Task", kWeb_task_html, "task.js"));
   serve_page("/templates", page("Templates", kWeb_templates_html, "templates.js"));
   serve_page("/schedules", page("Schedules", kWeb_schedules_html, "schedules.js"));
+  serve_page("/dlq", page("Dead letters", kWeb_dlq_html, "dlq.js"));
+  serve_page("/dlq/tasks/([^/]+)", page("Dead letter", kWeb_dlq_html, "dlq.js"));
   serve_page("/templates/([^/]+)/([^/]+)/([^/]+)", page("Template", kWeb_template_html, "templates.js"));
 
   auto assets =
@@ -127,6 +131,7 @@ void add_web_routes(HttpCore& http) {
           {"task.js", {kWeb_task_js, "text/javascript; charset=utf-8"}},
           {"templates.js", {kWeb_templates_js, "text/javascript; charset=utf-8"}},
           {"schedules.js", {kWeb_schedules_js, "text/javascript; charset=utf-8"}},
+          {"dlq.js", {kWeb_dlq_js, "text/javascript; charset=utf-8"}},
           {"favicon.svg", {kWeb_favicon_svg, "image/svg+xml"}},
       });
   std::string names;

@@ -12,18 +12,6 @@ namespace tasker::server {
 
 namespace {
 
-/// A body's keys must be among `known`: a key tasker would not act on is refused, not ignored.
-void check_keys(const json& body, const std::set<std::string>& known) {
-  if (!body.is_object()) throw ApiError(400, "BAD_REQUEST", "the body must be a JSON object");
-  for (const auto& [key, value] : body.items())
-    if (!known.count(key)) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw ApiError(400, "BAD_REQUEST", fmt::format("unknown field `{}`; a schedule has {}", key, list),
-                     {{"field", key}});
-    }
-}
-
 std::string text(const json& body, const std::string& key) {
   const json& v = body.at(key);
   if (!v.is_string())
@@ -59,7 +47,7 @@ bool flag(const json& body, const std::string& key) {
 }  // namespace
 
 ScheduleUpdate schedule_update_from(const json& body) {
-  check_keys(body, {"cron", "time_zone", "context", "overlap", "catch_up", "paused"});
+  check_body_keys(body, {"cron", "time_zone", "context", "overlap", "catch_up", "paused"}, "a schedule");
   ScheduleUpdate u;
   u.cron = optional_text(body, "cron");
   u.time_zone = optional_text(body, "time_zone");
@@ -71,8 +59,10 @@ ScheduleUpdate schedule_update_from(const json& body) {
 }
 
 ScheduleRequest schedule_request_from(const json& body) {
-  check_keys(body, {"name", "namespace", "task_name", "version", "cron", "time_zone", "context", "overlap", "catch_up",
-                    "paused"});
+  check_body_keys(
+      body,
+      {"name", "namespace", "task_name", "version", "cron", "time_zone", "context", "overlap", "catch_up", "paused"},
+      "a schedule");
   for (const char* required : {"name", "namespace", "task_name", "cron"})
     if (!body.contains(required))
       throw ApiError(400, "BAD_REQUEST", fmt::format("`{}` is required", required), {{"field", required}});

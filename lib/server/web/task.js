@@ -39,6 +39,9 @@ document.addEventListener("DOMContentLoaded", () => {
       field("source system", t.source_system || "–"), field("reason", t.reason || "–"),
       field("priority", t.priority), field("tags", t.tags.join(", ") || "–"),
       field("correlation id", t.correlation_id || "–"),
+      // An errored task has a dead-letter entry (made by a worker a few seconds after it failed).
+      t.status === "error" ? field("dead letter", el("a", {href: "/dlq/tasks/" + encodeURIComponent(t.task_uuid),
+        id: "dlq-link"}, "triage")) : [],
     ].flat());
     if (!$("task-context").firstChild) $("task-context").replaceChildren(folded(t.context));
   }
