@@ -93,6 +93,7 @@ void add_doctor_command(CLI::App& app, Invocation& inv);
 void add_worker_commands(CLI::App& app, Invocation& inv);  ///< worker, run
 void add_serve_command(CLI::App& app, Invocation& inv);
 void add_schedule_commands(CLI::App& app, Invocation& inv);
+void add_dlq_commands(CLI::App& app, Invocation& inv);  ///< dlq list|show|update|stats|queue|staleness
 void add_purge_commands(
     CLI::App& app,
     Invocation& inv);  ///< purge, archive import  ///< schedule create|list|show|pause|resume|delete|trigger

@@ -49,6 +49,7 @@ TemplateSet load_template_set(Invocation& inv, const std::vector<std::string>& g
 ClientOptions client_options(Invocation& inv) {
   ClientOptions options;
   options.limits = inv.config().limits.json;
+  options.staleness = inv.config().dlq.staleness;
   return options;
 }
 

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_graph_command(app, inv);
   add_submit_command(app, inv);
   add_schedule_commands(app, inv);
+  add_dlq_commands(app, inv);
   add_inspect_commands(app, inv);
   add_operator_commands(app, inv);
   add_watch_command(app, inv);

@@ -26,15 +26,18 @@ class LocalTasks final : public Tasks {
   LocalTasks(std::shared_ptr<Store> store, std::shared_ptr<const TemplateSet> templates, ClientOptions options)
       : client_(std::move(store), std::move(templates), std::move(options)),
         api_(client_, "cli " + env_or("USER", "tasker-cli")),
-        schedules_(client_) {}
+        schedules_(client_),
+        dlq_(client_) {}
   testing::TaskApi& api() override { return api_; }
   testing::ScheduleApi& schedules() override { return schedules_; }
+  testing::DlqApi& dlq() override { return dlq_; }
   bool remote() const override { return false; }
 
  private:
   Client client_;
   testing::ClientApi api_;
   testing::ClientScheduleApi schedules_;
+  testing::ClientDlqApi dlq_;
 };
 
 class RemoteTasks final : public Tasks {
@@ -42,6 +45,7 @@ class RemoteTasks final : public Tasks {
   RemoteTasks(const std::string& url, testing::HttpApiOptions options) : api_(url, std::move(options)) {}
   testing::TaskApi& api() override { return api_; }
   testing::ScheduleApi& schedules() override { return api_; }
+  testing::DlqApi& dlq() override { return api_; }
   bool remote() const override { return true; }
 
  private:

@@ -1,8 +1,8 @@
 #pragma once
 // Where the task and schedule commands (list, status, steps, audit, submit,
-// cancel, step, signal, watch, schedule) go: a tasker service over its HTTP
+// cancel, step, signal, watch, schedule, dlq) go: a tasker service over its HTTP
 // API (--server, or a profile), or the database itself (--db). Both are a
-// testing::TaskApi and ScheduleApi, so each command is written once and
+// testing::TaskApi, ScheduleApi and DlqApi, so each command is written once and
 // prints the same whichever it talks to.
 #include <functional>
 #include <memory>
@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "tasker/dlq_api.hpp"
 #include "tasker/schedule_api.hpp"
 #include "tasker/task_api.hpp"
 
@@ -41,6 +42,7 @@ class Tasks {
   virtual ~Tasks() = default;
   [[nodiscard]] virtual testing::TaskApi& api() = 0;
   [[nodiscard]] virtual testing::ScheduleApi& schedules() = 0;
+  [[nodiscard]] virtual testing::DlqApi& dlq() = 0;
   [[nodiscard]] virtual bool remote() const = 0;
 };
 

@@ -36,6 +36,7 @@ struct WorkerFlags {
   long long stop_grace_ms{10'000};
   bool no_schedules{false};
   bool no_retention{false};
+  bool no_dead_letters{false};
 };
 
 void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
@@ -50,6 +51,9 @@ void add_worker_flags(CLI::App* cmd, WorkerFlags& f, bool with_namespaces) {
     cmd->add_flag("--no-retention", f.no_retention,
                   "Do not purge finished tasks by the configured retention policy from this worker (default: "
                   "configuration's worker.retention, else purge them; docs/retention.md)");
+    cmd->add_flag("--no-dead-letters", f.no_dead_letters,
+                  "Do not make dead-letter entries for failed or stale tasks from this worker (default: "
+                  "configuration's worker.dead_letters, else make them; docs/triage.md)");
   }
   cmd->add_option("--lease-ms", f.lease_ms,
                   "A claim's lease; a crashed worker's steps are retried after it (default 30000)")
@@ -69,6 +73,7 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
   if (f.lease_ms > 0) o.lease = std::chrono::milliseconds{f.lease_ms};
   if (f.no_schedules) o.fire_schedules = false;
   if (f.no_retention) o.apply_retention = false;
+  if (f.no_dead_letters) o.dead_letters = false;
   for (auto m : {EventMode::polling_only, EventMode::event_driven, EventMode::hybrid})
     if (to_string(m) == f.event_mode) o.event_mode = m;
   o.namespaces = f.namespaces;
