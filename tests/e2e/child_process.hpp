@@ -18,6 +18,7 @@ class ChildProcess {
   std::string first_line(std::chrono::milliseconds timeout);
   /// SIGTERM and reap; the exit status (0: stopped cleanly; 128+N: killed by signal N).
   int stop();
+  [[nodiscard]] int pid() const { return pid_; }
 
  private:
   int pid_{-1};

@@ -72,3 +72,41 @@ TEST_CASE("config: bad retention settings name the key, the place and what to wr
   CHECK(error("retention:\n  interval: 10ms\n").find("at least 1s") != std::string::npos);
   CHECK(error("retention:\n  pause_ms: 2m\n").find("retention.pause_ms") != std::string::npos);
 }
+
+TEST_CASE("config: the dlq section's thresholds reach workers and clients; zero, negative and bad ones are refused") {
+  const Config c = Config::from_yaml(R"(dlq:
+  interval: 5s
+  detect_staleness: false
+  staleness:
+    enqueued: 2h
+    in_progress: 90s
+worker:
+  dead_letters: false
+)",
+                                     "file.yaml", "development");
+  CHECK(c.dlq.staleness.enqueued == hours{2});
+  CHECK(c.dlq.staleness.in_progress == std::chrono::seconds{90});
+  CHECK(c.dlq.staleness.waiting_for_retry == std::chrono::minutes{30});  // the default
+  const auto o = tasker::WorkerOptions::from(c);
+  CHECK_FALSE(o.dead_letters);
+  CHECK_FALSE(o.detect_staleness);
+  CHECK(o.dead_letter_interval == std::chrono::seconds{5});
+  CHECK(o.staleness.enqueued == hours{2});
+
+  auto error = [](const std::string& yaml) -> std::string {
+    try {
+      (void)Config::from_yaml(yaml, "file.yaml", "development");
+    } catch (const tasker::ConfigurationError& e) {
+      return e.what();
+    }
+    FAIL("no ConfigurationError for:\n" << yaml);
+    return "";
+  };
+  for (const char* bad : {"0", "-5m", "0s", "5 minutes"}) {
+    const std::string message = error(std::string("dlq:\n  staleness:\n    in_progress: ") + bad + "\n");
+    CHECK(message.find("dlq.staleness.in_progress") != std::string::npos);
+    CHECK(message.find("at least 1s") != std::string::npos);
+  }
+  CHECK(error("dlq:\n  staleness:\n    running: 5m\n").find("dlq.staleness.running") != std::string::npos);
+  CHECK(error("dlq:\n  interval: 10ms\n").find("dlq.interval") != std::string::npos);
+}

@@ -330,6 +330,40 @@ class WebView(BrowserCase):
         self.assertTrue(link.get_attribute("href").endswith("/tasks/" + link.text))
         self.assertEqual(self.console_errors(), [])
 
+    def test_a_failed_task_links_to_its_dead_letter_entry_which_the_page_resolves(self):
+        uuid, _ = self.tasker.submit(self.folder)
+        self.tasker.wait_for_state(uuid, "error")
+        # The worker records the entry in the background, a few seconds after the task failed.
+        entry = wait_for(lambda: self.tasker.json("GET", "/v1/dlq/task/" + uuid), "the task's dead-letter entry")
+        self.open("/tasks/" + uuid)
+        wait_for(lambda: self.browser.find_element(By.ID, "dlq-link"), "the link to the entry").click()
+        wait_for(lambda: self.text("#dlq-entry-uuid") == entry["dlq_entry_uuid"], "the entry's page")
+        self.assertIn("max retries exceeded", self.text("#dlq-fields"))
+        self.assertIn("charge", self.text("#dlq-steps"))
+        self.assertIn("card declined <b>by</b> the <script>gateway</script>", self.content("#dlq-steps"))
+        form = self.browser.find_element(By.ID, "dlq-update")
+        Select(form.find_element(By.NAME, "status")).select_by_value("manually_resolved")
+        form.find_element(By.NAME, "resolved_by").send_keys("grace")
+        form.find_element(By.NAME, "notes").send_keys("refunded by hand")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(lambda: self.text("#dlq-update-status") == "saved", "the update to be saved")
+        wait_for(lambda: self.text("#dlq-status") == "manually resolved", "the page to show the new status")
+        saved = self.tasker.json("GET", "/v1/dlq/task/" + uuid)
+        self.assertEqual((saved["resolution_status"], saved["resolved_by"], saved["resolution_notes"]),
+                         ("manually_resolved", "grace", "refunded by hand"))
+        self.screenshot("dlq-entry")
+        # The list, filtered by status, shows it; pending shows nothing.
+        self.open("/dlq")
+        wait_for(lambda: self.browser.find_elements(By.CSS_SELECTOR, f"tr[data-entry='{entry['dlq_entry_uuid']}']"),
+                 "the entry in the list")
+        Select(self.browser.find_element(By.CSS_SELECTOR, "#dlq-filter select")).select_by_value("pending")
+        wait_for(lambda: not self.browser.find_elements(By.CSS_SELECTOR, "#dlq-entries tbody tr"),
+                 "the pending filter to leave it out")
+        status, page = self.tasker.api("GET", "/dlq")
+        self.assertEqual(status, 200)
+        self.assertEqual(Structure().check(page), [], "as served")
+        self.assertEqual(self.console_errors(), [])
+
     def test_pages_are_correct_html_before_and_after_their_scripts_ran(self):
         uuid, _ = self.tasker.submit(self.folder)
         self.tasker.wait_for_state(uuid, "error")
