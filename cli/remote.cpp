@@ -67,8 +67,8 @@ std::string text_of(const YAML::Node& node, const std::string& file, const std::
 
 void add_remote_options(CLI::App& app, RemoteOptions& o) {
   app.add_option("--server", o.server,
-                 "Run the task commands (list, status, steps, audit, submit, cancel, step, watch) through this "
-                 "tasker service's HTTP API instead of a database (default: TASKER_SERVER)");
+                 "Run the task commands (list, status, steps, audit, submit, cancel, step, watch, schedule, dlq) "
+                 "through this tasker service's HTTP API instead of a database (default: TASKER_SERVER)");
   app.add_option("--api-key", o.api_key,
                  "The service's API key (or a JWT), sent as a bearer token (default: TASKER_API_KEY)");
   app.add_option("--ca-cert", o.ca_cert, "Trust this CA (or the server's self-signed certificate) for https");

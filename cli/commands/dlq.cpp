@@ -88,7 +88,9 @@ void add_dlq_commands(CLI::App& app, Invocation& inv) {
     cmd->add_option("--limit", o->limit, "At most this many (1..1000, default 50)");
     cmd->add_option("--offset", o->offset, "Skip this many first (default 0)");
     cmd->callback([o, &inv] {
-      DlqFilter filter{.limit = o->limit, .offset = o->offset};
+      DlqFilter filter;
+      filter.limit = o->limit;
+      filter.offset = o->offset;
       if (!o->status.empty()) filter.resolution_status = status_of(o->status);
       auto entries = open_tasks(inv, o->db, DbAccess::existing)->dlq().list_dlq(filter);
       if (o->json) return print_json(json_array(entries));

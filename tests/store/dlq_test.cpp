@@ -72,10 +72,11 @@ TEST_CASE("store: a task in error gets one dead-letter entry with its failed ste
   CHECK(queue[0].priority_score >= tasker::dlq_reason_weight(DlqReason::max_retries_exceeded));
 
   f.clock.advance(minutes{30});
-  const auto updated =
-      client.update_dlq_entry(entry.dlq_entry_uuid, {.resolution_status = DlqResolutionStatus::manually_resolved,
-                                                     .resolution_notes = "partner fixed its API",
-                                                     .resolved_by = "alice"});
+  tasker::DlqUpdate resolve;
+  resolve.resolution_status = DlqResolutionStatus::manually_resolved;
+  resolve.resolution_notes = "partner fixed its API";
+  resolve.resolved_by = "alice";
+  const auto updated = client.update_dlq_entry(entry.dlq_entry_uuid, resolve);
   CHECK(updated.resolution_status == DlqResolutionStatus::manually_resolved);
   CHECK(updated.resolution_notes == "partner fixed its API");
   CHECK(updated.resolution_timestamp == f.clock.now());
@@ -93,7 +94,7 @@ TEST_CASE("store: a task in error gets one dead-letter entry with its failed ste
   CHECK(*stats[0].avg_resolution_time_minutes == doctest::Approx(30.0));
 
   CHECK_THROWS_AS((void)client.update_dlq_entry(entry.dlq_entry_uuid, {}), tasker::InvalidRequestError);
-  CHECK_THROWS_AS((void)client.update_dlq_entry(tasker::new_uuid(), {.resolved_by = "bob"}), tasker::NotFoundError);
+  CHECK_THROWS_AS((void)client.update_dlq_entry(tasker::new_uuid(), resolve), tasker::NotFoundError);
   CHECK_THROWS_AS((void)client.get_dlq_entry(tasker::new_uuid()), tasker::NotFoundError);
 }
 

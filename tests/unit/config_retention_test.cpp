@@ -14,6 +14,19 @@ using std::chrono::hours;
 using tasker::Config;
 using tasker::TaskState;
 
+namespace {
+/// The message of the ConfigurationError `yaml` raises; fails the test when it raises none.
+std::string error(const std::string& yaml) {
+  try {
+    (void)Config::from_yaml(yaml, "file.yaml", "development");
+  } catch (const tasker::ConfigurationError& e) {
+    return e.what();
+  }
+  FAIL("no ConfigurationError for:\n" << yaml);
+  return "";
+}
+}  // namespace
+
 TEST_CASE("config: retention by state, per namespace, applied by workers unless turned off") {
   const Config c = Config::from_yaml(R"(retention:
   complete: 7d
@@ -53,15 +66,6 @@ worker:
 }
 
 TEST_CASE("config: bad retention settings name the key, the place and what to write") {
-  auto error = [](const std::string& yaml) -> std::string {
-    try {
-      (void)Config::from_yaml(yaml, "file.yaml", "development");
-    } catch (const tasker::ConfigurationError& e) {
-      return e.what();
-    }
-    FAIL("no ConfigurationError for:\n" << yaml);
-    return "";
-  };
   CHECK(error("retention:\n  complete: 7 days\n").find("retention.complete") != std::string::npos);
   CHECK(error("retention:\n  complete: -1d\n").find("or `never`") != std::string::npos);
   CHECK(error("retention:\n  pending: 1d\n").find("active and never purged") != std::string::npos);
@@ -93,15 +97,6 @@ worker:
   CHECK(o.dead_letter_interval == std::chrono::seconds{5});
   CHECK(o.staleness.enqueued == hours{2});
 
-  auto error = [](const std::string& yaml) -> std::string {
-    try {
-      (void)Config::from_yaml(yaml, "file.yaml", "development");
-    } catch (const tasker::ConfigurationError& e) {
-      return e.what();
-    }
-    FAIL("no ConfigurationError for:\n" << yaml);
-    return "";
-  };
   for (const char* bad : {"0", "-5m", "0s", "5 minutes"}) {
     const std::string message = error(std::string("dlq:\n  staleness:\n    in_progress: ") + bad + "\n");
     CHECK(message.find("dlq.staleness.in_progress") != std::string::npos);

@@ -124,19 +124,25 @@ std::vector<StaleStep> stale_steps(Connection& c, const StalenessThresholds& t, 
                                    TimePoint now) {
   // A claimable step's clock starts when it became claimable (claimable_at): a
   // retry waiting out its backoff is not stale. A running step's starts at its
-  // claim (updated_at; a lease renewal is no progress).
+  // claim (updated_at; a lease renewal is no progress). Each half reads a
+  // partial index of active steps (tasker_steps_due by claimable_at up to the
+  // later cutoff, tasker_steps_leases), so neither database reads the history.
   static const std::string text = fmt::format(
-      "SELECT s.task_id, t.uuid, t.namespace_name, t.name, t.priority, t.created_at, s.uuid, s.name, s.state, "
-      "CASE WHEN s.state = {0} THEN s.updated_at ELSE s.claimable_at END AS since "
-      "FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id "
-      "WHERE (s.state = {1} AND s.claimable_at <= $1) OR (s.state = {2} AND s.claimable_at <= $2) "
-      "OR (s.state = {0} AND s.updated_at <= $3) ORDER BY since, s.id LIMIT $4",
-      literal(StepState::in_progress), literal(StepState::enqueued), literal(StepState::waiting_for_retry));
+      "SELECT * FROM (SELECT s.task_id, t.uuid, t.namespace_name, t.name, t.priority, t.created_at, s.uuid AS "
+      "step_uuid, s.name AS step_name, s.state, s.claimable_at AS since, s.id FROM tasker_steps s JOIN tasker_tasks t "
+      "ON t.id = s.task_id WHERE s.claimable_at <= $5 AND ((s.state = {0} AND s.claimable_at <= $1) OR (s.state = {1} "
+      "AND s.claimable_at <= $2)) UNION ALL SELECT s.task_id, t.uuid, t.namespace_name, t.name, t.priority, "
+      "t.created_at, s.uuid, s.name, s.state, s.updated_at, s.id FROM tasker_steps s JOIN tasker_tasks t ON t.id = "
+      "s.task_id WHERE s.lease_expires_at IS NOT NULL AND {2} AND s.updated_at <= $3) AS stale "
+      "ORDER BY since, id LIMIT $4",
+      literal(StepState::enqueued), literal(StepState::waiting_for_retry),
+      in_states("s.state", step_sets::kHoldsWorker));
   auto cutoff = [&](std::chrono::milliseconds threshold) {
     return ms(now) - static_cast<std::int64_t>(static_cast<double>(threshold.count()) * share);
   };
   const std::vector<Param> p{cutoff(t.enqueued), cutoff(t.waiting_for_retry), cutoff(t.in_progress),
-                             static_cast<std::int64_t>(limit) * 4 + 16};
+                             static_cast<std::int64_t>(limit) * 4 + 16,
+                             std::max(cutoff(t.enqueued), cutoff(t.waiting_for_retry))};
   Rows r = c.query(text, p);
   std::map<std::int64_t, StaleStep> by_task;
   for (std::size_t i = 0; i < r.size(); ++i) {
