@@ -5,6 +5,10 @@
 
 using namespace cli_test;
 
+namespace {
+std::string example_template() { return (example_dir() / "order_processing.yaml").string(); }
+}  // namespace
+
 TEST_CASE("dlq: a failed run's entry is listed, shown, updated and counted, as text and JSON") {
   Sandbox s;
   Result run = s.tasker({"run", example_template(), "--context", s.example_context("tok_declined"), "--db", s.db()});
