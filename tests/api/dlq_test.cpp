@@ -93,7 +93,7 @@ TEST_CASE("api: /v1/dlq: an errored task's entry, read, updated, counted and que
   CHECK(health.body["info"]["queue_depth"]["steps_ready"] == 0);
 }
 
-TEST_CASE("api: /v1/dlq refuses unknown statuses naming the allowed ones, bad uuids and bodies; 404 for none") {
+TEST_CASE("api: /v1/dlq refuses unknown statuses naming the allowed ones, bad uuids and bodies, 404 for none") {
   ServerFixture s;
   const std::string task = failed_task(s);
   const std::string entry = s.call("GET", "/v1/dlq").body[0]["dlq_entry_uuid"];

@@ -44,7 +44,7 @@ struct Fixture : store_test::Fixture {
 
 }  // namespace
 
-TEST_CASE("store: a task in error gets one dead-letter entry with its failed steps; updates, stats and the queue") {
+TEST_CASE("store: a task in error gets one dead-letter entry with its failed steps: updates, stats and the queue") {
   Fixture f;
   const auto task = f.failed_task();
   f.clock.advance(seconds{5});
@@ -133,7 +133,7 @@ TEST_CASE("store: a step running past its state's threshold is stale and gets a 
   CHECK(entry.task_snapshot["stale_step"]["name"] == "linear_step_1");
 }
 
-TEST_CASE("store: a purge archives a task's dead-letter entries and deletes them; an import brings them back") {
+TEST_CASE("store: a purge archives a task's dead-letter entries and deletes them, an import brings them back") {
   Fixture f;
   const auto task = f.failed_task();
   REQUIRE(f.sweep().errored == 1);

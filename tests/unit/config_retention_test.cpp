@@ -77,7 +77,7 @@ TEST_CASE("config: bad retention settings name the key, the place and what to wr
   CHECK(error("retention:\n  pause_ms: 2m\n").find("retention.pause_ms") != std::string::npos);
 }
 
-TEST_CASE("config: the dlq section's thresholds reach workers and clients; zero, negative and bad ones are refused") {
+TEST_CASE("config: the dlq section's thresholds reach workers and clients: zero, negative and bad ones are refused") {
   const Config c = Config::from_yaml(R"(dlq:
   interval: 5s
   detect_staleness: false
