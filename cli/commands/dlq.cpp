@@ -96,6 +96,7 @@ void add_dlq_commands(CLI::App& app, Invocation& inv) {
       if (o->json) return print_json(json_array(entries));
       if (entries.empty()) return fmt::print("no dead-letter entries\n");
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(entries.size());
       for (const auto& e : entries)
         rows.push_back({e.dlq_entry_uuid, e.task_uuid, std::string(to_string(e.dlq_reason)),
                         std::string(to_string(e.resolution_status)), format_time(e.dlq_timestamp)});
@@ -154,6 +155,7 @@ void add_dlq_commands(CLI::App& app, Invocation& inv) {
       if (o->json) return print_json(json_array(stats));
       if (stats.empty()) return fmt::print("no dead-letter entries\n");
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(stats.size());
       for (const auto& s : stats)
         rows.push_back({std::string(to_string(s.dlq_reason)), std::to_string(s.total_entries),
                         std::to_string(s.pending), std::to_string(s.manually_resolved),
@@ -175,6 +177,7 @@ void add_dlq_commands(CLI::App& app, Invocation& inv) {
       if (o->json) return print_json(json_array(queue));
       if (queue.empty()) return fmt::print("no pending dead-letter entries\n");
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(queue.size());
       for (const auto& q : queue)
         rows.push_back({q.dlq_entry_uuid, q.task_uuid, fmt::format("{}/{}", q.namespace_name, q.task_name),
                         std::string(to_string(q.dlq_reason)), q.current_state,
@@ -196,6 +199,7 @@ void add_dlq_commands(CLI::App& app, Invocation& inv) {
       if (o->json) return print_json(json_array(stale));
       if (stale.empty()) return fmt::print("no task is near its staleness threshold\n");
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(stale.size());
       for (const auto& s : stale)
         rows.push_back({s.task_uuid, s.step_name, s.current_state, fmt::format("{:.0f}s", s.time_in_state_seconds),
                         fmt::format("{:.0f}s", s.staleness_threshold_seconds),

@@ -26,7 +26,7 @@ struct ClientOptions {
 };
 
 /// The longest resolution_notes and resolved_by an update may set (bytes).
-inline constexpr std::size_t kMaxDlqNotesBytes = 64 * 1024;
+inline constexpr std::size_t kMaxDlqNotesBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxDlqResolvedByBytes = 255;
 
 /// Thread-safe. Submitting needs templates; everything else works without.
