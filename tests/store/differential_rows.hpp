@@ -182,7 +182,7 @@ inline std::string first_difference(const json& a, const json& b, const std::str
   if (a.is_object()) {
     for (const auto& [k, v] : a.items()) {
       if (!b.contains(k)) return fmt::format("{}/{}: only on the first side", at, k);
-      if (v != b[k]) return first_difference(v, b[k], at + "/" + k);
+      if (v != b[k]) return first_difference(v, b[k], fmt::format("{}/{}", at, k));
     }
     for (const auto& [k, v] : b.items())
       if (!a.contains(k)) return fmt::format("{}/{}: only on the second side", at, k);

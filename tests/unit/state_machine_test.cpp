@@ -26,7 +26,6 @@ namespace {
 
 using tasker::StepState;
 using tasker::TaskState;
-using tasker::detail::StepMove;
 using tasker::detail::TaskCounter;
 using tasker::detail::TaskCounters;
 namespace sets = tasker::step_sets;
