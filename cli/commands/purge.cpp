@@ -33,19 +33,11 @@ std::vector<TaskState> parse_states(const std::vector<std::string>& names) {
       continue;
     }
     throw InvalidRequestError(
-        fmt::format("--state {}: {}; write complete, cancelled or error (repeat --state for several)", name,
-                    parse_task_state(name) ? "its tasks are active and never purged" : "not a task state"));
+        fmt::format("--state {}: {}; write one of {} (repeat --state for several)", name,
+                    parse_task_state(name) ? "its tasks are active and never purged" : "not a task state",
+                    purgeable_state_names()));
   }
   return states;
-}
-
-std::string by_state(const PurgeResult& r) {
-  std::string out;
-  for (TaskState s : purgeable_states()) {
-    const auto it = r.by_state.find(s);
-    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", it == r.by_state.end() ? 0 : it->second, to_string(s));
-  }
-  return out;
 }
 
 }  // namespace
@@ -65,11 +57,14 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
     };
     auto opts = std::make_shared<Options>();
     auto* cmd = app.add_subcommand(
-        "purge", "Delete finished tasks (complete, cancelled, error) by age, or by the configured retention policy");
+        "purge",
+        "Delete finished tasks (complete, cancelled, error, resolved_manually) by age, or by the configured retention "
+        "policy");
     cmd->add_option("--older-than", opts->older_than,
                     "Finished longer ago than this: 0, 90s, 15m, 2h, 7d (default: the configuration's retention "
                     "policy; 0 needs --state)");
-    cmd->add_option("--state", opts->states, "complete, cancelled or error; repeat for several (default: all three)")
+    cmd->add_option("--state", opts->states,
+                    "complete, cancelled, error or resolved_manually; repeat for several (default: all four)")
         ->take_all();
     cmd->add_option("--namespace", opts->namespace_name, "Only tasks of this namespace");
     auto* dry = cmd->add_flag("--dry-run", opts->dry_run, "Count what would go; change nothing");
@@ -99,14 +94,7 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
       request.dry_run = opts->dry_run;
       request.batch_size = opts->batch_size;
       request.pause = std::chrono::milliseconds{opts->pause_ms};
-      if (request.older_than && request.older_than->count() == 0 && request.states.empty())
-        throw InvalidRequestError(
-            "--older-than 0 without --state would purge every finished task now; add --state (e.g. --state "
-            "cancelled) or give an age (e.g. --older-than 30d)");
-      if (!request.older_than && request.policy.empty())
-        throw InvalidRequestError(
-            "no --older-than and no retention policy in the configuration; give an age (e.g. --older-than 30d) or "
-            "configure `retention` (docs/retention.md)");
+      request.validate();  // before the archive file is created
       std::optional<ArchiveFile> archive;
       if (!opts->archive.empty()) {
         archive.emplace(opts->archive);
@@ -120,9 +108,9 @@ void add_purge_commands(CLI::App& app, Invocation& inv) {
         out["archive"] = opts->archive.empty() ? json(nullptr) : json(opts->archive);
         return print_json(out);
       }
-      if (result.dry_run) return fmt::print("would purge {} tasks ({})\n", result.tasks, by_state(result));
+      if (result.dry_run) return fmt::print("would purge {} tasks ({})\n", result.tasks, describe_by_state(result));
       fmt::print("purged {} tasks ({}) in {} transactions; the longest took {:.1f} ms{}\n", result.tasks,
-                 by_state(result), result.transactions,
+                 describe_by_state(result), result.transactions,
                  static_cast<double>(result.longest_transaction.count()) / 1000.0,
                  opts->archive.empty() ? "" : fmt::format("; archived to {}", opts->archive));
     });

@@ -76,16 +76,13 @@ WorkerOptions worker_options(Invocation& inv, const WorkerFlags& f) {
   return o;
 }
 
-/// Signal and sleep steps have no handler: every worker takes care of them (docs/templates.md, "Waiting steps").
-bool waits(const StepTemplate& step) { return step.type == StepType::signal || step.type == StepType::sleep; }
-
 /// A registry with a command handler for every step of `set` that has one. Throws TemplateError
 /// when a program is missing, InvalidRequestError when no step has a command and none waits.
 std::shared_ptr<HandlerRegistry> command_handlers(Invocation& inv, const TemplateSet& set, const std::string& where) {
   auto registry = std::make_shared<HandlerRegistry>();
   const auto templates = set.all();
   const bool any_waits = std::any_of(templates.begin(), templates.end(), [](const TaskTemplate* t) {
-    return std::any_of(t->steps.begin(), t->steps.end(), waits);
+    return std::any_of(t->steps.begin(), t->steps.end(), [](const StepTemplate& s) { return s.waits(); });
   });
   if (register_command_handlers(*registry, set, inv.config().limits.json).empty() && !any_waits)
     throw InvalidRequestError(
@@ -202,7 +199,7 @@ void add_run(CLI::App& app, Invocation& inv) {
     const TaskTemplate& tmpl = *resolved.tmpl;
     TaskRequest request = make_request(opts->request, tmpl, inv.config().limits.json);
     for (const auto& step : tmpl.steps)
-      if (step.handler.command.empty() && !waits(step) &&
+      if (step.handler.command.empty() && !step.waits() &&
           std::find(request.bypass_steps.begin(), request.bypass_steps.end(), step.name) == request.bypass_steps.end())
         throw InvalidRequestError(
             fmt::format("{}:{}: step `{}` of {} has no `handler.command`, and `tasker run` runs command "

@@ -126,7 +126,7 @@ class Client {
 
   // Retention (docs/retention.md).
 
-  /// Delete finished tasks (complete, cancelled, error; never active ones)
+  /// Delete finished tasks (complete, cancelled, error, resolved_manually; never active ones)
   /// that finished longer ago than request.older_than, or by request.policy,
   /// in transactions of request.batch_size tasks, each archived first through
   /// request.archive when set; with dry_run, count them instead. Throws

@@ -1,6 +1,7 @@
 #pragma once
 // Retention (docs/retention.md): how long finished tasks are kept, and what a
-// purge removes. Only complete, cancelled and error tasks are ever purged;
+// purge removes. Only finished tasks (complete, cancelled, error,
+// resolved_manually) are ever purged;
 // active tasks never are. Plain types and pure functions: the store selects
 // and deletes (Store::purge_batch), Client::purge and the workers' retention
 // thread run it in bounded batches.
@@ -22,11 +23,13 @@ namespace tasker {
 /// The version of an archive line's shape (docs/retention.md, "The archive").
 inline constexpr int kArchiveFormatVersion = 1;
 
-/// The task states a purge may remove: complete, cancelled, error.
+/// The task states a purge may remove: complete, cancelled, error, resolved_manually.
 [[nodiscard]] const std::vector<TaskState>& purgeable_states();
 /// A purgeable state by name; nullopt for anything else (unknown, or an active
 /// state such as `pending`).
 [[nodiscard]] std::optional<TaskState> parse_purgeable_state(std::string_view name);
+/// "complete, cancelled, error, resolved_manually": the purgeable states for a message.
+[[nodiscard]] std::string purgeable_state_names();
 
 /// How long finished tasks of one state are kept: an age, or nullopt for ever.
 using RetentionAge = std::optional<std::chrono::milliseconds>;
@@ -65,7 +68,7 @@ struct PurgeRequest {
   /// Finished longer ago than this; nullopt: by `policy` instead. 0 needs
   /// `states` (it would purge every finished task).
   std::optional<std::chrono::milliseconds> older_than;
-  std::vector<TaskState> states;              ///< with older_than; empty: complete, cancelled and error
+  std::vector<TaskState> states;              ///< with older_than; empty: every purgeable state
   std::optional<std::string> namespace_name;  ///< only this namespace
   RetentionPolicy policy;                     ///< when older_than is nullopt
   bool dry_run{false};                        ///< count, change nothing
@@ -76,6 +79,12 @@ struct PurgeRequest {
   /// A pause after each batch, so a long purge leaves the database (and a
   /// small machine's CPUs) to the workers between its transactions.
   std::chrono::milliseconds pause{0};
+
+  /// Throws InvalidRequestError for a request Client::purge would refuse (an
+  /// active state, a negative age, an age of 0 without states, neither an age
+  /// nor a policy, pause or batch size out of range), before anything is
+  /// opened or written.
+  void validate() const;
 };
 
 struct PurgeResult {
@@ -99,6 +108,8 @@ struct ImportResult {
 };
 
 [[nodiscard]] json to_json(const PurgeResult& result);
+/// "3 complete, 0 cancelled, 1 error": the counts by state, for a log line or a summary.
+[[nodiscard]] std::string describe_by_state(const PurgeResult& result);
 [[nodiscard]] json to_json(const ImportResult& result);
 
 }  // namespace tasker

@@ -103,6 +103,10 @@ struct StepTemplate {
   std::vector<SourceLocation> dependency_locations;  ///< parallel to `dependencies`
   SourceLocation batch_config_location;              ///< of `batch_config:`, when given
   SourceLocation worker_template_name_location;      ///< of `handler.initialization.worker_template_name`, when given
+
+  /// True for a signal or sleep step: its handler is tasker's own, run by every
+  /// worker without registering anything (docs/templates.md, "Waiting steps").
+  [[nodiscard]] bool waits() const { return type == StepType::signal || type == StepType::sleep; }
 };
 
 /// A namespaced, versioned DAG of steps, with the active environment's

@@ -31,7 +31,7 @@ void set_ages(std::map<TaskState, RetentionAge>& ages, const std::string& prefix
     const auto state = parse_purgeable_state(name);
     if (!state) {
       const bool active = parse_task_state(name).has_value();
-      std::string keys = "complete, cancelled, error";
+      std::string keys = purgeable_state_names();
       for (const auto& e : extra) keys += ", " + e;
       throw ConfigurationError(key, where(kv.first),
                                active ? fmt::format("`{}` tasks are active and never purged; use {}", name, keys)

@@ -6,42 +6,9 @@
 #include <chrono>
 #include <thread>
 
-#include "tasker/errors.hpp"
-
 namespace tasker::detail {
 
 namespace {
-
-std::string purgeable_names() {
-  std::string out;
-  for (TaskState s : purgeable_states()) out += fmt::format("{}{}", out.empty() ? "" : ", ", to_string(s));
-  return out;
-}
-
-void check(const PurgeRequest& request) {
-  if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
-    throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
-  if (request.batch_size < 1 || request.batch_size > 1000)
-    throw InvalidRequestError(fmt::format("a purge's batch size {} is outside 1..1000", request.batch_size));
-  for (TaskState s : request.states)
-    if (!parse_purgeable_state(to_string(s)))
-      throw InvalidRequestError(
-          fmt::format("`{}` tasks are active and never purged; purge {} tasks", to_string(s), purgeable_names()));
-  if (request.older_than) {
-    if (request.older_than->count() < 0)
-      throw InvalidRequestError(
-          fmt::format("a purge's age may not be negative ({} ms); give how long ago the tasks finished, e.g. 30d",
-                      request.older_than->count()));
-    if (request.older_than->count() == 0 && request.states.empty())
-      throw InvalidRequestError(
-          "an age of 0 without states would purge every finished task now; name the states to purge (e.g. "
-          "--state cancelled) or give an age (e.g. 30d)");
-  } else if (request.policy.empty()) {
-    throw InvalidRequestError(
-        "no age was given and the retention policy purges nothing; give an age (e.g. older than 30d) or configure "
-        "retention (docs/retention.md)");
-  }
-}
 
 /// The selections a request names at `now`.
 std::vector<PurgeSelection> selections(const PurgeRequest& request, TimePoint now) {
@@ -79,7 +46,7 @@ void pause(const PurgeRequest& request) {
 }  // namespace
 
 PurgeResult run_purge(Store& store, const PurgeRequest& request, TimePoint now) {
-  check(request);
+  request.validate();
   PurgeResult result;
   result.dry_run = request.dry_run;
   for (const PurgeSelection& selection : selections(request, now)) {

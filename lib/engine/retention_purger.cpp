@@ -35,11 +35,8 @@ PurgeResult RetentionPurger::purge_once() {
   try {
     PurgeResult result = run_purge(*store_, request, clock_.now());
     if (result.tasks > 0) {
-      std::string states;
-      for (const auto& [state, n] : result.by_state)
-        if (n > 0) states += fmt::format("{}{} {}", states.empty() ? "" : ", ", n, to_string(state));
       log().info("worker {}: retention purged {} finished tasks ({}) in {} transactions; the longest took {:.1f} ms",
-                 worker_id_, result.tasks, states, result.transactions,
+                 worker_id_, result.tasks, describe_by_state(result), result.transactions,
                  static_cast<double>(result.longest_transaction.count()) / 1000.0);
     }
     warned_ = false;

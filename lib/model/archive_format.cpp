@@ -164,7 +164,8 @@ void check_archive_record(const json& record) {
   if (!is_uuid((*task)["uuid"].get<std::string>()))
     throw std::invalid_argument(fmt::format("`task`'s uuid `{}` is not a UUID", (*task)["uuid"].get<std::string>()));
   if (!parse_purgeable_state((*task)["state"].get<std::string>()) || (*task)["active_steps"] != 0)
-    throw std::invalid_argument("`task` is not finished (complete, cancelled or error, no active steps)");
+    throw std::invalid_argument(
+        fmt::format("`task` is not finished ({}, with no active steps)", purgeable_state_names()));
   std::set<std::int64_t> steps;
   const json& step_rows = array_of(record, ArchivePart::steps);
   for (std::size_t i = 0; i < step_rows.size(); ++i) {

@@ -30,8 +30,6 @@ void merge_json(json& target, const json& patch) {
   for (const auto& [key, value] : patch.items()) merge_json(target[key], value);
 }
 
-bool waits(const StepTemplate& step) { return step.type == StepType::signal || step.type == StepType::sleep; }
-
 bool overrides_handler(const StepFields& o) {
   return o.callable || o.initialization || o.command || o.shell || o.persistent || !o.handler_extra.empty();
 }
@@ -98,7 +96,7 @@ void Parser::parse_environments(const Entry& envs, TaskTemplate& tmpl, const std
               // A signal or sleep step's handler is tasker's own (its spec travels
               // as the reserved callable's initialization): ALL means the steps
               // with handlers, and naming such a step's handler is an error.
-              if (waits(step) && overrides_handler(o)) {
+              if (step.waits() && overrides_handler(o)) {
                 if (!all_pass)
                   report(Severity::error, o.location, override_paths[i],
                          fmt::format("environment `{}` overrides the handler of step `{}`, a {} step, which has none",

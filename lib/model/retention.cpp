@@ -1,11 +1,16 @@
 #include "tasker/retention.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "tasker/errors.hpp"
 
 namespace tasker {
 
 const std::vector<TaskState>& purgeable_states() {
-  static const std::vector<TaskState> states{TaskState::complete, TaskState::cancelled, TaskState::error};
+  static const std::vector<TaskState> states{TaskState::complete, TaskState::cancelled, TaskState::error,
+                                             TaskState::resolved_manually};
   return states;
 }
 
@@ -15,6 +20,12 @@ std::optional<TaskState> parse_purgeable_state(std::string_view name) {
   const auto& ok = purgeable_states();
   if (std::find(ok.begin(), ok.end(), *state) == ok.end()) return std::nullopt;
   return state;
+}
+
+std::string purgeable_state_names() {
+  std::string out;
+  for (TaskState s : purgeable_states()) out += fmt::format("{}{}", out.empty() ? "" : ", ", to_string(s));
+  return out;
 }
 
 bool RetentionPolicy::empty() const {
@@ -52,6 +63,42 @@ json to_json(const PurgeResult& result) {
           {"by_state", std::move(by_state)},
           {"transactions", result.transactions},
           {"longest_transaction_ms", static_cast<double>(result.longest_transaction.count()) / 1000.0}};
+}
+
+void PurgeRequest::validate() const {
+  const PurgeRequest& request = *this;
+  if (request.pause.count() < 0 || request.pause > std::chrono::minutes{1})
+    throw InvalidRequestError(fmt::format("a purge's pause {} ms is outside 0..60000", request.pause.count()));
+  if (request.batch_size < 1 || request.batch_size > 1000)
+    throw InvalidRequestError(fmt::format("a purge's batch size {} is outside 1..1000", request.batch_size));
+  for (TaskState s : request.states)
+    if (!parse_purgeable_state(to_string(s)))
+      throw InvalidRequestError(
+          fmt::format("`{}` tasks are active and never purged; purge {} tasks", to_string(s), purgeable_state_names()));
+  if (request.older_than) {
+    if (request.older_than->count() < 0)
+      throw InvalidRequestError(
+          fmt::format("a purge's age may not be negative ({} ms); give how long ago the tasks finished, e.g. 30d",
+                      request.older_than->count()));
+    if (request.older_than->count() == 0 && request.states.empty())
+      throw InvalidRequestError(
+          "an age of 0 without states would purge every finished task now; name the states to purge (e.g. "
+          "cancelled) or give an age (e.g. 30d)");
+  } else if (request.policy.empty()) {
+    throw InvalidRequestError(
+        "no age was given and the configuration's retention policy purges nothing; give an age (e.g. 30d) or "
+        "configure retention (docs/retention.md)");
+  }
+}
+
+std::string describe_by_state(const PurgeResult& result) {
+  std::string out;
+  for (TaskState state : purgeable_states()) {
+    const auto it = result.by_state.find(state);
+    out +=
+        fmt::format("{}{} {}", out.empty() ? "" : ", ", it == result.by_state.end() ? 0 : it->second, to_string(state));
+  }
+  return out;
 }
 
 json to_json(const ImportResult& result) { return {{"imported", result.imported}, {"skipped", result.skipped}}; }

@@ -13,12 +13,13 @@ TEST_CASE("purge refuses bad ages and states, saying what to write instead") {
   check_one_line_error(s.tasker({"purge", "--older-than", "-3d", "--db", s.db()}), 4,
                        {"--older-than -3d", "may not be negative", "0, 90s, 15m, 2h or 7d"});
   check_one_line_error(s.tasker({"purge", "--older-than", "3w", "--db", s.db()}), 4, {"not an age", "90s"});
-  check_one_line_error(s.tasker({"purge", "--older-than", "0", "--db", s.db()}), 4, {"every finished task", "--state"});
+  check_one_line_error(s.tasker({"purge", "--older-than", "0", "--db", s.db()}), 4,
+                       {"every finished task", "name the states"});
   check_one_line_error(s.tasker({"purge", "--older-than", "1d", "--state", "pending", "--db", s.db()}), 4,
-                       {"--state pending", "active and never purged", "complete, cancelled or error"});
+                       {"--state pending", "active and never purged", "complete, cancelled, error, resolved_manually"});
   check_one_line_error(s.tasker({"purge", "--older-than", "1d", "--state", "finished", "--db", s.db()}), 4,
                        {"--state finished", "not a task state"});
-  check_one_line_error(s.tasker({"purge", "--db", s.db()}), 4, {"no --older-than", "retention"});
+  check_one_line_error(s.tasker({"purge", "--db", s.db()}), 4, {"no age was given", "retention"});
   Result both = s.tasker({"purge", "--older-than", "1d", "--dry-run", "--archive", "a.jsonl", "--db", s.db()});
   CHECK(both.exit_code == 2);
 }

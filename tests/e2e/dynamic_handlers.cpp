@@ -101,10 +101,17 @@ json process_items(StepContext& c) {
   const long long every = c.context().value("checkpoint_every", 10LL);
   const long long fail_after = c.context().value("fail_after", 0LL);
   const long long item_ms = c.context().value("item_ms", 0LL);
+  // The first attempt stops at this item until its worker is killed: a test kills it mid-batch
+  // at a known place, whatever the machine's speed.
+  const long long hold_at = c.context().value("hold_at", -1LL);
   const auto processed = marker(c.task_uuid(), c.step_name(), "processed");
   long long done = 0;
   for (long long i = start; i < end; ++i) {
     if (c.cancelled()) throw RetryableError("cancelled");
+    while (c.attempt() == 1 && i == hold_at) {
+      if (c.cancelled()) throw RetryableError("cancelled");
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
     append_line(processed, std::to_string(i));
     sum += i;
     ++done;

@@ -118,10 +118,10 @@ TEST_CASE("processes: Client::wait_for_task sees a task another process finished
 
 TEST_CASE("processes: a batch worker killed mid-batch resumes from its last checkpoint in another process") {
   auto h = make_harness(false);
-  // 100 items, a checkpoint every 10, each item taking 50 ms: the worker is
-  // killed after its second checkpoint, seconds before it could finish.
+  // 100 items, a checkpoint every 10; the first attempt stops at item 25 (after
+  // its second checkpoint, items 20 to 24 processed since) until it is killed.
   auto task = h->submit(h->create_task_request("dynamic_e2e", "checkpointed_batch",
-                                               {{"items", 100}, {"checkpoint_every", 10}, {"item_ms", 50}}));
+                                               {{"items", 100}, {"checkpoint_every", 10}, {"hold_at", 25}}));
   const std::string step = "process_items_001";
   auto checkpoint_cursor = [&]() -> long long {
     // The batch worker exists once plan_items completed.
@@ -133,15 +133,15 @@ TEST_CASE("processes: a batch worker killed mid-batch resumes from its last chec
   {
     WorkerProcess first(*h, "batch-first", std::chrono::milliseconds{2000});
     const auto limit = std::chrono::steady_clock::now() + tasker::testing::scaled(std::chrono::seconds{120});
-    while (checkpoint_cursor() < 20) {
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < limit, "the batch worker saved no second checkpoint");
+    while (checkpoint_cursor() < 20 || processed_items(task.uuid, step).size() < 25) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < limit,
+                      "the batch worker did not reach item 25 after its second checkpoint");
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
     first.kill();
     at_kill = checkpoint_cursor();  // durable: nothing of the first worker can save any more
   }
-  REQUIRE(at_kill >= 20);
-  REQUIRE(at_kill < 100);  // killed mid-batch (the worker was not yet done)
+  REQUIRE(at_kill == 20);  // killed mid-batch, held at item 25
   // The first worker's short lease lets the second reclaim the step soon (it
   // looks every half of its own lease); the second's lease is three times the
   // first's, so a loaded machine delaying its renewals by seconds cannot lose

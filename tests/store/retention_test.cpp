@@ -92,8 +92,11 @@ TEST_CASE("store: a purge removes tasks finished before its age in the states it
   const auto complete = f.linear();
   const auto cancelled = f.submit("error_scenarios", "success_only");
   const auto failed = f.submit("error_scenarios", "permanent_error_only");
+  const auto resolved = f.submit("error_scenarios", "permanent_error_only", {{"resolved", true}});
   f.h->client().cancel(cancelled.uuid);
   f.run_all();
+  f.h->client().resolve_step_manually(resolved.uuid, "permanent_error_step");
+  REQUIRE(f.h->client().get_task(resolved.uuid).state == TaskState::resolved_manually);
   const auto active = f.linear();  // old, but never finished: claimed and running
   REQUIRE(f.claim_now(f.claim({"math.square_input"})).size() == 1);
   f.clock.advance(hours{48});
@@ -108,10 +111,12 @@ TEST_CASE("store: a purge removes tasks finished before its age in the states it
   CHECK(f.exists(complete.uuid));
 
   const auto rest = f.purge(hours{24});
-  CHECK(rest.tasks == 2);
+  CHECK(rest.tasks == 3);
   CHECK(rest.by_state.at(TaskState::complete) == 1);
   CHECK(rest.by_state.at(TaskState::cancelled) == 1);
-  CHECK(rest.transactions == 2);
+  CHECK(rest.by_state.at(TaskState::resolved_manually) == 1);
+  CHECK(rest.transactions == 3);
+  CHECK_FALSE(f.exists(resolved.uuid));
   CHECK_FALSE(f.exists(complete.uuid));
   CHECK_FALSE(f.exists(cancelled.uuid));
   CHECK(f.store->transitions(complete.uuid, std::nullopt).empty());

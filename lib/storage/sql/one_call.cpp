@@ -125,11 +125,17 @@ CreateResult OneCall::create_task(const TaskPlan& plan, TimePoint now, Wakeups& 
   return created(r, plan, ch, now);
 }
 
-CreateResult OneCall::create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake) {
+std::optional<CreateResult> OneCall::create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake,
+                                                    std::string& existing) {
+  const std::vector<Param> p = submit_params(plan, now, "[]");
+  const Rows r = c.query(submit_sql(), p);
+  if (!r.empty() && r.text(0, 1) != plan.task_uuid) {
+    existing = r.text(0, 1);
+    return std::nullopt;
+  }
   const Changes ch = creation_of(plan);
   wake = Wakeups{ch.enqueued, ch.finished_tasks};
-  const std::vector<Param> p = submit_params(plan, now, "[]");
-  return created(c.query(submit_sql(), p), plan, ch, now);
+  return created(r, plan, ch, now);
 }
 
 std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,

@@ -40,9 +40,12 @@ class OneCall {
   CreateResult create_task(const TaskPlan& plan, TimePoint now, Wakeups& wake);
   /// The same inside the caller's open write transaction on `c` (a schedule's
   /// tick): nothing committed or notified here; the caller's transaction
-  /// announces the work (`wake`) when it commits. Throws DuplicateTaskError
-  /// as create_task does.
-  CreateResult create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake);
+  /// announces the work (`wake`) when it commits. When the plan's identity hash
+  /// is taken already, creates nothing and returns nullopt with the uuid of the
+  /// task that holds it in `existing`: the function's ON CONFLICT answers what
+  /// a lookup before it would, one round trip fewer for every tick.
+  std::optional<CreateResult> create_task_in(Connection& c, const TaskPlan& plan, TimePoint now, Wakeups& wake,
+                                             std::string& existing);
 
   /// Store::exchange, or nullopt (nothing done) when these outcomes need the multi-statement path.
   std::optional<ExchangeResult> exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,

@@ -69,13 +69,11 @@ TaskRequest request_for(const ScheduleView& v, TimePoint tick, bool triggered) {
 std::pair<std::string, bool> create_tick_task(WriteTx& tx, const ScheduleRecord& s, const TaskTemplate& tmpl,
                                               TimePoint tick, bool triggered, const TaskCreator& create) {
   const std::string hash = schedule_identity_hash(s.view.name, tick, triggered);
-  Param h{hash};
-  Rows existing = tx.c.query(tx.sql.task_by_identity, {&h, 1});
-  if (!existing.empty()) return {existing.text(0, 0), false};
   const TaskRequest request = request_for(s.view, tick, triggered);
   const TaskPlan plan = plan_task(tmpl, request, hash, tx.now);
-  create(tx, plan);
-  return {plan.task_uuid, true};
+  std::string uuid = create(tx, plan);
+  const bool created = uuid == plan.task_uuid;
+  return {std::move(uuid), created};
 }
 
 bool unfinished(Connection& c, const std::string& task_uuid) {

@@ -24,10 +24,12 @@ bool update_schedule_row(Connection& c, const ScheduleRecord& s, TimePoint now);
 bool delete_schedule_row(Connection& c, const std::string& name);
 [[nodiscard]] std::optional<TimePoint> earliest_schedule_tick(Connection& c);
 
-/// Creates a tick's task inside the firing transaction: insert_task's
-/// statements, or on PostgreSQL the submit function (one round trip a task,
-/// which is what keeps a thousand schedules due at one instant close to it).
-using TaskCreator = std::function<void(WriteTx&, const TaskPlan&)>;
+/// Creates a tick's task inside the firing transaction unless a task holds its
+/// identity hash already: insert_task's statements after a lookup, or on
+/// PostgreSQL the submit function alone (one round trip a task, which is what
+/// keeps a thousand schedules due at one instant close to it). Returns the uuid
+/// of the task that holds the identity: the plan's when this created it.
+using TaskCreator = std::function<std::string(WriteTx&, const TaskPlan&)>;
 
 /// Lock up to `batch` due schedules that no other transaction holds and fire
 /// them (their ticks per catch-up and overlap). Returns what happened to each

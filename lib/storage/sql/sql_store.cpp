@@ -508,12 +508,22 @@ class SqlStore final : public Store {
   /// the submit function where the database has it (its events go to
   /// `events`, its work is announced by the transaction's commit), else the statements.
   sql::TaskCreator tick_creator(bool functions, std::vector<LifecycleEvent>& events) {
-    if (!functions) return [](WriteTx& tx, const TaskPlan& plan) { insert_task(tx, plan); };
+    if (!functions)
+      return [](WriteTx& tx, const TaskPlan& plan) {
+        Param h{*plan.identity_hash};
+        Rows existing = tx.c.query(tx.sql.task_by_identity, {&h, 1});
+        if (!existing.empty()) return existing.text(0, 0);
+        insert_task(tx, plan);
+        return plan.task_uuid;
+      };
     return [this, &events](WriteTx& tx, const TaskPlan& plan) {
       Wakeups wake;
-      CreateResult created = one_call_->create_task_in(tx.c, plan, tx.now, wake);
+      std::string existing;
+      auto created = one_call_->create_task_in(tx.c, plan, tx.now, wake, existing);
+      if (!created) return existing;
       tx.changes.enqueued = tx.changes.enqueued || wake.work;
-      for (auto& e : created.events) events.push_back(std::move(e));
+      for (auto& e : created->events) events.push_back(std::move(e));
+      return plan.task_uuid;
     };
   }
 

@@ -166,8 +166,11 @@ def items_process(s):
     total = checkpoint["accumulated_results"] if checkpoint else 0
     ctx = s["context"]
     every, fail_after, item_ms = ctx.get("checkpoint_every", 10), ctx.get("fail_after", 0), ctx.get("item_ms", 0)
+    hold_at = ctx.get("hold_at", -1)  # the first attempt stops here until its worker is killed
     done = 0
     for i in range(start, cursor["end_cursor"]):
+        while s["attempt"] == 1 and i == hold_at:
+            time.sleep(0.02)
         with open(marker(s, "processed"), "a") as f:
             f.write(f"{i}\n")
         total += i
