@@ -11,6 +11,8 @@
 #include "commit_cutter.hpp"
 #include "support.hpp"
 #include "tasker/errors.hpp"
+#include "tasker/store.hpp"
+#include "tasker/template.hpp"
 #include "tasker/testing.hpp"
 
 using namespace mp;
@@ -244,4 +246,41 @@ TEST_CASE("round trips: on PostgreSQL a submit and a worker transaction are one 
   CHECK(finished.counts.completed == 4);
   CHECK(entries_into(*h, task.uuid, "step_2", "waiting_for_retry") == 1);
   CHECK(entries_into(*h, task.uuid, "step_4", "complete") == 1);
+}
+
+TEST_CASE("round trips: on PostgreSQL a signal's delivery is one statement") {
+  // tasker_signal_v1 (migration 11): delivered, or a duplicate key, in one
+  // statement; a name no step waits for goes through the statements path.
+  CommitCutter proxy(tasker::testing::postgres_url_from_environment());
+  auto h = harness_through(proxy);
+  auto store = h->store();
+  const auto now = [] { return tasker::SystemClock::instance().now(); };
+  auto task = h->submit(h->create_task_request("multiprocess", "signal_pair"));
+  tasker::ClaimRequest claim;
+  claim.worker_id = "w1";
+  claim.filter.callables = {std::string(tasker::kSignalCallable)};
+  claim.filter.task_uuids = {task.uuid};
+  auto claimed = store->exchange({}, &claim, now()).claimed;
+  REQUIRE(claimed.size() == 1);
+  REQUIRE(store->suspend({{claimed[0].step_id, claimed[0].claim_token, std::nullopt, "approval"}}, now())
+              .discarded.empty());
+
+  const tasker::SignalDelivery signal{task.uuid, "approval", {{"approved", true}}, "k1", "tester"};
+  int before = proxy.statements();
+  auto delivered = store->deliver_signal(signal, now());
+  CHECK(proxy.statements() - before == 1);
+  CHECK(delivered.status == tasker::SignalStatus::delivered);
+  std::vector<std::string> names;
+  for (const auto& e : delivered.events) names.push_back(e.name + ":" + e.step_name);
+  CHECK(names == std::vector<std::string>{"step.completed:approval", "step.enqueued:after"});
+  CHECK(h->client().get_step(task.uuid, "approval").results == tasker::json{{"approved", true}});
+
+  before = proxy.statements();
+  CHECK(store->deliver_signal(signal, now()).status == tasker::SignalStatus::duplicate);
+  CHECK(proxy.statements() - before == 1);
+
+  before = proxy.statements();
+  CHECK_THROWS_AS(store->deliver_signal({task.uuid, "no_such_signal", {}, std::nullopt, "tester"}, now()),
+                  tasker::NotFoundError);
+  CHECK(proxy.statements() - before > 1);
 }

@@ -1,27 +1,31 @@
-// The worker transaction and the submit exist twice on PostgreSQL: as server
-// functions (one round trip each) and as several statements (the path SQLite
-// takes, and PostgreSQL's where the functions fall back). This runs one seeded
-// sequence of operations on two schemas of one server, one per path, under one
-// ManualClock, and after every operation requires the two databases to hold
-// the same rows (tasks, steps, edges, transitions) and the operations to have
-// returned the same results and events, with ids and uuids masked.
+// The worker transaction, the submit and a signal's delivery exist twice on
+// PostgreSQL: as server functions (one round trip each) and as several
+// statements (the path SQLite takes, and PostgreSQL's where the functions fall
+// back). This runs one seeded sequence of operations on two schemas of one
+// server, one per path, under one ManualClock, and after every operation
+// requires the two databases to hold the same rows (tasks, steps, edges,
+// transitions, signals) and the operations to have returned the same results
+// and events, with ids and uuids masked.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
 #include <random>
-#include <regex>
 #include <set>
+#include <thread>
 
 #include "storage/backends.hpp"
+#include "store/differential_rows.hpp"
 #include "store/support.hpp"
 #include "store/task_rule_table.hpp"
 #include "tasker/clock.hpp"
 #include "tasker/errors.hpp"
 #include "tasker/store.hpp"
+#include "tasker/template.hpp"
 #include "tasker/template_set.hpp"
 
 using tasker::ClaimedStep;
@@ -31,173 +35,13 @@ using tasker::StepType;
 
 namespace {
 
+using differential::claimed_json;
+using differential::events_json;
+using differential::first_difference;
+using differential::Masker;
+using differential::Side;
 using tasker::test::server_url;
 using tasker::test::with_option;
-
-/// Replaces every uuid in `j` by a label in order of first appearance, and
-/// ids by their rank among the ids of their table, so that two databases
-/// that did the same things compare equal.
-class Masker {
- public:
-  explicit Masker(std::map<std::string, std::map<long long, long long>> ranks = {}) : ranks_(std::move(ranks)) {}
-
-  json mask(json j) {
-    if (j.is_string()) {
-      std::string s = j.get<std::string>();
-      static const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
-      std::string out;
-      auto begin = std::sregex_iterator(s.begin(), s.end(), uuid);
-      std::size_t last = 0;
-      for (auto it = begin; it != std::sregex_iterator(); ++it) {
-        out += s.substr(last, static_cast<std::size_t>(it->position()) - last);
-        auto [label, added] = labels_.emplace(it->str(), fmt::format("uuid#{}", labels_.size()));
-        out += label->second;
-        last = static_cast<std::size_t>(it->position() + it->length());
-      }
-      return out + s.substr(last);
-    }
-    if (j.is_array())
-      for (auto& e : j) e = mask(e);
-    if (j.is_object())
-      for (auto& [k, v] : j.items()) v = id_field(k) ? rank(k, v) : mask(v);
-    return j;
-  }
-
-  json step_id(long long id) { return rank("step_id", json(id)); }
-
- private:
-  static bool id_field(const std::string& k) {
-    return k == "id" || k == "task_id" || k == "step_id" || k == "batch_id" || k == "parent_id" || k == "child_id";
-  }
-  json rank(const std::string& field, const json& v) {
-    if (!v.is_number_integer()) return v;
-    const std::string table = field == "task_id" ? "tasks" : "steps";
-    const auto& r = ranks_[table];
-    auto it = r.find(v.get<long long>());
-    return it == r.end() ? json(fmt::format("{}#?{}", table, v.get<long long>()))
-                         : json(fmt::format("{}#{}", table, it->second));
-  }
-
-  std::map<std::string, std::map<long long, long long>> ranks_;
-  std::map<std::string, std::string> labels_;
-};
-
-json event_json(const tasker::LifecycleEvent& e) {
-  return {{"name", e.name},
-          {"at", tasker::to_epoch_ms(e.at)},
-          {"task_uuid", e.task_uuid},
-          {"step_name", e.step_name},
-          {"payload", e.payload}};
-}
-
-json events_json(const std::vector<tasker::LifecycleEvent>& events) {
-  json out = json::array();
-  for (const auto& e : events) out.push_back(event_json(e));
-  return out;
-}
-
-json claimed_json(const ClaimedStep& s) {
-  return {{"step_id", s.step_id},
-          {"claim_token", s.claim_token},
-          {"step_uuid", s.step_uuid},
-          {"step_name", s.step_name},
-          {"task_uuid", s.task_uuid},
-          {"namespace", s.namespace_name},
-          {"task", s.task_name},
-          {"version", s.task_version},
-          {"callable", s.callable},
-          {"initialization", s.initialization},
-          {"context", s.context},
-          {"dependency_results", s.dependency_results},
-          {"attempt", s.attempt},
-          {"type", tasker::to_string(s.type)},
-          {"checkpoint", s.checkpoint},
-          {"previous_error", s.previous_error ? json{{"message", s.previous_error->message},
-                                                     {"error_type", s.previous_error->error_type},
-                                                     {"retryable", s.previous_error->retryable},
-                                                     {"context", s.previous_error->context}}
-                                              : json(nullptr)},
-          {"max_attempts", s.retry.max_attempts},
-          {"timeout_seconds", s.timeout_seconds},
-          {"claimed_at", tasker::to_epoch_ms(s.claimed_at)},
-          {"lease_expires_at", tasker::to_epoch_ms(s.lease_expires_at)}};
-}
-
-/// One database and the path its store takes.
-struct Side {
-  std::string schema;
-  std::string url;
-  std::shared_ptr<tasker::Store> store;
-  pqxx::connection db;
-
-  Side(const std::string& server, const std::string& name, bool functions)
-      : schema(name),
-        url(with_option(with_option(server, "schema=" + name),
-                        functions ? "server_functions=on" : "server_functions=off")),
-        db(server) {
-    pqxx::work w(db);
-    w.exec0("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    w.commit();
-    store = tasker::open_store(url);
-  }
-
-  /// Every row the store wrote, ids ranked and uuids labelled.
-  json rows() {
-    pqxx::nontransaction n(db);
-    auto all = [&](const std::string& table, const std::string& order) {
-      json out = json::array();
-      for (const auto& r :
-           n.exec(fmt::format("SELECT row_to_json(x)::text FROM {}.{} x ORDER BY {}", schema, table, order)))
-        out.push_back(json::parse(r[0].c_str()));
-      return out;
-    };
-    json tasks = all("tasker_tasks", "id"), steps = all("tasker_steps", "id");
-    json edges = all("tasker_step_edges", "parent_id, child_id"), transitions = all("tasker_transitions", "id");
-    std::map<std::string, std::map<long long, long long>> ranks;
-    for (std::size_t i = 0; i < tasks.size(); ++i) ranks["tasks"][tasks[i]["id"].get<long long>()] = i;
-    for (std::size_t i = 0; i < steps.size(); ++i) ranks["steps"][steps[i]["id"].get<long long>()] = i;
-    for (auto& t : transitions) t.erase("id");
-    for (auto& s : steps) {
-      // JSON columns as text (SQLite) or JSONB: compare their values.
-      for (auto& [k, v] : s.items())
-        if (v.is_string() && (k == "results" || k == "error")) v = json::parse(v.get<std::string>(), nullptr, false);
-    }
-    Masker m(ranks);
-    return m.mask(json{{"tasks", tasks}, {"steps", steps}, {"edges", edges}, {"transitions", transitions}});
-  }
-
-  Masker masker() {
-    pqxx::nontransaction n(db);
-    std::map<std::string, std::map<long long, long long>> ranks;
-    long long i = 0;
-    for (const auto& r : n.exec(fmt::format("SELECT id FROM {}.tasker_steps ORDER BY id", schema)))
-      ranks["steps"][r[0].as<long long>()] = i++;
-    i = 0;
-    for (const auto& r : n.exec(fmt::format("SELECT id FROM {}.tasker_tasks ORDER BY id", schema)))
-      ranks["tasks"][r[0].as<long long>()] = i++;
-    return Masker(ranks);
-  }
-};
-
-/// The first place where `a` and `b` differ, as a JSON pointer with both values.
-std::string first_difference(const json& a, const json& b, const std::string& at = "") {
-  if (a.type() != b.type() || (!a.is_structured() && a != b))
-    return fmt::format("{}: {} != {}", at.empty() ? "/" : at, a.dump().substr(0, 400), b.dump().substr(0, 400));
-  if (a.is_array()) {
-    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-      if (a[i] != b[i]) return first_difference(a[i], b[i], at + "/" + std::to_string(i));
-    if (a.size() != b.size()) return fmt::format("{}: {} items != {} items", at, a.size(), b.size());
-  }
-  if (a.is_object()) {
-    for (const auto& [k, v] : a.items()) {
-      if (!b.contains(k)) return fmt::format("{}/{}: only on the first side", at, k);
-      if (v != b[k]) return first_difference(v, b[k], at + "/" + k);
-    }
-    for (const auto& [k, v] : b.items())
-      if (!a.contains(k)) return fmt::format("{}/{}: only on the second side", at, k);
-  }
-  return {};
-}
 
 /// What an operation returned (or threw), masked.
 struct Answer {
@@ -240,13 +84,24 @@ class Differential {
   }
 
  private:
-  static inline const std::set<std::string> kTemplates{
-      "linear_workflow/mathematical_sequence", "diamond_workflow/diamond_pattern",
-      "dynamic_e2e/approval_routing",          "dynamic_e2e/csv_inventory",
-      "dynamic_e2e/diamond_decision_batch",    "error_scenarios/retry_mechanics"};
+  static inline const std::set<std::string> kTemplates{"linear_workflow/mathematical_sequence",
+                                                       "diamond_workflow/diamond_pattern",
+                                                       "dynamic_e2e/approval_routing",
+                                                       "dynamic_e2e/csv_inventory",
+                                                       "dynamic_e2e/diamond_decision_batch",
+                                                       "error_scenarios/retry_mechanics",
+                                                       "waiting_e2e/signal_wait",
+                                                       "waiting_e2e/signal_after_signal",
+                                                       "waiting_e2e/signal_short_timeout_fail",
+                                                       "waiting_e2e/approval_decision"};
 
   struct InFlight {
     ClaimedStep fn, st;
+  };
+  struct SentSignal {
+    std::size_t task;
+    std::string name;
+    std::optional<std::string> key;
   };
 
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
@@ -270,15 +125,18 @@ class Differential {
   }
 
   std::string step() {
+    if (!to_suspend_.empty() && pick(2) == 0) return suspend();
     const int roll = pick(100);
     if (roll < 12 || tasks_.empty()) return submit();
-    if (roll < 37) return claim(false);
-    if (roll < 70 && !in_flight_.empty()) return report();
-    if (roll < 75 && !finished_.empty()) return stale();
-    if (roll < 85) return advance();
-    if (roll < 89) return claim(true);
-    if (roll < 92) return cancel();
-    return operate();
+    if (roll < 35) return claim(false);
+    if (roll < 62 && !in_flight_.empty()) return report();
+    if (roll < 66 && !finished_.empty()) return stale();
+    if (roll < 76) return advance();
+    if (roll < 79) return claim(true);
+    if (roll < 81) return cancel();
+    if (roll < 85) return operate();
+    if (roll < 88) return wake();
+    return signal();
   }
 
   std::string submit() {
@@ -290,6 +148,7 @@ class Differential {
     request.priority = pick(3);
     std::optional<std::string> hash;
     if (pick(4) == 0) hash = fmt::format("identity-{}", pick(3));  // sometimes a duplicate
+    const std::size_t before = tasks_.size();
     both([&](Side& side, bool first) {
       auto created = side.store->create_task(t, request, hash, clock_.now());
       (first ? tasks_ : st_tasks_).push_back(created.task.uuid);
@@ -299,6 +158,7 @@ class Differential {
       tasks_.resize(std::min(tasks_.size(), st_tasks_.size()));
       st_tasks_.resize(tasks_.size());
     }
+    if (tasks_.size() > before && t.namespace_name == "waiting_e2e") waiting_tasks_.push_back(before);
     ++counts_["submit"];
     return fmt::format("submit {}/{} hash={}", t.namespace_name, t.name, hash.value_or("-"));
   }
@@ -326,8 +186,9 @@ class Differential {
       for (const auto& s : result.claimed) claimed.push_back(claimed_json(s));
       return json{{"claimed", claimed}, {"reclaimed", result.reclaimed}, {"events", events_json(result.events)}};
     });
+    // A signal step's claim is suspended (as a worker's coordinator does), any other reported.
     for (std::size_t i = 0; i < std::min(got_fn.size(), got_st.size()); ++i)
-      in_flight_.push_back({got_fn[i], got_st[i]});
+      (got_fn[i].callable == tasker::kSignalCallable ? to_suspend_ : in_flight_).push_back({got_fn[i], got_st[i]});
     ++counts_[reclaim ? "reclaim" : "claim"];
     return fmt::format("{} limit {}", reclaim ? "reclaim and claim" : "claim", limit);
   }
@@ -461,6 +322,73 @@ class Differential {
     return fmt::format("cancel task {}", k);
   }
 
+  /// The claimed signal steps begin to wait, until their timeout if they have one.
+  std::string suspend() {
+    std::vector<tasker::Suspension> fn_steps, st_steps;
+    for (const auto& c : to_suspend_) {
+      const tasker::SignalSpec spec = tasker::signal_spec_from_json(c.fn.initialization, c.fn.step_name);
+      std::optional<tasker::TimePoint> wake_at;
+      if (spec.timeout_seconds) wake_at = clock_.now() + std::chrono::seconds{*spec.timeout_seconds};
+      fn_steps.push_back({c.fn.step_id, c.fn.claim_token, wake_at, spec.name});
+      const auto task = std::find(tasks_.begin(), tasks_.end(), c.fn.task_uuid);
+      if (task != tasks_.end()) waited_for_.push_back({static_cast<std::size_t>(task - tasks_.begin()), spec.name, {}});
+      st_steps.push_back({c.st.step_id, c.st.claim_token, wake_at, spec.name});
+    }
+    to_suspend_.clear();
+    both([&](Side& side, bool first) {
+      auto r = side.store->suspend(first ? fn_steps : st_steps, clock_.now());
+      return json{{"discarded", r.discarded.size()}, {"events", events_json(r.events)}};
+    });
+    ++counts_["suspend"];
+    return fmt::format("suspend {} signal steps", fn_steps.size());
+  }
+
+  std::string wake() {
+    both([&](Side& side, bool) {
+      auto r = side.store->wake_due(100, clock_.now());
+      return json{{"woken", r.woken}, {"events", events_json(r.events)}};
+    });
+    if (answers_.first.value.value("woken", 0) > 0) ++counts_["timed out"];
+    ++counts_["wake"];
+    return "wake due steps";
+  }
+
+  /// A signal to a random task: of a name its steps wait for or not, with a key sometimes seen before.
+  std::string signal() {
+    static const char* const kSignalNames[] = {"approval", "approval", "submitted", "no_such_signal"};
+    auto k = static_cast<std::size_t>(pick(static_cast<int>(tasks_.size())));
+    if (!waiting_tasks_.empty() && pick(4) != 0)  // mostly to a task with signal steps
+      k = waiting_tasks_[static_cast<std::size_t>(pick(static_cast<int>(waiting_tasks_.size())))];
+    std::string name = kSignalNames[pick(4)];
+    std::optional<std::string> key;
+    if (pick(2) == 0) key = fmt::format("key-{}", pick(3));
+    if (!waited_for_.empty() && pick(3) == 0) {  // to a task that had a step waiting for it
+      const SentSignal& w = waited_for_[static_cast<std::size_t>(pick(static_cast<int>(waited_for_.size())))];
+      k = w.task;
+      name = w.name;
+    }
+    if (last_signal_ && pick(2) == 0) {  // the last one again: its key (a duplicate) or another (its step finished)
+      k = last_signal_->task;
+      name = last_signal_->name;
+      key = pick(2) == 0 && last_signal_->key ? last_signal_->key : fmt::format("key-{}", 3 + pick(1000));
+    }
+    last_signal_ = SentSignal{k, name, key};
+    const json payload = {{"approved", pick(2) == 0}, {"n", pick(100)}};
+    both([&](Side& side, bool first) {
+      auto r = side.store->deliver_signal({first ? tasks_[k] : st_tasks_[k], name, payload, key, "differential"},
+                                          clock_.now());
+      return json{{"status", tasker::to_string(r.status)}, {"events", events_json(r.events)}};
+    });
+    const json& a = answers_.first.value;
+    ++counts_[a.contains("status") ? "signal " + a["status"].get<std::string>() : "signal refused"];
+    if (a.contains("threw")) {
+      const std::string what = a["threw"].get<std::string>();
+      for (const char* refusal : {"takes no more signals", "has no signal step", "have finished"})
+        if (what.find(refusal) != std::string::npos) ++counts_[refusal];
+    }
+    return fmt::format("signal `{}` key {} to task {}", name, key.value_or("-"), k);
+  }
+
   /// reset, resolve or complete a step of a random task.
   std::string operate() {
     const auto k = static_cast<std::size_t>(pick(static_cast<int>(tasks_.size())));
@@ -499,7 +427,10 @@ class Differential {
   std::set<std::string> callables_;
   std::vector<const tasker::TaskTemplate*> chosen_;
   std::vector<std::string> tasks_, st_tasks_;  // uuids by submission, per side
-  std::vector<InFlight> in_flight_, finished_;
+  std::vector<std::size_t> waiting_tasks_;     // those of templates with signal steps
+  std::vector<InFlight> in_flight_, finished_, to_suspend_;
+  std::optional<SentSignal> last_signal_;
+  std::vector<SentSignal> waited_for_;  // tasks whose signal step began to wait, and the name
   std::pair<Answer, Answer> answers_;
   std::map<std::string, std::size_t> counts_;
 };
@@ -509,6 +440,7 @@ class Differential {
 TEST_CASE("differential: server functions and statements write the same rows and events") {
   const std::string server = server_url();
   std::size_t total_reports = 0, total_reclaims = 0, total_operators = 0;
+  std::map<std::string, std::size_t> signals;
   for (unsigned seed : {1U, 2U, 3U, 4U}) {
     CAPTURE(seed);
     Differential d(server, seed);
@@ -517,11 +449,88 @@ TEST_CASE("differential: server functions and statements write the same rows and
     total_reclaims += d.operations_with("reclaim");
     total_operators += d.operations_with("reset") + d.operations_with("resolve") + d.operations_with("complete") +
                        d.operations_with("cancel");
+    for (const char* kind : {"signal delivered", "signal buffered", "signal duplicate", "takes no more signals",
+                             "has no signal step", "have finished", "timed out", "suspend"})
+      signals[kind] += d.operations_with(kind);
   }
   // The sequences exercised what they are for.
-  CHECK(total_reports > 100);
+  CHECK(total_reports > 60);
   CHECK(total_reclaims > 5);
   CHECK(total_operators > 10);
+  // Signals: delivered, kept, repeated, to a finished task, of an unknown name, for steps that finished; and
+  // steps that timed out while they waited.
+  for (const auto& kind : signals) CHECK_MESSAGE(kind.second > 0, kind.first);
+}
+
+namespace {
+
+/// A signal_wait task parked on its signal step, whose row another
+/// transaction moves out of waiting (uncommitted) as the signal arrives: the
+/// delivery reads the step waiting, blocks on its lock, and finds it in error
+/// once that commits. Returns the error the delivery raised, the task's uuid as TASK.
+std::string signal_racing_a_timeout(const std::string& server, const std::string& schema, bool functions) {
+  Side side(server, schema, functions);
+  const auto templates = tasker::TemplateSet::load({TASKER_SOURCE_DIR "/tests/e2e/templates"});
+  tasker::ManualClock clock;
+  tasker::TaskRequest request;
+  request.namespace_name = "waiting_e2e";
+  request.name = "signal_wait";
+  const auto task = side.store->create_task(*templates.find("waiting_e2e", "signal_wait", "1.0.0"), request,
+                                            std::nullopt, clock.now());
+  tasker::ClaimRequest claim;
+  claim.worker_id = "w";
+  claim.limit = 1;
+  claim.filter.callables = {"errors.succeed"};
+  auto prepare = side.store->exchange({}, &claim, clock.now()).claimed;
+  REQUIRE(prepare.size() == 1);
+  StepOutcome done;
+  done.step_id = prepare[0].step_id;
+  done.claim_token = prepare[0].claim_token;
+  done.result = json::object();
+  claim.filter.callables = {std::string(tasker::kSignalCallable)};
+  auto approval = side.store->exchange({done}, &claim, clock.now()).claimed;
+  REQUIRE(approval.size() == 1);
+  REQUIRE(side.store->suspend({{approval[0].step_id, approval[0].claim_token, std::nullopt, "approval"}}, clock.now())
+              .discarded.empty());
+
+  pqxx::connection blocker(server);
+  pqxx::work moving(blocker);
+  moving.exec0(fmt::format("UPDATE {}.tasker_steps SET state = '{}' WHERE id = {}", schema,
+                           tasker::to_string(tasker::StepState::error), approval[0].step_id));
+  std::string refused;
+  std::thread delivery([&] {
+    try {
+      (void)side.store->deliver_signal({task.task.uuid, "approval", json::object(), std::nullopt, "racer"},
+                                       clock.now());
+    } catch (const tasker::ConflictError& e) {
+      refused = e.what();
+    }
+  });
+  // Until the delivery waits for the lock the mover holds (a guard against a hang, not a time limit).
+  bool waiting = false;
+  for (int i = 0; i < 2000 && !waiting; ++i) {
+    pqxx::nontransaction look(side.db);
+    waiting = look.exec1(fmt::format("SELECT count(*) FROM pg_stat_activity WHERE {} = ANY(pg_blocking_pids(pid))",
+                                     blocker.backendpid()))[0]
+                  .as<long long>() > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  moving.commit();
+  delivery.join();
+  CHECK(waiting);
+  for (auto at = refused.find(task.task.uuid); at != std::string::npos; at = refused.find(task.task.uuid))
+    refused.replace(at, task.task.uuid.size(), "TASK");
+  return refused;
+}
+
+}  // namespace
+
+TEST_CASE("differential: a signal whose step stops waiting as it arrives is refused alike on both paths") {
+  const std::string server = server_url();
+  const std::string fn = signal_racing_a_timeout(server, "diff_race_fn", true);
+  const std::string st = signal_racing_a_timeout(server, "diff_race_st", false);
+  CHECK(fn == st);
+  CHECK(fn.find("stopped waiting (error) as the signal arrived") != std::string::npos);
 }
 
 TEST_CASE("differential: the task-state rule rendered as SQL agrees with the C++ one on PostgreSQL") {

@@ -10,12 +10,15 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include "model/state_machine.hpp"
 #include "storage/backends.hpp"
 #include "storage/sql/rows.hpp"
 #include "storage/sql/schema.hpp"
+#include "storage/sql/sql_files.hpp"
 #include "storage/sql/state_sql.hpp"
 #include "store/task_rule_table.hpp"
 
@@ -23,7 +26,6 @@ namespace {
 
 using tasker::StepState;
 using tasker::TaskState;
-using tasker::detail::StepMove;
 using tasker::detail::TaskCounter;
 using tasker::detail::TaskCounters;
 namespace sets = tasker::step_sets;
@@ -142,4 +144,23 @@ TEST_CASE("state machine: every migration and server function renders, and their
                   " changed after its release (its SQL or what its placeholders render to): write the change as a new "
                   "migration (and a new server function version) instead");
   }
+}
+
+TEST_CASE("state machine: server functions name states only through placeholders") {
+  // tasker_exchange_v2 keeps the one rendering it was released with (docs/architecture.md, "Waiting steps").
+  const std::set<std::string_view> frozen{"functions/tasker_exchange_v2.sql"};
+  std::vector<std::string> literals;
+  for (StepState s : tasker::step_states()) literals.push_back(fmt::format("'{}'", tasker::to_string(s)));
+  for (TaskState s : tasker::task_states()) literals.push_back(fmt::format("'{}'", tasker::to_string(s)));
+  int checked = 0;
+  for (const auto& f : tasker::detail::sql::sql_files()) {
+    if (f.path.rfind("functions/", 0) != 0 || frozen.count(f.path)) continue;
+    ++checked;
+    for (const auto& l : literals) {
+      CAPTURE(f.path);
+      CHECK_MESSAGE(f.text.find(l) == std::string_view::npos, "the state literal ", l,
+                    " is written by hand: use {{step:NAME}}, {{steps:SET,COLUMN}} or {{move_to:MOVE}}");
+    }
+  }
+  CHECK(checked >= 3);
 }

@@ -11,6 +11,7 @@
 #include "storage/sql/statements.hpp"
 #include "storage/sql/values.hpp"
 #include "storage/sql/views.hpp"
+#include "storage/sql/waiting.hpp"
 #include "tasker/errors.hpp"
 
 namespace tasker::detail::sql {
@@ -44,6 +45,41 @@ const std::string& exchange_sql() {
 
 Param optional_list(const std::vector<std::string>& items) {
   return items.empty() ? Param{nullptr} : Param{text_list(items)};
+}
+
+/// The lifecycle events of the transitions a function appended (rows.hpp's
+/// transition rows), in their order, as the statements path derives them from
+/// the rows it inserts; the tasks that reached a final state are added to `finished`.
+template <typename UuidOf>
+std::vector<LifecycleEvent> events_of_log(const json& transitions, const UuidOf& uuid_of,
+                                          const std::unordered_map<std::int64_t, json>& results, TimePoint now,
+                                          std::vector<std::string>& finished) {
+  std::vector<LifecycleEvent> out;
+  const Rows logged = rows_from_json(transitions);
+  for (std::size_t i = 0; i < logged.size(); ++i) {
+    const NamedRow row(logged, i, kTransitionColumns);
+    const Transition t{uuid_of(row.integer("task_id")),
+                       row.is_null("step_name") ? std::string{} : row.text("step_name"),
+                       row.is_null("from_state") ? std::string{} : row.text("from_state"),
+                       row.text("to_state"),
+                       now,
+                       row.text("worker_id"),
+                       row.text("reason"),
+                       static_cast<int>(row.integer("attempt")),
+                       row.json_value("payload")};
+    std::optional<json> result;
+    if (!row.is_null("step_id"))
+      if (auto it = results.find(row.integer("step_id")); it != results.end()) result = it->second;
+    for (auto& e : events_of(t, result)) out.push_back(std::move(e));
+    if (t.step_name.empty())
+      if (auto state = parse_task_state(t.to_state); state && is_terminal(*state)) finished.push_back(t.task_uuid);
+  }
+  return out;
+}
+
+const std::string& signal_sql() {
+  static const std::string text = "SELECT tasker_signal_v1($1, $2, $3, $4::jsonb, $5, $6::bigint, $7, $8::jsonb, $9)";
+  return text;
 }
 
 }  // namespace
@@ -141,26 +177,9 @@ std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& 
   std::unordered_map<std::int64_t, std::string> uuid_of;  // task id -> uuid, for every touched task
   for (const auto& t : answer.at("tasks")) uuid_of[t.at(0).get<std::int64_t>()] = t.at(1).get<std::string>();
   for (const auto& id : answer.at("discarded")) out.discarded.push_back(id.get<std::int64_t>());
-  // The events, from the transitions the function appended, in their order.
-  const Rows logged = rows_from_json(answer.at("transitions"));
-  for (std::size_t i = 0; i < logged.size(); ++i) {
-    const NamedRow row(logged, i, kTransitionColumns);
-    const Transition t{uuid_of.at(row.integer("task_id")),
-                       row.is_null("step_name") ? std::string{} : row.text("step_name"),
-                       row.is_null("from_state") ? std::string{} : row.text("from_state"),
-                       row.text("to_state"),
-                       now,
-                       row.text("worker_id"),
-                       row.text("reason"),
-                       static_cast<int>(row.integer("attempt")),
-                       row.json_value("payload")};
-    std::optional<json> result;
-    if (!row.is_null("step_id"))
-      if (auto it = results.find(row.integer("step_id")); it != results.end()) result = it->second;
-    for (auto& e : events_of(t, result)) out.events.push_back(std::move(e));
-    if (t.step_name.empty())
-      if (auto state = parse_task_state(t.to_state); state && is_terminal(*state)) wake.finished.push_back(t.task_uuid);
-  }
+  out.events = events_of_log(
+      answer.at("transitions"), [&](std::int64_t id) -> const std::string& { return uuid_of.at(id); }, results, now,
+      wake.finished);
   // The claimed steps: their columns, their task's, then their dependency results.
   const Rows claimed = rows_from_json(answer.at("claimed"));
   out.claimed = claimed_from(claimed, now, lease_end);
@@ -180,6 +199,37 @@ std::optional<ExchangeResult> OneCall::exchange(const std::vector<StepOutcome>& 
   wake.work = answer.at("work").get<bool>();
   forget(outcomes);
   remember(out.claimed);
+  return out;
+}
+
+std::optional<SignalResult> OneCall::deliver_signal(const SignalDelivery& signal, TimePoint now, Wakeups& wake) {
+  const SignalCompletion done = signal_completion(signal, now);
+  const std::vector<Param> p{
+      signal.task_uuid,      signal.name,         signal.key ? Param{*signal.key} : Param{nullptr},
+      signal.payload.dump(), signal.sender,       ms(now),
+      done.reason,           done.payload.dump(), channel_};
+  Rows r = runner_.run(Access::statement, [&](Connection& c) { return c.call(signal_sql(), p); });
+  const json answer = parse_json(r.rows.at(0).at(0));
+  if (answer.value("fallback", false)) return std::nullopt;
+  if (answer.contains("refused")) {
+    const auto why = parse_signal_refusal(answer.at("refused").get<std::string>());
+    if (!why) throw StorageError(fmt::format("internal: tasker_signal_v1 refused a signal as {}", answer.dump()));
+    refuse_signal(signal, *why, answer.value("state", ""));
+  }
+  SignalResult out;
+  const std::string status = answer.at("status").get<std::string>();
+  if (status == to_string(SignalStatus::duplicate)) {
+    out.status = SignalStatus::duplicate;
+  } else if (status == to_string(SignalStatus::buffered)) {
+    out.status = SignalStatus::buffered;
+  } else {
+    out.status = SignalStatus::delivered;
+    const std::unordered_map<std::int64_t, json> results{{answer.at("step_id").get<std::int64_t>(), signal.payload}};
+    out.events = events_of_log(
+        answer.at("transitions"), [&](std::int64_t) -> const std::string& { return signal.task_uuid; }, results, now,
+        wake.finished);
+    wake.work = answer.at("work").get<bool>();
+  }
   return out;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// On PostgreSQL, a submit and a worker transaction in one round trip each:
-// one statement that calls a server function (functions/tasker_submit_v3.sql
-// of migration 7, functions/tasker_exchange_v2.sql of migration 6) and
-// commits on its own, instead of BEGIN, a dozen statements and COMMIT. The
+// On PostgreSQL, a submit, a worker transaction and a signal's delivery in
+// one round trip each: one statement that calls a server function
+// (functions/tasker_submit_v3.sql of migration 7, tasker_exchange_v2.sql of
+// migration 6, tasker_signal_v1.sql of migration 11) and commits on its own,
+// instead of BEGIN, a dozen statements and COMMIT. The
 // C++ still decides what it decides elsewhere (the rows of a new task, the
 // retry decision, what a failure stores and each transition's reason and
 // payload); the function does what needs the rows (fencing, children, the
@@ -49,6 +50,12 @@ class OneCall {
   /// Store::exchange, or nullopt (nothing done) when these outcomes need the multi-statement path.
   std::optional<ExchangeResult> exchange(const std::vector<StepOutcome>& outcomes, const ClaimRequest* claim,
                                          TimePoint now, Wakeups& wake);
+
+  /// Store::deliver_signal through tasker_signal_v1 (migration 11), or nullopt
+  /// (nothing done) when the task has no signal step of that name yet: the
+  /// statements path reads the task's definition. Throws the statements path's
+  /// errors for a refused signal.
+  std::optional<SignalResult> deliver_signal(const SignalDelivery& signal, TimePoint now, Wakeups& wake);
 
   /// Remember what failures of these claims need (claims of the multi-statement path).
   void remember(const std::vector<ClaimedStep>& claimed);

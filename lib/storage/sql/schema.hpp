@@ -29,6 +29,8 @@ struct Migration {
 /// The migration that installs the server functions this build calls
 /// (tasker_submit_v3 of migration 7, tasker_exchange_v2 of migration 6; one_call.cpp).
 inline constexpr int kServerFunctionsVersion = 7;
+/// The migration that installs tasker_signal_v1: below it, signals take the statements path.
+inline constexpr int kSignalFunctionVersion = 11;
 /// The migration from which tasker_schema_migrations records checksums.
 inline constexpr int kChecksumsVersion = 6;
 

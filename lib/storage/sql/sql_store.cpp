@@ -250,6 +250,12 @@ class SqlStore final : public Store {
 
   SignalResult deliver_signal(const SignalDelivery& signal, TimePoint now) override {
     Wakeups wake;
+    if (one_call() && schema_version_ >= kSignalFunctionVersion) {
+      if (auto done = one_call_->deliver_signal(signal, now, wake)) {
+        deliver(wake);
+        return std::move(*done);
+      }
+    }
     SignalResult result = write(now, wake, [&](WriteTx& tx) {
       SignalResult r;
       r.status = sql::deliver_signal(tx, signal);
@@ -541,11 +547,12 @@ class SqlStore final : public Store {
 
  private:
   /// The one-round-trip path, once the database has its server functions
-  /// (a store opened without migrating may face an older schema).
+  /// (a store opened without migrating may face an older schema, read once:
+  /// schema_version_ says which functions it has).
   bool one_call() {
     if (!one_call_) return false;
-    std::call_once(functions_checked_, [&] { functions_present_ = schema_version() >= kServerFunctionsVersion; });
-    return functions_present_;
+    std::call_once(functions_checked_, [&] { schema_version_ = schema_version(); });
+    return schema_version_ >= kServerFunctionsVersion;
   }
 
   /// How a schedule's tick creates its task inside the firing transaction:
@@ -652,7 +659,7 @@ class SqlStore final : public Store {
   std::unique_ptr<OneCall> one_call_;
   std::shared_ptr<Watchers> watchers_;  // shared with the watch handles
   std::once_flag functions_checked_;
-  bool functions_present_{false};
+  int schema_version_{0};  // at the first write (one_call())
   Listeners<std::function<void()>> work_listeners_;
   Listeners<std::function<void(const std::vector<std::string>&)>> finished_listeners_;
 };

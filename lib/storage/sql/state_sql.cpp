@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tasker/template.hpp"
+
 namespace tasker::detail::sql {
 
 namespace {
@@ -131,6 +133,12 @@ std::string fragment(std::string_view name, const std::vector<std::string>& a, c
   if (name == "move_to") {
     want(1);
     return literal(target_of(named_move(a[0])));
+  }
+  if (name == "callable") {
+    want(1);
+    if (a[0] == "signal") return quoted(kSignalCallable);
+    if (a[0] == "sleep") return quoted(kSleepCallable);
+    throw std::invalid_argument(fmt::format("`{}` is not a waiting step's callable (signal, sleep)", a[0]));
   }
   if (extra)
     if (auto text = extra(name, a)) return *text;

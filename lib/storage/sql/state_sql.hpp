@@ -60,7 +60,8 @@ using Fragments =
 /// `{{task_state:STATE,STARTED,TOTAL,COMPLETED,RESOLVED,FAILED,ACTIVE}}`,
 /// `{{task_reason:...}}` (the same arguments), `{{count_move:COUNTER,FROM,TO}}`,
 /// `{{is_claim:FROM,TO}}`, `{{claim_order:ALIAS}}`, `{{claimable_due:ALIAS,NOW}}`,
-/// then whatever `extra` knows. Throws std::invalid_argument naming an unknown
+/// `{{callable:signal}}` and `{{callable:sleep}}` (the reserved callable of a
+/// waiting step, a literal), then whatever `extra` knows. Throws std::invalid_argument naming an unknown
 /// placeholder, state, set or move: a typo fails the build's tests, not a claim.
 [[nodiscard]] std::string render_sql(std::string_view text, const Fragments& extra = nullptr);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "storage/sql/state_sql.hpp"
 #include "storage/sql/step_writes.hpp"
@@ -149,7 +151,7 @@ std::size_t wake_due_steps(WriteTx& tx, int limit) {
 SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
   Param u{signal.task_uuid};
   Rows t = tx.c.query(tx.sql.task_id_by_uuid, {&u, 1});
-  if (t.empty()) throw NotFoundError("task", signal.task_uuid);
+  if (t.empty()) refuse_signal(signal, SignalRefusal::no_task);
   const std::int64_t task_id = t.integer(0, 0);
   const TaskState state = task_state_from(t.text(0, 1));
   if (signal.key) {
@@ -157,8 +159,7 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
     if (!tx.c.query("SELECT id FROM tasker_signals WHERE task_id = $1 AND signal_key = $2", k).empty())
       return SignalStatus::duplicate;
   }
-  if (is_terminal(state))
-    throw ConflictError(fmt::format("task {} is {}: it takes no more signals", signal.task_uuid, to_string(state)));
+  if (is_terminal(state)) refuse_signal(signal, SignalRefusal::task_finished, to_string(state));
   // The task's signal steps of that name (the name travels in the step's initialization).
   std::vector<Param> q{task_id, std::string(kSignalCallable)};
   Rows steps = tx.c.query(
@@ -183,24 +184,16 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
         if (s.value("callable", "") == kSignalCallable &&
             signal_spec_from_json(s.value("initialization", json::object()), s.value("name", "")).name == signal.name)
           ahead = true;
-    if (!ahead)
-      throw NotFoundError(
-          "signal", signal.name,
-          fmt::format("task {} has no signal step waiting for signal `{}`", signal.task_uuid, signal.name));
+    if (!ahead) refuse_signal(signal, SignalRefusal::no_step);
   }
-  if (!waiting && !ahead)
-    throw ConflictError(fmt::format("the signal steps of task {} waiting for `{}` have finished: it takes no more",
-                                    signal.task_uuid, signal.name));
+  if (!waiting && !ahead) refuse_signal(signal, SignalRefusal::steps_finished);
   // The state read above was not locked: a wake pass may have timed the step
   // out (or an operator ended it) since. Locked now, it is checked again.
   std::optional<LockedStep> target;
   if (waiting) {
     target = lock_steps(tx, {*waiting}).front();
     if (!allows(StepMove::signalled, target->state))
-      throw ConflictError(fmt::format(
-          "the signal step of task {} waiting for `{}` stopped waiting ({}) as the signal arrived; nothing was "
-          "delivered: look at the step's state before sending it again",
-          signal.task_uuid, signal.name, to_string(target->state)));
+      refuse_signal(signal, SignalRefusal::stopped_waiting, to_string(target->state));
   }
   std::vector<Param> ins{task_id,
                          signal.name,
@@ -216,12 +209,53 @@ SignalStatus deliver_signal(WriteTx& tx, const SignalDelivery& signal) {
       ins);
   tx.changes.tasks[task_id];
   if (!target) return SignalStatus::buffered;
-  const LockedStep& s = *target;
-  const json audit = signal_audit(signal.name, {{"key", signal.key ? json(*signal.key) : json(nullptr)},
-                                                {"sender", signal.sender},
-                                                {"received_at", format_time(tx.now)}});
-  complete_waiting(tx, s, StepMove::signalled, signal.payload, fmt::format("signal `{}` received", signal.name), audit);
+  SignalCompletion done = signal_completion(signal, tx.now);
+  complete_waiting(tx, *target, StepMove::signalled, signal.payload, done.reason, std::move(done.payload));
   return SignalStatus::delivered;
+}
+
+namespace {
+constexpr std::array<std::pair<SignalRefusal, std::string_view>, 5> kRefusalNames{{
+    {SignalRefusal::no_task, "no_task"},
+    {SignalRefusal::task_finished, "task_finished"},
+    {SignalRefusal::no_step, "no_step"},
+    {SignalRefusal::steps_finished, "steps_finished"},
+    {SignalRefusal::stopped_waiting, "stopped_waiting"},
+}};
+}  // namespace
+
+std::optional<SignalRefusal> parse_signal_refusal(std::string_view name) {
+  for (const auto& [why, text] : kRefusalNames)
+    if (text == name) return why;
+  return std::nullopt;
+}
+
+void refuse_signal(const SignalDelivery& signal, SignalRefusal why, std::string_view state) {
+  switch (why) {
+    case SignalRefusal::no_task: throw NotFoundError("task", signal.task_uuid);
+    case SignalRefusal::task_finished:
+      throw ConflictError(fmt::format("task {} is {}: it takes no more signals", signal.task_uuid, state));
+    case SignalRefusal::no_step:
+      throw NotFoundError(
+          "signal", signal.name,
+          fmt::format("task {} has no signal step waiting for signal `{}`", signal.task_uuid, signal.name));
+    case SignalRefusal::steps_finished:
+      throw ConflictError(fmt::format("the signal steps of task {} waiting for `{}` have finished: it takes no more",
+                                      signal.task_uuid, signal.name));
+    case SignalRefusal::stopped_waiting:
+      throw ConflictError(fmt::format(
+          "the signal step of task {} waiting for `{}` stopped waiting ({}) as the signal arrived; nothing was "
+          "delivered: look at the step's state before sending it again",
+          signal.task_uuid, signal.name, state));
+  }
+  throw StorageError("internal: an unknown signal refusal");
+}
+
+SignalCompletion signal_completion(const SignalDelivery& signal, TimePoint now) {
+  return {fmt::format("signal `{}` received", signal.name),
+          signal_audit(signal.name, {{"key", signal.key ? json(*signal.key) : json(nullptr)},
+                                     {"sender", signal.sender},
+                                     {"received_at", format_time(now)}})};
 }
 
 }  // namespace tasker::detail::sql
