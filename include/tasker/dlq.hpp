@@ -60,17 +60,17 @@ struct DlqEntry {
 };
 
 struct DlqFilter {
-  std::optional<DlqResolutionStatus> resolution_status;
+  std::optional<DlqResolutionStatus> resolution_status{};
   int limit{50};        ///< 1..1000
   long long offset{0};  ///< >= 0
 };
 
 /// What an operator changes on an entry; fields left nullopt stay as they are.
 struct DlqUpdate {
-  std::optional<DlqResolutionStatus> resolution_status;
-  std::optional<std::string> resolution_notes;
-  std::optional<std::string> resolved_by;
-  std::optional<json> metadata;
+  std::optional<DlqResolutionStatus> resolution_status{};
+  std::optional<std::string> resolution_notes{};
+  std::optional<std::string> resolved_by{};
+  std::optional<json> metadata{};
 };
 
 /// One row of GET /v1/dlq/stats: the entries of one reason.
