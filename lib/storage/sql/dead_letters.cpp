@@ -191,7 +191,7 @@ std::vector<PendingEntry> errored_without_entry(Connection& c, const Statements&
   Rows r = c.query(text, p);
   std::vector<PendingEntry> out;
   for (std::size_t i = 0; i < r.size(); ++i) {
-    const std::string uuid = r.text(i, 1);
+    const std::string& uuid = r.text(i, 1);
     auto task = load_task(c, sql, uuid, now);
     if (!task) continue;
     const auto steps = load_steps(c, sql, uuid);
@@ -208,6 +208,7 @@ std::vector<PendingEntry> stale_without_entry(Connection& c, const Dialect& d, c
   const auto stale = stale_steps(c, thresholds, 1.0, limit, now);
   if (stale.empty()) return {};
   std::vector<std::int64_t> ids;
+  ids.reserve(stale.size());
   for (const auto& s : stale) ids.push_back(s.task_id);
   // Tasks with a pending entry already, or one made since their step stalled.
   const std::vector<Param> p{id_list(ids)};
